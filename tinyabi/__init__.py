@@ -1,0 +1,16 @@
+"""tinyabi: one operator set and tensor ABI across TinyML runtimes."""
+
+from __future__ import annotations
+
+from tinyabi.ir.graph import Graph
+from tinyabi.session import Session, as_graph
+
+__version__ = "0.1.0"
+
+
+def load(model: str | bytes | Graph) -> Graph:
+    """Import a model (a ``.tflite`` path or its bytes) into the graph IR."""
+    return as_graph(model)
+
+
+__all__ = ["Graph", "Session", "__version__", "load"]

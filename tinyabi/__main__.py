@@ -1,0 +1,3 @@
+from tinyabi.cli import main
+import sys
+sys.exit(main())

@@ -1,0 +1,270 @@
+"""The ``tinyabi`` command line: run, inspect, spec, backends.
+
+Every command reports a bad input as one line on stderr and exits with status 2; ``--debug``
+shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from tinyabi.errors import InputError, TinyABIError
+from tinyabi.ir.graph import Graph, numpy_dtype
+
+
+def random_inputs(graph: Graph, seed: int) -> dict[str, np.ndarray]:
+    """Random valid inputs for every graph input: the full range for integer types, a standard
+    normal sample for floats, 0/1 for bools."""
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for name in graph.inputs:
+        t = graph.tensor(name)
+        dtype = numpy_dtype(t.dtype)
+        if dtype == np.bool_:
+            feeds[name] = rng.integers(0, 2, size=t.shape).astype(np.bool_)
+        elif np.issubdtype(dtype, np.integer):
+            info = np.iinfo(dtype)
+            feeds[name] = rng.integers(info.min, info.max, size=t.shape, endpoint=True).astype(
+                dtype
+            )
+        else:
+            feeds[name] = rng.standard_normal(t.shape).astype(dtype)
+    return feeds
+
+
+def read_inputs(graph: Graph, paths: Sequence[str]) -> dict[str, np.ndarray]:
+    """Inputs from ``.npy`` files, given in input order or as ``NAME=FILE``."""
+    feeds: dict[str, np.ndarray] = {}
+    for position, item in enumerate(paths):
+        name, sep, path = item.partition("=")
+        if not sep:
+            if position >= len(graph.inputs):
+                raise InputError(
+                    f"{len(paths)} input files given, the model has {len(graph.inputs)} inputs"
+                )
+            name, path = graph.inputs[position], item
+        try:
+            feeds[name] = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read input file {path}: {exc}") from None
+    return feeds
+
+
+def _describe(value: np.ndarray) -> str:
+    flat = value.reshape(-1)
+    head = np.array2string(flat[:8], separator=", ", max_line_width=10_000)
+    more = ", …" if flat.size > 8 else ""
+    return f"{value.dtype}{list(value.shape)} {head[:-1]}{more}] argmax={int(flat.argmax())}"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tinyabi.session import Session, as_graph
+
+    graph = as_graph(args.model)
+    session = Session(graph, backends=args.backends)
+    feeds = read_inputs(graph, args.input) if args.input else random_inputs(graph, args.seed)
+    outputs = session.run(feeds)
+    for name, value in outputs.items():
+        print(f"{name}: {_describe(value)}")
+    if args.output:
+        np.savez(args.output, **outputs)
+        print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from tinyabi.session import as_graph
+
+    graph = as_graph(args.model)
+    if args.json:
+        print(json.dumps(inspect_dict(graph), indent=2))
+        return 0
+    print(f"graph {graph.name!r}: {len(graph.nodes)} nodes, {len(graph.tensors)} tensors")
+    print(f"inputs:  {', '.join(_tensor_line(graph, n) for n in graph.inputs)}")
+    print(f"outputs: {', '.join(_tensor_line(graph, n) for n in graph.outputs)}")
+    counts: dict[str, int] = {}
+    for node in graph.nodes:
+        counts[node.op] = counts.get(node.op, 0) + 1
+    print("operators: " + ", ".join(f"{op} x{n}" for op, n in sorted(counts.items())))
+    print(f"constant bytes: {graph.constant_bytes():,}")
+    activations = [t for t in graph.tensors.values() if not t.is_constant]
+    print(f"activation bytes (all tensors, no reuse): {sum(t.nbytes for t in activations):,}")
+    print()
+    print(f"{'#':>3}  {'node':<28} {'op':<20} outputs")
+    for i, node in enumerate(graph.nodes):
+        outs = ", ".join(_tensor_line(graph, n) for n in node.outputs)
+        print(f"{i:>3}  {node.name:<28} {node.op:<20} {outs}")
+    return 0
+
+
+def _tensor_line(graph: Graph, name: str) -> str:
+    t = graph.tensor(name)
+    text = f"{name} {t.dtype}{list(t.shape)}"
+    if t.quant is not None and not t.quant.per_axis:
+        text += f" q(scale={float(t.quant.scale[0]):.6g}, zp={int(t.quant.zero_point[0])})"
+    elif t.quant is not None:
+        text += f" q(per-axis {t.quant.axis}, {t.quant.scale.size} scales)"
+    return text
+
+
+def inspect_dict(graph: Graph) -> dict[str, object]:
+    """The graph as plain data, for ``tinyabi inspect --json``."""
+    return {
+        "name": graph.name,
+        "inputs": graph.inputs,
+        "outputs": graph.outputs,
+        "constant_bytes": graph.constant_bytes(),
+        "tensors": {
+            name: {
+                "dtype": t.dtype,
+                "shape": list(t.shape),
+                "constant": t.is_constant,
+                "quantization": None if t.quant is None else t.quant.to_dict(),
+            }
+            for name, t in graph.tensors.items()
+        },
+        "nodes": [
+            {
+                "name": n.name,
+                "op": n.op,
+                "version": n.version,
+                "inputs": n.inputs,
+                "outputs": n.outputs,
+                "attrs": {k: v for k, v in n.attrs.items() if not isinstance(v, bytes)},
+            }
+            for n in graph.nodes
+        ],
+    }
+
+
+def cmd_spec(args: argparse.Namespace) -> int:
+    from tinyabi.spec import load_spec
+    from tinyabi.spec.render import json_schema, render_markdown
+
+    text = render_markdown(load_spec())
+    if args.json_schema:
+        Path(args.json_schema).write_text(json.dumps(json_schema(), indent=2) + "\n")
+        print(f"wrote {args.json_schema}", file=sys.stderr)
+    if args.output:
+        Path(args.output).write_text(text)
+        print(f"wrote {args.output}", file=sys.stderr)
+    elif not args.json_schema:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_backends(args: argparse.Namespace) -> int:
+    from tinyabi.kernels import kernel_ops
+    from tinyabi.spec import SPEC_VERSION
+
+    print(f"reference  tinyabi built-in  spec {SPEC_VERSION}  {len(kernel_ops())} operators")
+    if args.verbose:
+        print("  " + ", ".join(kernel_ops()))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from tflite_micro.python.tflite_micro import runtime
+
+    from tinyabi.demo import build_demo_model
+    from tinyabi.session import Session
+    from tinyabi.tflite.exporter import export_tflite
+
+    graph = build_demo_model()
+    model = export_tflite(graph)
+    print(
+        f"built {graph.name!r} in code: {len(graph.nodes)} nodes "
+        f"({', '.join(n.op for n in graph.nodes)}), exported to {len(model):,} bytes of .tflite"
+    )
+    if args.save:
+        Path(args.save).write_bytes(model)
+        print(f"wrote {args.save}")
+    feeds = random_inputs(graph, args.seed)
+    ours = Session(graph, backends=["reference"]).run(feeds)
+    tflm = runtime.Interpreter.from_bytes(model, arena_size=64 * 1024)
+    for i, value in enumerate(feeds.values()):
+        tflm.set_input(value, i)
+    tflm.invoke()
+    for i, (name, value) in enumerate(ours.items()):
+        theirs = np.asarray(tflm.get_output(i))
+        same = "byte-identical to" if np.array_equal(value, theirs) else "DIFFERENT from"
+        print(f"{name}: {_describe(value)}")
+        print(f"  {same} TensorFlow Lite Micro: {_describe(theirs)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``tinyabi`` command."""
+    from tinyabi import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="tinyabi", description="One operator set and tensor ABI across TinyML runtimes."
+    )
+    parser.add_argument("--version", action="version", version=f"tinyabi {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a model and print its outputs")
+    run.add_argument("model", help="a .tflite file")
+    run.add_argument(
+        "--backends",
+        type=lambda s: [b for b in s.split(",") if b],
+        default=["reference"],
+        help="backend preference order, comma-separated (default: reference)",
+    )
+    run.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="[NAME=]FILE.npy",
+        help="an input as a .npy file, by position or by name; repeat for more inputs",
+    )
+    run.add_argument("--output", metavar="FILE.npz", help="write the outputs to an .npz file")
+    run.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    run.set_defaults(func=cmd_run)
+
+    inspect = sub.add_parser("inspect", help="show a model's operators, tensors and memory")
+    inspect.add_argument("model", help="a .tflite file")
+    inspect.add_argument("--json", action="store_true", help="print JSON instead of text")
+    inspect.set_defaults(func=cmd_inspect)
+
+    spec = sub.add_parser("spec", help="render the spec as Markdown and export its JSON Schema")
+    spec.add_argument("--output", "-o", metavar="FILE.md", help="write the Markdown here")
+    spec.add_argument("--json-schema", metavar="FILE.json", help="write the JSON Schema here")
+    spec.set_defaults(func=cmd_spec)
+
+    backends = sub.add_parser("backends", help="list the available backends")
+    backends.add_argument("--verbose", "-v", action="store_true", help="list operators too")
+    backends.set_defaults(func=cmd_backends)
+
+    demo = sub.add_parser(
+        "demo", help="build a small int8 model in code, run it, compare with TFLM"
+    )
+    demo.add_argument("--save", metavar="FILE.tflite", help="also write the model to a file")
+    demo.add_argument("--seed", type=int, default=0, help="seed of the random input (default 0)")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``tinyabi`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (TinyABIError, OSError) as exc:
+        if args.debug:
+            raise
+        message = " ".join(str(exc).split())
+        print(f"tinyabi: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

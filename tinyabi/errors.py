@@ -1,0 +1,42 @@
+"""The one exception hierarchy of tinyabi.
+
+Everything tinyabi raises on purpose derives from :class:`TinyABIError`, so a caller can catch
+the whole family with one ``except``. The subclasses say *whose* fault it is:
+
+* :class:`ModelError`: the model file is malformed or uses something tinyabi cannot represent.
+* :class:`SpecError`: a spec file is malformed (names the file and the field).
+* :class:`GraphError`: a graph breaks the spec (names the node, the operator and the rule).
+* :class:`UnsupportedOperatorError`: no backend can run a node (names the operator).
+* :class:`InputError`: a feed does not match the model's inputs (says what was expected).
+* :class:`BackendError`: a backend failed while compiling or running (names the backend).
+"""
+
+from __future__ import annotations
+
+
+class TinyABIError(Exception):
+    """Base class of every error tinyabi raises on purpose."""
+
+
+class ModelError(TinyABIError):
+    """A model file is malformed, truncated or inconsistent."""
+
+
+class SpecError(TinyABIError):
+    """A spec file is malformed or inconsistent."""
+
+
+class GraphError(TinyABIError):
+    """A graph or one of its nodes breaks the spec."""
+
+
+class UnsupportedOperatorError(TinyABIError):
+    """No available backend can run an operator."""
+
+
+class InputError(TinyABIError):
+    """Inputs given to a session do not match the model."""
+
+
+class BackendError(TinyABIError):
+    """A backend failed while compiling or running a partition."""

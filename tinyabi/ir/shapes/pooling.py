@@ -1,0 +1,1 @@
+"""Shape rules of the pooling operator family (placeholder until its author fills it)."""

@@ -1,0 +1,10 @@
+"""Reference kernels: numpy implementations of every spec operator.
+
+int8 kernels are bit-exact with TensorFlow Lite Micro; float32 kernels are within the spec's
+tolerance of LiteRT. Importing this package registers every kernel family.
+"""
+
+from tinyabi.kernels import activations, conv, elementwise, pooling, tensor  # noqa: F401
+from tinyabi.kernels.registry import Eval, has_kernel, kernel_ops, prepare
+
+__all__ = ["Eval", "has_kernel", "kernel_ops", "prepare"]

@@ -1,0 +1,1 @@
+"""Reference kernels of the activations operator family (placeholder until its author fills it)."""

@@ -1,0 +1,1 @@
+"""Reference kernels of the pooling operator family (placeholder until its author fills it)."""

@@ -1,0 +1,1 @@
+"""Reference kernels of the tensor operator family (placeholder until its author fills it)."""

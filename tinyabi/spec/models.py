@@ -1,0 +1,143 @@
+"""The data model of the TinyABI spec (pydantic v2).
+
+The spec itself lives as YAML under ``specs/tinyabi-<version>/``: ``abi.yaml`` for the tensor
+ABI and one file per operator under ``ops/``. These models validate them at load time and
+export the JSON Schema that vendors in other languages read.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ElementType = Literal["float32", "int8", "uint8", "int16", "int32", "int64", "bool"]
+AttributeType = Literal["int", "float", "bool", "enum", "int_list"]
+QuantizationKind = Literal["none", "per_tensor", "per_axis", "any"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Tolerance(_Strict):
+    """How closely a backend's output must match the reference for one signature.
+
+    ``exact``: byte-identical. ``float``: ``|got - want| <= atol + rtol * |want|`` elementwise.
+    """
+
+    kind: Literal["exact", "float"]
+    atol: float = Field(0.0, ge=0)
+    rtol: float = Field(0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _exact_has_no_bounds(self) -> Tolerance:
+        if self.kind == "exact" and (self.atol or self.rtol):
+            raise ValueError("an exact tolerance takes no atol or rtol")
+        return self
+
+
+class OperandType(_Strict):
+    """The element type and quantization one operand must have in a signature."""
+
+    dtype: ElementType
+    quantization: QuantizationKind = "none"
+    symmetric: bool = Field(False, description="zero points must all be 0")
+    axis: int | None = Field(None, description="the quantized axis, for per_axis")
+    same_as: str | None = Field(
+        None, description="the operand must have the same quantization as this operand"
+    )
+
+
+class Signature(_Strict):
+    """One supported combination of operand types, with its conformance tolerance."""
+
+    name: str
+    operands: dict[str, OperandType]
+    tolerance: Tolerance
+    notes: str = ""
+
+
+class Operand(_Strict):
+    """An input or output of an operator."""
+
+    name: str
+    description: str
+    optional: bool = False
+    constant: bool = Field(False, description="must be a constant tensor")
+    variadic: bool = Field(False, description="one or more tensors (only the last input)")
+
+
+class Attribute(_Strict):
+    """An attribute of an operator, with its type, default and allowed range."""
+
+    name: str
+    type: AttributeType
+    description: str
+    default: Any = None
+    required: bool = False
+    values: list[str] | None = Field(None, description="allowed values of an enum")
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _enum_has_values(self) -> Attribute:
+        if (self.type == "enum") != (self.values is not None):
+            raise ValueError("enum attributes, and only they, list their values")
+        return self
+
+
+class OperatorSpec(_Strict):
+    """One operator of the spec."""
+
+    name: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+    version: int = Field(ge=1)
+    summary: str
+    inputs: list[Operand]
+    outputs: list[Operand]
+    attributes: list[Attribute] = []
+    fused_activations: list[str] = []
+    signatures: list[Signature] = Field(min_length=1)
+    shape_rule: str
+    semantics: str
+
+    @model_validator(mode="after")
+    def _signatures_name_operands(self) -> OperatorSpec:
+        names = {o.name for o in self.inputs} | {o.name for o in self.outputs}
+        for sig in self.signatures:
+            unknown = set(sig.operands) - names
+            if unknown:
+                raise ValueError(f"signature {sig.name!r} names unknown operands {sorted(unknown)}")
+            required = {o.name for o in self.inputs + self.outputs if not o.optional}
+            missing = required - set(sig.operands)
+            if missing:
+                raise ValueError(f"signature {sig.name!r} does not type operands {sorted(missing)}")
+        return self
+
+    def attribute(self, name: str) -> Attribute | None:
+        """The attribute called ``name``, if any."""
+        return next((a for a in self.attributes if a.name == name), None)
+
+
+class Section(_Strict):
+    """A titled section of prose of the tensor ABI."""
+
+    title: str
+    text: str
+
+
+class TensorABI(_Strict):
+    """The tensor ABI every backend shares: types, layout, quantization, memory."""
+
+    element_types: dict[ElementType, str] = Field(description="element type -> meaning")
+    layouts: dict[str, str] = Field(description="tensor role -> canonical layout")
+    sections: list[Section]
+    memory_alignment: int = Field(ge=1, description="arena offsets are multiples of this")
+
+
+class Spec(_Strict):
+    """A complete, versioned spec: the tensor ABI and the operators."""
+
+    version: str
+    abi: TensorABI
+    operators: dict[str, OperatorSpec]
