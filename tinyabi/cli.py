@@ -103,9 +103,14 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _short(name: str, width: int = 40) -> str:
+    """A tensor name cut to ``width`` characters (converters produce very long ones)."""
+    return name if len(name) <= width else name[: width // 2 - 1] + "…" + name[-(width // 2) :]
+
+
 def _tensor_line(graph: Graph, name: str) -> str:
     t = graph.tensor(name)
-    text = f"{name} {t.dtype}{list(t.shape)}"
+    text = f"{_short(name)} {t.dtype}{list(t.shape)}"
     if t.quant is not None and not t.quant.per_axis:
         text += f" q(scale={float(t.quant.scale[0]):.6g}, zp={int(t.quant.zero_point[0])})"
     elif t.quant is not None:

@@ -23,10 +23,10 @@ def _weights(
 
 
 def _bias(
-    rng: np.random.Generator, input_scale: float, w: Quantization
+    rng: np.random.Generator, input_scale: float, w: Quantization, channels: int
 ) -> tuple[np.ndarray, Quantization]:
     scale = input_scale * w.scale.astype(np.float64)
-    data = rng.integers(-2000, 2000, size=scale.size).astype(np.int32)
+    data = rng.integers(-2000, 2000, size=channels).astype(np.int32)
     return data, Quantization(scale, np.zeros(scale.size, dtype=np.int64), axis=0)
 
 
@@ -38,7 +38,7 @@ def build_demo_model(seed: int = 0) -> Graph:
     x = b.input("audio_features", "int8", (1, 16, 8, 1), quant=(in_scale, -10))
 
     w, wq = _weights(rng, (8, 3, 3, 1), axis=0)
-    bias, bq = _bias(rng, in_scale, wq)
+    bias, bq = _bias(rng, in_scale, wq, 8)
     c1 = b.tensor("conv1", "int8", (1, 8, 4, 8), quant=(0.04, -128))
     b.node(
         "CONV_2D",
@@ -51,7 +51,7 @@ def build_demo_model(seed: int = 0) -> Graph:
     )
 
     w, wq = _weights(rng, (1, 3, 3, 8), axis=3)
-    bias, bq = _bias(rng, 0.04, wq)
+    bias, bq = _bias(rng, 0.04, wq, 8)
     d1 = b.tensor("dw1", "int8", (1, 8, 4, 8), quant=(0.03, -128))
     b.node(
         "DEPTHWISE_CONV_2D",
@@ -63,7 +63,7 @@ def build_demo_model(seed: int = 0) -> Graph:
     )
 
     w, wq = _weights(rng, (16, 1, 1, 8), axis=0)
-    bias, bq = _bias(rng, 0.03, wq)
+    bias, bq = _bias(rng, 0.03, wq, 16)
     c2 = b.tensor("conv2", "int8", (1, 8, 4, 16), quant=(0.05, -128))
     b.node(
         "CONV_2D",
@@ -90,7 +90,7 @@ def build_demo_model(seed: int = 0) -> Graph:
 
     w, wq = _weights(rng, (4, 16), axis=0)
     wq = Quantization(wq.scale[:1], wq.zero_point[:1])
-    bias, bq = _bias(rng, 0.05, wq)
+    bias, bq = _bias(rng, 0.05, wq, 4)
     logits = b.tensor("logits", "int8", (1, 4), quant=(0.1, 5))
     b.node("FULLY_CONNECTED", [flat, b.const("fc_w", w, wq), b.const("fc_b", bias, bq)], [logits])
     probs = b.tensor("scores", "int8", (1, 4), quant=(1 / 256, -128))

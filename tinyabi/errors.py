@@ -30,8 +30,9 @@ class GraphError(TinyABIError):
     """A graph or one of its nodes breaks the spec."""
 
 
-class UnsupportedOperatorError(TinyABIError):
-    """No available backend can run an operator."""
+class UnsupportedOperatorError(GraphError):
+    """No available backend can run a node of the graph (the message names the operator and
+    each backend's reason)."""
 
 
 class InputError(TinyABIError):

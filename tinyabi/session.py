@@ -1,52 +1,239 @@
-"""The unified run API: a :class:`Session` runs a model on a preference-ordered list of backends."""
+"""The unified run API: a :class:`Session` runs a model on a preference-ordered list of backends.
+
+Creating a session plans and compiles: every node is assigned to a backend (first claim, or
+lowest estimated cost), nodes are grouped into convex partitions, one arena is planned for all
+activation tensors, and each partition is compiled once. :meth:`Session.run` then runs the
+partitions in order and hands tensors across their boundaries.
+"""
 
 from __future__ import annotations
 
 import os
+import statistics
+import time
+import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import BaseModel
 
-from tinyabi.errors import InputError, UnsupportedOperatorError
+from tinyabi.backends.base import Backend, CompiledPartition
+from tinyabi.backends.registry import BackendRegistry, default_registry
+from tinyabi.dispatch.memory import memory_aware_order, peak_for_order, plan_memory
+from tinyabi.dispatch.partition import assign, group_partitions
+from tinyabi.dispatch.plan import Decline, NodePlan, PartitionPlan, Plan
+from tinyabi.errors import BackendError, InputError, TinyABIError, UnsupportedOperatorError
 from tinyabi.ir.graph import Graph, numpy_dtype
-from tinyabi.ir.validate import validate_graph
-from tinyabi.kernels import prepare
 
 ModelLike = Graph | str | os.PathLike[str] | bytes
 Feeds = Mapping[str, np.ndarray] | Sequence[np.ndarray]
+BackendSpec = str | tuple[str, Mapping[str, Any]]
 
 
 def as_graph(model: ModelLike) -> Graph:
-    """A graph from a graph, a model path or model bytes."""
+    """A graph from a graph, a model path or model bytes (plugins may import other formats)."""
     if isinstance(model, Graph):
         return model
-    from tinyabi.tflite.importer import load_tflite
+    from tinyabi.backends.registry import default_plugin_manager
+    from tinyabi.tflite.importer import load_tflite, read_model_bytes
 
-    return load_tflite(model)
+    data = read_model_bytes(model)
+    suffix = "" if isinstance(model, (bytes, bytearray, memoryview)) else os.path.splitext(str(model))[1]
+    graph = default_plugin_manager().hook.tinyabi_load_model(data=data, suffix=suffix)
+    return graph if graph is not None else load_tflite(data)
+
+
+class PartitionTiming(BaseModel):
+    """Median time of one partition over the profiled runs."""
+
+    index: int
+    backend: str
+    nodes: int
+    median_seconds: float
+
+
+class Profile(BaseModel):
+    """Per-partition times of :meth:`Session.profile`."""
+
+    runs: int
+    partitions: list[PartitionTiming]
+    median_total_seconds: float
 
 
 class Session:
-    """Runs one model.
+    """Runs one model on backends given in order of preference.
 
-    ``backends`` is the backend preference order; for now only ``"reference"`` exists.
+    ``backends`` lists backend names, or ``(name, options)`` pairs; the first backend that
+    supports a node takes it. Nodes no listed backend supports go to ``fallback`` (a backend
+    name, ``"reference"`` by default); ``fallback="error"`` makes them an error instead.
+    ``mode="cost"`` lets backends that give estimates compete on estimated time. With
+    ``strict=True`` a backend that fails to compile is an error; otherwise its nodes fall back
+    to the next backend with a warning.
     """
 
-    def __init__(self, model: ModelLike, backends: Sequence[str] = ("reference",)) -> None:
-        self.graph = as_graph(model)
-        unknown = [b for b in backends if b != "reference"]
-        if unknown:
-            raise UnsupportedOperatorError(
-                f"unknown backends {unknown}: available are ['reference']"
+    def __init__(
+        self,
+        model: ModelLike,
+        backends: Sequence[BackendSpec] = ("reference",),
+        fallback: str = "reference",
+        mode: Literal["first-claim", "cost"] = "first-claim",
+        strict: bool = False,
+        registry: BackendRegistry | None = None,
+    ) -> None:
+        graph = as_graph(model)
+        self.registry = registry or default_registry()
+        self.backends = self._create_backends(backends, fallback)
+        self.fallback = fallback
+        self.mode = mode
+        self.strict = strict
+        order = memory_aware_order(graph)
+        if peak_for_order(graph, order) < peak_for_order(graph, range(len(graph.nodes))):
+            graph = Graph(graph.tensors, [graph.nodes[i] for i in order], graph.inputs, graph.outputs, graph.name)
+        self.graph = graph
+        self.plan, self._compiled = self._plan_and_compile()
+
+    # --- set-up ------------------------------------------------------------------------------
+
+    def _create_backends(self, specs: Sequence[BackendSpec], fallback: str) -> list[Backend]:
+        entries: list[tuple[str, Mapping[str, Any]]] = [
+            (spec, {}) if isinstance(spec, str) else (spec[0], dict(spec[1])) for spec in specs
+        ]
+        names = [name for name, _ in entries]
+        if len(set(names)) != len(names):
+            raise TinyABIError(f"a backend is listed twice in {names}")
+        if fallback != "error" and fallback not in names:
+            entries.append((fallback, {}))
+        backends = []
+        for name, options in entries:
+            entry = self.registry.get(name)
+            try:
+                backends.append(entry.cls(**options))
+            except Exception as exc:
+                raise BackendError(
+                    f"backend {name!r} (plugin {entry.plugin!r}) could not be created with "
+                    f"options {dict(options)}: {type(exc).__name__}: {exc}"
+                ) from None
+        return backends
+
+    def _plan_and_compile(self) -> tuple[Plan, list[CompiledPartition]]:
+        excluded: dict[str, set[str]] = {}
+        while True:
+            plan = self._make_plan(excluded)
+            compiled: list[CompiledPartition] = []
+            failed = False
+            for part in plan.partitions:
+                backend = self._backend(part.backend)
+                subgraph = self._subgraph(part)
+                try:
+                    compiled.append(backend.compile(subgraph, backend.options))
+                except Exception as exc:
+                    message = (
+                        f"backend {part.backend!r} failed to compile partition {part.index} "
+                        f"(nodes {part.nodes}): {type(exc).__name__}: {exc}"
+                    )
+                    if self.strict or part.backend == self.backends[-1].name == self.fallback:
+                        # Keep the error's kind (a GraphError stays a GraphError) with context.
+                        kind = type(exc) if isinstance(exc, TinyABIError) else BackendError
+                        raise kind(message) from None
+                    warnings.warn(message + "; its nodes fall back to the next backend", stacklevel=3)
+                    for name in part.nodes:
+                        excluded.setdefault(name, set()).add(part.backend)
+                    failed = True
+                    break
+            if not failed:
+                scratch = max((c.memory.scratch for c in compiled), default=0)
+                persistent = sum(c.memory.persistent for c in compiled)
+                for part, c in zip(plan.partitions, compiled):
+                    part.scratch_bytes, part.persistent_bytes = c.memory.scratch, c.memory.persistent
+                plan.memory = plan_memory(self.graph, scratch_bytes=scratch, persistent_bytes=persistent)
+                return plan, compiled
+
+    def _backend(self, name: str) -> Backend:
+        return next(b for b in self.backends if b.name == name)
+
+    def _make_plan(self, excluded: dict[str, set[str]]) -> Plan:
+        graph = self.graph
+        assignments = assign(graph, self.backends, self.mode, excluded)
+        unassigned = [(graph.nodes[i], a) for i, a in enumerate(assignments) if a.backend is None]
+        if unassigned:
+            details = "; ".join(
+                f"{node.describe()}: "
+                + (", ".join(f"{b} declined ({v.reason})" for b, v in a.declined) or "no backend")
+                for node, a in unassigned
             )
-        validate_graph(self.graph)
-        for node in self.graph.nodes:
-            if node.is_extension:
-                raise UnsupportedOperatorError(
-                    f"{node.describe()}: operator {node.op} is outside the TinyABI spec and no "
-                    "selected backend runs it"
+            what = "fallback is 'error' and no listed backend supports" if self.fallback == "error" else "no backend can run"
+            raise UnsupportedOperatorError(
+                f"{what} {len(unassigned)} node(s) ({', '.join(sorted({n.op for n, _ in unassigned}))}): {details}"
+            )
+        backend_of = [a.backend or "" for a in assignments]
+        part_of = group_partitions(graph, backend_of)
+        count = max(part_of, default=-1) + 1
+        members: list[list[int]] = [[] for _ in range(count)]
+        for i, p in enumerate(part_of):
+            members[p].append(i)
+        # Execution order: partitions in order, nodes in their stored (topological) order.
+        order = [i for p in members for i in p]
+        self.graph = graph = Graph(graph.tensors, [graph.nodes[i] for i in order], graph.inputs, graph.outputs, graph.name)
+        assignments = [assignments[i] for i in order]
+        part_of = [part_of[i] for i in order]
+        partitions = []
+        for p in range(count):
+            idx = [i for i, q in enumerate(part_of) if q == p]
+            sub = graph.subgraph(idx, name=f"{graph.name}:partition{p}")
+            backend = self._backend(backend_of[order[idx[0]]])
+            estimate = _safe_estimate(backend, sub)
+            partitions.append(
+                PartitionPlan(
+                    index=p,
+                    backend=backend.name,
+                    nodes=[graph.nodes[i].name for i in idx],
+                    inputs=sub.inputs,
+                    outputs=sub.outputs,
+                    estimated_seconds=None if estimate is None else estimate,
                 )
-        self._steps = [(node, prepare(node, self.graph)) for node in self.graph.nodes]
+            )
+        nodes = [
+            NodePlan(
+                node=node.name,
+                op=node.op,
+                backend=a.backend or "",
+                partition=part_of[i],
+                pattern=a.pattern,
+                declined=[Decline(backend=b, reason=v.reason, hint=v.hint) for b, v in a.declined],
+                first_claim=a.first_claim,
+            )
+            for i, (node, a) in enumerate(zip(graph.nodes, assignments))
+        ]
+        notes = []
+        changed = [n.node for n in nodes if n.first_claim]
+        if changed:
+            notes.append(
+                f"cost mode moved {len(changed)} node(s) away from their first-claim backend: "
+                + ", ".join(f"{n.node} ({n.first_claim} -> {n.backend})" for n in nodes if n.first_claim)
+            )
+        return Plan(
+            model=graph.name,
+            backends=[b.name for b in self.backends],
+            fallback=self.fallback,
+            mode=self.mode,
+            partitions=partitions,
+            nodes=nodes,
+            notes=notes,
+        )
+
+    def _subgraph(self, part: PartitionPlan) -> Graph:
+        names = set(part.nodes)
+        return self.graph.subgraph(
+            [i for i, n in enumerate(self.graph.nodes) if n.name in names], name=f"{self.graph.name}:partition{part.index}"
+        )
+
+    # --- running -----------------------------------------------------------------------------
+
+    @property
+    def memory(self) -> Any:
+        """The memory plan: arena size, lower bound and per-tensor offsets."""
+        return self.plan.memory
 
     def check_feeds(self, feeds: Feeds) -> dict[str, np.ndarray]:
         """The feeds by input name, after checking names, dtypes and shapes (nothing is cast)."""
@@ -71,9 +258,7 @@ class Session:
             value = named[name]
             t = graph.tensor(name)
             if not isinstance(value, np.ndarray):
-                raise InputError(
-                    f"input {name!r}: expected a numpy array, got {type(value).__name__}"
-                )
+                raise InputError(f"input {name!r}: expected a numpy array, got {type(value).__name__}")
             if value.dtype != numpy_dtype(t.dtype):
                 raise InputError(f"input {name!r}: expected dtype {t.dtype}, got {value.dtype}")
             if tuple(value.shape) != t.shape:
@@ -85,9 +270,67 @@ class Session:
 
     def run(self, feeds: Feeds) -> dict[str, np.ndarray]:
         """Run the model; returns the outputs by name."""
-        values: dict[str, Any] = {n: t.data for n, t in self.graph.tensors.items() if t.is_constant}
-        values.update(self.check_feeds(feeds))
-        for node, evaluate in self._steps:
-            results = evaluate([None if n is None else values[n] for n in node.inputs])
-            values.update(zip(node.outputs, results))
-        return {name: values[name] for name in self.graph.outputs}
+        return self._run(self.check_feeds(feeds), None)
+
+    def profile(self, feeds: Feeds, runs: int = 10) -> Profile:
+        """Run ``runs`` times and report each partition's median time."""
+        checked = self.check_feeds(feeds)
+        times: list[list[float]] = [[] for _ in self.plan.partitions]
+        totals = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            self._run(checked, times)
+            totals.append(time.perf_counter() - start)
+        return Profile(
+            runs=runs,
+            partitions=[
+                PartitionTiming(index=p.index, backend=p.backend, nodes=len(p.nodes), median_seconds=statistics.median(t))
+                for p, t in zip(self.plan.partitions, times)
+            ],
+            median_total_seconds=statistics.median(totals),
+        )
+
+    def _run(self, feeds: dict[str, np.ndarray], times: list[list[float]] | None) -> dict[str, np.ndarray]:
+        values: dict[str, np.ndarray] = dict(feeds)
+        for part, compiled in zip(self.plan.partitions, self._compiled):
+            inputs = {name: values[name] for name in part.inputs}
+            start = time.perf_counter()
+            try:
+                outputs = compiled.run(inputs)
+            except Exception as exc:
+                raise BackendError(
+                    f"backend {part.backend!r} failed running partition {part.index} "
+                    f"(nodes {part.nodes}): {type(exc).__name__}: {exc}"
+                ) from None
+            if times is not None:
+                times[part.index].append(time.perf_counter() - start)
+            for name in part.outputs:
+                values[name] = self._checked_output(part, outputs, name)
+        result = {}
+        for name in self.graph.outputs:
+            if name not in values:
+                data = self.graph.tensor(name).data
+                values[name] = np.array(data)
+            result[name] = values[name]
+        return result
+
+    def _checked_output(self, part: PartitionPlan, outputs: Any, name: str) -> np.ndarray:
+        where = f"backend {part.backend!r} partition {part.index}"
+        if not isinstance(outputs, Mapping) or name not in outputs:
+            raise BackendError(f"{where} did not return output {name!r}")
+        value = outputs[name]
+        t = self.graph.tensor(name)
+        if not isinstance(value, np.ndarray) or value.dtype != numpy_dtype(t.dtype) or value.shape != t.shape:
+            got = f"{getattr(value, 'dtype', type(value).__name__)}{list(getattr(value, 'shape', []))}"
+            raise BackendError(
+                f"{where} returned {got} for {name!r}, expected {t.dtype}{list(t.shape)}"
+            )
+        return value
+
+
+def _safe_estimate(backend: Backend, subgraph: Graph) -> float | None:
+    try:
+        estimate = backend.estimate(subgraph)
+    except Exception:
+        return None
+    return None if estimate is None else float(estimate.seconds)

@@ -61,7 +61,8 @@ class GraphBuilder:
         self, name: str, data: np.ndarray, quant: QuantLike = None, dtype: str | None = None
     ) -> str:
         """Declare a constant tensor holding ``data``; returns its name."""
-        array = np.ascontiguousarray(data)
+        # np.ascontiguousarray would turn a 0-d (scalar) constant into shape (1,).
+        array = np.array(data, order="C")
         dtype = dtype or array.dtype.name
         if dtype == "bool_":
             dtype = "bool"

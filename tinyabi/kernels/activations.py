@@ -1,1 +1,598 @@
-"""Reference kernels of the activations operator family (placeholder until its author fills it)."""
+"""Reference kernels of the activation operators.
+
+SOFTMAX, LOGISTIC, TANH, RELU, RELU6, LEAKY_RELU and HARD_SWISH, for float32 and int8.
+
+The int8 kernels reproduce TensorFlow Lite Micro's integer algorithms bit for bit. Every
+element-wise int8 activation is a function of the one int8 input value, so ``prepare`` runs the
+integer algorithm over all 256 possible inputs and the evaluation is a table lookup. SOFTMAX
+depends on a whole row, but only through ``x - max(row)``, which takes 256 values: ``prepare``
+tabulates the fixed-point exponential over those differences and the evaluation sums and scales
+the rows with vectorized fixed-point arithmetic.
+
+The module also provides vectorized versions of the fixed-point transcendental functions that
+TFLite inherited from gemmlowp (``exp`` on negative values, ``1 / (1 + x)``, logistic, tanh).
+They work on ``int64`` arrays holding int32 raw values of fixed-point numbers with a given count
+of integer bits (``Qk.(31-k)``), and emulate the int32 wrap-around of the C code.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from tinyabi.errors import BackendError, GraphError
+from tinyabi.ir.graph import Graph, Node, Tensor
+from tinyabi.kernels.quant import (
+    INT32_MAX,
+    INT32_MIN,
+    multiply_by_quantized_multiplier,
+    quantize_multiplier,
+    round_half_away,
+    rounding_divide_by_pot,
+    saturating_rounding_doubling_high_mul,
+    wrap_int32,
+)
+from tinyabi.kernels.registry import Eval, kernel
+
+# -------------------------------------------------------------------------------------------------
+# Fixed-point math on int32 raw values (gemmlowp conventions), vectorized.
+# -------------------------------------------------------------------------------------------------
+
+#: exp(-1/8) in Q0.31.
+_EXP_MINUS_ONE_EIGHTH = 1895147668
+#: 1/3 in Q0.31.
+_ONE_THIRD = 715827883
+#: (e, exp(-2**e) in Q0.31) for the "barrel shifter" of exp_on_negative_values.
+_EXP_POWERS_OF_TWO = (
+    (-2, 1672461947),
+    (-1, 1302514674),
+    (0, 790015084),
+    (1, 290630308),
+    (2, 39332535),
+    (3, 720401),
+    (4, 242),
+)
+#: 48/17 and -32/17 in Q2.29: the Newton-Raphson starting point for 1 / d, d in [1/2, 1].
+_48_OVER_17 = 1515870810
+_MINUS_32_OVER_17 = -1010580540
+#: 1.0 in Q2.29.
+_ONE_Q2 = 1 << 29
+
+
+def _i64(x: np.ndarray | int) -> np.ndarray:
+    return np.asarray(x, dtype=np.int64)
+
+
+def _add(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
+    """int32 addition with two's-complement wrap-around."""
+    return wrap_int32(_i64(a) + _i64(b))
+
+
+def _sub(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
+    """int32 subtraction with two's-complement wrap-around."""
+    return wrap_int32(_i64(a) - _i64(b))
+
+
+def _srdhm(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
+    return saturating_rounding_doubling_high_mul(_i64(a), b)
+
+
+def saturating_rounding_multiply_by_pot(x: np.ndarray, exponent: int) -> np.ndarray:
+    """``x * 2**exponent`` on int32 raw values: a saturating left shift for a positive exponent,
+    a rounding (ties away from zero) right shift for a negative one."""
+    x = _i64(x)
+    if exponent == 0:
+        return x
+    if exponent < 0:
+        return rounding_divide_by_pot(x, -exponent)
+    threshold = (1 << (31 - exponent)) - 1
+    return np.where(x > threshold, INT32_MAX, np.where(x < -threshold, INT32_MIN, x << exponent))
+
+
+def rescale(x: np.ndarray, src_integer_bits: int, dst_integer_bits: int) -> np.ndarray:
+    """Convert raw values from ``Q<src>`` to ``Q<dst>`` (saturating, rounding)."""
+    return saturating_rounding_multiply_by_pot(x, src_integer_bits - dst_integer_bits)
+
+
+def rounding_half_sum(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
+    """``(a + b) / 2`` rounded to nearest, ties away from zero."""
+    total = _i64(a) + _i64(b)
+    nudged = total + np.where(total >= 0, 1, -1)
+    return np.where(nudged >= 0, nudged // 2, -((-nudged) // 2))
+
+
+def _exp_on_interval_between_negative_one_quarter_and_0(a: np.ndarray) -> np.ndarray:
+    """exp(a) for a in [-1/4, 0), Q0.31 in and out: a 4th-order Taylor expansion around -1/8."""
+    x = _add(a, 1 << 28)  # x = a + 1/8
+    x2 = _srdhm(x, x)
+    x3 = _srdhm(x2, x)
+    x4 = _srdhm(x2, x2)
+    x4_over_4 = rounding_divide_by_pot(x4, 2)
+    # (x^4/4 + x^3) / 3 + x^2, halved: x^4/24 + x^3/6 + x^2/2
+    poly = rounding_divide_by_pot(_add(_srdhm(_add(x4_over_4, x3), _ONE_THIRD), x2), 1)
+    return _add(_EXP_MINUS_ONE_EIGHTH, _srdhm(_EXP_MINUS_ONE_EIGHTH, _add(x, poly)))
+
+
+def exp_on_negative_values(a: np.ndarray, integer_bits: int) -> np.ndarray:
+    """exp(a) for a <= 0 given in ``Q<integer_bits>``; the result is Q0.31 (1.0 -> INT32_MAX).
+
+    ``a`` is split into a multiple of 1/4 and a rest in [-1/4, 0); the rest goes through the
+    polynomial, and each set bit of the multiple of 1/4 multiplies in a constant exp(-2**e).
+    """
+    a = _i64(a)
+    fractional_bits = 31 - integer_bits
+    one_quarter = 1 << (fractional_bits - 2)
+    a_mod_quarter_minus_quarter = _sub(a & (one_quarter - 1), one_quarter)
+    result = _exp_on_interval_between_negative_one_quarter_and_0(
+        rescale(a_mod_quarter_minus_quarter, integer_bits, 0)
+    )
+    remainder = _sub(a_mod_quarter_minus_quarter, a)
+    for exponent, multiplier in _EXP_POWERS_OF_TWO:
+        if integer_bits > exponent:
+            bit = 1 << (fractional_bits + exponent)
+            result = np.where(remainder & bit, _srdhm(result, multiplier), result)
+    if integer_bits > 5:
+        # Below -32 the result is flushed to zero.
+        result = np.where(a < -(1 << (36 - integer_bits)), 0, result)
+    return np.where(a == 0, INT32_MAX, result)
+
+
+def _newton_reciprocal_q2(half_denominator: np.ndarray) -> np.ndarray:
+    """1 / half_denominator in Q2.29, for half_denominator in [1/2, 1] (Q0.31): three
+    Newton-Raphson steps from 48/17 - 32/17 * d."""
+    x = _add(_48_OVER_17, _srdhm(half_denominator, _MINUS_32_OVER_17))
+    for _ in range(3):
+        one_minus_dx = _sub(_ONE_Q2, _srdhm(half_denominator, x))
+        x = _add(x, rescale(_srdhm(x, one_minus_dx), 4, 2))
+    return x
+
+
+def one_over_one_plus_x_for_x_in_0_1(a: np.ndarray) -> np.ndarray:
+    """1 / (1 + a) for a in [0, 1), Q0.31 in and out."""
+    x = _newton_reciprocal_q2(rounding_half_sum(a, INT32_MAX))
+    # x ~ 2 / (1 + a) in Q2.29: reinterpreted as Q1.30 it is 1 / (1 + a).
+    return rescale(x, 1, 0)
+
+
+def one_minus_x_over_one_plus_x_for_x_in_0_1(a: np.ndarray) -> np.ndarray:
+    """(1 - a) / (1 + a) for a in [0, 1), Q0.31 in and out."""
+    x = _newton_reciprocal_q2(rounding_half_sum(a, INT32_MAX))
+    return rescale(_sub(x, _ONE_Q2), 2, 0)
+
+
+def fixed_logistic(a: np.ndarray, integer_bits: int) -> np.ndarray:
+    """1 / (1 + exp(-a)) for ``a`` in ``Q<integer_bits>``; the result is Q0.31."""
+    a = _i64(a)
+    positive = a > 0
+    minus_abs = np.where(positive, _sub(0, a), a)
+    if_positive = one_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(minus_abs, integer_bits))
+    if_negative = _sub(INT32_MAX, if_positive)
+    return np.where(a == 0, 1 << 30, np.where(positive, if_positive, if_negative))
+
+
+def fixed_tanh(a: np.ndarray, integer_bits: int) -> np.ndarray:
+    """tanh(a) for ``a`` in ``Q<integer_bits>``; the result is Q0.31."""
+    a = _i64(a)
+    negative = a < 0
+    minus_abs = np.where(negative, a, _sub(0, a))
+    # -tanh(n) = (1 - exp(2n)) / (1 + exp(2n)) for n < 0; 2n is n read with one more integer bit.
+    t = one_minus_x_over_one_plus_x_for_x_in_0_1(
+        exp_on_negative_values(minus_abs, integer_bits + 1)
+    )
+    return np.where(a == 0, 0, np.where(negative, _sub(0, t), t))
+
+
+def count_leading_zeros_u32(x: np.ndarray) -> np.ndarray:
+    """Leading zero bits of values in [0, 2**32) read as uint32 (32 for zero)."""
+    _, exponent = np.frexp(_i64(x).astype(np.float64))
+    return 32 - exponent.astype(np.int64)
+
+
+# --- int16 fixed point (HARD_SWISH), on int64 arrays holding int16 values -------------------------
+
+
+def _wrap16(x: np.ndarray) -> np.ndarray:
+    return ((_i64(x) + 2**15) & 0xFFFF) - 2**15
+
+
+def _srdhm16(a: np.ndarray, b: int) -> np.ndarray:
+    """Saturating rounding doubling high multiply of int16 values (rounds half away from 0)."""
+    ab = _i64(a) * b
+    nudged = ab + np.where(ab >= 0, 1 << 14, 1 - (1 << 14))
+    high = np.where(nudged >= 0, nudged >> 15, -((-nudged) >> 15))
+    return np.where((_i64(a) == -(2**15)) & (b == -(2**15)), 2**15 - 1, _wrap16(high))
+
+
+def _sdhm16(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Saturating doubling high multiply of int16 values, truncating toward zero."""
+    a, b = _i64(a), _i64(b)
+    ab = a * b
+    high = np.where(ab >= 0, ab >> 15, -((-ab) >> 15))
+    return np.where((a == -(2**15)) & (b == -(2**15)), 2**15 - 1, _wrap16(high))
+
+
+def _saturating_left_shift16(x: np.ndarray, amount: int) -> np.ndarray:
+    return np.clip(_i64(x) << amount, -(2**15), 2**15 - 1)
+
+
+def _rounding_divide_by_pot16(x: np.ndarray, exponent: int) -> np.ndarray:
+    """gemmlowp's rounding right shift evaluated in int16 arithmetic.
+
+    For exponents of 16 and more the int16 mask wraps to -1, and the result degenerates to
+    +1 for x >= 0 and -1 for x < 0; TFLM computes exactly that, so it is reproduced here.
+    """
+    x = _i64(x)
+    mask = int(_wrap16(np.int64((1 << exponent) - 1)))
+    remainder = _wrap16(x & mask)
+    threshold = _wrap16((mask >> 1) + (x < 0))
+    return _wrap16((x >> exponent) + (remainder > threshold))
+
+
+# -------------------------------------------------------------------------------------------------
+# Signature checks shared by the kernels.
+# -------------------------------------------------------------------------------------------------
+
+_INT8_VALUES = np.arange(-128, 128, dtype=np.int64)
+
+
+def _io(node: Node, graph: Graph) -> tuple[Tensor, Tensor]:
+    """The input and output tensors, with matching element types int8 or float32."""
+    if len(node.inputs) != 1 or node.inputs[0] is None or len(node.outputs) != 1:
+        raise GraphError(f"{node.describe()}: takes exactly one input and one output")
+    x = graph.tensor(node.inputs[0])
+    y = graph.tensor(node.outputs[0])
+    if y.shape != x.shape:
+        raise GraphError(
+            f"{node.describe()}: output {y.name!r} has shape {list(y.shape)}, but the shape rule "
+            f"of {node.op} gives the input's shape {list(x.shape)}"
+        )
+    if x.dtype != y.dtype or x.dtype not in ("int8", "float32"):
+        raise GraphError(
+            f"{node.describe()}: supported signatures are int8 -> int8 and float32 -> float32, "
+            f"got {x.dtype} -> {y.dtype}"
+        )
+    return x, y
+
+
+def _per_tensor(node: Node, t: Tensor, role: str) -> tuple[float, int]:
+    """``(scale, zero_point)`` of an int8 operand, which must be quantized per tensor."""
+    q = t.quant
+    if q is None or q.scale.size != 1 or q.zero_point.size != 1:
+        raise GraphError(
+            f"{node.describe()}: the int8 {role} {t.name!r} needs per-tensor quantization "
+            "(one scale, one zero point)"
+        )
+    scale = float(q.scale[0])
+    zero_point = int(q.zero_point[0])
+    if not (math.isfinite(scale) and scale > 0.0):
+        raise GraphError(
+            f"{node.describe()}: {role} scale must be positive and finite, got {scale}"
+        )
+    if not -128 <= zero_point <= 127:
+        raise GraphError(
+            f"{node.describe()}: {role} zero point {zero_point} is outside the int8 range"
+        )
+    return scale, zero_point
+
+
+def _require_output_quant(node: Node, y: Tensor, scale: float, zero_point: int, why: str) -> None:
+    got = _per_tensor(node, y, "output")
+    if got != (scale, zero_point):
+        raise GraphError(
+            f"{node.describe()}: the int8 output must be quantized with scale {scale!r} and zero "
+            f"point {zero_point} ({why}), got scale {got[0]!r} and zero point {got[1]}"
+        )
+
+
+def _float_attr(node: Node, name: str) -> float:
+    """A required float attribute, as the float32 value TFLite stores."""
+    if name not in node.attrs:
+        raise GraphError(f"{node.describe()}: missing required attribute {name}")
+    value = float(np.float32(node.attrs[name]))
+    if not math.isfinite(value):
+        raise GraphError(f"{node.describe()}: attribute {name} must be finite, got {value}")
+    return value
+
+
+def _lookup_eval(table: np.ndarray) -> Eval:
+    """An Eval mapping each int8 input value ``q`` to ``table[q + 128]``."""
+    # Reorder so that the table is indexed by the input's bytes read as uint8.
+    by_byte = np.concatenate([table[128:], table[:128]]).astype(np.int8)
+
+    def run(inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
+        x = np.asarray(inputs[0], dtype=np.int8)
+        return [np.asarray(by_byte[x.astype(np.uint8)])]
+
+    return run
+
+
+def _float_eval(function: Callable[[np.ndarray], np.ndarray]) -> Eval:
+    def run(inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
+        x = np.asarray(inputs[0], dtype=np.float32)
+        return [np.asarray(function(x), dtype=np.float32)]
+
+    return run
+
+
+def _clamp_int8(x: np.ndarray) -> np.ndarray:
+    return np.clip(x, -128, 127)
+
+
+def _requantize_multiplier(node: Node, real: float) -> tuple[int, int]:
+    """quantize_multiplier(|real|), declining ratios whose left shift would overflow int32."""
+    multiplier, shift = quantize_multiplier(abs(real))
+    if shift > 30:
+        raise GraphError(
+            f"{node.describe()}: the rescaling factor {real:g} between input and output scales "
+            "is too large (its left shift overflows int32)"
+        )
+    return multiplier, shift
+
+
+# -------------------------------------------------------------------------------------------------
+# RELU, RELU6, LEAKY_RELU
+# -------------------------------------------------------------------------------------------------
+
+
+@kernel("RELU")
+def prepare_relu(node: Node, graph: Graph) -> Eval:
+    """RELU: ``max(x, 0)``; int8 requantizes from the input to the output scale, then clamps at
+    the output's zero point."""
+    x, y = _io(node, graph)
+    if x.dtype == "float32":
+        return _float_eval(lambda v: np.maximum(v, np.float32(0)))
+    s_in, zp_in = _per_tensor(node, x, "input")
+    s_out, zp_out = _per_tensor(node, y, "output")
+    multiplier, shift = _requantize_multiplier(node, s_in / s_out)
+    q = zp_out + multiply_by_quantized_multiplier(_INT8_VALUES - zp_in, multiplier, shift)
+    return _lookup_eval(np.clip(q, max(-128, zp_out), 127))
+
+
+@kernel("RELU6")
+def prepare_relu6(node: Node, graph: Graph) -> Eval:
+    """RELU6: ``min(max(x, 0), 6)``; int8 clamps in the input's units (output quantization must
+    equal the input's, as TFLM does not requantize)."""
+    x, y = _io(node, graph)
+    if x.dtype == "float32":
+        return _float_eval(lambda v: np.clip(v, np.float32(0), np.float32(6)))
+    s_in, zp_in = _per_tensor(node, x, "input")
+    _require_output_quant(node, y, s_in, zp_in, "RELU6 clamps int8 values without rescaling them")
+    six_in_steps = float(np.float32(6.0) / np.float32(s_in))
+    if six_in_steps >= 2.0**31:
+        raise GraphError(f"{node.describe()}: input scale {s_in:g} is too small to represent 6")
+    six = min(127, max(-128, round_half_away(six_in_steps) + zp_in))
+    return _lookup_eval(np.clip(_INT8_VALUES, zp_in, six))
+
+
+@kernel("LEAKY_RELU")
+def prepare_leaky_relu(node: Node, graph: Graph) -> Eval:
+    """LEAKY_RELU: ``x`` for ``x > 0`` else ``alpha * x``; int8 rescales each side with its own
+    multiplier (``s_in / s_out`` and ``s_in * alpha / s_out``, computed in single precision)."""
+    x, y = _io(node, graph)
+    alpha = _float_attr(node, "alpha")
+    if x.dtype == "float32":
+        alpha32 = np.float32(alpha)
+        return _float_eval(lambda v: np.where(v > 0, v, v * alpha32))
+    s_in, zp_in = _per_tensor(node, x, "input")
+    s_out, zp_out = _per_tensor(node, y, "output")
+    f_in, f_out, f_alpha = np.float32(s_in), np.float32(s_out), np.float32(alpha)
+    identity_real = float(f_in / f_out)
+    alpha_real = float(f_in * f_alpha / f_out)
+    identity_mult, identity_shift = _requantize_multiplier(node, identity_real)
+    alpha_mult, alpha_shift = _requantize_multiplier(node, alpha_real)
+    v = _INT8_VALUES - zp_in
+    positive = multiply_by_quantized_multiplier(v, identity_mult, identity_shift)
+    negative = multiply_by_quantized_multiplier(v, alpha_mult, alpha_shift)
+    if alpha_real < 0:
+        negative = -negative
+    return _lookup_eval(_clamp_int8(zp_out + np.where(v >= 0, positive, negative)))
+
+
+# -------------------------------------------------------------------------------------------------
+# LOGISTIC, TANH
+# -------------------------------------------------------------------------------------------------
+
+#: Integer bits of the fixed-point input of LOGISTIC and TANH (Q4.27).
+_SIGMOID_INPUT_INTEGER_BITS = 4
+
+
+def _q4_input_rescaling(node: Node, s_in: float) -> tuple[int, int, int]:
+    """``(multiplier, left_shift, radius)`` mapping ``q - zp`` to Q4.27.
+
+    ``s_in * 2**27 = multiplier * 2**(left_shift - 31)``; inputs with ``|q - zp| >= radius``
+    saturate (the radius is where the rescaled value would leave the Q4.27 range).
+    """
+    fraction, left_shift = math.frexp(s_in * float(1 << (31 - _SIGMOID_INPUT_INTEGER_BITS)))
+    if left_shift < 0:
+        raise GraphError(
+            f"{node.describe()}: input scale {s_in:g} is below 2**-28, outside the range TFLM "
+            "handles"
+        )
+    multiplier = round_half_away(fraction * (1 << 31))
+    limit = ((1 << _SIGMOID_INPUT_INTEGER_BITS) - 1) * (1 << (31 - _SIGMOID_INPUT_INTEGER_BITS))
+    radius = math.floor(limit / 2.0**left_shift)
+    return multiplier, left_shift, radius
+
+
+def _sigmoid_like_table(
+    node: Node,
+    x: Tensor,
+    function: Callable[[np.ndarray, int], np.ndarray],
+    output_shift: int,
+    output_zero_point: int,
+) -> np.ndarray:
+    """The int8 table of LOGISTIC or TANH: saturate outside the radius, else rescale to Q4.27,
+    apply the fixed-point function and round the Q0.31 result to the output's units."""
+    s_in, zp_in = _per_tensor(node, x, "input")
+    multiplier, left_shift, radius = _q4_input_rescaling(node, s_in)
+    v = _INT8_VALUES - zp_in
+    inside = np.abs(v) < radius
+    table = np.where(v <= -radius, -128, 127)
+    if inside.any():
+        q4 = multiply_by_quantized_multiplier(v[inside], multiplier, left_shift)
+        q0 = function(q4, _SIGMOID_INPUT_INTEGER_BITS)
+        table[inside] = _clamp_int8(rounding_divide_by_pot(q0, output_shift) + output_zero_point)
+    return table
+
+
+@kernel("LOGISTIC")
+def prepare_logistic(node: Node, graph: Graph) -> Eval:
+    """LOGISTIC: ``1 / (1 + exp(-x))``; int8 output is fixed at scale 1/256, zero point -128."""
+    x, y = _io(node, graph)
+    if x.dtype == "float32":
+        return _float_eval(lambda v: 1.0 / (1.0 + np.exp(-v.astype(np.float64))))
+    _require_output_quant(node, y, 1.0 / 256, -128, "int8 LOGISTIC writes Q0.8 probabilities")
+    return _lookup_eval(_sigmoid_like_table(node, x, fixed_logistic, 31 - 8, -128))
+
+
+@kernel("TANH")
+def prepare_tanh(node: Node, graph: Graph) -> Eval:
+    """TANH: ``tanh(x)``; int8 output is fixed at scale 1/128, zero point 0."""
+    x, y = _io(node, graph)
+    if x.dtype == "float32":
+        return _float_eval(lambda v: np.tanh(v.astype(np.float64)))
+    _require_output_quant(node, y, 1.0 / 128, 0, "int8 TANH writes Q0.7 values")
+    return _lookup_eval(_sigmoid_like_table(node, x, fixed_tanh, 31 - 7, 0))
+
+
+# -------------------------------------------------------------------------------------------------
+# HARD_SWISH
+# -------------------------------------------------------------------------------------------------
+
+
+def _int16_multiplier(real: float) -> tuple[int, int]:
+    """A quantized multiplier reduced to Q15 (rounded, saturating at 32767), and its exponent."""
+    multiplier, exponent = quantize_multiplier(real)
+    if multiplier >= INT32_MAX - (1 << 15):
+        return 2**15 - 1, exponent
+    return (multiplier + (1 << 15)) >> 16, exponent
+
+
+@kernel("HARD_SWISH")
+def prepare_hard_swish(node: Node, graph: Graph) -> Eval:
+    """HARD_SWISH: ``x * relu6(x + 3) / 6``; int8 follows TFLM's int16 fixed-point algorithm."""
+    x, y = _io(node, graph)
+    if x.dtype == "float32":
+
+        def hard_swish(v: np.ndarray) -> np.ndarray:
+            # x * clamp(x / 6 + 1/2, 0, 1) with a fused multiply-add, as LiteRT's XNNPACK does:
+            # x * (1/6) is exact in double precision, so one rounding to float32 follows.
+            sixth = float(np.float32(1.0 / 6.0))
+            gate = (v.astype(np.float64) * sixth + 0.5).astype(np.float32)
+            return v * np.clip(gate, np.float32(0), np.float32(1))
+
+        return _float_eval(hard_swish)
+    s_in, zp_in = _per_tensor(node, x, "input")
+    s_out, zp_out = _per_tensor(node, y, "output")
+    # Single-precision scale arithmetic, as TFLM's prepare does it.
+    hires_input_scale = np.float32(1.0 / 128.0) * np.float32(s_in)
+    reluish_scale = np.float32(3.0 / 32768.0)
+    out_mult, out_exp = _int16_multiplier(float(hires_input_scale / np.float32(s_out)))
+    if out_exp > 0:
+        raise GraphError(
+            f"{node.describe()}: output scale {s_out:g} is too small for input scale {s_in:g} "
+            "(TFLM needs input_scale / (128 * output_scale) < 1)"
+        )
+    relu_mult, relu_exp = _int16_multiplier(float(hires_input_scale / reluish_scale))
+
+    hires = _wrap16(_INT8_VALUES - zp_in) * 128
+    # The input on the output scale, before the final right shift.
+    preshift_out = _srdhm16(hires, out_mult)
+    # The "relu-ish" factor: the input rescaled so that 3.0 maps to 32768, saturated to int16.
+    reluish = hires
+    if relu_exp > 0:
+        reluish = _saturating_left_shift16(reluish, relu_exp - 1)
+    reluish = _srdhm16(reluish, relu_mult)
+    if relu_exp > 0:
+        reluish = _saturating_left_shift16(reluish, 1)
+    if relu_exp < 0:
+        reluish = _rounding_divide_by_pot16(reluish, -relu_exp)
+    reluish = (reluish + (1 << 15)) >> 1  # [-1, 1] -> [0, 1] in Q0.15
+    out = _rounding_divide_by_pot16(_sdhm16(reluish, preshift_out), -out_exp)
+    return _lookup_eval(_clamp_int8(_wrap16(out + zp_out)))
+
+
+# -------------------------------------------------------------------------------------------------
+# SOFTMAX
+# -------------------------------------------------------------------------------------------------
+
+#: Integer bits of the scaled input differences (Q5.26) and of the sum of exponentials (Q12.19).
+_SOFTMAX_DIFF_INTEGER_BITS = 5
+_SOFTMAX_ACCUM_INTEGER_BITS = 12
+
+
+def _softmax_float(beta: float) -> Eval:
+    def run(inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
+        x = np.asarray(inputs[0], dtype=np.float32)
+        if x.size == 0:
+            return [x.copy()]
+        z = (x - x.max(axis=-1, keepdims=True)).astype(np.float64) * beta
+        e = np.exp(z)
+        return [(e / e.sum(axis=-1, keepdims=True)).astype(np.float32)]
+
+    return run
+
+
+@kernel("SOFTMAX")
+def prepare_softmax(node: Node, graph: Graph) -> Eval:
+    """SOFTMAX over the last axis: ``exp(beta * (x - max)) / sum(exp(beta * (x - max)))``.
+
+    int8 follows TFLM: differences to the row maximum are rescaled to Q5.26 by
+    ``beta * s_in`` (differences below ``diff_min`` contribute nothing and give -128), exp is
+    the fixed-point exp on negative values, the Q12.19 sum is inverted with the fixed-point
+    reciprocal, and the output is fixed at scale 1/256, zero point -128.
+    """
+    x, y = _io(node, graph)
+    if len(x.shape) < 1:
+        raise GraphError(f"{node.describe()}: the input needs at least one dimension")
+    beta = _float_attr(node, "beta")
+    if x.dtype == "float32":
+        return _softmax_float(beta)
+    s_in, _ = _per_tensor(node, x, "input")
+    _require_output_quant(node, y, 1.0 / 256, -128, "int8 SOFTMAX writes Q0.8 probabilities")
+    real = beta * s_in * float(1 << (31 - _SOFTMAX_DIFF_INTEGER_BITS))
+    if not real > 1.0:
+        raise GraphError(
+            f"{node.describe()}: beta * input scale = {beta * s_in:g} must exceed 2**-26 "
+            "(TFLM aborts on smaller values)"
+        )
+    multiplier, left_shift = quantize_multiplier(min(real, float(INT32_MAX)))
+    limit = ((1 << _SOFTMAX_DIFF_INTEGER_BITS) - 1) * (1 << (31 - _SOFTMAX_DIFF_INTEGER_BITS))
+    diff_min = -math.floor(limit / 2.0**left_shift)
+
+    # Tables over the 256 possible differences d = x - max(row), d = -255..0 at index d + 255.
+    diffs = np.arange(-255, 1, dtype=np.int64)
+    used = diffs >= diff_min
+    scaled = _srdhm(wrap_int32(diffs << min(left_shift, 31)), multiplier)
+    exp_table = np.where(used, exp_on_negative_values(scaled, _SOFTMAX_DIFF_INTEGER_BITS), 0)
+    term_table = rescale(exp_table, 0, _SOFTMAX_ACCUM_INTEGER_BITS)
+    depth = x.shape[-1]
+    describe = node.describe()
+
+    def run(inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
+        values = np.asarray(inputs[0], dtype=np.int8)
+        if values.size == 0:
+            return [values.copy()]
+        rows = values.reshape(-1, depth).astype(np.int64)
+        index = rows - rows.max(axis=1, keepdims=True) + 255
+        exps = exp_table[index]
+        sums = wrap_int32(term_table[index].sum(axis=1))
+        # Reciprocal of the Q12.19 sum: normalize it to [1, 2), invert in Q0.31.
+        headroom = count_leading_zeros_u32(sums & 0xFFFFFFFF)
+        bits_over_unit = _SOFTMAX_ACCUM_INTEGER_BITS - headroom
+        shifted_minus_one = wrap_int32(((sums & 0xFFFFFFFF) << headroom) - (1 << 31))
+        reciprocal = one_over_one_plus_x_for_x_in_0_1(shifted_minus_one)
+        exponent = bits_over_unit + 31 - 8
+        if np.any((exponent < 0) | (exponent > 31)):
+            raise BackendError(
+                f"reference backend: {describe}: a row's sum of exponentials reaches 512 (512 or "
+                "more entries at the row maximum), beyond the range of int8 SOFTMAX's output "
+                "shift; TFLM aborts here"
+            )
+        probs = rounding_divide_by_pot(_srdhm(reciprocal[:, None], exps), exponent[:, None])
+        out = np.where(used[index], _clamp_int8(probs - 128), -128)
+        return [out.astype(np.int8).reshape(values.shape)]
+
+    return run

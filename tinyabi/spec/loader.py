@@ -21,11 +21,11 @@ _Model = TypeVar("_Model", bound=BaseModel)
 def specs_root() -> Path:
     """The folder that holds ``tinyabi-<version>/`` spec folders.
 
-    In a source checkout (and an editable install) that is ``specs/`` at the repository root;
-    an installed wheel carries a copy inside the package.
+    ``tinyabi/spec/data`` is a symbolic link to ``specs/`` at the repository root, which a built
+    wheel turns into a copy inside the package.
     """
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parents[1] / "specs", here / "data"):
+    here = Path(__file__).parent
+    for candidate in (here / "data", here.resolve().parents[1] / "specs"):
         if candidate.is_dir():
             return candidate
     raise SpecError(f"no spec folder found near {here}")

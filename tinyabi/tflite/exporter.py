@@ -9,6 +9,7 @@ import numpy as np
 
 from tinyabi.errors import GraphError
 from tinyabi.ir.graph import Graph, Node, Tensor
+from tinyabi.spec import load_spec
 from tinyabi.tflite import options as opmap
 from tinyabi.tflite.schema import (
     BUILTIN_CODES,
@@ -87,9 +88,13 @@ def _operator(
         builtin = BUILTIN_CODES[mapping.builtin]
         if mapping.options is not None:
             options = getattr(schema, mapping.options + "T")()
+            spec = load_spec().operators.get(node.op)
             for f in mapping.fields:
-                if f.attr in node.attrs:
-                    setattr(options, f.field, opmap.encode(f, node.attrs[f.attr]))
+                value = node.attrs.get(f.attr)
+                if value is None and spec is not None and spec.attribute(f.attr) is not None:
+                    value = spec.attribute(f.attr).default  # type: ignore[union-attr]
+                if value is not None:
+                    setattr(options, f.field, opmap.encode(f, value))
             op.builtinOptions = options
             op.builtinOptionsType = getattr(schema.BuiltinOptions, mapping.options)
     elif node.op.startswith("tflite.custom."):

@@ -1,0 +1,179 @@
+"""Seeded random int8 models made of spec operators, for whole-model tests against TFLM.
+
+Each model is a chain over an NHWC activation with occasional side branches (ADD, MUL and
+CONCATENATION join a branch back), random shapes, strides, paddings, activations and
+quantization parameters, and ends in FULLY_CONNECTED + SOFTMAX. Operators are chosen so that
+TFLM accepts every model (for example LOGISTIC's fixed output quantization).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from tinyabi.ir.builder import GraphBuilder
+from tinyabi.ir.graph import Graph, Quantization
+
+Act = tuple[str, tuple[int, ...], float, int]  # tensor name, shape, scale, zero point
+
+
+class RandomModel:
+    """Builds one random model; :meth:`build` returns the graph."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.b = GraphBuilder(f"random_{seed}")
+        self.count = 0
+
+    def _name(self, stem: str) -> str:
+        self.count += 1
+        return f"{stem}_{self.count}"
+
+    def _quant(self) -> tuple[float, int]:
+        return float(10 ** self.rng.uniform(-2.5, -0.5)), int(self.rng.integers(-128, 100))
+
+    def _out(self, shape: tuple[int, ...], quant: tuple[float, int] | None = None) -> Act:
+        scale, zp = quant or self._quant()
+        name = self.b.tensor(self._name("t"), "int8", shape, quant=(scale, zp))
+        return name, shape, scale, zp
+
+    def _weights(self, shape: tuple[int, ...], axis: int, per_channel: bool) -> tuple[str, Quantization]:
+        data = self.rng.integers(-127, 128, size=shape).astype(np.int8)
+        n = shape[axis] if per_channel else 1
+        q = Quantization(self.rng.uniform(0.001, 0.02, size=n), np.zeros(n, np.int64), axis=axis if per_channel else 0)
+        return self.b.const(self._name("w"), data, q), q
+
+    def _bias(self, n: int, in_scale: float, wq: Quantization) -> str:
+        scale = np.broadcast_to(in_scale * wq.scale.astype(np.float64), (n,)) if wq.per_axis else np.array([in_scale * float(wq.scale[0])])
+        data = self.rng.integers(-3000, 3000, size=n).astype(np.int32)
+        return self.b.const(self._name("b"), data, Quantization(scale, np.zeros(scale.size, np.int64)))
+
+    def _activation(self) -> str:
+        return str(self.rng.choice(["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]))
+
+    # --- operators over an NHWC activation -------------------------------------------------
+
+    def conv(self, x: Act) -> Act:
+        name, (n, h, w, c), s, _ = x
+        k = int(self.rng.integers(1, 4))
+        stride = int(self.rng.integers(1, 3))
+        padding = str(self.rng.choice(["SAME", "VALID"]))
+        dilation = int(self.rng.choice([1, 1, 2]))
+        ek = (k - 1) * dilation + 1
+        if padding == "VALID" and (ek > h or ek > w):
+            padding = "SAME"
+        oh, ow = ((h + stride - 1) // stride, (w + stride - 1) // stride) if padding == "SAME" else ((h - ek) // stride + 1, (w - ek) // stride + 1)
+        co = int(self.rng.integers(2, 12))
+        wt, wq = self._weights((co, k, k, c), 0, bool(self.rng.integers(0, 2)))
+        out = self._out((n, oh, ow, co))
+        self.b.node("CONV_2D", [name, wt, self._bias(co, s, wq)], [out[0]], padding=padding,
+                    stride_h=stride, stride_w=stride, dilation_h=dilation, dilation_w=dilation,
+                    fused_activation=self._activation())
+        return out
+
+    def depthwise(self, x: Act) -> Act:
+        name, (n, h, w, c), s, _ = x
+        k = int(self.rng.integers(1, 4))
+        stride = int(self.rng.integers(1, 3))
+        mult = int(self.rng.choice([1, 1, 2]))
+        oh, ow = (h + stride - 1) // stride, (w + stride - 1) // stride
+        wt, wq = self._weights((1, k, k, c * mult), 3, True)
+        out = self._out((n, oh, ow, c * mult))
+        self.b.node("DEPTHWISE_CONV_2D", [name, wt, self._bias(c * mult, s, wq)], [out[0]],
+                    padding="SAME", stride_h=stride, stride_w=stride, depth_multiplier=mult,
+                    fused_activation=self._activation())
+        return out
+
+    def pool(self, x: Act) -> Act:
+        name, (n, h, w, c), s, zp = x
+        op = str(self.rng.choice(["AVERAGE_POOL_2D", "MAX_POOL_2D"]))
+        f = int(self.rng.integers(1, 4))
+        stride = int(self.rng.integers(1, 3))
+        oh, ow = (h + stride - 1) // stride, (w + stride - 1) // stride
+        out = self._out((n, oh, ow, c), (s, zp))
+        self.b.node(op, [name], [out[0]], padding="SAME", stride_h=stride, stride_w=stride,
+                    filter_h=f, filter_w=f, fused_activation="NONE")
+        return out
+
+    def unary(self, x: Act) -> Act:
+        name, shape, _, _ = x
+        op = str(self.rng.choice(["RELU", "RELU6", "LEAKY_RELU", "HARD_SWISH", "LOGISTIC", "TANH"]))
+        fixed = {"LOGISTIC": (1 / 256, -128), "TANH": (1 / 128, 0)}.get(op)
+        out = self._out(shape, fixed)
+        attrs = {"alpha": float(self.rng.uniform(0.05, 0.5))} if op == "LEAKY_RELU" else {}
+        self.b.node(op, [name], [out[0]], **attrs)
+        return out
+
+    def binary(self, x: Act) -> Act:
+        """ADD, SUB or MUL of the activation and a 1x1 convolution of it (a residual branch)."""
+        branch = self.conv_1x1(x)
+        op = str(self.rng.choice(["ADD", "SUB", "MUL"]))
+        out = self._out(x[1])
+        self.b.node(op, [x[0], branch[0]], [out[0]], fused_activation=self._activation())
+        return out
+
+    def conv_1x1(self, x: Act) -> Act:
+        name, (n, h, w, c), s, _ = x
+        wt, wq = self._weights((c, 1, 1, c), 0, True)
+        out = self._out((n, h, w, c))
+        self.b.node("CONV_2D", [name, wt, self._bias(c, s, wq)], [out[0]], padding="VALID")
+        return out
+
+    def concat(self, x: Act) -> Act:
+        name, (n, h, w, c), s, zp = x
+        other = self.requantize(x, (s, zp))
+        out = self._out((n, h, w, 2 * c), (s, zp))
+        self.b.node("CONCATENATION", [name, other[0]], [out[0]], axis=3, fused_activation="NONE")
+        return out
+
+    def requantize(self, x: Act, quant: tuple[float, int] | None = None) -> Act:
+        out = self._out(x[1], quant)
+        self.b.node("QUANTIZE", [x[0]], [out[0]])
+        return out
+
+    def pad(self, x: Act) -> Act:
+        name, (n, h, w, c), s, zp = x
+        p = self.rng.integers(0, 3, size=(4, 2))
+        p[0] = p[3] = 0
+        paddings = self.b.const(self._name("pads"), p.astype(np.int32))
+        out = self._out((n, h + int(p[1].sum()), w + int(p[2].sum()), c), (s, zp))
+        self.b.node("PAD", [name, paddings], [out[0]])
+        return out
+
+    def head(self, x: Act) -> Graph:
+        """MEAN over H and W (or a reshape), FULLY_CONNECTED, SOFTMAX; returns the graph."""
+        name, (n, h, w, c), s, zp = x
+        if self.rng.integers(0, 2):
+            axes = self.b.const(self._name("axes"), np.array([1, 2], dtype=np.int32))
+            flat = self._out((n, c))
+            self.b.node("MEAN", [name, axes], [flat[0]], keep_dims=False)
+        else:
+            flat = self._out((n, h * w * c), (s, zp))
+            self.b.node("RESHAPE", [name], [flat[0]], new_shape=[n, h * w * c])
+        units = int(self.rng.integers(2, 10))
+        wt, wq = self._weights((units, flat[1][1]), 0, False)
+        logits = self._out((n, units))
+        self.b.node("FULLY_CONNECTED", [flat[0], wt, self._bias(units, flat[2], wq)], [logits[0]],
+                    fused_activation="NONE", keep_num_dims=False)
+        probs = self._out((n, units), (1 / 256, -128))
+        self.b.node("SOFTMAX", [logits[0]], [probs[0]], beta=float(self.rng.uniform(0.5, 2.0)))
+        return self.b.build(outputs=[probs[0]])
+
+    def build(self, layers: int = 6) -> Graph:
+        h, w = (int(v) for v in self.rng.integers(4, 14, size=2))
+        c = int(self.rng.integers(1, 5))
+        s, zp = self._quant()
+        x: Act = (self.b.input("input", "int8", (1, h, w, c), quant=(s, zp)), (1, h, w, c), s, zp)
+        steps: list[Callable[[Act], Act]] = [
+            self.conv, self.depthwise, self.pool, self.unary, self.binary, self.concat,
+            self.requantize, self.pad,
+        ]
+        for _ in range(layers):
+            x = steps[int(self.rng.integers(len(steps)))](x)
+        return self.head(x)
+
+
+def random_int8_model(seed: int, layers: int = 6) -> Graph:
+    """A random int8 model made only of spec operators."""
+    return RandomModel(seed).build(layers)

@@ -1,0 +1,127 @@
+"""The backend contract: what a plugin implements so the dispatcher can give it work.
+
+A backend says, node by node, whether it can run a node (:meth:`Backend.supports`, never
+raising), optionally which multi-node patterns it wants as one unit, compiles a partition into a
+:class:`CompiledPartition` once, and runs it many times. It may also estimate a partition's cost
+for cost-based planning and report the memory it needs beyond the tensors.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from tinyabi.ir.graph import Graph, Node
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a backend supports a node; when not, why, and what the user could do about it."""
+
+    supported: bool
+    reason: str = ""
+    hint: str = ""
+
+    @classmethod
+    def yes(cls) -> Verdict:
+        """The node is supported."""
+        return cls(True)
+
+    @classmethod
+    def no(cls, reason: str, hint: str = "") -> Verdict:
+        """The node is not supported, because of ``reason``."""
+        return cls(False, reason, hint)
+
+    def __bool__(self) -> bool:
+        return self.supported
+
+
+@dataclass(frozen=True)
+class MemoryNeeds:
+    """Memory a compiled partition needs besides the tensors of the graph, in bytes.
+
+    ``persistent`` lives as long as the session (for example an interpreter's own arena or
+    lookup tables); ``scratch`` is needed only while the partition runs and may be shared with
+    other partitions' scratch.
+    """
+
+    persistent: int = 0
+    scratch: int = 0
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A backend's cost estimate for a partition: seconds per inference and memory."""
+
+    seconds: float
+    memory: MemoryNeeds = field(default_factory=MemoryNeeds)
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A chain of operators a backend wants to take as one unit (e.g. ``PAD`` then ``CONV_2D``).
+
+    ``ops`` is the chain in execution order; each node's only consumer is the next one.
+    ``check``, when given, must accept the matched nodes.
+    """
+
+    name: str
+    ops: tuple[str, ...]
+    check: Callable[[Sequence[Node], Graph], bool] | None = None
+
+
+class CompiledPartition(ABC):
+    """A partition compiled by a backend: run it as many times as needed."""
+
+    #: Memory this compiled partition needs besides the graph's tensors.
+    memory: MemoryNeeds = MemoryNeeds()
+
+    @abstractmethod
+    def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run once: ``inputs`` by the partition graph's input names; returns every output of
+        the partition graph by name, with the dtype and shape its tensor declares."""
+
+
+class Backend(ABC):
+    """Base class of every backend. Subclasses set the identity class attributes and implement
+    :meth:`supports` and :meth:`compile`; the rest is optional."""
+
+    #: Unique name users put in the backend list, e.g. ``"cmsis-nn"``.
+    name: ClassVar[str]
+    #: The backend's own version.
+    version: ClassVar[str] = "0.0.0"
+    #: The TinyABI spec version it implements.
+    spec_version: ClassVar[str] = "0.1"
+    #: The part of the spec it implements, e.g. ``"int8"``, ``"float32"`` or ``"full"``.
+    profile: ClassVar[str] = "full"
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+
+    @abstractmethod
+    def supports(self, node: Node, graph: Graph) -> Verdict:
+        """Whether this backend can run ``node`` of ``graph``. Must not raise; if it does
+        anyway, the dispatcher records the exception as the reason."""
+
+    def patterns(self) -> Sequence[Pattern]:
+        """Chains of operators this backend wants to take as one unit (default: none)."""
+        return ()
+
+    @abstractmethod
+    def compile(self, subgraph: Graph, options: Mapping[str, Any]) -> CompiledPartition:
+        """Compile a partition (a subgraph of nodes this backend supports) once."""
+
+    def estimate(self, subgraph: Graph) -> Estimate | None:
+        """A cost estimate for running ``subgraph``, or ``None`` (the default) when unknown."""
+        return None
+
+    def claims(self) -> Mapping[str, Sequence[str]]:
+        """The operators and signature names this backend claims, for listings and docs.
+
+        The default is empty; ``supports`` remains the authority.
+        """
+        return {}

@@ -1,0 +1,76 @@
+"""The built-in ``reference`` backend: the numpy reference kernels, for every spec operator.
+
+It is the fallback of last resort, and it registers through the same plugin hook as any
+third-party backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from tinyabi.backends.base import Backend, CompiledPartition, Verdict
+from tinyabi.errors import GraphError
+from tinyabi.hookspecs import hookimpl
+from tinyabi.ir.graph import Graph, Node
+from tinyabi.ir.validate import validate_node
+from tinyabi.kernels import has_kernel, prepare
+from tinyabi.spec import SPEC_VERSION, load_spec
+
+
+class ReferencePartition(CompiledPartition):
+    """A partition prepared for the reference kernels."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self._constants = {n: t.data for n, t in graph.tensors.items() if t.data is not None}
+        self._steps = [(node, prepare(node, graph)) for node in graph.nodes]
+
+    def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        values: dict[str, Any] = dict(self._constants)
+        values.update(inputs)
+        for node, evaluate in self._steps:
+            results = evaluate([None if n is None else values[n] for n in node.inputs])
+            values.update(zip(node.outputs, results))
+        return {name: values[name] for name in self.graph.outputs}
+
+
+class ReferenceBackend(Backend):
+    """numpy kernels, bit-exact with TensorFlow Lite Micro for int8."""
+
+    name = "reference"
+    version = "0.1.0"
+    spec_version = SPEC_VERSION
+    profile = "full"
+
+    def supports(self, node: Node, graph: Graph) -> Verdict:
+        if node.is_extension:
+            return Verdict.no(
+                f"{node.op} is outside the TinyABI spec",
+                "use a backend that declares this operator, e.g. the TFLM plugin for tflite.* ops",
+            )
+        if not has_kernel(node.op):
+            return Verdict.no(f"no reference kernel for {node.op}")
+        try:
+            validate_node(node, graph)
+        except GraphError as exc:
+            return Verdict.no(str(exc))
+        return Verdict.yes()
+
+    def compile(self, subgraph: Graph, options: Mapping[str, Any]) -> CompiledPartition:
+        return ReferencePartition(subgraph)
+
+    def claims(self) -> Mapping[str, Sequence[str]]:
+        return {
+            name: [s.name for s in op.signatures]
+            for name, op in load_spec().operators.items()
+            if has_kernel(name)
+        }
+
+
+@hookimpl
+def tinyabi_register_backends(registry: Any) -> None:
+    """Register the reference backend."""
+    registry.add(ReferenceBackend)

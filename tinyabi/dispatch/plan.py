@@ -1,0 +1,115 @@
+"""The plan: which backend runs each node, in which partition, and why (pydantic models).
+
+``print(plan)`` gives a compact table; :meth:`Plan.to_json` a stable JSON form.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Decline(_Model):
+    """A backend that did not take a node, and why."""
+
+    backend: str
+    reason: str
+    hint: str = ""
+
+
+class NodePlan(_Model):
+    """Where one node runs."""
+
+    node: str
+    op: str
+    backend: str
+    partition: int
+    pattern: str | None = Field(None, description="the backend pattern that took this node")
+    declined: list[Decline] = []
+    first_claim: str | None = Field(
+        None, description="in cost mode, the backend first-claim would have chosen, if different"
+    )
+
+
+class PartitionPlan(_Model):
+    """A maximal, connected, convex group of nodes run by one backend."""
+
+    index: int
+    backend: str
+    nodes: list[str]
+    inputs: list[str]
+    outputs: list[str]
+    estimated_seconds: float | None = None
+    persistent_bytes: int = 0
+    scratch_bytes: int = 0
+
+
+class TensorPlacement(_Model):
+    """Where one activation tensor lives in the arena, and when."""
+
+    tensor: str
+    offset: int
+    size: int
+    first: int = Field(description="index of the first step that uses it (-1: graph input)")
+    last: int = Field(description="index of the last step that uses it")
+
+
+class MemoryPlan(_Model):
+    """One arena for the whole partitioned model."""
+
+    arena_bytes: int = Field(description="tensor arena size, including alignment")
+    lower_bound_bytes: int = Field(description="largest sum of simultaneously live tensors")
+    scratch_bytes: int = Field(description="largest scratch need of any partition")
+    persistent_bytes: int = Field(description="sum of the partitions' persistent needs")
+    alignment: int
+    tensors: list[TensorPlacement]
+
+    @property
+    def total_bytes(self) -> int:
+        """Arena plus scratch plus persistent memory."""
+        return self.arena_bytes + self.scratch_bytes + self.persistent_bytes
+
+
+class Plan(_Model):
+    """The complete execution plan of a session."""
+
+    model: str
+    backends: list[str]
+    fallback: str
+    mode: str
+    partitions: list[PartitionPlan]
+    nodes: list[NodePlan]
+    memory: MemoryPlan | None = None
+    notes: list[str] = []
+
+    def to_json(self) -> str:
+        """A stable JSON form (keys in declaration order, two-space indent)."""
+        return self.model_dump_json(indent=2)
+
+    def backend_of(self, node: str) -> str:
+        """The backend that runs ``node``."""
+        return next(n.backend for n in self.nodes if n.node == node)
+
+    def __str__(self) -> str:
+        lines = [
+            f"plan for {self.model!r}: backends {self.backends}, fallback {self.fallback!r}, "
+            f"mode {self.mode!r}; {len(self.partitions)} partitions, {len(self.nodes)} nodes"
+        ]
+        if self.memory is not None:
+            m = self.memory
+            lines.append(
+                f"arena {m.arena_bytes:,} B (lower bound {m.lower_bound_bytes:,} B), "
+                f"scratch {m.scratch_bytes:,} B, persistent {m.persistent_bytes:,} B"
+            )
+        width = max([len(n.node) for n in self.nodes] + [4])
+        lines.append(f"{'part':>4}  {'backend':<12} {'node':<{width}}  {'op':<20} declined by")
+        for n in self.nodes:
+            declined = "; ".join(f"{d.backend}: {d.reason}" for d in n.declined)
+            if len(declined) > 100:
+                declined = declined[:99] + "…"
+            lines.append(f"{n.partition:>4}  {n.backend:<12} {n.node:<{width}}  {n.op:<20} {declined}")
+        lines += [f"note: {note}" for note in self.notes]
+        return "\n".join(lines)
