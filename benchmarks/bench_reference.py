@@ -65,7 +65,13 @@ def bench_model(name: str, runs: int) -> dict[str, float | None]:
             return [tflm.get_output(i) for i in range(len(graph.outputs))]
 
         tflm_s = median_seconds(run_tflm, runs)
-    return {"reference": ref_s, "tflm": tflm_s, "litert": litert_s, "import": import_s, "peak": peak}
+    return {
+        "reference": ref_s,
+        "tflm": tflm_s,
+        "litert": litert_s,
+        "import": import_s,
+        "peak": peak,
+    }
 
 
 def ms(seconds: float | None) -> str:
@@ -91,12 +97,14 @@ def main() -> None:
             "## Reference backend vs TFLM and LiteRT (`bench_reference.py`)",
             "",
             f"Run on {date.today().isoformat()}: {machine()}.",
-            f"Median of {args.runs} runs after 3 warm-up runs, one random input per model, latency in ms "
-            "per inference including moving inputs in and outputs out. TFLM is its Python interpreter "
-            "(reference C++ kernels); LiteRT uses its default CPU kernels (XNNPACK). TFLM refuses float "
-            "and hybrid models (n/a). Goal: reference/TFLM at most 1.00x on every int8 model.",
+            f"Median of {args.runs} runs after 3 warm-up runs, one random input per model, "
+            "latency in ms per inference including moving inputs in and outputs out. TFLM is its "
+            "Python interpreter (reference C++ kernels); LiteRT uses its default CPU kernels "
+            "(XNNPACK). TFLM refuses float and hybrid models (n/a). Goal: reference/TFLM at most "
+            "1.00x on every int8 model.",
             "",
-            "| model | reference ms | TFLM ms | LiteRT ms | reference / TFLM | import ms | peak Python MB |",
+            "| model | reference ms | TFLM ms | LiteRT ms | reference / TFLM | import ms "
+            "| peak Python MB |",
             "|---|---|---|---|---|---|---|",
             *rows,
         ]

@@ -47,7 +47,10 @@ def machine() -> str:
         from threadpoolctl import threadpool_info
 
         info = threadpool_info()
-        blas = ", ".join(f"{i['internal_api']} {i.get('version', '')} ({i.get('architecture', '')})" for i in info)
+        blas = ", ".join(
+            f"{i['internal_api']} {i.get('version', '')} ({i.get('architecture', '')})"
+            for i in info
+        )
     except ImportError:
         pass
     return (
@@ -58,8 +61,16 @@ def machine() -> str:
 
 def write_section(name: str, body: str) -> None:
     """Replace (or append) the section ``name`` of RESULTS.md with ``body``."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\nEach section is written by the script it names; rerun it to refresh.\n"
+    text = (
+        RESULTS.read_text()
+        if RESULTS.exists()
+        else "# Benchmark results\n\nEach section is written by the script it names.\n"
+    )
     block = f"<!-- {name} -->\n{body.rstrip()}\n<!-- /{name} -->"
     pattern = re.compile(rf"<!-- {re.escape(name)} -->.*?<!-- /{re.escape(name)} -->", re.S)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    text = (
+        pattern.sub(lambda _: block, text)
+        if pattern.search(text)
+        else text.rstrip() + "\n\n" + block + "\n"
+    )
     RESULTS.write_text(text)

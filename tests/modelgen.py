@@ -38,16 +38,28 @@ class RandomModel:
         name = self.b.tensor(self._name("t"), "int8", shape, quant=(scale, zp))
         return name, shape, scale, zp
 
-    def _weights(self, shape: tuple[int, ...], axis: int, per_channel: bool) -> tuple[str, Quantization]:
+    def _weights(
+        self, shape: tuple[int, ...], axis: int, per_channel: bool
+    ) -> tuple[str, Quantization]:
         data = self.rng.integers(-127, 128, size=shape).astype(np.int8)
         n = shape[axis] if per_channel else 1
-        q = Quantization(self.rng.uniform(0.001, 0.02, size=n), np.zeros(n, np.int64), axis=axis if per_channel else 0)
+        q = Quantization(
+            self.rng.uniform(0.001, 0.02, size=n),
+            np.zeros(n, np.int64),
+            axis=axis if per_channel else 0,
+        )
         return self.b.const(self._name("w"), data, q), q
 
     def _bias(self, n: int, in_scale: float, wq: Quantization) -> str:
-        scale = np.broadcast_to(in_scale * wq.scale.astype(np.float64), (n,)) if wq.per_axis else np.array([in_scale * float(wq.scale[0])])
+        scale = (
+            np.broadcast_to(in_scale * wq.scale.astype(np.float64), (n,))
+            if wq.per_axis
+            else np.array([in_scale * float(wq.scale[0])])
+        )
         data = self.rng.integers(-3000, 3000, size=n).astype(np.int32)
-        return self.b.const(self._name("b"), data, Quantization(scale, np.zeros(scale.size, np.int64)))
+        return self.b.const(
+            self._name("b"), data, Quantization(scale, np.zeros(scale.size, np.int64))
+        )
 
     def _activation(self) -> str:
         return str(self.rng.choice(["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]))
@@ -63,13 +75,25 @@ class RandomModel:
         ek = (k - 1) * dilation + 1
         if padding == "VALID" and (ek > h or ek > w):
             padding = "SAME"
-        oh, ow = ((h + stride - 1) // stride, (w + stride - 1) // stride) if padding == "SAME" else ((h - ek) // stride + 1, (w - ek) // stride + 1)
+        oh, ow = (
+            ((h + stride - 1) // stride, (w + stride - 1) // stride)
+            if padding == "SAME"
+            else ((h - ek) // stride + 1, (w - ek) // stride + 1)
+        )
         co = int(self.rng.integers(2, 12))
         wt, wq = self._weights((co, k, k, c), 0, bool(self.rng.integers(0, 2)))
         out = self._out((n, oh, ow, co))
-        self.b.node("CONV_2D", [name, wt, self._bias(co, s, wq)], [out[0]], padding=padding,
-                    stride_h=stride, stride_w=stride, dilation_h=dilation, dilation_w=dilation,
-                    fused_activation=self._activation())
+        self.b.node(
+            "CONV_2D",
+            [name, wt, self._bias(co, s, wq)],
+            [out[0]],
+            padding=padding,
+            stride_h=stride,
+            stride_w=stride,
+            dilation_h=dilation,
+            dilation_w=dilation,
+            fused_activation=self._activation(),
+        )
         return out
 
     def depthwise(self, x: Act) -> Act:
@@ -80,9 +104,16 @@ class RandomModel:
         oh, ow = (h + stride - 1) // stride, (w + stride - 1) // stride
         wt, wq = self._weights((1, k, k, c * mult), 3, True)
         out = self._out((n, oh, ow, c * mult))
-        self.b.node("DEPTHWISE_CONV_2D", [name, wt, self._bias(c * mult, s, wq)], [out[0]],
-                    padding="SAME", stride_h=stride, stride_w=stride, depth_multiplier=mult,
-                    fused_activation=self._activation())
+        self.b.node(
+            "DEPTHWISE_CONV_2D",
+            [name, wt, self._bias(c * mult, s, wq)],
+            [out[0]],
+            padding="SAME",
+            stride_h=stride,
+            stride_w=stride,
+            depth_multiplier=mult,
+            fused_activation=self._activation(),
+        )
         return out
 
     def pool(self, x: Act) -> Act:
@@ -92,8 +123,17 @@ class RandomModel:
         stride = int(self.rng.integers(1, 3))
         oh, ow = (h + stride - 1) // stride, (w + stride - 1) // stride
         out = self._out((n, oh, ow, c), (s, zp))
-        self.b.node(op, [name], [out[0]], padding="SAME", stride_h=stride, stride_w=stride,
-                    filter_h=f, filter_w=f, fused_activation="NONE")
+        self.b.node(
+            op,
+            [name],
+            [out[0]],
+            padding="SAME",
+            stride_h=stride,
+            stride_w=stride,
+            filter_h=f,
+            filter_w=f,
+            fused_activation="NONE",
+        )
         return out
 
     def unary(self, x: Act) -> Act:
@@ -154,8 +194,13 @@ class RandomModel:
         units = int(self.rng.integers(2, 10))
         wt, wq = self._weights((units, flat[1][1]), 0, False)
         logits = self._out((n, units))
-        self.b.node("FULLY_CONNECTED", [flat[0], wt, self._bias(units, flat[2], wq)], [logits[0]],
-                    fused_activation="NONE", keep_num_dims=False)
+        self.b.node(
+            "FULLY_CONNECTED",
+            [flat[0], wt, self._bias(units, flat[2], wq)],
+            [logits[0]],
+            fused_activation="NONE",
+            keep_num_dims=False,
+        )
         probs = self._out((n, units), (1 / 256, -128))
         self.b.node("SOFTMAX", [logits[0]], [probs[0]], beta=float(self.rng.uniform(0.5, 2.0)))
         return self.b.build(outputs=[probs[0]])
@@ -166,8 +211,14 @@ class RandomModel:
         s, zp = self._quant()
         x: Act = (self.b.input("input", "int8", (1, h, w, c), quant=(s, zp)), (1, h, w, c), s, zp)
         steps: list[Callable[[Act], Act]] = [
-            self.conv, self.depthwise, self.pool, self.unary, self.binary, self.concat,
-            self.requantize, self.pad,
+            self.conv,
+            self.depthwise,
+            self.pool,
+            self.unary,
+            self.binary,
+            self.concat,
+            self.requantize,
+            self.pad,
         ]
         for _ in range(layers):
             x = steps[int(self.rng.integers(len(steps)))](x)

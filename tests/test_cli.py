@@ -16,7 +16,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def tinyabi(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tinyabi", *args], capture_output=True, text=True, cwd=ROOT, timeout=300
+        [sys.executable, "-m", "tinyabi", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
     )
 
 
@@ -43,7 +47,9 @@ def test_run_reads_inputs_from_npy(tmp_path: Path) -> None:
     x = np.random.default_rng(1).integers(-128, 128, size=(1, 640)).astype(np.int8)
     np.save(tmp_path / "x.npy", x)
     by_position = tinyabi("run", str(shared_model("ad01_int8")), "--input", str(tmp_path / "x.npy"))
-    by_name = tinyabi("run", str(shared_model("ad01_int8")), "--input", f"input_1={tmp_path / 'x.npy'}")
+    by_name = tinyabi(
+        "run", str(shared_model("ad01_int8")), "--input", f"input_1={tmp_path / 'x.npy'}"
+    )
     assert by_position.returncode == 0, by_position.stderr
     assert by_position.stdout == by_name.stdout
 
@@ -91,7 +97,9 @@ def test_inspect_json_is_complete() -> None:
 def test_spec_writes_markdown_and_json_schema(tmp_path: Path) -> None:
     import json
 
-    result = tinyabi("spec", "-o", str(tmp_path / "spec.md"), "--json-schema", str(tmp_path / "s.json"))
+    result = tinyabi(
+        "spec", "-o", str(tmp_path / "spec.md"), "--json-schema", str(tmp_path / "s.json")
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "spec.md").read_text() == (ROOT / "docs" / "spec.md").read_text()
     assert json.loads((tmp_path / "s.json").read_text())["title"] == "TinyABI spec"

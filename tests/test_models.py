@@ -62,7 +62,9 @@ def test_random_int8_models_are_byte_identical_with_tflm(seed: int) -> None:
     ops = [n.op for n in graph.nodes]
     for got, want in zip(ours.values(), theirs):
         if got.tobytes() != want.tobytes():
-            pytest.fail(f"seed {seed} ({ops}) differs from TFLM: {first_divergent_node(graph, feeds)}")
+            pytest.fail(
+                f"seed {seed} ({ops}) differs from TFLM: {first_divergent_node(graph, feeds)}"
+            )
 
 
 def test_demo_model_is_byte_identical_with_tflm() -> None:

@@ -26,14 +26,19 @@ def test_feeds_by_name_and_by_position_agree(session: tinyabi.Session) -> None:
 @pytest.mark.parametrize(
     ("feeds", "words"),
     [
-        ({"input_2": np.zeros((1, 640), np.int8)}, ["missing ['input_1']", "unexpected ['input_2']"]),
+        (
+            {"input_2": np.zeros((1, 640), np.int8)},
+            ["missing ['input_1']", "unexpected ['input_2']"],
+        ),
         ([np.zeros((1, 640), np.float32)], ["input_1", "expected dtype int8", "float32"]),
         ([np.zeros((1, 641), np.int8)], ["expected shape [1, 640]", "[1, 641]"]),
         ([np.zeros((1, 640), np.int8)] * 2, ["takes 1 inputs", "got 2"]),
         ([[0] * 640], ["expected a numpy array"]),
     ],
 )
-def test_bad_feeds_get_clear_errors(session: tinyabi.Session, feeds: object, words: list[str]) -> None:
+def test_bad_feeds_get_clear_errors(
+    session: tinyabi.Session, feeds: object, words: list[str]
+) -> None:
     with pytest.raises(InputError) as info:
         session.run(feeds)  # type: ignore[arg-type]
     for word in words:

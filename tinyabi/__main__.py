@@ -1,3 +1,5 @@
-from tinyabi.cli import main
 import sys
+
+from tinyabi.cli import main
+
 sys.exit(main())

@@ -73,7 +73,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for name, value in outputs.items():
         print(f"{name}: {_describe(value)}")
     if args.output:
-        np.savez(args.output, **outputs)
+        np.savez(args.output, **outputs)  # type: ignore[arg-type]
         print(f"wrote {args.output}")
     return 0
 

@@ -39,7 +39,9 @@ def as_graph(model: ModelLike) -> Graph:
     from tinyabi.tflite.importer import load_tflite, read_model_bytes
 
     data = read_model_bytes(model)
-    suffix = "" if isinstance(model, (bytes, bytearray, memoryview)) else os.path.splitext(str(model))[1]
+    suffix = (
+        "" if isinstance(model, (bytes, bytearray, memoryview)) else os.path.splitext(str(model))[1]
+    )
     graph = default_plugin_manager().hook.tinyabi_load_model(data=data, suffix=suffix)
     return graph if graph is not None else load_tflite(data)
 
@@ -89,7 +91,13 @@ class Session:
         self.strict = strict
         order = memory_aware_order(graph)
         if peak_for_order(graph, order) < peak_for_order(graph, range(len(graph.nodes))):
-            graph = Graph(graph.tensors, [graph.nodes[i] for i in order], graph.inputs, graph.outputs, graph.name)
+            graph = Graph(
+                graph.tensors,
+                [graph.nodes[i] for i in order],
+                graph.inputs,
+                graph.outputs,
+                graph.name,
+            )
         self.graph = graph
         self.plan, self._compiled = self._plan_and_compile()
 
@@ -136,7 +144,9 @@ class Session:
                         # Keep the error's kind (a GraphError stays a GraphError) with context.
                         kind = type(exc) if isinstance(exc, TinyABIError) else BackendError
                         raise kind(message) from None
-                    warnings.warn(message + "; its nodes fall back to the next backend", stacklevel=3)
+                    warnings.warn(
+                        message + "; its nodes fall back to the next backend", stacklevel=3
+                    )
                     for name in part.nodes:
                         excluded.setdefault(name, set()).add(part.backend)
                     failed = True
@@ -145,8 +155,13 @@ class Session:
                 scratch = max((c.memory.scratch for c in compiled), default=0)
                 persistent = sum(c.memory.persistent for c in compiled)
                 for part, c in zip(plan.partitions, compiled):
-                    part.scratch_bytes, part.persistent_bytes = c.memory.scratch, c.memory.persistent
-                plan.memory = plan_memory(self.graph, scratch_bytes=scratch, persistent_bytes=persistent)
+                    part.scratch_bytes, part.persistent_bytes = (
+                        c.memory.scratch,
+                        c.memory.persistent,
+                    )
+                plan.memory = plan_memory(
+                    self.graph, scratch_bytes=scratch, persistent_bytes=persistent
+                )
                 return plan, compiled
 
     def _backend(self, name: str) -> Backend:
@@ -162,10 +177,13 @@ class Session:
                 + (", ".join(f"{b} declined ({v.reason})" for b, v in a.declined) or "no backend")
                 for node, a in unassigned
             )
-            what = "fallback is 'error' and no listed backend supports" if self.fallback == "error" else "no backend can run"
-            raise UnsupportedOperatorError(
-                f"{what} {len(unassigned)} node(s) ({', '.join(sorted({n.op for n, _ in unassigned}))}): {details}"
+            what = (
+                "fallback is 'error' and no listed backend supports"
+                if self.fallback == "error"
+                else "no backend can run"
             )
+            ops = ", ".join(sorted({n.op for n, _ in unassigned}))
+            raise UnsupportedOperatorError(f"{what} {len(unassigned)} node(s) ({ops}): {details}")
         backend_of = [a.backend or "" for a in assignments]
         part_of = group_partitions(graph, backend_of)
         count = max(part_of, default=-1) + 1
@@ -174,7 +192,9 @@ class Session:
             members[p].append(i)
         # Execution order: partitions in order, nodes in their stored (topological) order.
         order = [i for p in members for i in p]
-        self.graph = graph = Graph(graph.tensors, [graph.nodes[i] for i in order], graph.inputs, graph.outputs, graph.name)
+        self.graph = graph = Graph(
+            graph.tensors, [graph.nodes[i] for i in order], graph.inputs, graph.outputs, graph.name
+        )
         assignments = [assignments[i] for i in order]
         part_of = [part_of[i] for i in order]
         partitions = []
@@ -210,7 +230,9 @@ class Session:
         if changed:
             notes.append(
                 f"cost mode moved {len(changed)} node(s) away from their first-claim backend: "
-                + ", ".join(f"{n.node} ({n.first_claim} -> {n.backend})" for n in nodes if n.first_claim)
+                + ", ".join(
+                    f"{n.node} ({n.first_claim} -> {n.backend})" for n in nodes if n.first_claim
+                )
             )
         return Plan(
             model=graph.name,
@@ -225,7 +247,8 @@ class Session:
     def _subgraph(self, part: PartitionPlan) -> Graph:
         names = set(part.nodes)
         return self.graph.subgraph(
-            [i for i, n in enumerate(self.graph.nodes) if n.name in names], name=f"{self.graph.name}:partition{part.index}"
+            [i for i, n in enumerate(self.graph.nodes) if n.name in names],
+            name=f"{self.graph.name}:partition{part.index}",
         )
 
     # --- running -----------------------------------------------------------------------------
@@ -258,7 +281,9 @@ class Session:
             value = named[name]
             t = graph.tensor(name)
             if not isinstance(value, np.ndarray):
-                raise InputError(f"input {name!r}: expected a numpy array, got {type(value).__name__}")
+                raise InputError(
+                    f"input {name!r}: expected a numpy array, got {type(value).__name__}"
+                )
             if value.dtype != numpy_dtype(t.dtype):
                 raise InputError(f"input {name!r}: expected dtype {t.dtype}, got {value.dtype}")
             if tuple(value.shape) != t.shape:
@@ -284,13 +309,20 @@ class Session:
         return Profile(
             runs=runs,
             partitions=[
-                PartitionTiming(index=p.index, backend=p.backend, nodes=len(p.nodes), median_seconds=statistics.median(t))
+                PartitionTiming(
+                    index=p.index,
+                    backend=p.backend,
+                    nodes=len(p.nodes),
+                    median_seconds=statistics.median(t),
+                )
                 for p, t in zip(self.plan.partitions, times)
             ],
             median_total_seconds=statistics.median(totals),
         )
 
-    def _run(self, feeds: dict[str, np.ndarray], times: list[list[float]] | None) -> dict[str, np.ndarray]:
+    def _run(
+        self, feeds: dict[str, np.ndarray], times: list[list[float]] | None
+    ) -> dict[str, np.ndarray]:
         values: dict[str, np.ndarray] = dict(feeds)
         for part, compiled in zip(self.plan.partitions, self._compiled):
             inputs = {name: values[name] for name in part.inputs}
@@ -320,8 +352,13 @@ class Session:
             raise BackendError(f"{where} did not return output {name!r}")
         value = outputs[name]
         t = self.graph.tensor(name)
-        if not isinstance(value, np.ndarray) or value.dtype != numpy_dtype(t.dtype) or value.shape != t.shape:
-            got = f"{getattr(value, 'dtype', type(value).__name__)}{list(getattr(value, 'shape', []))}"
+        if (
+            not isinstance(value, np.ndarray)
+            or value.dtype != numpy_dtype(t.dtype)
+            or value.shape != t.shape
+        ):
+            shape = list(getattr(value, "shape", []))
+            got = f"{getattr(value, 'dtype', type(value).__name__)}{shape}"
             raise BackendError(
                 f"{where} returned {got} for {name!r}, expected {t.dtype}{list(t.shape)}"
             )

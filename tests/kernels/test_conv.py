@@ -160,6 +160,21 @@ def window_case(rng: np.random.Generator) -> dict[str, Any]:
             }
 
 
+def node_inputs(
+    rng: np.random.Generator, op: str, x: str, weights: str, bias: str | None
+) -> list[str | None]:
+    """The node's inputs; an omitted bias is either left out or given as an omitted input.
+
+    TFLM's DEPTHWISE_CONV_2D crashes (a null dereference in its Prepare) when the bias is an
+    omitted input (index -1) rather than absent, so depthwise graphs always leave it out.
+    """
+    if bias is not None:
+        return [x, weights, bias]
+    if op == "DEPTHWISE_CONV_2D" or rng.random() < 0.5:
+        return [x, weights]
+    return [x, weights, None]
+
+
 def conv_graph(rng: np.random.Generator, op: str, signature: str) -> tuple[Graph, np.ndarray]:
     """A random single CONV_2D or DEPTHWISE_CONV_2D graph and an input for it."""
     case = window_case(rng)
@@ -178,7 +193,8 @@ def conv_graph(rng: np.random.Generator, op: str, signature: str) -> tuple[Graph
         o = c * multiplier
         attrs["depth_multiplier"] = multiplier
         w_shape, axis, depth = (1, kh, kw, o), 3, kh * kw
-    has_bias = rng.random() < 0.8
+    # LiteRT refuses a CONV_2D without bias and crashes on a DEPTHWISE_CONV_2D without one.
+    has_bias = signature != "int8" or rng.random() < 0.8
     b = GraphBuilder(op.lower())
     if signature == "int8":
         w_quant = weight_quant(rng, o, axis, per_channel=rng.random() < 0.5)
@@ -202,7 +218,7 @@ def conv_graph(rng: np.random.Generator, op: str, signature: str) -> tuple[Graph
         bias = b.const("b", rng.standard_normal(o).astype(np.float32)) if has_bias else None
         y = b.tensor("y", "float32", (n, oh, ow, o))
         x_value = float_values(rng, (n, h, w, c))
-    b.node(op, [x, weights, bias], [y], **attrs)
+    b.node(op, node_inputs(rng, op, x, weights, bias), [y], **attrs)
     return b.build([y]), x_value
 
 
@@ -248,7 +264,7 @@ def fc_graph(rng: np.random.Generator, signature: str) -> tuple[Graph, np.ndarra
         bias = b.const("b", rng.standard_normal(units).astype(np.float32)) if has_bias else None
         y = b.tensor("y", "float32", out_shape)
         x_value = float_values(rng, in_shape)
-    b.node("FULLY_CONNECTED", [x, weights, bias], [y], **attrs)
+    b.node("FULLY_CONNECTED", node_inputs(rng, "FULLY_CONNECTED", x, weights, bias), [y], **attrs)
     return b.build([y]), x_value
 
 
@@ -314,8 +330,9 @@ def test_hybrid_pointwise_conv_quantizes_per_pixel() -> None:
             b = GraphBuilder("pointwise")
             x = b.input("x", "float32", (2, 5, 4, c))
             w = b.const("w", int8_weights(rng, (o, 1, 1, c)), quant=weight_quant(rng, o, 0, True))
+            bias = b.const("b", rng.standard_normal(o).astype(np.float32))
             y = b.tensor("y", "float32", (2, 5, 4, o))
-            b.node("CONV_2D", [x, w, None], [y], padding=padding)
+            b.node("CONV_2D", [x, w, bias], [y], padding=padding)
             graph = b.build([y])
             value = float_values(rng, (2, 5, 4, c))
             (want,) = run_litert(export_tflite(graph), [value])
@@ -481,7 +498,7 @@ def _dw_graph(w_quant: Quantization | None = None, dtype: str = "int8", **attrs:
     w = b.const("w", np.ones((1, 3, 3, 4), dtype=np.int8), quant=wq)
     y = b.tensor("y", "int8" if dtype == "int8" else "float32", (1, 5, 5, 4),
                  quant=(0.1, 0) if dtype == "int8" else None)
-    b.node("DEPTHWISE_CONV_2D", [x, w, None], [y], padding="SAME", **attrs)
+    b.node("DEPTHWISE_CONV_2D", [x, w], [y], padding="SAME", **attrs)
     return b.build([y])
 
 

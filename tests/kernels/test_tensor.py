@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import platform
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -377,6 +378,9 @@ def test_concatenation_declines_what_tflm_rejects() -> None:
     many = single_op("CONCATENATION", "float32", [(1, 1)] * 11, (1, 11), axis=1)
     declines(many, "at most 10")
     tflm_rejects(many, [np.ones((1, 1), np.float32)] * 11)
+    rank7 = single_op("CONCATENATION", "float32", [(1,) * 7] * 2, (1,) * 6 + (2,), axis=-1)
+    declines(rank7, "maximum rank of 6")
+    tflm_rejects(rank7, [np.ones((1,) * 7, np.float32)] * 2)
     uint8 = single_op("CONCATENATION", "uint8", [(1, 2)] * 2, (1, 4), quant=(0.1, 3), axis=1)
     declines(uint8, "uint8")
     tflm_rejects(uint8, [np.ones((1, 2), np.uint8)] * 2)
@@ -660,6 +664,10 @@ def test_quantize_from_float32() -> None:
     run_cases(48, 7, case)
 
 
+@pytest.mark.skipif(
+    platform.machine().lower() not in ("x86_64", "amd64"),
+    reason="C leaves out-of-range float->int conversion undefined; the reference follows x86-64",
+)
 def test_quantize_out_of_range_values_match_tflm() -> None:
     x = np.array(
         [np.inf, -np.inf, np.nan, 1e10, -1e10, 3e9, 2.1e9, -2.1e9, 2.2e9, -2.2e9, 0.5, -0.5],

@@ -102,14 +102,18 @@ def create_plugin_manager(
     distributions = {"reference": "tinyabi"}
     problems: list[str] = []
     if autoload:
-        for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        for ep in sorted(
+            importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name
+        ):
             if pm.is_blocked(ep.name) or pm.get_plugin(ep.name) is not None:
                 continue
             dist = ep.dist.name if ep.dist is not None else "?"
             try:
                 plugin = ep.load()
             except Exception as exc:
-                problems.append(f"plugin {ep.name!r} ({dist}) failed to load: {type(exc).__name__}: {exc}")
+                problems.append(
+                    f"plugin {ep.name!r} ({dist}) failed to load: {type(exc).__name__}: {exc}"
+                )
                 continue
             try:
                 pm.register(plugin, name=ep.name)
@@ -135,7 +139,8 @@ def build_registry(
             impl.function(registry=registry)
         except Exception as exc:
             registry.problems.append(
-                f"plugin {impl.plugin_name!r} failed to register backends: {type(exc).__name__}: {exc}"
+                f"plugin {impl.plugin_name!r} failed to register backends: "
+                f"{type(exc).__name__}: {exc}"
             )
     return registry
 

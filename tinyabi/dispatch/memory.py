@@ -52,7 +52,9 @@ def _buffers(graph: Graph, alignment: int) -> list[_Buffer]:
     owner: dict[str, _Buffer] = {}
     buffers: list[_Buffer] = []
     for name, start in sorted(first.items(), key=lambda kv: kv[1]):
-        owner[name] = _Buffer([name], align(graph.tensor(name).nbytes, alignment), start, last.get(name, start))
+        owner[name] = _Buffer(
+            [name], align(graph.tensor(name).nbytes, alignment), start, last.get(name, start)
+        )
         buffers.append(owner[name])
     for step, node in enumerate(graph.nodes):
         if node.op not in IN_PLACE_OPS or node.inputs[0] is None:
@@ -81,7 +83,9 @@ def lower_bound(buffers: Sequence[_Buffer]) -> int:
     return peak
 
 
-def _place(buffers: Sequence[_Buffer], key: Callable[[_Buffer], tuple[int, ...]]) -> tuple[int, dict[int, int]]:
+def _place(
+    buffers: Sequence[_Buffer], key: Callable[[_Buffer], tuple[int, ...]]
+) -> tuple[int, dict[int, int]]:
     placed: list[tuple[int, int, _Buffer]] = []  # (offset, end, buffer)
     offsets: dict[int, int] = {}
     for b in sorted(buffers, key=key):
@@ -117,7 +121,13 @@ def plan_memory(
     buffers = _buffers(graph, alignment)
     arena, offsets = min((_place(buffers, key) for key in _ORDERS), key=lambda r: r[0])
     tensors = [
-        TensorPlacement(tensor=name, offset=offsets[id(b)], size=graph.tensor(name).nbytes, first=b.first, last=b.last)
+        TensorPlacement(
+            tensor=name,
+            offset=offsets[id(b)],
+            size=graph.tensor(name).nbytes,
+            first=b.first,
+            last=b.last,
+        )
         for b in buffers
         for name in b.tensors
     ]
@@ -134,7 +144,9 @@ def plan_memory(
 
 def peak_for_order(graph: Graph, order: Sequence[int], alignment: int = 16) -> int:
     """The lower bound of the arena if the nodes ran in ``order``."""
-    reordered = Graph(graph.tensors, [graph.nodes[i] for i in order], graph.inputs, graph.outputs, graph.name)
+    reordered = Graph(
+        graph.tensors, [graph.nodes[i] for i in order], graph.inputs, graph.outputs, graph.name
+    )
     return lower_bound(_buffers(reordered, alignment))
 
 
@@ -154,7 +166,10 @@ def memory_aware_order(graph: Graph, alignment: int = 16) -> list[int]:
         free = sum(
             align(graph.tensor(n).nbytes, alignment)
             for n in set(node.inputs)
-            if n is not None and remaining_uses.get(n) == 1 and n in producers and n not in graph.outputs
+            if n is not None
+            and remaining_uses.get(n) == 1
+            and n in producers
+            and n not in graph.outputs
         )
         return grow - free
 

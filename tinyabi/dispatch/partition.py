@@ -156,7 +156,9 @@ def group_partitions(graph: Graph, backend_of: Sequence[str]) -> list[int]:
     return _renumber_in_dependency_order(graph, part_of, producers)
 
 
-def _renumber_in_dependency_order(graph: Graph, part_of: list[int], producers: dict[str, int]) -> list[int]:
+def _renumber_in_dependency_order(
+    graph: Graph, part_of: list[int], producers: dict[str, int]
+) -> list[int]:
     count = max(part_of, default=-1) + 1
     edges: list[set[int]] = [set() for _ in range(count)]
     indegree = [0] * count
@@ -235,7 +237,10 @@ def _assign_by_cost(
                 if name is None or name not in producers:
                     continue
                 if chosen[producers[name]] != backend.name:
-                    cost += TRANSFER_SECONDS_FIXED + TRANSFER_SECONDS_PER_BYTE * graph.tensor(name).nbytes
+                    cost += (
+                        TRANSFER_SECONDS_FIXED
+                        + TRANSFER_SECONDS_PER_BYTE * graph.tensor(name).nbytes
+                    )
             if best is None or (cost, rank) < best[:2]:
                 best = (cost, rank, backend.name)
         if best is None or best[2] == a.backend:

@@ -110,6 +110,8 @@ class Plan(_Model):
             declined = "; ".join(f"{d.backend}: {d.reason}" for d in n.declined)
             if len(declined) > 100:
                 declined = declined[:99] + "…"
-            lines.append(f"{n.partition:>4}  {n.backend:<12} {n.node:<{width}}  {n.op:<20} {declined}")
+            lines.append(
+                f"{n.partition:>4}  {n.backend:<12} {n.node:<{width}}  {n.op:<20} {declined}"
+            )
         lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)

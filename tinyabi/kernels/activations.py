@@ -587,9 +587,9 @@ def prepare_softmax(node: Node, graph: Graph) -> Eval:
         exponent = bits_over_unit + 31 - 8
         if np.any((exponent < 0) | (exponent > 31)):
             raise BackendError(
-                f"reference backend: {describe}: a row's sum of exponentials reaches 512 (512 or "
-                "more entries at the row maximum), beyond the range of int8 SOFTMAX's output "
-                "shift; TFLM aborts here"
+                f"reference backend: {describe}: a row's sum of exponentials reaches 512 "
+                "(about 512 or more entries at or near the row maximum), beyond the range of "
+                "int8 SOFTMAX's output shift; TFLM aborts here"
             )
         probs = rounding_divide_by_pot(_srdhm(reciprocal[:, None], exps), exponent[:, None])
         out = np.where(used[index], _clamp_int8(probs - 128), -128)

@@ -405,9 +405,9 @@ def dynamic_quantize_rows(rows: Array) -> tuple[Array, Array]:
     each row. In float32 arithmetic, per row: the range ``[lo, hi] = [min(0, min), max(0, max)]``
     is mapped onto [-128, 127] with ``k = 255 / (hi - lo)`` (1 for an all-zero row); the zero
     point is ``-128 - lo * k`` or ``127 - hi * k`` (whichever side has the smaller error),
-    clamped and rounded to an integer (ties to even); ``scale = 1 / k``; values are multiplied
-    by ``1 / scale``, clamped to the int8 range around the zero point and rounded to nearest,
-    ties to even.
+    clamped and rounded to an integer (ties to even); values are multiplied by ``k``, clamped to
+    the int8 range around the zero point and rounded to nearest, ties to even; the dequantization
+    scale is ``1 / k``.
     """
     f32 = np.float32
     rows = np.asarray(rows, dtype=f32)
@@ -421,8 +421,7 @@ def dynamic_quantize_rows(rows: Array) -> tuple[Array, Array]:
     zero_point = np.where(low_side, f32(-128) - descaled_lo, f32(127) - descaled_hi).astype(f32)
     zero_point = np.rint(np.clip(zero_point, f32(-128), f32(127)))
     scale = (f32(1) / k).astype(f32)
-    quantizing = (f32(1) / scale).astype(f32)
-    scaled = rows * quantizing[:, None]
+    scaled = rows * k[:, None]
     np.clip(scaled, (f32(-128) - zero_point)[:, None], (f32(127) - zero_point)[:, None], out=scaled)
     return np.rint(scaled, out=scaled), scale
 
@@ -530,10 +529,10 @@ def prepare_conv2d(node: Node, graph: Graph) -> Eval:
 
         return run_float
 
-    # hybrid: one dynamic quantization per batch image. XNNPACK runs a pointwise convolution
-    # (unless it has a single input and output channel) as a matrix product and then quantizes
-    # each pixel on its own.
-    per_pixel = pointwise and (win.c > 1 or o > 1)
+    # hybrid: one dynamic quantization per batch image. XNNPACK runs an ungrouped pointwise
+    # convolution (unless it has a single input and output channel) as a matrix product, and
+    # then quantizes each pixel on its own.
+    per_pixel = pointwise and groups == 1 and (win.c > 1 or o > 1)
     qrows = rows if per_pixel else win.n
     dtype_h = _exact_dtype(_abs_sums(w_int, 1), _HYBRID_MAX_INPUT)
     weights_h = w_int.astype(dtype_h)

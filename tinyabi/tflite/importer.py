@@ -1,30 +1,22 @@
 """Import a ``.tflite`` flatbuffer into the graph IR.
 
 Model files are untrusted. Before the flatbuffers object API unpacks anything, a bounded walk
-over the lazy accessors visits everything the unpacker will visit and charges every table,
-vector and string the bytes it must occupy in the file, so a crafted length, or parts of the
-file shared many times over, cannot make the unpacker loop or allocate out of proportion to the
-file. Afterwards every index, shape, buffer and quantization parameter is checked against the
-rest of the file. Whatever is wrong becomes a :class:`~tinyabi.errors.ModelError` that says
-what and where; no other exception escapes :func:`load_tflite` for any file content.
+over the lazy accessors checks that every vector of tables fits in the file (so a crafted
+length cannot make the unpacker loop for ever); afterwards every index, shape, buffer and
+quantization parameter is checked against the rest of the file. Whatever is wrong becomes a
+:class:`~tinyabi.errors.ModelError` that says what and where.
 """
 
 from __future__ import annotations
 
-import functools
-import math
 import os
-import re
-import stat
-import struct
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tinyabi.errors import GraphError, ModelError
-from tinyabi.ir.graph import Graph, Node, Quantization, Tensor
+from tinyabi.ir.graph import Graph, Node, Quantization, Tensor, numpy_dtype
 from tinyabi.tflite import options as opmap
 from tinyabi.tflite.schema import (
     BUILTIN_NAMES,
@@ -51,22 +43,6 @@ _EXTRA_TYPES: dict[int, str] = {
     schema.TensorType.UINT64: "uint64",
 }
 
-#: Bytes of a flatbuffer offset or vector length.
-_WORD = 4
-#: How many times over the bounds check lets the parts of a file add up to its size. A file
-#: written by a flatbuffers builder stores each part once (sum <= 1); the slack admits builders
-#: that share strings or vectors while keeping the unpacker's work linear in the file size.
-_SHARING_ALLOWANCE = 2
-
-#: Union fields of the schema (by accessor name) and the enum that names their member tables.
-_UNION_ENUMS: dict[str, Any] = {
-    "BuiltinOptions": schema.BuiltinOptions,
-    "BuiltinOptions2": schema.BuiltinOptions2,
-    "Details": schema.QuantizationDetails,
-    "ArraySegments": schema.SparseIndexVector,
-    "ArrayIndices": schema.SparseIndexVector,
-}
-
 
 def read_model_bytes(source: str | os.PathLike[str] | bytes | bytearray | memoryview) -> bytes:
     """The bytes of a model given as a path or as bytes."""
@@ -74,35 +50,19 @@ def read_model_bytes(source: str | os.PathLike[str] | bytes | bytearray | memory
         return bytes(source)
     path = Path(source)
     try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            raise ModelError(f"{path} is not a regular file (pass the model's bytes instead)")
-        if info.st_size > MAX_FILE_BYTES:
-            raise ModelError(
-                f"{path}: {info.st_size} bytes is larger than the 2 GiB a flatbuffer can be"
-            )
-        with path.open("rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ModelError(f"{path}: {size} bytes is larger than the 2 GiB a flatbuffer can be")
+        return path.read_bytes()
     except OSError as exc:
         raise ModelError(f"cannot read model file {path}: {exc.strerror or exc}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ModelError(f"{path} is larger than the 2 GiB a flatbuffer can be")
-    return data
 
 
 def load_tflite(source: str | os.PathLike[str] | bytes | bytearray | memoryview) -> Graph:
-    """Import the main subgraph of a ``.tflite`` model (a path or the file's bytes).
-
-    Raises :class:`ModelError`, and nothing else, for any malformed or unsupported file.
-    """
+    """Import the main subgraph of a ``.tflite`` model (a path or the file's bytes)."""
     buf = read_model_bytes(source)
     model = unpack_model(buf)
-    try:
-        return _Importer(model, buf).graph()
-    except ModelError:
-        raise
-    except (RecursionError, MemoryError) as exc:
-        raise ModelError(f"model is too large or too deeply nested: {type(exc).__name__}") from None
+    return _Importer(model, buf).graph()
 
 
 def unpack_model(buf: bytes) -> Any:
@@ -113,176 +73,47 @@ def unpack_model(buf: bytes) -> Any:
         raise ModelError("not a TFLite model: larger than 2 GiB")
     if buf[4:8] != FILE_IDENTIFIER:
         raise ModelError(
-            f"not a TFLite model: file identifier is {bytes(buf[4:8])!r}, "
-            f"expected {FILE_IDENTIFIER!r}"
+            f"not a TFLite model: file identifier is {bytes(buf[4:8])!r}, expected {FILE_IDENTIFIER!r}"
         )
-    _check_table_vectors(buf)
     try:
-        return schema.ModelT.InitFromPackedBuf(buf, 0)
-    except Exception as exc:
-        raise ModelError(f"malformed flatbuffer: {_describe(exc, len(buf))}") from None
-
-
-def _check_table_vectors(buf: bytes) -> None:
-    """Refuse, before unpacking, a file whose structure does not fit within its own bytes."""
-    root = int.from_bytes(buf[:_WORD], "little")
-    if root > len(buf) - _WORD:
-        raise ModelError(
-            f"malformed flatbuffer: root table offset {root} points past the end of the file "
-            f"({len(buf)} bytes)"
-        )
-    check = _BoundsCheck(len(buf))
-    try:
-        check.root(schema.Model.GetRootAs(buf, 0))
+        _check_table_vectors(buf)
     except ModelError:
         raise
     except Exception as exc:
-        raise ModelError(
-            f"malformed flatbuffer at {check.where()}: {_describe(exc, len(buf))}"
-        ) from None
+        raise ModelError(f"malformed flatbuffer: {type(exc).__name__}: {exc}") from None
+    try:
+        return schema.ModelT.InitFromPackedBuf(buf, 0)
+    except Exception as exc:
+        raise ModelError(f"malformed flatbuffer: {type(exc).__name__}: {exc}") from None
 
 
-def _describe(exc: BaseException, size: int) -> str:
-    """What a low-level exception of the flatbuffers runtime means for the file."""
-    if isinstance(exc, struct.error):
-        return f"reads past the end of the file ({size} bytes)"
-    if isinstance(exc, ValueError) and "buffer is smaller than requested size" in str(exc):
-        return f"a vector runs past the end of the file ({size} bytes)"
-    if isinstance(exc, TypeError) and str(exc).startswith("bad number"):
-        return f"an offset points outside the file ({size} bytes)"
-    if isinstance(exc, (RecursionError, MemoryError)):
-        return f"structure too large or too deeply nested ({type(exc).__name__})"
-    return f"{type(exc).__name__}: {exc}"
+def _check_table_vectors(buf: bytes) -> None:
+    """Bound the work of unpacking: every table in a vector needs at least 4 bytes of its own
+    offset, so all vectors of tables together can hold at most ``len(buf) // 4`` entries."""
+    budget = len(buf) // 4
 
-
-@dataclass(frozen=True)
-class _Layout:
-    """The accessors of a generated table class that lead to more than an inline scalar."""
-
-    vectors: tuple[str, ...]
-    unions: tuple[str, ...]
-    references: tuple[str, ...]  # tables and strings
-
-
-@functools.cache
-def _layout(table_class: type) -> _Layout:
-    """Read from the object API class: fields that unpack to ``None`` by default are exactly the
-    vectors, strings, tables and unions (scalars default to a number)."""
-    unpacked = getattr(schema, table_class.__name__ + "T")()
-    names = [a[0].upper() + a[1:] for a, default in vars(unpacked).items() if default is None]
-    vectors = tuple(n for n in names if hasattr(table_class, n + "Length"))
-    unions = tuple(n for n in names if n not in vectors and hasattr(table_class, n + "Type"))
-    references = tuple(n for n in names if n not in vectors and n not in unions)
-    return _Layout(vectors, unions, references)
-
-
-@functools.cache
-def _union_members(field: str) -> dict[int, type]:
-    """Union tag -> accessor class of the member table, for a union field."""
-    enum = _UNION_ENUMS[field]
-    return {
-        value: getattr(schema, name)
-        for name, value in vars(enum).items()
-        if isinstance(value, int) and not name.startswith("_") and hasattr(schema, name)
-    }
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
-
-
-class _BoundsCheck:
-    """A walk over the lazy accessors that visits what ``ModelT.InitFromPackedBuf`` will visit.
-
-    Every table is charged its vtable offset, every vector and string its length word and its
-    contents, every reference its offset: what each part must occupy in a file that stores it
-    once. A file whose parts add up to more than it holds (times :data:`_SHARING_ALLOWANCE`)
-    claims lengths it does not have or refers to the same parts over and over; either way it
-    is refused before the unpacker's work, which is proportional to the same sum, can explode.
-    """
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.left = size * _SHARING_ALLOWANCE
-        self.path: list[str] = []
-
-    def where(self) -> str:
-        """The part being checked, as ``subgraphs[0].tensors[3].shape``."""
-        text = "".join(p if p.startswith("[") else "." + _snake(p) for p in self.path)
-        return text.lstrip(".") or "the root table"
-
-    def root(self, model: Any) -> None:
-        """Check the whole file from its root table."""
-        self._spend(2 * _WORD)  # root offset and file identifier
-        self._table(model)
-
-    def _spend(self, nbytes: int) -> None:
-        if nbytes > self.left:
+    def spend(count: int, what: str) -> None:
+        nonlocal budget
+        if count < 0 or count > budget:
             raise ModelError(
-                f"malformed flatbuffer at {self.where()}: the file's tables, vectors and strings "
-                f"add up to more than {_SHARING_ALLOWANCE} times its {self.size} bytes "
-                "(lengths too large or parts shared many times over)"
+                f"malformed flatbuffer: {what} claims {count} entries, more than the file holds"
             )
-        self.left -= nbytes
+        budget -= count
 
-    def _table(self, table: Any) -> None:
-        self._spend(_WORD)
-        layout = _layout(type(table))
-        for name in layout.vectors:
-            self._vector(table, name)
-        for name in layout.references:
-            value = getattr(table, name)()
-            if isinstance(value, bytes):
-                self._spend(2 * _WORD + len(value))
-            elif value is not None:
-                self.path.append(name)
-                self._spend(_WORD)
-                self._table(value)
-                self.path.pop()
-        for name in layout.unions:
-            self._union(table, name)
-
-    def _union(self, table: Any, name: str) -> None:
-        value = getattr(table, name)()
-        if value is None:
-            return
-        self.path.append(name)
-        if name not in _UNION_ENUMS:
-            raise ModelError(f"malformed flatbuffer at {self.where()}: union field not known")
-        member_class = _union_members(name).get(getattr(table, name + "Type")())
-        if member_class is not None:  # the object API drops unknown members as well
-            member = member_class()
-            member.Init(value.Bytes, value.Pos)
-            self._spend(_WORD)
-            self._table(member)
-        self.path.pop()
-
-    def _vector(self, table: Any, name: str) -> None:
-        length = getattr(table, name + "Length")()
-        if not length:
-            return
-        self.path.append(name)
-        # A vector of numbers unpacks to a numpy view of the file, whose bounds numpy checks;
-        # charging it a byte an entry keeps what the importer makes of it linear.
-        numbers = hasattr(table, name + "AsNumpy")
-        nbytes = 2 * _WORD + length * (1 if numbers else _WORD)
-        if nbytes > self.size:
-            raise ModelError(
-                f"malformed flatbuffer at {self.where()}: the vector claims {length} entries, "
-                f"more than the file ({self.size} bytes) can hold"
-            )
-        self._spend(nbytes)
-        if not numbers:
-            item = getattr(table, name)
-            for j in range(length):
-                self.path.append(f"[{j}]")
-                value = item(j)
-                if isinstance(value, bytes):
-                    self._spend(_WORD + len(value))
-                elif value is not None:
-                    self._table(value)
-                self.path.pop()
-        self.path.pop()
+    model = schema.Model.GetRootAs(buf, 0)
+    spend(model.OperatorCodesLength(), "operator_codes")
+    spend(model.BuffersLength(), "buffers")
+    spend(model.MetadataLength(), "metadata")
+    spend(model.SignatureDefsLength(), "signature_defs")
+    for i in range(model.SignatureDefsLength()):
+        sig = model.SignatureDefs(i)
+        spend(sig.InputsLength(), "signature_defs.inputs")
+        spend(sig.OutputsLength(), "signature_defs.outputs")
+    spend(model.SubgraphsLength(), "subgraphs")
+    for i in range(model.SubgraphsLength()):
+        sub = model.Subgraphs(i)
+        spend(sub.TensorsLength(), f"subgraphs[{i}].tensors")
+        spend(sub.OperatorsLength(), f"subgraphs[{i}].operators")
 
 
 class _Importer:
@@ -294,18 +125,13 @@ class _Importer:
         if not model.subgraphs:
             raise ModelError("the model has no subgraphs")
         self.sub = model.subgraphs[0]
-        if self.sub is None:
-            raise ModelError("subgraph 0 is missing")
         self.buffers = model.buffers or []
         self.codes = model.operatorCodes or []
         self.tensors = self.sub.tensors or []
         self.names: list[str] = []
-        self.raw: dict[int, bytes | None] = {}
 
     def graph(self) -> Graph:
-        """The checked graph of the main subgraph."""
-        taken: set[str] = set()
-        tensors = [self._tensor(i, t, taken) for i, t in enumerate(self.tensors)]
+        tensors = [self._tensor(i, t) for i, t in enumerate(self.tensors)]
         self.names = [t.name for t in tensors]
         nodes = [self._node(i, op) for i, op in enumerate(self.sub.operators or [])]
         graph = Graph(
@@ -325,36 +151,26 @@ class _Importer:
             )
         return self.names[index]
 
-    @staticmethod
-    def _unique_name(t: Any, index: int, taken: set[str]) -> str:
+    def _tensor(self, index: int, t: Any) -> Tensor:
+        where = f"tensor {index}"
         name = _text(t.name) or f"tensor_{index}"
-        if name in taken:
-            base, n = f"{name}#{index}", 1
-            name = base
-            while name in taken:
-                name, n = f"{base}.{n}", n + 1
-        taken.add(name)
-        return name
-
-    def _tensor(self, index: int, t: Any, taken: set[str]) -> Tensor:
-        if t is None:
-            raise ModelError(f"tensor {index} is missing")
-        name = self._unique_name(t, index, taken)
+        if name in self.names:
+            name = f"{name}#{index}"
+        self.names.append(name)
         where = f"tensor {index} ({name!r})"
         dtype = TENSOR_TYPES.get(t.type) or _EXTRA_TYPES.get(t.type)
         if dtype is None:
-            raise ModelError(f"{where}: element type {t.type} is unknown or not supported")
-        shape = self._shape(where, t.shape)
-        nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+            raise ModelError(f"{where}: element type {t.type} is not supported")
+        shape = tuple(_ints(t.shape))
+        if len(shape) > MAX_RANK:
+            raise ModelError(f"{where}: rank {len(shape)} exceeds the limit of {MAX_RANK}")
+        if any(d < 0 for d in shape):
+            raise ModelError(f"{where}: shape {list(shape)} has a negative dimension")
+        nbytes = int(np.prod(shape, dtype=np.float64)) * numpy_dtype(dtype).itemsize
         if nbytes > MAX_TENSOR_BYTES:
             raise ModelError(
-                f"{where}: shape {list(shape)} needs {nbytes} bytes, "
-                f"over the {MAX_TENSOR_BYTES} byte limit"
+                f"{where}: shape {list(shape)} needs {nbytes} bytes, over the {MAX_TENSOR_BYTES} byte limit"
             )
-        if t.sparsity is not None:
-            raise ModelError(f"{where}: sparse tensors are not supported")
-        if t.externalBuffer:
-            raise ModelError(f"{where}: data in external buffer {t.externalBuffer} is not supported")
         return Tensor(
             name=name,
             dtype=dtype,
@@ -363,53 +179,30 @@ class _Importer:
             data=self._data(where, t.buffer, dtype, shape, nbytes),
         )
 
-    @staticmethod
-    def _shape(where: str, values: Any) -> tuple[int, ...]:
-        rank = 0 if values is None else int(np.size(values))
-        if rank > MAX_RANK:
-            raise ModelError(f"{where}: rank {rank} exceeds the limit of {MAX_RANK}")
-        shape = tuple(_ints(values))
-        if any(d < 0 for d in shape):
-            raise ModelError(f"{where}: shape {list(shape)} has a negative dimension")
-        return shape
-
     def _data(
         self, where: str, index: int, dtype: str, shape: tuple[int, ...], nbytes: int
     ) -> np.ndarray | None:
         if index == 0:
             return None
-        raw = self._buffer(where, index)
-        if raw is None:
-            return None
-        if len(raw) != nbytes:
-            raise ModelError(
-                f"{where}: buffer {index} has {len(raw)} bytes, "
-                f"but shape {list(shape)} of {dtype} needs {nbytes}"
-            )
-        return np.frombuffer(raw, dtype=np.dtype(dtype)).reshape(shape)
-
-    def _buffer(self, where: str, index: int) -> bytes | None:
-        """The bytes of a buffer, read once however many tensors share it."""
-        if index in self.raw:
-            return self.raw[index]
-        if not 0 <= index < len(self.buffers) or self.buffers[index] is None:
+        if not 0 <= index < len(self.buffers):
             raise ModelError(
                 f"{where}: buffer index {index} is out of range (0..{len(self.buffers) - 1})"
             )
         buffer = self.buffers[index]
-        raw: bytes | None = None
         if buffer.offset > 1:
             end = buffer.offset + buffer.size
             if end > len(self.buf):
-                raise ModelError(
-                    f"{where}: buffer {index} (offset {buffer.offset}, size {buffer.size}) "
-                    f"lies beyond the end of the file ({len(self.buf)} bytes)"
-                )
+                raise ModelError(f"{where}: buffer {index} lies beyond the end of the file")
             raw = self.buf[buffer.offset : end]
         elif buffer.data is not None and len(buffer.data):
             raw = np.asarray(buffer.data, dtype=np.uint8).tobytes()
-        self.raw[index] = raw
-        return raw
+        else:
+            return None
+        if len(raw) != nbytes:
+            raise ModelError(
+                f"{where}: buffer {index} has {len(raw)} bytes, but shape {list(shape)} of {dtype} needs {nbytes}"
+            )
+        return np.frombuffer(raw, dtype=numpy_dtype(dtype)).reshape(shape)
 
     @staticmethod
     def _quantization(where: str, q: Any, shape: tuple[int, ...]) -> Quantization | None:
@@ -428,29 +221,20 @@ class _Importer:
         axis = int(q.quantizedDimension)
         if scale.size > 1 and not (0 <= axis < len(shape) and shape[axis] == scale.size):
             raise ModelError(
-                f"{where}: {scale.size} per-axis scales do not match "
-                f"axis {axis} of shape {list(shape)}"
+                f"{where}: {scale.size} per-axis scales do not match axis {axis} of shape {list(shape)}"
             )
         return Quantization(scale, zero_point, axis)
 
-    def _builtin(self, where: str, op: Any) -> tuple[Any, str]:
-        if not 0 <= op.opcodeIndex < len(self.codes) or self.codes[op.opcodeIndex] is None:
-            raise ModelError(
-                f"{where}: opcode index {op.opcodeIndex} is out of range "
-                f"(0..{len(self.codes) - 1})"
-            )
-        code = self.codes[op.opcodeIndex]
-        number = max(code.builtinCode, code.deprecatedBuiltinCode)
-        builtin = BUILTIN_NAMES.get(number)
-        if builtin is None:
-            raise ModelError(f"{where}: unknown builtin operator code {number}")
-        return code, builtin
-
     def _node(self, index: int, op: Any) -> Node:
         where = f"operator {index}"
-        if op is None:
-            raise ModelError(f"{where} is missing")
-        code, builtin = self._builtin(where, op)
+        if not 0 <= op.opcodeIndex < len(self.codes):
+            raise ModelError(
+                f"{where}: opcode index {op.opcodeIndex} is out of range (0..{len(self.codes) - 1})"
+            )
+        code = self.codes[op.opcodeIndex]
+        builtin = BUILTIN_NAMES.get(max(code.builtinCode, code.deprecatedBuiltinCode))
+        if builtin is None:
+            raise ModelError(f"{where}: unknown builtin operator code {code.builtinCode}")
         inputs = [None if i == -1 else self._ref(i, f"{where} inputs") for i in _ints(op.inputs)]
         outputs = [self._ref(i, f"{where} outputs") for i in _ints(op.outputs)]
         version = int(code.version)
@@ -465,7 +249,7 @@ class _Importer:
             return Node(f"{spec_op.lower()}_{index}", spec_op, inputs, outputs, attrs, version)
         if builtin == "CUSTOM":
             custom = _text(code.customCode) or "unnamed"
-            attrs: dict[str, Any] = {"custom_options": _bytes(op.customOptions)}
+            attrs: dict[str, Any] = {"custom_options": bytes(_ints(op.customOptions) or [])}
             return Node(
                 f"custom_{index}", f"tflite.custom.{custom}", inputs, outputs, attrs, version
             )
@@ -483,7 +267,6 @@ class _Importer:
     @staticmethod
     def _check_dataflow(graph: Graph) -> None:
         written: dict[str, str] = {}
-        inputs = set(graph.inputs)
         for node in graph.nodes:
             for out in node.outputs:
                 if out in written:
@@ -492,7 +275,7 @@ class _Importer:
                     )
                 if graph.tensors[out].is_constant:
                     raise ModelError(f"{node.describe()} writes constant tensor {out!r}")
-                if out in inputs:
+                if out in graph.inputs:
                     raise ModelError(f"{node.describe()} writes graph input {out!r}")
                 written[out] = node.describe()
         try:
@@ -502,16 +285,12 @@ class _Importer:
         graph.nodes = [graph.nodes[i] for i in order]
         for name in graph.outputs:
             t = graph.tensors[name]
-            if name not in written and name not in inputs and not t.is_constant:
+            if name not in written and name not in graph.inputs and not t.is_constant:
                 raise ModelError(f"graph output {name!r} is never written")
 
 
 def _ints(values: Any) -> list[int]:
-    return [] if values is None else [int(v) for v in np.asarray(values).reshape(-1).tolist()]
-
-
-def _bytes(values: Any) -> bytes:
-    return b"" if values is None else np.asarray(values, dtype=np.uint8).tobytes()
+    return [] if values is None else [int(v) for v in np.asarray(values).reshape(-1)]
 
 
 def _text(value: Any) -> str:

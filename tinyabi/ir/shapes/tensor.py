@@ -25,6 +25,7 @@ from tinyabi.ir.shapes.registry import Shape, shape_rule
 #: Highest input rank each operator supports (TFLite Micro's limits).
 MAX_RANK = {
     "SQUEEZE": 8,
+    "CONCATENATION": 6,
     "PAD": 5,
     "TRANSPOSE": 5,
     "STRIDED_SLICE": 4,
@@ -187,8 +188,7 @@ def concatenation_shape(node: Node, graph: Graph) -> list[Shape]:
         )
     shapes = [graph.tensor(n).shape for n in node.inputs if n is not None]
     rank = len(shapes[0])
-    if rank == 0:
-        raise node_error(node, "cannot concatenate scalars")
+    check_rank(node, shapes[0], minimum=1)
     axis = concat_axis(node, rank)
     for shape in shapes[1:]:
         if len(shape) != rank or any(
