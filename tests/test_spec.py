@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tinyabi.errors import SpecError
+from tinyabi.kernels import has_kernel
 from tinyabi.spec import load_spec, load_spec_from, spec_dir
 from tinyabi.spec.render import json_schema, render_markdown
 
@@ -28,6 +29,11 @@ def test_committed_reference_is_up_to_date() -> None:
     assert committed == render_markdown(load_spec()), (
         "docs/spec.md is out of date: run `tinyabi spec -o docs/spec.md`"
     )
+
+
+def test_every_spec_operator_has_a_reference_kernel() -> None:
+    missing = [op for op in load_spec().operators if not has_kernel(op)]
+    assert not missing, f"spec operators without a reference kernel: {missing}"
 
 
 def test_json_schema_describes_the_spec_format() -> None:

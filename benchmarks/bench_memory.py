@@ -1,0 +1,73 @@
+"""tinyabi's memory plan against TensorFlow Lite Micro's arena, on every shared int8 model.
+
+Run: ``python benchmarks/bench_memory.py``. Writes the ``memory`` section of
+``benchmarks/RESULTS.md``. TFLM's numbers come from its allocation record
+(``print_allocations``, read in a child process because it prints from C++ and because a wrong
+arena size can crash the process): "head" is its activation arena, "total" adds its persistent
+allocations. tinyabi's arena is the plan of a reference-only session; the lower bound is the
+largest sum of tensors live at once in the plan's execution order.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from datetime import date
+
+from results import MODELS, machine, write_section
+
+import tinyabi
+
+MODELS_INT8 = ["kws_ref_model", "vww_96_int8", "ad01_int8"]
+
+_PROBE = """
+import sys
+from tflite_micro.python.tflite_micro import runtime
+data = open(sys.argv[1], "rb").read()
+runtime.Interpreter.from_bytes(data, arena_size=4 * len(data) + (1 << 20)).print_allocations()
+"""
+
+
+def tflm_arena(path: str) -> tuple[int, int]:
+    """TFLM's (head, total) arena bytes for the model at ``path``."""
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE, path], capture_output=True, text=True, check=True
+    ).stdout
+    head = int(re.search(r"allocation head (\d+) bytes", out).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"allocation total (\d+) bytes", out).group(1))  # type: ignore[union-attr]
+    return head, total
+
+
+def main() -> None:
+    rows = []
+    for name in MODELS_INT8:
+        path = MODELS / f"{name}.tflite"
+        head, total = tflm_arena(str(path))
+        memory = tinyabi.Session(tinyabi.load(path), backends=["reference"]).memory
+        ratio = memory.arena_bytes / head
+        gap = memory.arena_bytes / memory.lower_bound_bytes - 1
+        rows.append(
+            f"| {name} | {memory.arena_bytes:,} | {memory.lower_bound_bytes:,} | {gap:.1%} "
+            f"| {head:,} | {total:,} | {ratio:.2f}x |"
+        )
+        print(rows[-1], flush=True)
+    body = "\n".join(
+        [
+            "## Memory plan vs TFLM's arena (`bench_memory.py`)",
+            "",
+            f"Run on {date.today().isoformat()}: {machine()}.",
+            "Bytes. Goals: tinyabi's arena no larger than TFLM's activation arena (head), and "
+            "within 5% of the lower bound.",
+            "",
+            "| model | tinyabi arena | lower bound | above bound | TFLM head | TFLM total "
+            "| tinyabi / TFLM head |",
+            "|---|---|---|---|---|---|---|",
+            *rows,
+        ]
+    )
+    write_section("memory", body)
+
+
+if __name__ == "__main__":
+    main()
