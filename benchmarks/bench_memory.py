@@ -31,9 +31,10 @@ runtime.Interpreter.from_bytes(data, arena_size=4 * len(data) + (1 << 20)).print
 
 def tflm_arena(path: str) -> tuple[int, int]:
     """TFLM's (head, total) arena bytes for the model at ``path``."""
-    out = subprocess.run(
+    run = subprocess.run(
         [sys.executable, "-c", _PROBE, path], capture_output=True, text=True, check=True
-    ).stdout
+    )
+    out = run.stdout + run.stderr
     head = int(re.search(r"allocation head (\d+) bytes", out).group(1))  # type: ignore[union-attr]
     total = int(re.search(r"allocation total (\d+) bytes", out).group(1))  # type: ignore[union-attr]
     return head, total
