@@ -18,7 +18,7 @@ import numpy as np
 
 from tinyabi.errors import GraphError
 
-#: Element types of the tensor ABI, by their spec name.
+#: Element types tensors may have, by name (the spec lists which operators accept which).
 DTYPES: dict[str, np.dtype[Any]] = {
     "float32": np.dtype(np.float32),
     "int8": np.dtype(np.int8),
@@ -27,6 +27,12 @@ DTYPES: dict[str, np.dtype[Any]] = {
     "int32": np.dtype(np.int32),
     "int64": np.dtype(np.int64),
     "bool": np.dtype(np.bool_),
+    # Outside the tensor ABI, but representable: extension nodes may use them.
+    "float16": np.dtype(np.float16),
+    "float64": np.dtype(np.float64),
+    "uint16": np.dtype(np.uint16),
+    "uint32": np.dtype(np.uint32),
+    "uint64": np.dtype(np.uint64),
 }
 
 
