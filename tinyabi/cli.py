@@ -1,4 +1,4 @@
-"""The ``tinyabi`` command line: run, inspect, spec, backends.
+"""The ``tinyabi`` command line: run, plan, inspect, spec, backends.
 
 Every command reports a bad input as one line on stderr and exits with status 2; ``--debug``
 shows the traceback instead.
@@ -78,6 +78,35 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    from tinyabi.dispatch.html import render_plan_html
+    from tinyabi.session import Session
+
+    session = Session(args.model, backends=args.backends, fallback=args.fallback, mode=args.mode)
+    print(session.plan)
+    if args.json:
+        Path(args.json).write_text(session.plan.to_json() + "\n")
+        print(f"wrote {args.json}", file=sys.stderr)
+    if args.html:
+        Path(args.html).write_text(render_plan_html(session.plan, session.graph), encoding="utf-8")
+        print(f"wrote {args.html}", file=sys.stderr)
+    return 0
+
+
+def planned_arena(graph: Graph) -> str:
+    """The arena a reference-only session plans for ``graph``, as text for ``inspect``."""
+    from tinyabi.session import Session
+
+    try:
+        memory = Session(graph, backends=["reference"]).plan.memory
+    except TinyABIError as exc:
+        reason = " ".join(str(exc).split())
+        return f"not planned ({reason[:120]}{'…' if len(reason) > 120 else ''})"
+    if memory is None:
+        return "not planned"
+    return f"{memory.arena_bytes:,} (lower bound {memory.lower_bound_bytes:,})"
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
     from tinyabi.session import as_graph
 
@@ -95,6 +124,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     print(f"constant bytes: {graph.constant_bytes():,}")
     activations = [t for t in graph.tensors.values() if not t.is_constant]
     print(f"activation bytes (all tensors, no reuse): {sum(t.nbytes for t in activations):,}")
+    print(f"planned arena bytes (reference backend): {planned_arena(graph)}")
     print()
     print(f"{'#':>3}  {'node':<28} {'op':<20} outputs")
     for i, node in enumerate(graph.nodes):
@@ -204,6 +234,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backend_list(text: str) -> list[str]:
+    """``a,b,c`` as a list of backend names (empty items dropped)."""
+    return [b.strip() for b in text.split(",") if b.strip()]
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``tinyabi`` command."""
     from tinyabi import __version__
@@ -219,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("model", help="a .tflite file")
     run.add_argument(
         "--backends",
-        type=lambda s: [b for b in s.split(",") if b],
+        type=_backend_list,
         default=["reference"],
         help="backend preference order, comma-separated (default: reference)",
     )
@@ -233,6 +268,34 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output", metavar="FILE.npz", help="write the outputs to an .npz file")
     run.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     run.set_defaults(func=cmd_run)
+
+    plan = sub.add_parser(
+        "plan", help="show which backend runs each node, the partitions and the memory plan"
+    )
+    plan.add_argument("model", help="a .tflite file")
+    plan.add_argument(
+        "--backends",
+        type=_backend_list,
+        default=["reference"],
+        help="backend preference order, comma-separated (default: reference)",
+    )
+    plan.add_argument(
+        "--fallback",
+        default="reference",
+        metavar="NAME|error",
+        help="backend for nodes no listed backend takes, or 'error' (default: reference)",
+    )
+    plan.add_argument(
+        "--mode",
+        choices=["first-claim", "cost"],
+        default="first-claim",
+        help="first backend that claims a node, or lowest estimated cost (default: first-claim)",
+    )
+    plan.add_argument("--json", metavar="FILE.json", help="also write the plan as JSON")
+    plan.add_argument(
+        "--html", metavar="FILE.html", help="also write a self-contained HTML view of the plan"
+    )
+    plan.set_defaults(func=cmd_plan)
 
     inspect = sub.add_parser("inspect", help="show a model's operators, tensors and memory")
     inspect.add_argument("model", help="a .tflite file")

@@ -1,0 +1,1 @@
+"""Dispatch: assigning nodes to backends, partitions, the memory plan and its views."""

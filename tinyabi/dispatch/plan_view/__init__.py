@@ -1,0 +1,1 @@
+"""Pieces of the HTML view of a plan (:func:`tinyabi.dispatch.html.render_plan_html`)."""
