@@ -139,7 +139,8 @@ class RandomModel:
     def unary(self, x: Act) -> Act:
         name, shape, _, _ = x
         op = str(self.rng.choice(["RELU", "RELU6", "LEAKY_RELU", "HARD_SWISH", "LOGISTIC", "TANH"]))
-        fixed = {"LOGISTIC": (1 / 256, -128), "TANH": (1 / 128, 0)}.get(op)
+        # TFLM fixes these outputs' quantization; RELU6 keeps its input's.
+        fixed = {"LOGISTIC": (1 / 256, -128), "TANH": (1 / 128, 0), "RELU6": x[2:]}.get(op)
         out = self._out(shape, fixed)
         attrs = {"alpha": float(self.rng.uniform(0.05, 0.5))} if op == "LEAKY_RELU" else {}
         self.b.node(op, [name], [out[0]], **attrs)

@@ -195,12 +195,9 @@ def cmd_spec(args: argparse.Namespace) -> int:
 
 
 def cmd_backends(args: argparse.Namespace) -> int:
-    from tinyabi.kernels import kernel_ops
-    from tinyabi.spec import SPEC_VERSION
+    from tinyabi.backends.registry import default_registry, describe_backends
 
-    print(f"reference  tinyabi built-in  spec {SPEC_VERSION}  {len(kernel_ops())} operators")
-    if args.verbose:
-        print("  " + ", ".join(kernel_ops()))
+    print(describe_backends(default_registry(), verbose=args.verbose))
     return 0
 
 

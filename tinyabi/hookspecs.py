@@ -32,10 +32,13 @@ hookimpl = pluggy.HookimplMarker("tinyabi")
 def tinyabi_register_backends(registry: BackendRegistry) -> None:
     """Contribute backend classes.
 
-    Called once per plugin when the plugin manager is first set up. Call
-    ``registry.add(BackendClass)`` for each backend the plugin provides; the class must derive
-    from :class:`tinyabi.backends.Backend` and have a unique ``name``. All implementations are
-    called; the return value is ignored.
+    Called once per plugin, in registration order (the built-in plugin first), when a backend
+    registry is built: the first time tinyabi needs its backends (a :class:`tinyabi.Session`,
+    ``tinyabi backends``). Call ``registry.add(BackendClass)`` for each backend the plugin
+    provides; the class must derive from :class:`tinyabi.backends.Backend` and have a unique
+    ``name``. All implementations are called and the return value is ignored; an implementation
+    that raises becomes an entry of ``registry.problems`` (shown as a warning by
+    ``tinyabi backends``) instead of an error.
     """
 
 
@@ -43,8 +46,9 @@ def tinyabi_register_backends(registry: BackendRegistry) -> None:
 def tinyabi_load_model(data: bytes, suffix: str) -> Graph | None:
     """Import a model file in a format tinyabi does not read itself.
 
-    Called by :func:`tinyabi.load` with the file's bytes and its suffix (``".onnx"``, or ``""``
-    when the model was given as bytes) before tinyabi's own ``.tflite`` importer. Return the
+    Called by :func:`tinyabi.load` (and by :class:`tinyabi.Session` given a path or bytes) with
+    the file's bytes and its suffix (``".onnx"``, or ``""`` when the model was given as bytes),
+    before tinyabi's own ``.tflite`` importer. Return the
     imported :class:`~tinyabi.ir.graph.Graph`, or ``None`` when the data is not yours. The first
     non-``None`` result wins.
     """

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from tinyabi.backends.base import Backend, CompiledPartition
 from tinyabi.backends.registry import BackendRegistry, default_registry
 from tinyabi.dispatch.memory import memory_aware_order, peak_for_order, plan_memory
-from tinyabi.dispatch.partition import assign, group_partitions
+from tinyabi.dispatch.partition import assign, group_partitions, split_partitions
 from tinyabi.dispatch.plan import Decline, NodePlan, PartitionPlan, Plan
 from tinyabi.errors import BackendError, InputError, TinyABIError, UnsupportedOperatorError
 from tinyabi.ir.graph import Graph, numpy_dtype
@@ -125,16 +125,18 @@ class Session:
         return backends
 
     def _plan_and_compile(self) -> tuple[Plan, list[CompiledPartition]]:
-        excluded: dict[str, set[str]] = {}
+        excluded: dict[str, dict[str, str]] = {}
         while True:
-            plan = self._make_plan(excluded)
+            plan, subgraphs = self._make_plan(excluded)
             compiled: list[CompiledPartition] = []
             failed = False
-            for part in plan.partitions:
+            for part, subgraph in zip(plan.partitions, subgraphs):
                 backend = self._backend(part.backend)
-                subgraph = self._subgraph(part)
                 try:
-                    compiled.append(backend.compile(subgraph, backend.options))
+                    result = backend.compile(subgraph, backend.options)
+                    if not isinstance(result, CompiledPartition):
+                        raise TypeError(f"compile returned {result!r}, not a CompiledPartition")
+                    compiled.append(result)
                 except Exception as exc:
                     message = (
                         f"backend {part.backend!r} failed to compile partition {part.index} "
@@ -148,7 +150,7 @@ class Session:
                         message + "; its nodes fall back to the next backend", stacklevel=3
                     )
                     for name in part.nodes:
-                        excluded.setdefault(name, set()).add(part.backend)
+                        excluded.setdefault(name, {})[part.backend] = f"{type(exc).__name__}: {exc}"
                     failed = True
                     break
             if not failed:
@@ -167,7 +169,8 @@ class Session:
     def _backend(self, name: str) -> Backend:
         return next(b for b in self.backends if b.name == name)
 
-    def _make_plan(self, excluded: dict[str, set[str]]) -> Plan:
+    def _make_plan(self, excluded: dict[str, dict[str, str]]) -> tuple[Plan, list[Graph]]:
+        """The plan, and the subgraph of each of its partitions."""
         graph = self.graph
         assignments = assign(graph, self.backends, self.mode, excluded)
         unassigned = [(graph.nodes[i], a) for i, a in enumerate(assignments) if a.backend is None]
@@ -185,7 +188,11 @@ class Session:
             ops = ", ".join(sorted({n.op for n, _ in unassigned}))
             raise UnsupportedOperatorError(f"{what} {len(unassigned)} node(s) ({ops}): {details}")
         backend_of = [a.backend or "" for a in assignments]
-        part_of = group_partitions(graph, backend_of)
+        chains: dict[int, list[int]] = {}
+        for i, a in enumerate(assignments):
+            if a.chain is not None:
+                chains.setdefault(a.chain, []).append(i)
+        part_of = group_partitions(graph, backend_of, list(chains.values()))
         count = max(part_of, default=-1) + 1
         members: list[list[int]] = [[] for _ in range(count)]
         for i, p in enumerate(part_of):
@@ -197,20 +204,19 @@ class Session:
         )
         assignments = [assignments[i] for i in order]
         part_of = [part_of[i] for i in order]
+        subgraphs = split_partitions(graph, part_of, lambda p: f"{graph.name}:partition{p}")
         partitions = []
-        for p in range(count):
-            idx = [i for i, q in enumerate(part_of) if q == p]
-            sub = graph.subgraph(idx, name=f"{graph.name}:partition{p}")
-            backend = self._backend(backend_of[order[idx[0]]])
+        for p, sub in enumerate(subgraphs):
+            backend = self._backend(backend_of[members[p][0]])
             estimate = _safe_estimate(backend, sub)
             partitions.append(
                 PartitionPlan(
                     index=p,
                     backend=backend.name,
-                    nodes=[graph.nodes[i].name for i in idx],
+                    nodes=[node.name for node in sub.nodes],
                     inputs=sub.inputs,
                     outputs=sub.outputs,
-                    estimated_seconds=None if estimate is None else estimate,
+                    estimated_seconds=estimate,
                 )
             )
         nodes = [
@@ -234,7 +240,7 @@ class Session:
                     f"{n.node} ({n.first_claim} -> {n.backend})" for n in nodes if n.first_claim
                 )
             )
-        return Plan(
+        plan = Plan(
             model=graph.name,
             backends=[b.name for b in self.backends],
             fallback=self.fallback,
@@ -243,13 +249,7 @@ class Session:
             nodes=nodes,
             notes=notes,
         )
-
-    def _subgraph(self, part: PartitionPlan) -> Graph:
-        names = set(part.nodes)
-        return self.graph.subgraph(
-            [i for i, n in enumerate(self.graph.nodes) if n.name in names],
-            name=f"{self.graph.name}:partition{part.index}",
-        )
+        return plan, subgraphs
 
     # --- running -----------------------------------------------------------------------------
 

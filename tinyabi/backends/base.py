@@ -29,7 +29,7 @@ class Verdict:
     @classmethod
     def yes(cls) -> Verdict:
         """The node is supported."""
-        return cls(True)
+        return _YES if cls is Verdict else cls(True)
 
     @classmethod
     def no(cls, reason: str, hint: str = "") -> Verdict:
@@ -38,6 +38,9 @@ class Verdict:
 
     def __bool__(self) -> bool:
         return self.supported
+
+
+_YES = Verdict(True)  # verdicts are immutable: one "yes" serves every node
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,11 @@ class Backend(ABC):
         anyway, the dispatcher records the exception as the reason."""
 
     def patterns(self) -> Sequence[Pattern]:
-        """Chains of operators this backend wants to take as one unit (default: none)."""
+        """Chains of operators this backend wants to take as one unit (default: none).
+
+        In the backend's turn in preference order its patterns are matched before single
+        nodes; a chain is claimed whole (and lands in one partition) only if no preferred
+        backend took any of its nodes and :meth:`supports` accepts each of them."""
         return ()
 
     @abstractmethod

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,11 +82,17 @@ class BackendRegistry:
 
 
 def create_plugin_manager(
-    autoload: bool | None = None, blocked: Iterable[str] | None = None
+    autoload: bool | None = None,
+    blocked: Iterable[str] | None = None,
+    plugins: Mapping[str, object] | None = None,
 ) -> tuple[pluggy.PluginManager, dict[str, str], list[str]]:
     """A plugin manager with the built-in plugin and (unless disabled) the entry points.
 
-    Returns the manager, the distribution name of each plugin, and load problems.
+    ``autoload`` and ``blocked`` default to what the environment variables say. ``plugins``
+    adds plugin modules or objects by name without an entry point (tests, notebooks); they
+    are checked like installed ones. Returns the manager, the distribution name of each plugin,
+    and load problems. A plugin that implements a hook tinyabi does not define raises
+    :class:`PluginError` naming the plugin.
     """
     from tinyabi.backends import reference
 
@@ -105,9 +111,16 @@ def create_plugin_manager(
         for ep in sorted(
             importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name
         ):
-            if pm.is_blocked(ep.name) or pm.get_plugin(ep.name) is not None:
-                continue
             dist = ep.dist.name if ep.dist is not None else "?"
+            if pm.is_blocked(ep.name):
+                continue
+            if pm.get_plugin(ep.name) is not None:
+                if distributions.get(ep.name) != dist:
+                    problems.append(
+                        f"plugin {ep.name!r} ({dist}) skipped: the name is already taken by "
+                        f"distribution {distributions.get(ep.name, '?')}"
+                    )
+                continue
             try:
                 plugin = ep.load()
             except Exception as exc:
@@ -115,16 +128,39 @@ def create_plugin_manager(
                     f"plugin {ep.name!r} ({dist}) failed to load: {type(exc).__name__}: {exc}"
                 )
                 continue
-            try:
-                pm.register(plugin, name=ep.name)
-            except pluggy.PluginValidationError as exc:
-                raise PluginError(f"plugin {ep.name!r} ({dist}): {exc}") from None
-            distributions[ep.name] = dist
+            if _register(pm, plugin, ep.name, dist, problems):
+                distributions[ep.name] = dist
+    for name, plugin in (plugins or {}).items():
+        if not pm.is_blocked(name) and _register(pm, plugin, name, "?", problems):
+            distributions[name] = "?"
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"plugin {exc.plugin!r}: {exc}") from None
+        name = pm.get_name(exc.plugin) or repr(exc.plugin)
+        raise PluginError(
+            f"plugin {name!r} ({distributions.get(name, '?')}): {exc}; the hooks tinyabi "
+            f"defines are {', '.join(_hook_names())}"
+        ) from None
     return pm, distributions, problems
+
+
+def _register(
+    pm: pluggy.PluginManager, plugin: object, name: str, dist: str, problems: list[str]
+) -> bool:
+    """Register ``plugin``; a hook with a wrong signature is an error, a plugin object that is
+    already registered (under another name) a problem. Whether it was registered."""
+    try:
+        pm.register(plugin, name=name)
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"plugin {name!r} ({dist}): {exc}") from None
+    except ValueError as exc:  # pluggy: the same object registered twice
+        problems.append(f"plugin {name!r} ({dist}) skipped: {exc}")
+        return False
+    return True
+
+
+def _hook_names() -> list[str]:
+    return sorted(n for n in vars(hookspecs) if n.startswith("tinyabi_"))
 
 
 def build_registry(
@@ -136,7 +172,8 @@ def build_registry(
         registry._plugin = impl.plugin_name
         registry._distribution = distributions.get(impl.plugin_name, "?")
         try:
-            impl.function(registry=registry)
+            # Like pluggy, pass only the arguments the implementation declares.
+            impl.function(*[{"registry": registry}[arg] for arg in impl.argnames])
         except Exception as exc:
             registry.problems.append(
                 f"plugin {impl.plugin_name!r} failed to register backends: "
@@ -170,3 +207,53 @@ def reset_default_registry() -> None:
     """Forget the process-wide plugin manager (tests use this after changing the environment)."""
     global _DEFAULT
     _DEFAULT = None
+
+
+def describe_backends(registry: BackendRegistry, verbose: bool = False) -> str:
+    """The listing ``tinyabi backends`` prints: per registered backend its name, version,
+    plugin and distribution, spec version, profile and the operators (with signature names)
+    it claims, then each plugin load problem as a warning line.
+
+    With ``verbose``, one operator per line instead of a wrapped list.
+    """
+    lines: list[str] = []
+    for name, entry in registry.entries.items():
+        cls = entry.cls
+        lines.append(
+            f"{name} {cls.version}  distribution {entry.distribution}, plugin {entry.plugin!r}  "
+            f"spec {cls.spec_version}  profile {cls.profile}"
+        )
+        try:
+            claims = dict(cls().claims())
+        except Exception as exc:
+            lines.append(f"  operators: unknown (claims() failed: {type(exc).__name__}: {exc})")
+            continue
+        if not claims:
+            lines.append("  operators: not listed (the backend decides node by node)")
+            continue
+        items = [
+            f"{op} ({', '.join(sigs)})" if sigs else op
+            for op, sigs in sorted((str(k), [str(s) for s in v]) for k, v in claims.items())
+        ]
+        if verbose:
+            lines.append(f"  operators ({len(items)}):")
+            lines += [f"    {item}" for item in items]
+        else:
+            lines += _wrap(f"operators ({len(items)}):", items)
+    if not registry.entries:
+        lines.append("no backends registered")
+    lines += [f"warning: {problem}" for problem in registry.problems]
+    return "\n".join(lines)
+
+
+def _wrap(head: str, items: list[str], width: int = 100) -> list[str]:
+    """``head`` and the comma-separated ``items`` in lines of at most ``width`` characters
+    (longer items get a line of their own), never breaking an item."""
+    lines = [f"  {head}"]
+    for k, item in enumerate(items):
+        text = item + ("," if k < len(items) - 1 else "")
+        if len(lines[-1]) + 1 + len(text) > width and lines[-1].strip() != head:
+            lines.append("    " + text)
+        else:
+            lines[-1] += " " + text
+    return lines

@@ -12,11 +12,12 @@ live at one step.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from tinyabi.dispatch.plan import MemoryPlan, TensorPlacement
-from tinyabi.ir.graph import Graph
+from tinyabi.ir.graph import Graph, Tensor, numpy_dtype
 
 #: Operators whose output may reuse their input's bytes (tensor ABI, "Arena and memory rules").
 IN_PLACE_OPS = frozenset({"RESHAPE", "SQUEEZE"})
@@ -30,18 +31,33 @@ class _Buffer:
     last: int
 
 
+@dataclass
+class _Lifetimes:
+    """The buffers of a graph, and each tensor's own first and last step."""
+
+    buffers: list[_Buffer]
+    first: dict[str, int]
+    last: dict[str, int]
+
+
 def align(size: int, alignment: int) -> int:
     """``size`` rounded up to a multiple of ``alignment``."""
     return (size + alignment - 1) // alignment * alignment
 
 
-def _buffers(graph: Graph, alignment: int) -> list[_Buffer]:
+def _nbytes(tensor: Tensor) -> int:
+    """``tensor.nbytes`` without numpy's per-call overhead (planning calls it per tensor)."""
+    return math.prod(tensor.shape) * numpy_dtype(tensor.dtype).itemsize
+
+
+def _lifetimes(graph: Graph, alignment: int) -> _Lifetimes:
     end = len(graph.nodes)
     first: dict[str, int] = {name: -1 for name in graph.inputs}
     last: dict[str, int] = {}
+    constant = {name for name, t in graph.tensors.items() if t.is_constant}
     for step, node in enumerate(graph.nodes):
         for name in node.inputs:
-            if name is not None and not graph.tensor(name).is_constant:
+            if name is not None and name not in constant:
                 last[name] = step
         for name in node.outputs:
             first.setdefault(name, step)
@@ -49,15 +65,20 @@ def _buffers(graph: Graph, alignment: int) -> list[_Buffer]:
     for name in graph.outputs:
         if name in first:
             last[name] = end
+    for name, start in first.items():
+        last.setdefault(name, start)
     owner: dict[str, _Buffer] = {}
     buffers: list[_Buffer] = []
     for name, start in sorted(first.items(), key=lambda kv: kv[1]):
         owner[name] = _Buffer(
-            [name], align(graph.tensor(name).nbytes, alignment), start, last.get(name, start)
+            [name], align(_nbytes(graph.tensor(name)), alignment), start, last[name]
         )
         buffers.append(owner[name])
+    merged: set[int] = set()
     for step, node in enumerate(graph.nodes):
         if node.op not in IN_PLACE_OPS or node.inputs[0] is None:
+            continue
+        if node.inputs[0] not in owner:  # a constant operand
             continue
         src, dst = owner[node.inputs[0]], owner[node.outputs[0]]
         if src.last == step and src is not dst and node.inputs[0] not in graph.inputs:
@@ -66,8 +87,12 @@ def _buffers(graph: Graph, alignment: int) -> list[_Buffer]:
             src.size = max(src.size, dst.size)
             for name in dst.tensors:
                 owner[name] = src
-            buffers.remove(dst)
-    return buffers
+            merged.add(id(dst))
+    return _Lifetimes([b for b in buffers if id(b) not in merged], first, last)
+
+
+def _buffers(graph: Graph, alignment: int) -> list[_Buffer]:
+    return _lifetimes(graph, alignment).buffers
 
 
 def lower_bound(buffers: Sequence[_Buffer]) -> int:
@@ -86,20 +111,38 @@ def lower_bound(buffers: Sequence[_Buffer]) -> int:
 def _place(
     buffers: Sequence[_Buffer], key: Callable[[_Buffer], tuple[int, ...]]
 ) -> tuple[int, dict[int, int]]:
-    placed: list[tuple[int, int, _Buffer]] = []  # (offset, end, buffer)
+    """First fit, in the order of ``key``: each buffer takes the lowest offset where it does not
+    overlap any already placed buffer whose lifetime overlaps its own.
+
+    Placed buffers are indexed by the steps they are live at and by their first step, so
+    finding the ones that overlap a lifetime costs its length, not the number of buffers.
+    """
+    if not buffers:
+        return 0, {}
+    lo = min(b.first for b in buffers)
+    steps = max(b.last for b in buffers) - lo + 1
+    live_at: list[list[int]] = [[] for _ in range(steps)]  # placed buffers live at each step
+    born_at: list[list[int]] = [[] for _ in range(steps)]  # placed buffers starting at each step
+    placed: list[tuple[int, int]] = []  # (offset, end) of each placed buffer
     offsets: dict[int, int] = {}
+    arena = 0
     for b in sorted(buffers, key=key):
-        busy = sorted(
-            (off, end) for off, end, o in placed if not (o.last < b.first or b.last < o.first)
-        )
+        f, last = b.first - lo, b.last - lo
+        overlapping = set(live_at[f])
+        for s in range(f + 1, last + 1):
+            overlapping.update(born_at[s])
         offset = 0
-        for off, end in busy:
+        for off, end in sorted(placed[k] for k in overlapping):
             if offset + b.size <= off:
                 break
             offset = max(offset, end)
-        placed.append((offset, offset + b.size, b))
+        k = len(placed)
+        placed.append((offset, offset + b.size))
+        born_at[f].append(k)
+        for s in range(f, last + 1):
+            live_at[s].append(k)
         offsets[id(b)] = offset
-    arena = max((end for _, end, _ in placed), default=0)
+        arena = max(arena, offset + b.size)
     return arena, offsets
 
 
@@ -118,15 +161,26 @@ def plan_memory(
     persistent_bytes: int = 0,
 ) -> MemoryPlan:
     """Offsets for every activation tensor of ``graph`` in its node order."""
-    buffers = _buffers(graph, alignment)
-    arena, offsets = min((_place(buffers, key) for key in _ORDERS), key=lambda r: r[0])
+    lifetimes = _lifetimes(graph, alignment)
+    buffers = lifetimes.buffers
+    bound = lower_bound(buffers)
+    best: tuple[int, dict[int, int]] | None = None
+    for key in _ORDERS:
+        arena, offsets = _place(buffers, key)
+        if best is None or arena < best[0]:
+            best = (arena, offsets)
+        if arena == bound:  # cannot do better
+            break
+    assert best is not None
+    arena, offsets = best
     tensors = [
         TensorPlacement(
             tensor=name,
             offset=offsets[id(b)],
-            size=graph.tensor(name).nbytes,
-            first=b.first,
-            last=b.last,
+            size=_nbytes(graph.tensor(name)),
+            first=lifetimes.first[name],
+            last=lifetimes.last[name],
+            shares_with=None if name == b.tensors[0] else b.tensors[0],
         )
         for b in buffers
         for name in b.tensors
@@ -134,7 +188,7 @@ def plan_memory(
     tensors.sort(key=lambda t: (t.offset, t.first))
     return MemoryPlan(
         arena_bytes=arena,
-        lower_bound_bytes=lower_bound(buffers),
+        lower_bound_bytes=bound,
         scratch_bytes=scratch_bytes,
         persistent_bytes=persistent_bytes,
         alignment=alignment,
@@ -160,16 +214,16 @@ def memory_aware_order(graph: Graph, alignment: int = 16) -> list[int]:
     for i, node in enumerate(graph.nodes):
         pending[i] = len({producers[n] for n in node.inputs if n is not None and n in producers})
 
+    outputs = set(graph.outputs)
+    sizes = {name: align(_nbytes(t), alignment) for name, t in graph.tensors.items()}
+
     def delta(i: int) -> int:
         node = graph.nodes[i]
-        grow = sum(align(graph.tensor(n).nbytes, alignment) for n in node.outputs)
+        grow = sum(sizes[n] for n in node.outputs)
         free = sum(
-            align(graph.tensor(n).nbytes, alignment)
+            sizes[n]
             for n in set(node.inputs)
-            if n is not None
-            and remaining_uses.get(n) == 1
-            and n in producers
-            and n not in graph.outputs
+            if n is not None and remaining_uses.get(n) == 1 and n in producers and n not in outputs
         )
         return grow - free
 

@@ -1,26 +1,27 @@
 """Assign nodes to backends and group them into partitions.
 
-Assignment (first claim): for each node in execution order, the first backend in preference
-order whose :meth:`~tinyabi.backends.Backend.supports` says yes takes it; earlier backends'
-refusals are kept as the node's reasons. Backend patterns are matched first, so a chain a
-backend wants as a unit is claimed whole. In cost mode, backends that give estimates compete on
-estimated time instead, including the cost of moving tensors across partition boundaries.
+Assignment (first claim): each node goes to the first backend in preference order whose
+:meth:`~tinyabi.backends.Backend.supports` says yes; earlier backends' refusals are kept as the
+node's reasons. In its turn, a backend's patterns are matched before its single nodes, so a
+chain it wants as a unit is claimed whole (but never taken from a preferred backend). In cost
+mode, backends that give estimates compete on estimated time instead, including the cost of
+moving tensors across partition boundaries.
 
 Grouping: nodes are visited in execution order, and a node joins the partition of one of its
-producers that belongs to the same backend when that keeps the partition convex (no path
-leaves the partition and comes back); otherwise it starts a new partition. Each node carries the
-set of partitions upstream of it as a bitset, so the convexity test costs a few integer
+producers that belongs to the same backend when the partitions stay acyclic (hence convex: no
+path leaves a partition and comes back); otherwise it starts a new partition. Each partition
+carries the set of partitions upstream of it as a bitset, so the test costs a few integer
 operations and planning stays linear in practice.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from tinyabi.backends.base import Backend, Verdict
-from tinyabi.ir.graph import Graph, Node
+from tinyabi.backends.base import Backend, Pattern, Verdict
+from tinyabi.ir.graph import Graph, Node, Tensor
 
 #: Seconds charged per byte that crosses a partition boundary in cost mode (a memcpy-ish rate).
 TRANSFER_SECONDS_PER_BYTE = 1e-10
@@ -36,6 +37,8 @@ class Assignment:
     declined: list[tuple[str, Verdict]] = field(default_factory=list)
     pattern: str | None = None
     first_claim: str | None = None
+    #: The number of the pattern match that claimed this node (one number per matched chain).
+    chain: int | None = None
 
 
 def safe_supports(backend: Backend, node: Node, graph: Graph) -> Verdict:
@@ -52,62 +55,84 @@ def safe_supports(backend: Backend, node: Node, graph: Graph) -> Verdict:
 def assign_first_claim(
     graph: Graph,
     backends: Sequence[Backend],
-    excluded: dict[str, set[str]] | None = None,
+    excluded: dict[str, dict[str, str]] | None = None,
 ) -> list[Assignment]:
     """First-claim assignment of every node (by position in ``graph.nodes``).
 
-    ``excluded`` maps a node name to backends that must not take it (e.g. they failed to
-    compile it), which are recorded as refusals.
+    Backends take their turns in preference order. In its turn a backend first claims the
+    chains its patterns match among the nodes still unclaimed (a chain is claimed whole or not
+    at all), then every other unclaimed node it supports. So a backend's pattern never takes a
+    node from a backend the user preferred. ``excluded`` maps a node name to the backends that
+    must not take it, each with the error it failed to compile the node with; they are recorded
+    as refusals quoting that error.
     """
     excluded = excluded or {}
     result: list[Assignment | None] = [None] * len(graph.nodes)
-    _claim_patterns(graph, backends, excluded, result)
-    for i, node in enumerate(graph.nodes):
-        if result[i] is not None:
-            continue
-        assignment = Assignment(None)
-        for backend in backends:
-            if backend.name in excluded.get(node.name, ()):
-                assignment.declined.append((backend.name, Verdict.no("failed to compile earlier")))
-                continue
-            verdict = safe_supports(backend, node, graph)
-            if verdict:
-                assignment.backend = backend.name
-                break
-            assignment.declined.append((backend.name, verdict))
-        result[i] = assignment
-    return [a for a in result if a is not None]
-
-
-def _claim_patterns(
-    graph: Graph,
-    backends: Sequence[Backend],
-    excluded: dict[str, set[str]],
-    result: list[Assignment | None],
-) -> None:
+    declined: list[list[tuple[str, Verdict]]] = [[] for _ in graph.nodes]
     consumers = graph.consumers()
+    chains = 0
     for backend in backends:
-        try:
-            patterns = list(backend.patterns())
-        except Exception:
-            continue
-        for pattern in patterns:
-            for start in range(len(graph.nodes)):
-                chain = _match_chain(graph, start, pattern.ops, consumers)
-                if chain is None or any(result[i] is not None for i in chain):
+        verdict = _Verdicts(graph, backend, excluded)
+        for pattern, chain in _pattern_matches(graph, backend, consumers, result):
+            if not all(verdict(i) for i in chain):
+                continue
+            nodes = [graph.nodes[i] for i in chain]
+            try:
+                if pattern.check is not None and not pattern.check(nodes, graph):
                     continue
-                nodes = [graph.nodes[i] for i in chain]
-                if any(backend.name in excluded.get(n.name, ()) for n in nodes):
-                    continue
-                if not all(safe_supports(backend, n, graph) for n in nodes):
-                    continue
-                try:
-                    if pattern.check is not None and not pattern.check(nodes, graph):
-                        continue
-                except Exception:
-                    continue
-                for i in chain:
-                    result[i] = Assignment(backend.name, pattern=pattern.name)
+            except Exception:
+                continue
+            for i in chain:
+                result[i] = Assignment(backend.name, list(declined[i]), pattern.name, chain=chains)
+            chains += 1
+        for i in range(len(graph.nodes)):
+            if result[i] is None:
+                v = verdict(i)
+                if v:
+                    result[i] = Assignment(backend.name, declined[i])
+                else:
+                    declined[i].append((backend.name, v))
+    return [Assignment(None, declined[i]) if a is None else a for i, a in enumerate(result)]
+
+
+class _Verdicts:
+    """One backend's verdicts on the nodes of a graph, each asked for at most once."""
+
+    def __init__(self, graph: Graph, backend: Backend, excluded: dict[str, dict[str, str]]) -> None:
+        self.graph, self.backend, self.excluded = graph, backend, excluded
+        self.cache: dict[int, Verdict] = {}
+
+    def __call__(self, i: int) -> Verdict:
+        if i not in self.cache:
+            node = self.graph.nodes[i]
+            error = self.excluded.get(node.name, {}).get(self.backend.name)
+            if error is not None:
+                self.cache[i] = Verdict.no(f"failed to compile it: {error}")
+            else:
+                self.cache[i] = safe_supports(self.backend, node, self.graph)
+        return self.cache[i]
+
+
+def _pattern_matches(
+    graph: Graph,
+    backend: Backend,
+    consumers: dict[str, list[int]],
+    claimed: Sequence[Assignment | None],
+) -> Iterator[tuple[Pattern, list[int]]]:
+    """The chains of ``backend``'s patterns over unclaimed nodes, in pattern then node order.
+
+    A chain is yielded only if none of its nodes is claimed when it is reached, so the caller
+    sees later chains after claiming earlier ones.
+    """
+    try:
+        patterns = [p for p in backend.patterns() if isinstance(p, Pattern) and p.ops]
+    except Exception:
+        return
+    for pattern in patterns:
+        for start in range(len(graph.nodes)):
+            chain = _match_chain(graph, start, pattern.ops, consumers)
+            if chain is not None and all(claimed[i] is None for i in chain):
+                yield pattern, chain
 
 
 def _match_chain(
@@ -130,30 +155,115 @@ def _match_chain(
     return chain
 
 
-def group_partitions(graph: Graph, backend_of: Sequence[str]) -> list[int]:
+def group_partitions(
+    graph: Graph, backend_of: Sequence[str], chains: Sequence[Sequence[int]] = ()
+) -> list[int]:
     """The partition index of every node (by position), partitions numbered in a dependency
-    order. (A pattern's chain stays together: each of its nodes joins its producer's partition.)"""
+    order.
+
+    Each node in ``chains`` (pattern matches: node positions, each chain in order, each node
+    feeding only the next) lands in the same partition as the rest of its chain.
+
+    Nodes (a chain counts as one unit, visited where its last node is) join the partition of one
+    of their producers run by the same backend when the partitions stay acyclic (which also
+    makes each one convex: no path leaves a partition and comes back); otherwise they start a
+    new partition. Each partition keeps the set of partitions upstream of it as a bitset. To
+    keep those sets exact without updating downstream partitions, a partition that already
+    feeds another one only takes nodes whose producers are all in it or upstream of it.
+    """
     producers = graph.producers()
-    part_of: list[int] = [-1] * len(graph.nodes)
-    upstream: list[int] = [0] * len(graph.nodes)  # bitset of partitions each node depends on
+    n = len(graph.nodes)
+    chain_of = [-1] * n
+    for c, chain in enumerate(chains):
+        for i in chain:
+            chain_of[i] = c
+    part_of: list[int] = [-1] * n
     part_backend: list[str] = []
-    for i, node in enumerate(graph.nodes):
-        preds = sorted({producers[n] for n in node.inputs if n is not None and n in producers})
+    upstream: list[int] = []  # bitset of the partitions upstream of each partition
+    feeds_others: list[bool] = []
+    for i in range(n):
+        c = chain_of[i]
+        if c >= 0 and chains[c][-1] != i:
+            continue  # visited with the chain's last node
+        unit = list(chains[c]) if c >= 0 else [i]
+        members = set(unit)
+        preds = {
+            producers[name]
+            for j in unit
+            for name in graph.nodes[j].inputs
+            if name is not None and name in producers and producers[name] not in members
+        }
+        pred_parts = sorted({part_of[j] for j in preds})
+        backend = backend_of[unit[0]]
+        above = 0
+        for q in pred_parts:
+            above |= upstream[q] | (1 << q)
         chosen = -1
-        for p in sorted({part_of[j] for j in preds if backend_of[j] == backend_of[i]}):
-            bit = 1 << p
-            if all(part_of[j] == p or not upstream[j] & bit for j in preds):
+        for p in pred_parts:
+            if part_backend[p] != backend:
+                continue
+            if not feeds_others[p] or above & ~upstream[p] & ~(1 << p) == 0:
                 chosen = p
                 break
         if chosen < 0:
             chosen = len(part_backend)
-            part_backend.append(backend_of[i])
-        part_of[i] = chosen
-        deps = 1 << chosen
-        for j in preds:
-            deps |= upstream[j]
-        upstream[i] = deps
+            part_backend.append(backend)
+            upstream.append(0)
+            feeds_others.append(False)
+        upstream[chosen] |= above & ~(1 << chosen)
+        for q in pred_parts:
+            if q != chosen:
+                feeds_others[q] = True
+        for j in unit:
+            part_of[j] = chosen
     return _renumber_in_dependency_order(graph, part_of, producers)
+
+
+def split_partitions(
+    graph: Graph,
+    part_of: Sequence[int],
+    name: Callable[[int], str] | None = None,
+) -> list[Graph]:
+    """The subgraph of every partition, in one pass over the graph.
+
+    Each is what ``graph.subgraph(members, name)`` returns for the partition's members (nodes in
+    stored order; inputs: non-constant tensors read but not produced inside; outputs: tensors
+    produced inside that are graph outputs or read outside), without that method's scan of the
+    whole graph per partition. ``name(p)`` names partition ``p`` (default: ``graph[first:]``).
+    """
+    count = max(part_of, default=-1) + 1
+    members: list[list[int]] = [[] for _ in range(count)]
+    for i, p in enumerate(part_of):
+        members[p].append(i)
+    reader: dict[str, int] = {}  # the partition reading each tensor, -1 when several do
+    for i, node in enumerate(graph.nodes):
+        for t in node.inputs:
+            if t is not None and reader.setdefault(t, part_of[i]) != part_of[i]:
+                reader[t] = -1
+    graph_outputs = set(graph.outputs)
+    result = []
+    for p, idx in enumerate(members):
+        nodes = [graph.nodes[i] for i in idx]
+        produced = {out for node in nodes for out in node.outputs}
+        used: dict[str, Tensor] = {}
+        inputs: list[str] = []
+        seen_inputs: set[str] = set()
+        outputs: list[str] = []
+        for node in nodes:
+            for t in node.inputs:
+                if t is None:
+                    continue
+                tensor = used[t] = graph.tensor(t)
+                if t not in produced and not tensor.is_constant and t not in seen_inputs:
+                    seen_inputs.add(t)
+                    inputs.append(t)
+            for t in node.outputs:
+                used[t] = graph.tensor(t)
+                if t in graph_outputs or reader.get(t, p) != p:
+                    outputs.append(t)
+        label = name(p) if name is not None else f"{graph.name}[{idx[0] if idx else ''}:]"
+        result.append(Graph(used, nodes, inputs, outputs, label))
+    return result
 
 
 def _renumber_in_dependency_order(
@@ -190,7 +300,7 @@ def assign(
     graph: Graph,
     backends: Sequence[Backend],
     mode: str = "first-claim",
-    excluded: dict[str, set[str]] | None = None,
+    excluded: dict[str, dict[str, str]] | None = None,
 ) -> list[Assignment]:
     """Assign every node to a backend, by first claim or (``mode="cost"``) by estimated cost."""
     first = assign_first_claim(graph, backends, excluded)
@@ -205,12 +315,13 @@ def _assign_by_cost(
     graph: Graph,
     backends: Sequence[Backend],
     first: list[Assignment],
-    excluded: dict[str, set[str]],
+    excluded: dict[str, dict[str, str]],
 ) -> list[Assignment]:
     """Greedy in execution order: each node goes to the supporting backend with an estimate that
     minimizes its own estimated time plus the cost of fetching its inputs from other backends.
     Nodes that no estimating backend supports keep their first-claim backend."""
     producers = graph.producers()
+    singles = split_partitions(graph, range(len(graph.nodes)))
     chosen: list[str] = []
     result = []
     for i, node in enumerate(graph.nodes):
@@ -220,7 +331,7 @@ def _assign_by_cost(
             chosen.append(a.backend or "")
             continue
         best: tuple[float, int, str] | None = None
-        single = graph.subgraph([i])
+        single = singles[i]
         for rank, backend in enumerate(backends):
             if backend.name in excluded.get(node.name, ()):
                 continue

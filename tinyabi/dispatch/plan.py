@@ -55,6 +55,10 @@ class TensorPlacement(_Model):
     size: int
     first: int = Field(description="index of the first step that uses it (-1: graph input)")
     last: int = Field(description="index of the last step that uses it")
+    shares_with: str | None = Field(
+        None,
+        description="the tensor whose bytes this one reuses in place (RESHAPE, SQUEEZE)",
+    )
 
 
 class MemoryPlan(_Model):
