@@ -231,6 +231,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_codegen(args: argparse.Namespace) -> int:
+    from tinyabi.backends.registry import default_registry
+    from tinyabi.dispatch.partition import safe_supports
+    from tinyabi.errors import UnsupportedOperatorError
+    from tinyabi.session import as_graph
+
+    graph = as_graph(args.model)
+    backend = default_registry().get(args.backend).cls()
+    refused = [(n, v) for n in graph.nodes if not (v := safe_supports(backend, n, graph))]
+    if refused:
+        details = "; ".join(f"{n.describe()}: {v.reason}" for n, v in refused[:5])
+        raise UnsupportedOperatorError(
+            f"backend {args.backend!r} cannot generate code for {len(refused)} node(s): {details}"
+        )
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    for path in backend.generate_code(graph, out):
+        print(f"wrote {path}")
+    return 0
+
+
 def _backend_list(text: str) -> list[str]:
     """``a,b,c`` as a list of backend names (empty items dropped)."""
     return [b.strip() for b in text.split(",") if b.strip()]
@@ -307,6 +328,14 @@ def build_parser() -> argparse.ArgumentParser:
     backends = sub.add_parser("backends", help="list the available backends")
     backends.add_argument("--verbose", "-v", action="store_true", help="list operators too")
     backends.set_defaults(func=cmd_backends)
+
+    codegen = sub.add_parser(
+        "codegen", help="generate a self-contained source project for a model with one backend"
+    )
+    codegen.add_argument("model", help="a .tflite file")
+    codegen.add_argument("--backend", required=True, help="the backend that generates the code")
+    codegen.add_argument("--output", "-o", required=True, metavar="DIR", help="output folder")
+    codegen.set_defaults(func=cmd_codegen)
 
     demo = sub.add_parser(
         "demo", help="build a small int8 model in code, run it, compare with TFLM"

@@ -11,10 +11,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from tinyabi.errors import BackendError
 from tinyabi.ir.graph import Graph, Node
 
 
@@ -125,6 +127,15 @@ class Backend(ABC):
     def estimate(self, subgraph: Graph) -> Estimate | None:
         """A cost estimate for running ``subgraph``, or ``None`` (the default) when unknown."""
         return None
+
+    def generate_code(self, graph: Graph, directory: Path) -> Sequence[Path]:
+        """Write a self-contained source project that runs ``graph`` (every node of which this
+        backend supports) into ``directory``; returns the files written.
+
+        Backends that generate code (``tinyabi codegen``) override this; the default raises
+        :class:`~tinyabi.errors.BackendError`.
+        """
+        raise BackendError(f"backend {self.name!r} does not generate code")
 
     def claims(self) -> Mapping[str, Sequence[str]]:
         """The operators and signature names this backend claims, for listings and docs.

@@ -24,8 +24,11 @@ How they are fast:
   allow it. The input zero point is not subtracted per element: ``sum((x - zp) * w)`` is computed
   as ``sum(x * w) - zp * sum(w)``, with the padding filled with ``zp`` and the second term folded
   into a per-channel constant together with the bias.
-* Requantization (:class:`Requantizer`) is TFLite's double-rounding fixed-point multiply, folded
-  into one int64 multiply-add, a rounding fix-up for negative values and one shift per element.
+* Requantization (:class:`Requantizer`) is TFLite's double-rounding fixed-point multiply folded
+  into an int64 multiply-add and shifts. Where the activation clamps negative results anyway
+  (RELU, RELU6) and the magnitudes allow it, the multiplier is folded into float64 weights
+  instead, so that only "add a constant, floor, clamp" is left per output (still exact).
+* BLAS products are split into blocks small enough for OpenBLAS to run them on one thread.
 """
 
 from __future__ import annotations
@@ -82,6 +85,32 @@ def _matmul(a: Array, b: Array) -> Array:
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class RequantPlan:
+    """How one node turns its accumulators into int8 outputs.
+
+    When ``scale`` is set, the caller multiplies its weights by it (per output channel) and
+    accumulates in float64: the products then arrive already multiplied by the fixed-point
+    multiplier and divided by the final power of two, exactly, and :attr:`finish` only adds a
+    constant and takes the floor. Otherwise the caller accumulates plain integer products (in the
+    float type :func:`_exact_dtype` picks) and :attr:`finish` does the integer arithmetic.
+    """
+
+    finish: Callable[[Array], Array]
+    scale: Array | None = None
+
+    def weights(self, weights: Array, dtype: FloatType, channels: tuple[int, ...] = (-1,)) -> Array:
+        """``weights`` as the accumulation wants them; ``channels`` is the shape that lays the
+        per-channel scale out along the weights' output-channel axes (broadcasting)."""
+        if self.scale is None:
+            return weights.astype(dtype)
+        return weights.astype(np.float64) * self.scale.reshape(channels)
+
+    def dtype(self, exact: FloatType) -> FloatType:
+        """The accumulation type: float64 for a scaled plan, else the exact integer type."""
+        return exact if self.scale is None else np.float64
+
+
 class Requantizer:
     """TFLite's requantization of int32 accumulators to int8, exact and vectorized.
 
@@ -95,18 +124,27 @@ class Requantizer:
 
     With ``m >= 0`` the high multiply is ``floor((a * m + 2**30) / 2**31)`` for both signs of
     ``a``, and the rounding divide is ``floor((h + half - [h < 0]) / 2**right)`` with
-    ``half = 2**(right - 1)`` (no correction when ``right == 0``). Nested floors of divisions by
-    powers of two merge, so the chain becomes a multiply-add, two arithmetic shifts and a
-    correction by one::
+    ``half = 2**(right - 1)`` (no correction when ``right == 0``); adding the output zero point
+    before the last floor changes nothing. So, with ``M' = m << left`` and the per-channel
+    ``offset`` (bias and zero-point correction) folded into constants::
 
-        h = (acc * (m << left) + B[c]) >> 31
-        out = (h - [right > 0 and h < T[c]]) >> right
+        h = (acc * M' + offset * M' + 2**30) >> 31
+        out = (h + (h >> 63) + half + zp_out * 2**right) >> right
 
-    where ``B`` folds the per-channel offset (bias, zero-point correction), the nudge, the
-    rounding half and the output zero point, and ``T`` is where the high multiply changes sign.
-    That needs ``|v| * 2**left < 2**31`` (no int32 wrap) and ``right <= 23`` (everything fits
-    in int64); :meth:`plan` checks both from bounds on the accumulator and falls back to the
-    literal algorithm (:func:`multiply_by_quantized_multiplier`) otherwise.
+    The sign correction ``h >> 63`` (-1 for negative ``h``) only ever lowers a non-positive
+    ``q``; when the activation clamps everything below the output zero point anyway (RELU,
+    RELU6) it cannot change an output, and the two shifts merge into one::
+
+        out = (acc * M' + B) >> (31 + right)
+        B = offset * M' + 2**30 + (half + zp * 2**right) * 2**31
+
+    If moreover every ``|acc * M' + B|`` stays below 2**53, that is exact in float64: the
+    weights are pre-multiplied by ``M' / 2**(31 + right)`` (a power-of-two rescaling, exact), the
+    products accumulate exactly, and only ``floor(y + B / 2**(31 + right))`` remains.
+
+    Everything fits in int64 as long as ``|v| * 2**left < 2**31`` (TFLite's int32 arithmetic
+    does not wrap); :meth:`plan` checks that from a bound on the accumulator and falls back to
+    the literal algorithm (:func:`multiply_by_quantized_multiplier`) otherwise.
     """
 
     def __init__(self, real_multipliers: Array, zero_point: int, lo: int, hi: int) -> None:
@@ -114,56 +152,102 @@ class Requantizer:
         self.mult, self.shift = mult, shift
         self.zero_point, self.lo, self.hi = int(zero_point), int(lo), int(hi)
         self.left = np.maximum(shift, 0)
-        right = np.maximum(-shift, 0)
-        self.right = right
+        self.right = np.maximum(-shift, 0)
         self.scaled_mult = mult << self.left
-        self.fast_possible = bool(right.max() <= 23)
-        if self.fast_possible:
-            half = np.where(right > 0, np.left_shift(1, np.maximum(right - 1, 0)), 0)
-            rounding = half + self.zero_point * (np.int64(1) << right)
-            self.base = (rounding << 31) + (1 << 30)
-            self.threshold = np.where(right > 0, rounding, np.iinfo(np.int64).min)
-            self.needs_fixup = bool(np.any(right > 0))
+        half = np.where(self.right > 0, np.left_shift(1, np.maximum(self.right - 1, 0)), 0)
+        self.rounding = half + self.zero_point * (np.int64(1) << self.right)
         self.uniform = bool(np.all(mult == mult[0]) and np.all(shift == shift[0]))
+        # The sign correction only matters when outputs below the zero point survive.
+        self.signed = self.lo < self.zero_point and bool(np.any(self.right))
 
-    def plan(self, raw_bound: Array, offset: Array) -> Callable[[Array], Array]:
-        """A function from raw accumulators ``acc`` (exact integers in any numeric dtype,
-        channels along the last axis) to the int8 outputs for ``acc + offset``.
+    def plan(self, raw_bound: Array, offset: Array, allow_scaled: bool = True) -> RequantPlan:
+        """The plan for raw accumulators ``acc`` (exact integers, channels along the last axis)
+        whose int8 outputs are those of ``acc + offset``.
 
         ``raw_bound[c]`` bounds ``|acc[..., c]|``; ``offset`` (int64, per channel) is added in
-        int32 arithmetic like TFLite's bias.
+        int32 arithmetic like TFLite's bias. ``allow_scaled`` permits a scaled plan (see
+        :class:`RequantPlan`), for callers that can pre-multiply their weights.
         """
         offset = np.asarray(offset, dtype=np.int64)
-        bound = (np.asarray(raw_bound, dtype=np.float64) + np.abs(offset)) * (
-            2.0 ** self.left.astype(np.float64)
-        )
+        raw_bound = np.asarray(raw_bound, dtype=np.float64)
+        bound = (raw_bound + np.abs(offset)) * (2.0 ** self.left.astype(np.float64))
+        if not bool(np.all(bound < _INT32_LIMIT)):
+            return RequantPlan(self._literal(offset))
+        if self.signed or int(self.right.max()) > 22:
+            return RequantPlan(self._two_shifts(offset))
+        # One shift: the rounding term joins the multiply-add (it stays below 2**30).
+        base = offset * self.scaled_mult + (1 << 30) + (self.rounding << 31)
+        total = self.right + 31
+        reach = raw_bound * self.scaled_mult.astype(np.float64) + np.abs(base.astype(np.float64))
+        if allow_scaled and bool(np.all(reach < _FLOAT64_EXACT / 2)):
+            return self._scaled(base, total)
+        return RequantPlan(self._one_shift(base, total))
+
+    def _scaled(self, base: Array, total: Array) -> RequantPlan:
         lo, hi = self.lo, self.hi
-        if self.fast_possible and bool(np.all(bound < _INT32_LIMIT)):
-            base = offset * self.scaled_mult + self.base
-            mult: Any = int(self.scaled_mult[0]) if self.uniform else self.scaled_mult
-            right: Any = int(self.right[0]) if self.uniform else self.right
-            threshold: Any = int(self.threshold[0]) if self.uniform else self.threshold
-            fixup = self.needs_fixup
+        unit = np.ldexp(1.0, -total)
+        shift = base.astype(np.float64) * unit
 
-            def fast(acc: Array) -> Array:
-                t = acc.astype(np.int64)
-                t *= mult
-                t += base
-                t >>= 31
-                if fixup:
-                    t -= t < threshold
-                t >>= right
-                np.maximum(t, lo, out=t)
-                np.minimum(t, hi, out=t)
-                return t.astype(np.int8)
+        def floor(acc: Array) -> Array:
+            acc += shift
+            np.floor(acc, out=acc)
+            np.maximum(acc, lo, out=acc)
+            np.minimum(acc, hi, out=acc)
+            return acc.astype(np.int8)
 
-            return fast
+        return RequantPlan(floor, self.scaled_mult.astype(np.float64) * unit)
 
-        mult_s, shift_s, zero_point = self.mult, self.shift, self.zero_point
+    def _one_shift(self, base: Array, total: Array) -> Callable[[Array], Array]:
+        lo, hi = self.lo, self.hi
+        mult: Any = int(self.scaled_mult[0]) if self.uniform else self.scaled_mult
+        shift: Any = int(total[0]) if self.uniform else total
+
+        def one_shift(acc: Array) -> Array:
+            t = acc.astype(np.int64)
+            t *= mult
+            t += base
+            t >>= shift
+            np.maximum(t, lo, out=t)
+            np.minimum(t, hi, out=t)
+            return t.astype(np.int8)
+
+        return one_shift
+
+    def _two_shifts(self, offset: Array) -> Callable[[Array], Array]:
+        lo, hi = self.lo, self.hi
+        uniform, signed = self.uniform, self.signed
+        mult: Any = int(self.scaled_mult[0]) if uniform else self.scaled_mult
+        right: Any = int(self.right[0]) if uniform else self.right
+        rounding: Any = int(self.rounding[0]) if uniform else self.rounding
+        base = offset * self.scaled_mult + (1 << 30)
+        # Channels without a rounding divide (right == 0) take no sign correction.
+        mask: Any = None if np.all(self.right) else np.where(self.right > 0, -1, 0)
+
+        def two_shifts(acc: Array) -> Array:
+            t = acc.astype(np.int64)
+            t *= mult
+            t += base
+            t >>= 31
+            if signed:
+                sign = t >> 63
+                if mask is not None:
+                    sign &= mask
+                t += sign
+            t += rounding
+            t >>= right
+            np.maximum(t, lo, out=t)
+            np.minimum(t, hi, out=t)
+            return t.astype(np.int8)
+
+        return two_shifts
+
+    def _literal(self, offset: Array) -> Callable[[Array], Array]:
+        lo, hi = self.lo, self.hi
+        mult, shift, zero_point = self.mult, self.shift, self.zero_point
 
         def literal(acc: Array) -> Array:
             v = wrap_int32(acc.astype(np.int64) + offset)
-            q = multiply_by_quantized_multiplier(v, mult_s, shift_s) + zero_point
+            q = multiply_by_quantized_multiplier(v, mult, shift) + zero_point
             return np.minimum(np.maximum(q, lo), hi).astype(np.int8)
 
         return literal
@@ -266,6 +350,8 @@ class _Operands:
 
 
 def _operands(node: Node, graph: Graph, weights_axis: int, constant_weights: bool) -> _Operands:
+    """Bind and check the node's tensors; ``constant_weights`` demands a constant filter and
+    bias (convolutions). Raises :class:`GraphError` for anything no signature covers."""
     if not 2 <= len(node.inputs) <= 3 or len(node.outputs) != 1:
         raise GraphError(
             f"{node.describe()}: takes input, filter and an optional bias, and has one output"
@@ -298,6 +384,8 @@ def _operands(node: Node, graph: Graph, weights_axis: int, constant_weights: boo
         )
     if (constant_weights or signature == "hybrid") and not w.is_constant:
         raise GraphError(f"{node.describe()}: the filter must be a constant tensor")
+    if constant_weights and bias is not None and not bias.is_constant:
+        raise GraphError(f"{node.describe()}: the bias must be a constant tensor")
     if signature != "float32":
         _check_weight_quant(node, w, weights_axis)
     if signature == "int8":
@@ -337,9 +425,7 @@ def _check_output(node: Node, y: Tensor, expected: tuple[int, ...]) -> None:
 
 def _check_bias(node: Node, bias: Tensor | None, channels: int) -> None:
     if bias is not None and bias.shape != (channels,):
-        raise GraphError(
-            f"{node.describe()}: bias shape {list(bias.shape)} should be [{channels}]"
-        )
+        raise GraphError(f"{node.describe()}: bias shape {list(bias.shape)} should be [{channels}]")
 
 
 def _filter_scales(w: Tensor, channels: int) -> Array:
@@ -386,7 +472,8 @@ def _float_finish(node: Node) -> Callable[[Array, Array | None], Array]:
             acc += bias
         out = acc.astype(np.float32)
         if clamp is not None:
-            np.clip(out, clamp[0], clamp[1], out=out)
+            np.maximum(out, clamp[0], out=out)
+            np.minimum(out, clamp[1], out=out)
         return out
 
     return finish
@@ -404,10 +491,10 @@ def dynamic_quantize_rows(rows: Array) -> tuple[Array, Array]:
     padding with 0 means the real value 0) and ``scale`` the float32 dequantization scale of
     each row. In float32 arithmetic, per row: the range ``[lo, hi] = [min(0, min), max(0, max)]``
     is mapped onto [-128, 127] with ``k = 255 / (hi - lo)`` (1 for an all-zero row); the zero
-    point is ``-128 - lo * k`` or ``127 - hi * k`` (whichever side has the smaller error),
-    clamped and rounded to an integer (ties to even); values are multiplied by ``k``, clamped to
-    the int8 range around the zero point and rounded to nearest, ties to even; the dequantization
-    scale is ``1 / k``.
+    point is ``-128 - lo * k`` if ``(-128 + lo * k) + (127 + hi * k) > 0`` else ``127 - hi * k``,
+    clamped to [-128, 127] and rounded to an integer (ties to even); values are multiplied by
+    ``k``, clamped to the int8 range around the zero point and rounded to nearest, ties to even;
+    the dequantization scale is ``1 / k``.
     """
     f32 = np.float32
     rows = np.asarray(rows, dtype=f32)
@@ -417,7 +504,7 @@ def dynamic_quantize_rows(rows: Array) -> tuple[Array, Array]:
         k = np.where(lo == hi, f32(1), f32(255) / (hi - lo)).astype(f32)
     descaled_lo = (lo * k).astype(f32)
     descaled_hi = (hi * k).astype(f32)
-    low_side = (f32(-128) + descaled_lo).astype(f32) + (f32(127) + descaled_hi).astype(f32) > 0
+    low_side = (f32(-128) + descaled_lo) + (f32(127) + descaled_hi) > 0
     zero_point = np.where(low_side, f32(-128) - descaled_lo, f32(127) - descaled_hi).astype(f32)
     zero_point = np.rint(np.clip(zero_point, f32(-128), f32(127)))
     scale = (f32(1) / k).astype(f32)
@@ -438,11 +525,16 @@ def _hybrid_finish(node: Node, w_scales: Array) -> Callable[[Array, Array, Array
         if bias is not None:
             out += bias
         if clamp is not None:
-            np.clip(out, clamp[0], clamp[1], out=out)
+            np.maximum(out, clamp[0], out=out)
+            np.minimum(out, clamp[1], out=out)
         return out
 
     return finish
 
+
+#: Depthwise outputs up to this many pixels gather their taps for one einsum (see
+#: :func:`_depthwise_accumulator`); larger ones loop over the taps.
+_DEPTHWISE_GATHER_PIXELS = 256
 
 #: After the zero point is removed, dynamically quantized inputs lie in [-255, 255].
 _HYBRID_MAX_INPUT = 255
@@ -499,15 +591,16 @@ def prepare_conv2d(node: Node, graph: Graph) -> Eval:
         assert ops.x.quant is not None and ops.y.quant is not None
         zp_in = int(ops.x.quant.zero_point[0])
         abs_sums = _abs_sums(w_int, 1).reshape(o)
-        dtype = _exact_dtype(abs_sums, 128)
-        weights = w_int.astype(dtype)
         s_in, s_out = float(ops.x.quant.scale[0]), float(ops.y.quant.scale[0])
         requant = _int8_requantizer(node, ops, s_in * _filter_scales(ops.w, o) / s_out)
         offset = -zp_in * w_int.astype(np.int64).sum(axis=1).reshape(o)
         if ops.bias is not None:
             assert ops.bias.data is not None
             offset = offset + ops.bias.data.astype(np.int64)
-        finish = requant.plan(abs_sums * 128.0, offset)
+        plan = requant.plan(abs_sums * 128.0, offset)
+        dtype = plan.dtype(_exact_dtype(abs_sums, 128))
+        weights = plan.weights(w_int, dtype, (groups, 1, og))
+        finish = plan.finish
 
         def run_int8(inputs: Sequence[Array | None]) -> list[Array]:
             x = inputs[0]
@@ -561,12 +654,32 @@ def _depthwise_accumulator(
     """``f(xp) -> [N, OH, OW, O]``: the sum over kernel taps of the shifted padded input times
     the per-channel weights ``[KH, KW, O]``.
 
-    Each tap is a view of the (channel-repeated) padded input whose rows ``OW * O`` are
+    Small outputs (up to ``_DEPTHWISE_GATHER_PIXELS`` pixels) gather the taps into one
+    ``[taps, pixels, O]`` array and contract it with one ``einsum``. Larger ones loop over the
+    taps: each tap is a view of the (channel-repeated) padded input whose rows ``OW * O`` are
     contiguous, multiplied by the tap's weights tiled along the row, so every numpy loop runs
-    over whole rows. With a horizontal stride the padded input is first split into its
+    over whole rows; with a horizontal stride the padded input is first split into its
     ``stride_w`` column phases.
     """
     o = weights.shape[-1]
+    if win.oh * win.ow <= _DEPTHWISE_GATHER_PIXELS:
+        flat = weights.reshape(win.kh * win.kw, o).astype(dtype)
+        gathered = (win.kh, win.kw, win.n, win.oh, win.ow, o)
+
+        def gather(xp: Array) -> Array:
+            if multiplier > 1:
+                xp = np.repeat(xp, multiplier, axis=3)
+            s_n, s_h, s_w, s_c = xp.strides
+            view = as_strided(
+                xp,
+                shape=gathered,
+                strides=(s_h * win.dh, s_w * win.dw, s_n, s_h * win.sh, s_w * win.sw, s_c),
+                writeable=False,
+            )
+            cols = view.reshape(win.kh * win.kw, -1, o)
+            return np.einsum("tpc,tc->pc", cols, flat).reshape(win.n, win.oh, win.ow, o)
+
+        return gather
     width = win.ow * o
     tiled = [
         [np.tile(weights[ky, kx].astype(dtype), win.ow) for kx in range(win.kw)]
@@ -636,15 +749,16 @@ def prepare_depthwise_conv2d(node: Node, graph: Graph) -> Eval:
         assert ops.x.quant is not None and ops.y.quant is not None
         zp_in = int(ops.x.quant.zero_point[0])
         abs_sums = _abs_sums(taps, (0, 1))
-        dtype = _exact_dtype(abs_sums, 128)
-        accumulate = _depthwise_accumulator(win, multiplier, taps, dtype)
         s_in, s_out = float(ops.x.quant.scale[0]), float(ops.y.quant.scale[0])
         requant = _int8_requantizer(node, ops, s_in * _filter_scales(ops.w, o) / s_out)
         offset = -zp_in * taps.astype(np.int64).sum(axis=(0, 1))
         if ops.bias is not None:
             assert ops.bias.data is not None
             offset = offset + ops.bias.data.astype(np.int64)
-        finish = requant.plan(abs_sums * 128.0, offset)
+        plan = requant.plan(abs_sums * 128.0, offset)
+        dtype = plan.dtype(_exact_dtype(abs_sums, 128))
+        accumulate = _depthwise_accumulator(win, multiplier, plan.weights(taps, dtype), dtype)
+        finish = plan.finish
 
         def run_int8(inputs: Sequence[Array | None]) -> list[Array]:
             x = inputs[0]
@@ -712,25 +826,22 @@ def _fully_connected_int8(
 ) -> Eval:
     assert ops.x.quant is not None and ops.y.quant is not None and ops.w.quant is not None
     zp_in = int(ops.x.quant.zero_point[0])
-    s_in, s_out = ops.x.quant.scale[0], ops.y.quant.scale[0]
-    if ops.w.quant.per_axis:
-        multipliers = float(s_in) * _filter_scales(ops.w, units) / float(s_out)
-    else:
-        # Per tensor, TFLite rounds the product of the two scales to float32 first.
-        multipliers = np.array([float(np.float32(s_in * ops.w.quant.scale[0])) / float(s_out)])
+    s_in, s_out = float(ops.x.quant.scale[0]), float(ops.y.quant.scale[0])
+    if not ops.w.quant.per_axis:
         _check_fc_bias_scale(node, ops)
-    requant = _int8_requantizer(node, ops, multipliers)
+    requant = _int8_requantizer(node, ops, s_in * _filter_scales(ops.w, units) / s_out)
     in_shape = (batch, depth)
     w_const = ops.w.data
     bias_const = None if ops.bias is None else ops.bias.data
     if w_const is not None and (ops.bias is None or bias_const is not None):
         abs_sums = _abs_sums(w_const, 1)
-        dtype = _exact_dtype(abs_sums, 128)
-        weights_t = np.ascontiguousarray(w_const.T.astype(dtype))
         offset = -zp_in * w_const.astype(np.int64).sum(axis=1)
         if bias_const is not None:
             offset = offset + bias_const.astype(np.int64)
-        finish = requant.plan(abs_sums * 128.0, offset)
+        plan = requant.plan(abs_sums * 128.0, offset)
+        dtype = plan.dtype(_exact_dtype(abs_sums, 128))
+        weights_t = np.ascontiguousarray(plan.weights(w_const.T, dtype))
+        finish = plan.finish
 
         def run_int8(inputs: Sequence[Array | None]) -> list[Array]:
             x = inputs[0]
@@ -749,7 +860,8 @@ def _fully_connected_int8(
         if bias is not None:
             offset = offset + bias.astype(np.int64)
         acc = _matmul(x.reshape(in_shape).astype(dtype), w.T.astype(dtype))
-        return [requant.plan(abs_sums * 128.0, offset)(acc).reshape(expected)]
+        finish = requant.plan(abs_sums * 128.0, offset, allow_scaled=False).finish
+        return [finish(acc).reshape(expected)]
 
     return run_int8_dynamic
 

@@ -80,7 +80,13 @@ def _operator(
     node: Node, index: dict[str, int], codes: dict[tuple[int, str, int], int], code_list: list[Any]
 ) -> Any:
     op = schema.OperatorT()
-    op.inputs = [-1 if n is None else index[n] for n in node.inputs]
+    inputs = list(node.inputs)
+    if node.op in opmap.SPEC_OPS:
+        # Spec operators' optional inputs are trailing: leave omitted ones out rather than
+        # writing -1 (TFLM crashes on a DEPTHWISE_CONV_2D whose bias index is -1).
+        while inputs and inputs[-1] is None:
+            inputs.pop()
+    op.inputs = [-1 if n is None else index[n] for n in inputs]
     op.outputs = [index[n] for n in node.outputs]
     custom = ""
     if node.op in opmap.SPEC_OPS:

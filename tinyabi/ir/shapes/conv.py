@@ -7,6 +7,8 @@ Spatial output sizes follow TFLite's rule (``ComputeOutSize``): with the effecti
 
 from __future__ import annotations
 
+import numpy as np
+
 from tinyabi.errors import GraphError
 from tinyabi.ir.graph import Graph, Node, Tensor
 from tinyabi.ir.shapes.registry import Shape, shape_rule
@@ -42,6 +44,10 @@ def same_padding(
     return total // 2, total - total // 2
 
 
+def _positive_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and bool(value >= 1)
+
+
 def _window_attrs(node: Node) -> tuple[str, int, int, int, int]:
     attrs = node.attrs
     padding = attrs.get("padding")
@@ -50,18 +56,16 @@ def _window_attrs(node: Node) -> tuple[str, int, int, int, int]:
     values = []
     for name in ("stride_h", "stride_w", "dilation_h", "dilation_w"):
         value = attrs.get(name, 1)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        if not _positive_int(value):
             raise GraphError(f"{node.describe()}: {name} must be an integer >= 1, got {value!r}")
-        values.append(value)
+        values.append(int(value))
     return padding, values[0], values[1], values[2], values[3]
 
 
 def _operands(node: Node, graph: Graph, count: tuple[int, int]) -> list[Tensor | None]:
     lo, hi = count
     if not lo <= len(node.inputs) <= hi:
-        raise GraphError(
-            f"{node.describe()}: takes {lo} to {hi} inputs, got {len(node.inputs)}"
-        )
+        raise GraphError(f"{node.describe()}: takes {lo} to {hi} inputs, got {len(node.inputs)}")
     if len(node.outputs) != 1:
         raise GraphError(f"{node.describe()}: has one output, got {len(node.outputs)}")
     tensors = graph.node_inputs(node)
@@ -79,9 +83,7 @@ def _check_bias(node: Node, bias: Tensor | None, channels: int) -> None:
         )
 
 
-def _spatial(
-    node: Node, height: int, width: int, kh: int, kw: int
-) -> tuple[int, int]:
+def _spatial(node: Node, height: int, width: int, kh: int, kw: int) -> tuple[int, int]:
     padding, sh, sw, dh, dw = _window_attrs(node)
     oh = conv_output_size(height, kh, sh, dh, padding)
     ow = conv_output_size(width, kw, sw, dw, padding)
@@ -138,7 +140,7 @@ def depthwise_conv2d_shape(node: Node, graph: Graph) -> list[Shape]:
             f"{node.describe()}: filter shape {list(w.shape)} must be [1, KH, KW, C * M]"
         )
     multiplier = node.attrs.get("depth_multiplier", 1)
-    if not isinstance(multiplier, int) or isinstance(multiplier, bool) or multiplier < 1:
+    if not _positive_int(multiplier):
         raise GraphError(
             f"{node.describe()}: depth_multiplier must be an integer >= 1, got {multiplier!r}"
         )
