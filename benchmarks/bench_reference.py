@@ -9,7 +9,6 @@ memory of import + session creation + one run.
 from __future__ import annotations
 
 import argparse
-import time
 import tracemalloc
 from datetime import date
 
@@ -27,9 +26,8 @@ FLOAT = ["kws_ref_model_float32", "vww_96_float", "ad01_fp32"]
 def bench_model(name: str, runs: int) -> dict[str, float | None]:
     path = MODELS / f"{name}.tflite"
     data = path.read_bytes()
-    start = time.perf_counter()
     graph = tinyabi.load(data)
-    import_s = time.perf_counter() - start
+    import_s = median_seconds(lambda: tinyabi.load(data), runs=5, warmup=1)
 
     tracemalloc.start()
     session = tinyabi.Session(tinyabi.load(data), backends=["reference"])

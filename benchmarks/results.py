@@ -56,6 +56,7 @@ def machine() -> str:
     return (
         f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, numpy {np.__version__}"
         + (f", {blas}" if blas else "")
+        + f"; load average {os.getloadavg()[0]:.2f} when the run started"
     )
 
 
