@@ -1,4 +1,4 @@
-"""tinyabi's memory plan against TensorFlow Lite Micro's arena, on every shared int8 model.
+"""tinyabi's memory plan against TensorFlow Lite Micro's arena, on every shared model.
 
 Run: ``python benchmarks/bench_memory.py``. Writes the ``memory`` section of
 ``benchmarks/RESULTS.md``. TFLM's numbers come from its allocation record
@@ -19,7 +19,14 @@ from results import MODELS, machine, write_section
 
 import tinyabi
 
-MODELS_INT8 = ["kws_ref_model", "vww_96_int8", "ad01_int8"]
+MODELS_ALL = [
+    "kws_ref_model",
+    "vww_96_int8",
+    "ad01_int8",
+    "kws_ref_model_float32",
+    "vww_96_float",
+    "ad01_fp32",
+]
 
 _PROBE = """
 import sys
@@ -29,11 +36,11 @@ runtime.Interpreter.from_bytes(data, arena_size=4 * len(data) + (1 << 20)).print
 """
 
 
-def tflm_arena(path: str) -> tuple[int, int]:
-    """TFLM's (head, total) arena bytes for the model at ``path``."""
-    run = subprocess.run(
-        [sys.executable, "-c", _PROBE, path], capture_output=True, text=True, check=True
-    )
+def tflm_arena(path: str) -> tuple[int, int] | None:
+    """TFLM's (head, total) arena bytes for the model at ``path`` (None if TFLM refuses it)."""
+    run = subprocess.run([sys.executable, "-c", _PROBE, path], capture_output=True, text=True)
+    if run.returncode != 0:
+        return None
     out = run.stdout + run.stderr
     head = int(re.search(r"allocation head (\d+) bytes", out).group(1))  # type: ignore[union-attr]
     total = int(re.search(r"allocation total (\d+) bytes", out).group(1))  # type: ignore[union-attr]
@@ -42,15 +49,19 @@ def tflm_arena(path: str) -> tuple[int, int]:
 
 def main() -> None:
     rows = []
-    for name in MODELS_INT8:
+    for name in MODELS_ALL:
         path = MODELS / f"{name}.tflite"
-        head, total = tflm_arena(str(path))
+        arena = tflm_arena(str(path))
         memory = tinyabi.Session(tinyabi.load(path), backends=["reference"]).memory
-        ratio = memory.arena_bytes / head
         gap = memory.arena_bytes / memory.lower_bound_bytes - 1
+        tflm = (
+            "refused (hybrid) | n/a | n/a"
+            if arena is None
+            else (f"{arena[0]:,} | {arena[1]:,} | {memory.arena_bytes / arena[0]:.2f}x")
+        )
         rows.append(
             f"| {name} | {memory.arena_bytes:,} | {memory.lower_bound_bytes:,} | {gap:.1%} "
-            f"| {head:,} | {total:,} | {ratio:.2f}x |"
+            f"| {tflm} |"
         )
         print(rows[-1], flush=True)
     body = "\n".join(
