@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,3 +25,25 @@ def shared_model(name: str) -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def tinyabi_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m tinyabi ARGS`` as a user would; returns the finished process."""
+    return subprocess.run(
+        [sys.executable, "-m", "tinyabi", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    """The command failed with exit status 2 and one ``tinyabi: error:`` line naming ``words``."""
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("tinyabi: error:")
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]

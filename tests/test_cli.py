@@ -2,41 +2,19 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.conftest import shared_model
+from tests.conftest import assert_one_line_error, shared_model, tinyabi_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def tinyabi(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tinyabi", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
-    assert result.returncode != 0
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("tinyabi: error:")
-    for word in words:
-        assert word in lines[0]
-    assert "Traceback" not in result.stderr
-
-
 def test_run_prints_outputs_and_writes_npz(tmp_path: Path) -> None:
     out = tmp_path / "out.npz"
-    result = tinyabi("run", str(shared_model("ad01_int8")), "--seed", "3", "--output", str(out))
+    result = tinyabi_cli("run", str(shared_model("ad01_int8")), "--seed", "3", "--output", str(out))
     assert result.returncode == 0, result.stderr
     assert "Identity: int8[1, 640]" in result.stdout
     saved = np.load(out)
@@ -46,8 +24,10 @@ def test_run_prints_outputs_and_writes_npz(tmp_path: Path) -> None:
 def test_run_reads_inputs_from_npy(tmp_path: Path) -> None:
     x = np.random.default_rng(1).integers(-128, 128, size=(1, 640)).astype(np.int8)
     np.save(tmp_path / "x.npy", x)
-    by_position = tinyabi("run", str(shared_model("ad01_int8")), "--input", str(tmp_path / "x.npy"))
-    by_name = tinyabi(
+    by_position = tinyabi_cli(
+        "run", str(shared_model("ad01_int8")), "--input", str(tmp_path / "x.npy")
+    )
+    by_name = tinyabi_cli(
         "run", str(shared_model("ad01_int8")), "--input", f"input_1={tmp_path / 'x.npy'}"
     )
     assert by_position.returncode == 0, by_position.stderr
@@ -56,30 +36,30 @@ def test_run_reads_inputs_from_npy(tmp_path: Path) -> None:
 
 def test_run_rejects_wrong_dtype_in_one_line(tmp_path: Path) -> None:
     np.save(tmp_path / "x.npy", np.zeros((1, 640), np.float32))
-    result = tinyabi("run", str(shared_model("ad01_int8")), "--input", str(tmp_path / "x.npy"))
+    result = tinyabi_cli("run", str(shared_model("ad01_int8")), "--input", str(tmp_path / "x.npy"))
     assert_one_line_error(result, "input_1", "int8", "float32")
 
 
 def test_missing_and_malformed_model_files_are_one_line_errors(tmp_path: Path) -> None:
-    assert_one_line_error(tinyabi("run", str(tmp_path / "nope.tflite")), "nope.tflite")
+    assert_one_line_error(tinyabi_cli("run", str(tmp_path / "nope.tflite")), "nope.tflite")
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(b"this is not a model at all")
-    assert_one_line_error(tinyabi("inspect", str(bad)), "not a TFLite model")
+    assert_one_line_error(tinyabi_cli("inspect", str(bad)), "not a TFLite model")
 
 
 def test_unknown_backend_is_a_one_line_error() -> None:
-    result = tinyabi("run", str(shared_model("ad01_int8")), "--backends", "warp-drive")
+    result = tinyabi_cli("run", str(shared_model("ad01_int8")), "--backends", "warp-drive")
     assert_one_line_error(result, "warp-drive")
 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
-    result = tinyabi("--debug", "run", str(tmp_path / "nope.tflite"))
+    result = tinyabi_cli("--debug", "run", str(tmp_path / "nope.tflite"))
     assert result.returncode != 0
     assert "Traceback" in result.stderr
 
 
 def test_inspect_shows_operators_and_memory() -> None:
-    result = tinyabi("inspect", str(shared_model("kws_ref_model")))
+    result = tinyabi_cli("inspect", str(shared_model("kws_ref_model")))
     assert result.returncode == 0, result.stderr
     assert "CONV_2D x5" in result.stdout
     assert "constant bytes" in result.stdout
@@ -88,7 +68,7 @@ def test_inspect_shows_operators_and_memory() -> None:
 def test_inspect_json_is_complete() -> None:
     import json
 
-    result = tinyabi("inspect", "--json", str(shared_model("kws_ref_model")))
+    result = tinyabi_cli("inspect", "--json", str(shared_model("kws_ref_model")))
     data = json.loads(result.stdout)
     assert len(data["nodes"]) == 13
     assert data["inputs"] == ["input_1"]
@@ -97,7 +77,7 @@ def test_inspect_json_is_complete() -> None:
 def test_spec_writes_markdown_and_json_schema(tmp_path: Path) -> None:
     import json
 
-    result = tinyabi(
+    result = tinyabi_cli(
         "spec", "-o", str(tmp_path / "spec.md"), "--json-schema", str(tmp_path / "s.json")
     )
     assert result.returncode == 0, result.stderr
@@ -106,13 +86,13 @@ def test_spec_writes_markdown_and_json_schema(tmp_path: Path) -> None:
 
 
 def test_backends_lists_reference() -> None:
-    result = tinyabi("backends")
+    result = tinyabi_cli("backends")
     assert result.returncode == 0
     assert result.stdout.startswith("reference")
 
 
 @pytest.mark.parametrize("command", ["run", "inspect", "spec", "backends", "demo"])
 def test_every_command_has_help(command: str) -> None:
-    result = tinyabi(command, "--help")
+    result = tinyabi_cli(command, "--help")
     assert result.returncode == 0
     assert "usage: tinyabi" in result.stdout

@@ -4,34 +4,12 @@ from __future__ import annotations
 
 import html
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import tinyabi
-from tests.conftest import shared_model
+from tests.conftest import assert_one_line_error, shared_model, tinyabi_cli
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def tinyabi_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tinyabi", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("tinyabi: error:")
-    for word in words:
-        assert word in lines[0]
-    assert "Traceback" not in result.stderr
 
 
 def test_plan_prints_the_plan_and_writes_json_and_html(tmp_path: Path) -> None:

@@ -14,14 +14,13 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Sequence
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import yaml
 
+from tests.kernels.spec_check import assert_within, op_spec, tolerance
 from tests.runtimes import run_litert, run_tflm
 from tinyabi.errors import BackendError, GraphError, TinyABIError
 from tinyabi.ir.builder import GraphBuilder, QuantLike
@@ -30,43 +29,15 @@ from tinyabi.ir.shapes import infer_shapes
 from tinyabi.kernels import activations as act
 from tinyabi.kernels import prepare
 from tinyabi.session import Session
-from tinyabi.spec import OperatorSpec, Tolerance
 from tinyabi.tflite.exporter import export_tflite
 
 ROOT = Path(__file__).resolve().parents[2]
-OPS_DIR = ROOT / "specs" / "tinyabi-0.1" / "ops"
 UNARY = ("RELU", "RELU6", "LEAKY_RELU", "LOGISTIC", "TANH", "HARD_SWISH")
 ALL_OPS = (*UNARY, "SOFTMAX")
 #: Output quantization TFLM's int8 kernels assume.
 FIXED_OUTPUT = {"LOGISTIC": (1 / 256, -128), "TANH": (1 / 128, 0), "SOFTMAX": (1 / 256, -128)}
 #: Plain values of the required attributes.
 ATTRS: dict[str, dict[str, Any]] = {"LEAKY_RELU": {"alpha": 0.1}, "SOFTMAX": {"beta": 1.0}}
-
-
-@cache
-def op_spec(op: str) -> OperatorSpec:
-    """The spec file of ``op``, validated."""
-    return OperatorSpec.model_validate(yaml.safe_load((OPS_DIR / f"{op}.yaml").read_text()))
-
-
-def tolerance(op: str, signature: str) -> Tolerance:
-    """The tolerance ``op``'s spec file declares for ``signature``."""
-    return next(s.tolerance for s in op_spec(op).signatures if s.name == signature)
-
-
-def assert_within(got: np.ndarray, want: np.ndarray, tol: Tolerance, what: str) -> None:
-    """``|got - want| <= atol + rtol * |want|`` elementwise (or byte equality for exact)."""
-    assert got.shape == want.shape and got.dtype == want.dtype, what
-    if tol.kind == "exact":
-        if got.tobytes() != want.tobytes():
-            bad = np.flatnonzero(got.reshape(-1) != want.reshape(-1))
-            raise AssertionError(f"{what}: {bad.size} elements differ, first at {bad[:5]}")
-        return
-    err = np.abs(got.astype(np.float64) - want.astype(np.float64))
-    bound = tol.atol + tol.rtol * np.abs(want.astype(np.float64))
-    assert np.all(err <= bound), (
-        f"{what}: max error {err.max():.3g}, worst excess {(err - bound).max():.3g}"
-    )
 
 
 def unary_graph(

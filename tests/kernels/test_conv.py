@@ -9,15 +9,13 @@ quantization parameters; the shared MLPerf Tiny models are checked node by node.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import yaml
 
 from tests.conftest import shared_model
+from tests.kernels.spec_check import assert_within, tolerance
 from tests.runtimes import run_litert, run_tflm
 from tinyabi.errors import GraphError
 from tinyabi.ir.builder import GraphBuilder
@@ -28,43 +26,12 @@ from tinyabi.kernels import conv as conv_kernels
 from tinyabi.kernels import has_kernel, prepare
 from tinyabi.kernels.quant import multiply_by_quantized_multiplier, quantize_multipliers, wrap_int32
 from tinyabi.session import Session
-from tinyabi.spec import OperatorSpec, Tolerance, load_spec
+from tinyabi.spec import load_spec
 from tinyabi.tflite.exporter import export_tflite
 from tinyabi.tflite.importer import load_tflite
 
-OPS_DIR = Path(__file__).resolve().parents[2] / "specs" / "tinyabi-0.1" / "ops"
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 CONV_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
-
-
-@cache
-def op_spec(op: str) -> OperatorSpec:
-    """The spec file of ``op``, validated."""
-    return OperatorSpec.model_validate(yaml.safe_load((OPS_DIR / f"{op}.yaml").read_text()))
-
-
-def tolerance(op: str, signature: str) -> Tolerance:
-    """The tolerance ``op``'s spec file declares for ``signature``."""
-    return next(s.tolerance for s in op_spec(op).signatures if s.name == signature)
-
-
-def assert_within(got: np.ndarray, want: np.ndarray, tol: Tolerance, what: str) -> None:
-    """``|got - want| <= atol + rtol * |want|`` elementwise (byte equality for exact)."""
-    assert got.shape == want.shape and got.dtype == want.dtype, (
-        f"{what}: got {got.dtype}{list(got.shape)}, want {want.dtype}{list(want.shape)}"
-    )
-    if tol.kind == "exact":
-        if got.tobytes() != want.tobytes():
-            diff = np.abs(got.astype(np.int64) - want.astype(np.int64))
-            raise AssertionError(
-                f"{what}: {np.count_nonzero(diff)} values differ, max {diff.max()}"
-            )
-        return
-    err = np.abs(got.astype(np.float64) - want.astype(np.float64))
-    bound = tol.atol + tol.rtol * np.abs(want.astype(np.float64))
-    assert np.all(err <= bound), (
-        f"{what}: max error {err.max():.3g}, worst excess {(err - bound).max():.3g}"
-    )
 
 
 def run_reference(graph: Graph, inputs: Sequence[np.ndarray]) -> np.ndarray:

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import yaml
 
+from tests.kernels.spec_check import assert_within, op_spec, tolerance
 from tests.runtimes import run_litert, run_tflm
 from tinyabi.errors import GraphError, TinyABIError
 from tinyabi.ir.builder import GraphBuilder, QuantLike
@@ -25,36 +23,10 @@ from tinyabi.ir.shapes import infer_shapes
 from tinyabi.kernels import pooling as pooling_kernels
 from tinyabi.kernels import prepare
 from tinyabi.session import Session
-from tinyabi.spec import OperatorSpec, Tolerance
 from tinyabi.tflite.exporter import export_tflite
 
-OPS_DIR = Path(__file__).resolve().parents[2] / "specs" / "tinyabi-0.1" / "ops"
 POOLS = ("AVERAGE_POOL_2D", "MAX_POOL_2D")
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
-
-
-@cache
-def op_spec(op: str) -> OperatorSpec:
-    """The spec file of ``op``, validated."""
-    return OperatorSpec.model_validate(yaml.safe_load((OPS_DIR / f"{op}.yaml").read_text()))
-
-
-def tolerance(op: str, signature: str) -> Tolerance:
-    """The tolerance ``op``'s spec file declares for ``signature``."""
-    return next(s.tolerance for s in op_spec(op).signatures if s.name == signature)
-
-
-def assert_within(got: np.ndarray, want: np.ndarray, tol: Tolerance, what: str) -> None:
-    """``|got - want| <= atol + rtol * |want|`` elementwise (or byte equality for exact)."""
-    assert got.shape == want.shape and got.dtype == want.dtype, what
-    if tol.kind == "exact":
-        assert got.tobytes() == want.tobytes(), what
-        return
-    err = np.abs(got.astype(np.float64) - want.astype(np.float64))
-    bound = tol.atol + tol.rtol * np.abs(want.astype(np.float64))
-    assert np.all(err <= bound), (
-        f"{what}: max error {err.max():.3g}, worst excess {(err - bound).max():.3g}"
-    )
 
 
 def run_reference(graph: Graph, inputs: Sequence[np.ndarray]) -> np.ndarray:

@@ -7,17 +7,15 @@ Every case is a seeded-random single-operator graph built with GraphBuilder, exp
 
 from __future__ import annotations
 
-import functools
 import math
 import platform
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import yaml
 
+from tests.kernels.spec_check import assert_within, op_spec, tolerance
 from tests.runtimes import run_litert, run_tflm
 from tinyabi.errors import GraphError
 from tinyabi.ir.builder import GraphBuilder
@@ -26,10 +24,9 @@ from tinyabi.ir.shapes import infer_shapes
 from tinyabi.kernels import prepare
 from tinyabi.kernels.tensor import DEQUANTIZE_INPUTS, MOVED_TYPES, QUANTIZE_PAIRS
 from tinyabi.session import Session
-from tinyabi.spec.models import OperatorSpec, Tolerance
+from tinyabi.spec.models import Tolerance
 from tinyabi.tflite.exporter import export_tflite
 
-OPS_DIR = Path(__file__).resolve().parents[2] / "specs" / "tinyabi-0.1" / "ops"
 FAMILY = [
     "RESHAPE",
     "SQUEEZE",
@@ -45,20 +42,6 @@ Quant = tuple[float, int] | None
 
 # --------------------------------------------------------------------------------------------
 # Helpers
-
-
-@functools.cache
-def spec(op: str) -> OperatorSpec:
-    """The operator's spec file, validated."""
-    return OperatorSpec.model_validate(yaml.safe_load((OPS_DIR / f"{op}.yaml").read_text()))
-
-
-def tolerance(op: str, signature: str) -> Tolerance:
-    """The tolerance the spec declares for one signature."""
-    for sig in spec(op).signatures:
-        if sig.name == signature:
-            return sig.tolerance
-    raise KeyError(f"{op} has no signature {signature}")
 
 
 def reference(graph: Graph, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -77,17 +60,6 @@ def assert_same(got: np.ndarray, want: np.ndarray, context: str) -> None:
             f"{context}: {bad.size}+ elements differ, e.g. at {bad.tolist()}: "
             f"got {got.reshape(-1)[bad].tolist()}, want {want.reshape(-1)[bad].tolist()}"
         )
-
-
-def assert_within(got: np.ndarray, want: np.ndarray, tol: Tolerance, context: str) -> None:
-    """Within the spec tolerance (byte-identical for exact ones)."""
-    if tol.kind == "exact":
-        assert_same(got, want, context)
-        return
-    assert got.shape == want.shape, context
-    err = np.abs(got.astype(np.float64) - want.astype(np.float64))
-    bound = tol.atol + tol.rtol * np.abs(want.astype(np.float64))
-    assert np.all(err <= bound), f"{context}: max error {err.max()} over the bound"
 
 
 def check_tflm(graph: Graph, inputs: Sequence[np.ndarray], context: str) -> bytes:
@@ -208,22 +180,23 @@ def run_cases(count: int, seed: int, case: Callable[[np.random.Generator, int], 
 
 @pytest.mark.parametrize("op", FAMILY)
 def test_spec_file_is_valid(op: str) -> None:
-    s = spec(op)
+    s = op_spec(op)
     assert s.name == op
     assert all(sig.tolerance.kind == "exact" for sig in s.signatures)
 
 
 @pytest.mark.parametrize("op", list(MOVED_TYPES))
 def test_spec_signatures_match_kernel_types(op: str) -> None:
-    assert {sig.operands["output"].dtype for sig in spec(op).signatures} == set(MOVED_TYPES[op])
+    assert {sig.operands["output"].dtype for sig in op_spec(op).signatures} == set(MOVED_TYPES[op])
 
 
 def test_spec_signatures_match_quantize_pairs() -> None:
     pairs = {
-        (s.operands["input"].dtype, s.operands["output"].dtype) for s in spec("QUANTIZE").signatures
+        (s.operands["input"].dtype, s.operands["output"].dtype)
+        for s in op_spec("QUANTIZE").signatures
     }
     assert pairs == set(QUANTIZE_PAIRS)
-    inputs = {s.operands["input"].dtype for s in spec("DEQUANTIZE").signatures}
+    inputs = {s.operands["input"].dtype for s in op_spec("DEQUANTIZE").signatures}
     assert inputs == set(DEQUANTIZE_INPUTS)
 
 

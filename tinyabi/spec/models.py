@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ElementType = Literal["float32", "int8", "uint8", "int16", "int32", "int64", "bool"]
@@ -29,6 +30,27 @@ class Tolerance(_Strict):
     kind: Literal["exact", "float"]
     atol: float = Field(0.0, ge=0)
     rtol: float = Field(0.0, ge=0)
+
+    def violation(self, got: np.ndarray, want: np.ndarray) -> str | None:
+        """``None`` when ``got`` conforms to ``want`` under this tolerance, else what is wrong
+        (shape or dtype, how many values differ, or the worst excess over the bound)."""
+        if got.shape != want.shape or got.dtype != want.dtype:
+            return f"got {got.dtype}{list(got.shape)}, expected {want.dtype}{list(want.shape)}"
+        if self.kind == "exact":
+            if got.tobytes() == want.tobytes():
+                return None
+            differ = np.flatnonzero(got.reshape(-1) != want.reshape(-1))
+            worst = np.abs(got.astype(np.float64) - want.astype(np.float64)).max()
+            return (
+                f"{differ.size} values differ (first at {differ[:5].tolist()}), by up to {worst:g}"
+            )
+        error = np.abs(got.astype(np.float64) - want.astype(np.float64))
+        bound = self.atol + self.rtol * np.abs(want.astype(np.float64))
+        if np.all(error <= bound):
+            return None
+        return (
+            f"max error {error.max():.3g}, worst excess over the bound {(error - bound).max():.3g}"
+        )
 
     @model_validator(mode="after")
     def _exact_has_no_bounds(self) -> Tolerance:
@@ -113,6 +135,15 @@ class OperatorSpec(_Strict):
             if missing:
                 raise ValueError(f"signature {sig.name!r} does not type operands {sorted(missing)}")
         return self
+
+    def signature(self, name: str) -> Signature:
+        """The signature called ``name`` (a KeyError naming the known ones when missing)."""
+        for sig in self.signatures:
+            if sig.name == name:
+                return sig
+        raise KeyError(
+            f"{self.name} has no signature {name!r}: {[s.name for s in self.signatures]}"
+        )
 
     def attribute(self, name: str) -> Attribute | None:
         """The attribute called ``name``, if any."""
