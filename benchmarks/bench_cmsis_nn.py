@@ -1,0 +1,248 @@
+"""CMSIS-NN backend: generated code on the host and on emulated Cortex-M4 / Cortex-M55.
+
+Run: ``python benchmarks/bench_cmsis_nn.py [--runs N]`` (needs the ``tinyabi-cmsis-nn`` plugin,
+and for the Cortex-M columns ``arm-none-eabi-gcc``, newlib and ``qemu-system-arm``). Writes the
+``cmsis-nn`` section of ``benchmarks/RESULTS.md``. Per shared int8 model:
+
+* host latency of the generated code (``Session(backends=["cmsis-nn"])``, median) next to
+  TFLM's Python interpreter and tinyabi's reference backend;
+* instructions per inference on Cortex-M4 (``mps2-an386``) and Cortex-M55 (``mps3-an547``),
+  counted with SysTick under ``qemu-system-arm -icount shift=0``, with QEMU's wall time;
+* flash and RAM of the Cortex-M4 firmware from ``arm-none-eabi-size`` and the link map;
+
+next to the TFLM + CMSIS-NN figures quoted in the issue, with the goals flash <= 0.75x and
+RAM <= 0.65x of those. Every Cortex-M output is checked against TFLM's before it is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+from results import MODELS, machine, median_seconds, write_section
+from tflite_micro.python.tflite_micro import runtime
+from tinyabi_cmsis_nn.backend import CmsisNNBackend
+from tinyabi_cmsis_nn.build import cortexm
+
+import tinyabi
+from tinyabi.cli import random_inputs
+from tinyabi.ir.graph import Graph, numpy_dtype
+
+INT8 = ["kws_ref_model", "vww_96_int8", "ad01_int8"]
+CORES = ["cortex-m4", "cortex-m55"]
+
+
+@dataclass(frozen=True)
+class Published:
+    """TFLM + CMSIS-NN on the MLPerf Tiny models, as quoted in the issue (Cortex-M4 for flash
+    and arena)."""
+
+    m4_instructions: float
+    m55_instructions: float
+    flash: int
+    arena: int
+
+
+ISSUE = {
+    "kws_ref_model": Published(7.70e6, 1.81e6, 197_952, 22_820),
+    "vww_96_int8": Published(24.10e6, 6.56e6, 480_712, 100_708),
+    "ad01_int8": Published(0.583e6, 0.150e6, 363_424, 2_580),
+}
+FLASH_GOAL = 0.75
+RAM_GOAL = 0.65
+
+
+@dataclass
+class CoreResult:
+    """One model on one core under QEMU."""
+
+    instructions: int
+    stack_bytes: int
+    qemu_seconds: float
+    build_seconds: float
+    sizes: dict[str, int]
+
+
+def _tflm(data: bytes) -> runtime.Interpreter:
+    return runtime.Interpreter.from_bytes(data, arena_size=4 * len(data) + (1 << 20))
+
+
+def _tflm_outputs(data: bytes, values: list[np.ndarray], count: int) -> list[np.ndarray]:
+    interpreter = _tflm(data)
+    for i, v in enumerate(values):
+        interpreter.set_input(v, i)
+    interpreter.invoke()
+    return [np.array(interpreter.get_output(i)) for i in range(count)]
+
+
+def host_latencies(data: bytes, graph: Graph, runs: int) -> dict[str, float]:
+    """Median seconds per inference: the generated code on the host, reference, TFLM."""
+    feeds = random_inputs(graph, 0)
+    values = [feeds[n] for n in graph.inputs]
+    result = {}
+    for backend in ("cmsis-nn", "reference"):
+        session = tinyabi.Session(tinyabi.load(data), backends=[backend])
+        result[backend] = median_seconds(functools.partial(session.run, feeds), runs)
+    interpreter = _tflm(data)
+
+    def run_tflm() -> object:
+        for i, v in enumerate(values):
+            interpreter.set_input(v, i)
+        interpreter.invoke()
+        return [interpreter.get_output(i) for i in range(len(graph.outputs))]
+
+    result["tflm"] = median_seconds(run_tflm, runs)
+    return result
+
+
+def on_core(data: bytes, graph: Graph, project: Path, core: str) -> CoreResult:
+    """Build the generated ``project`` for ``core``, run it once under QEMU, check the outputs
+    against TFLM's."""
+    start = time.perf_counter()
+    elf = cortexm.build_firmware(project, core)
+    build_seconds = time.perf_counter() - start
+    feeds = random_inputs(graph, 0)
+    values = [feeds[n] for n in graph.inputs]
+    run = cortexm.run_firmware(elf, core, b"".join(v.tobytes() for v in values), timeout=600)
+    expected = b"".join(
+        np.ascontiguousarray(v, dtype=numpy_dtype(graph.tensor(n).dtype)).tobytes()
+        for n, v in zip(graph.outputs, _tflm_outputs(data, values, len(graph.outputs)))
+    )
+    if run.output != expected:
+        raise SystemExit(f"{core}: the firmware's outputs differ from TFLM's")
+    return CoreResult(
+        run.instructions, run.stack_bytes, run.seconds, build_seconds, cortexm.size_report(elf)
+    )
+
+
+def millions(value: float) -> str:
+    """Instructions in millions."""
+    return f"{value / 1e6:.3f} M"
+
+
+def nbytes(value: int) -> str:
+    """Bytes with thousands separators."""
+    return f"{value:,}"
+
+
+def versus_goal(ratio: float, goal: float) -> str:
+    """A ratio to a published figure, and whether it meets the goal."""
+    return f"**{ratio:.3f}x** ({'meets' if ratio <= goal else 'misses'} <= {goal:.2f}x)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=50, help="timed host runs (default 50)")
+    args = parser.parse_args()
+    missing = cortexm.missing_tools()
+    library = (
+        f"the real CMSIS-NN at `{os.environ['CMSIS_NN_PATH']}`"
+        if os.environ.get("CMSIS_NN_PATH")
+        else "tinyabi's portable C implementation of the CMSIS-NN API (`csrc/`, no DSP/MVE "
+        "intrinsics; set `CMSIS_NN_PATH` to build against Arm's CMSIS-NN instead)"
+    )
+    host_rows, core_rows, size_rows, timing_rows = [], [], [], []
+    for name in INT8:
+        data = (MODELS / f"{name}.tflite").read_bytes()
+        graph = tinyabi.load(data)
+        pub = ISSUE[name]
+        lat = host_latencies(data, graph, args.runs)
+        host_rows.append(
+            f"| {name} | {lat['cmsis-nn'] * 1e3:.3f} | {lat['reference'] * 1e3:.3f} "
+            f"| {lat['tflm'] * 1e3:.3f} | {lat['cmsis-nn'] / lat['tflm']:.2f}x |"
+        )
+        print(host_rows[-1], flush=True)
+        if missing:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            CmsisNNBackend().generate_code(graph, Path(tmp))
+            results = {core: on_core(data, graph, Path(tmp), core) for core in CORES}
+        m4, m55 = results["cortex-m4"], results["cortex-m55"]
+        core_rows.append(
+            f"| {name} | {millions(m4.instructions)} | {millions(pub.m4_instructions)} "
+            f"| {m4.instructions / pub.m4_instructions:.2f}x | {millions(m55.instructions)} "
+            f"| {millions(pub.m55_instructions)} "
+            f"| {m55.instructions / pub.m55_instructions:.2f}x |"
+        )
+        s = m4.sizes
+        model_ram = s["arena"] + m4.stack_bytes + s["model_static_ram"]
+        size_rows.append(
+            f"| {name} | {nbytes(s['model_flash'])} | {nbytes(s['flash'])} | {nbytes(pub.flash)} "
+            f"| {versus_goal(s['model_flash'] / pub.flash, FLASH_GOAL)} | {nbytes(s['arena'])} "
+            f"| {nbytes(m4.stack_bytes)} | {nbytes(s['model_static_ram'])} | {nbytes(model_ram)} "
+            f"| {nbytes(pub.arena)} | {versus_goal(model_ram / pub.arena, RAM_GOAL)} |"
+        )
+        timing_rows.append(
+            f"| {name} | {m4.qemu_seconds:.2f} | {m55.qemu_seconds:.2f} "
+            f"| {m4.instructions / m4.qemu_seconds / 1e6:.0f} "
+            f"| {m55.instructions / m55.qemu_seconds / 1e6:.0f} |"
+        )
+        print(core_rows[-1], size_rows[-1], timing_rows[-1], sep="\n", flush=True)
+
+    lines = [
+        "## CMSIS-NN backend: host and Cortex-M (`bench_cmsis_nn.py`)",
+        "",
+        f"Run on {date.today().isoformat()}: {machine()}.",
+        f"Kernel library: {library}. The TFLM + CMSIS-NN figures are those quoted in the issue "
+        "(Arm's optimized kernels), so the instruction ratios compare a portable C library "
+        "with hand-optimized DSP/MVE code.",
+        "",
+        "### Host latency",
+        "",
+        f"Median of {args.runs} runs after 3 warm-up runs, one random input, ms per inference "
+        "including moving inputs in and outputs out. cmsis-nn = the generated C code built for "
+        "the host (`gcc -O2`) and called through ctypes; TFLM = its Python interpreter.",
+        "",
+        "| model | cmsis-nn ms | reference ms | TFLM ms | cmsis-nn / TFLM |",
+        "|---|---|---|---|---|",
+        *host_rows,
+    ]
+    if missing:
+        lines += ["", f"Cortex-M columns skipped: {', '.join(missing)} not installed."]
+    else:
+        lines += [
+            "",
+            "### Instructions per inference under QEMU",
+            "",
+            "Instructions executed by `model_run()` (not cycles), counted with SysTick under "
+            "`qemu-system-arm -icount shift=0` (calibrated on a loop of known length to within "
+            "a few instructions); outputs checked equal to TFLM's. Firmware: `arm-none-eabi-gcc "
+            "12.2 -O2`, M4 with `-mfloat-abi=hard -mfpu=fpv4-sp-d16`, M55 with "
+            "`-mfloat-abi=hard -fno-if-conversion -fno-if-conversion2`.",
+            "",
+            "| model | M4 | TFLM+CMSIS-NN M4 | ratio | M55 | TFLM+CMSIS-NN M55 | ratio |",
+            "|---|---|---|---|---|---|---|",
+            *core_rows,
+            "",
+            "### Footprint on Cortex-M4 (bytes)",
+            "",
+            "model flash = generated code + weights + kernels (the input sections of "
+            "`libmodel.a` in the link map); firmware flash adds the harness, startup code and "
+            "newlib-nano's semihosting stdio. RAM = arena + peak stack during `model_run()` "
+            "(stack painting) + the model library's static data; the firmware also reserves a "
+            "32 KiB stack and a 16 KiB heap for the harness, not counted. Goals: flash <= "
+            f"{FLASH_GOAL:.2f}x and RAM <= {RAM_GOAL:.2f}x of TFLM+CMSIS-NN's flash and arena.",
+            "",
+            "| model | model flash | firmware flash | TFLM flash | flash ratio | arena "
+            "| peak stack | static | RAM | TFLM arena | RAM ratio |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+            *size_rows,
+            "",
+            "### QEMU wall time per inference run (s, including QEMU start-up)",
+            "",
+            "| model | M4 s | M55 s | M4 M instr/s | M55 M instr/s |",
+            "|---|---|---|---|---|",
+            *timing_rows,
+        ]
+    write_section("cmsis-nn", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,335 @@
+"""A graph as a C project: ``model.h``, ``model.c``, ``model_data.c``, ``Makefile``, ``README.md``.
+
+:func:`generate` lowers every node to a :class:`~.layers.Layer`, lays out one arena (tinyabi's
+memory plan for the activations, then the persistent kernel sums, then one scratch buffer as
+large as the largest layer asks for) and renders the files in memory
+(:class:`GeneratedModel`); :func:`write_project` writes them, with a copy of the portable
+CMSIS-NN library, into a folder a firmware engineer can drop into a build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tinyabi.dispatch.memory import align, plan_memory
+from tinyabi.ir.graph import Graph, Tensor
+from tinyabi_cmsis_nn.codegen.layers import ConstArray, Layer, lower
+from tinyabi_cmsis_nn.codegen.names import c_string_literal, tensor_offset_macro
+from tinyabi_cmsis_nn.codegen.sizes import SizeOracle
+from tinyabi_cmsis_nn.codegen.templates import (
+    MAKEFILE,
+    MODEL_H,
+    README,
+    model_c_prologue,
+    model_c_runtime,
+)
+
+#: Alignment of the arena, of every region in it and of the constant arrays.
+ALIGNMENT = 16
+#: Where the portable library lives in a generated project.
+LIBRARY_FOLDER = "cmsis_nn"
+#: The files :func:`generate` renders.
+FILES = ("model.h", "model.c", "model_data.c", "Makefile", "README.md")
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """A graph input or output as the generated tensor table describes it."""
+
+    name: str
+    shape: tuple[int, ...]
+    scale: float
+    zero_point: int
+    size: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class ArenaLayout:
+    """The arena: activations from 0, kernel sums after them, the scratch buffer last."""
+
+    activations: int
+    kernel_sums: dict[int, tuple[int, int]]  # layer index -> (offset, bytes)
+    scratch_offset: int
+    scratch: int
+
+    @property
+    def total(self) -> int:
+        """``MODEL_ARENA_SIZE``."""
+        return self.scratch_offset + self.scratch
+
+    @property
+    def persistent(self) -> int:
+        """Bytes that must persist between runs: activations and kernel sums."""
+        return self.scratch_offset
+
+
+@dataclass
+class GeneratedModel:
+    """The generated sources of one graph, and what the host runner needs to know."""
+
+    files: dict[str, str]
+    layers: list[Layer]
+    layout: ArenaLayout
+    inputs: list[TensorInfo]
+    outputs: list[TensorInfo]
+    offsets: dict[str, int] = field(default_factory=dict)
+
+    def digest(self) -> str:
+        """A SHA-256 over the generated files (names and contents)."""
+        h = hashlib.sha256()
+        for name in sorted(self.files):
+            h.update(name.encode() + b"\0" + self.files[name].encode() + b"\0")
+        return h.hexdigest()
+
+
+class _Arena:
+    """Tensor name -> arena offset, and the C expression of its address."""
+
+    def __init__(self, offsets: dict[str, int], indices: dict[str, int]) -> None:
+        self.offsets = offsets
+        self.indices = indices
+
+    def offset(self, tensor: str) -> int:
+        return self.offsets[tensor]
+
+    def __call__(self, tensor: str) -> str:
+        return f"(model_arena + {tensor_offset_macro(self.indices[tensor])})"
+
+
+def generate(graph: Graph, oracle: SizeOracle) -> GeneratedModel:
+    """Render the C project of ``graph`` (every node of which the backend supports)."""
+    plan = plan_memory(graph, alignment=ALIGNMENT)
+    offsets = {p.tensor: p.offset for p in plan.tensors}
+    indices = {name: i for i, name in enumerate(graph.tensors)}
+    arena = _Arena(offsets, indices)
+    layers = [lower(node, graph, i, arena) for i, node in enumerate(graph.nodes)]
+
+    activations = align(plan.arena_bytes, ALIGNMENT)
+    cursor = activations
+    sums: dict[int, tuple[int, int]] = {}
+    for layer in layers:
+        if layer.kernel_sums is not None:
+            need = align(oracle.size(layer.kernel_sums.query), ALIGNMENT)
+            if need:
+                sums[layer.index] = (cursor, need)
+                cursor += need
+    scratch = max((oracle.size(layer.scratch) for layer in layers if layer.scratch), default=0)
+    layout = ArenaLayout(activations, sums, cursor, align(scratch, ALIGNMENT))
+
+    inputs = [_info(graph.tensor(n), offsets[n]) for n in graph.inputs]
+    outputs = [_info(graph.tensor(n), offsets[n]) for n in graph.outputs]
+    files = {
+        "model.h": MODEL_H.substitute(
+            arena=layout.total,
+            scratch=layout.scratch,
+            activations=layout.activations,
+            inputs=len(inputs),
+            outputs=len(outputs),
+        ),
+        "model.c": _model_c(layers, layout, arena, inputs, outputs),
+        "model_data.c": _model_data_c(layers),
+        "Makefile": MAKEFILE,
+        "README.md": README.substitute(
+            arena=layout.total,
+            activations=layout.activations,
+            persistent=layout.scratch_offset - layout.activations,
+            scratch=layout.scratch,
+            layers=len(layers),
+            inputs=len(inputs),
+            outputs=len(outputs),
+            table=_layer_table(layers),
+        ),
+    }
+    return GeneratedModel(files, layers, layout, inputs, outputs, offsets)
+
+
+def _info(t: Tensor, offset: int) -> TensorInfo:
+    scale, zero_point = 0.0, 0
+    if t.quant is not None:
+        scale, zero_point = float(t.quant.scale[0]), int(t.quant.zero_point[0])
+    return TensorInfo(t.name, tuple(t.shape), scale, zero_point, t.nbytes, offset)
+
+
+def c_float(value: float) -> str:
+    """A float32 value as a C ``float`` literal that reads back to the same value."""
+    text = f"{float(np.float32(value)):.9g}"
+    if "." not in text and "e" not in text:
+        text += ".0"
+    return text + "f"
+
+
+def c_int(value: int) -> str:
+    """An int32 value as a C literal (``INT32_MIN`` spelled without an out-of-range constant)."""
+    value = int(value)
+    return "(-2147483647 - 1)" if value == -(2**31) else str(value)
+
+
+def _tensor_entry(t: TensorInfo) -> str:
+    shape = [*t.shape, *([0] * (6 - len(t.shape)))]
+    return (
+        f"    {{{c_string_literal(t.name)}, 0, {len(t.shape)}, "
+        f"{{{', '.join(str(d) for d in shape)}}}, {c_float(t.scale)}, {t.zero_point}, "
+        f"{t.size}u, {t.offset}u}},"
+    )
+
+
+def _tensor_table(name: str, tensors: Sequence[TensorInfo]) -> list[str]:
+    count = max(len(tensors), 1)  # C has no empty arrays
+    lines = [f"static const model_tensor_t {name}[{count}] = {{"]
+    lines += [_tensor_entry(t) for t in tensors] or ['    {"", 0, 0, {0}, 0.0f, 0, 0u, 0u},']
+    lines.append("};")
+    return lines
+
+
+def _model_c(
+    layers: Sequence[Layer],
+    layout: ArenaLayout,
+    arena: _Arena,
+    inputs: Sequence[TensorInfo],
+    outputs: Sequence[TensorInfo],
+) -> str:
+    lines = model_c_prologue(layout.scratch_offset, layout.scratch)
+    used = sorted({arena.indices[name] for name in arena.offsets})
+    by_index = {arena.indices[name]: off for name, off in arena.offsets.items()}
+    lines += [f"#define {tensor_offset_macro(i)} {by_index[i]}u" for i in used]
+    lines.append("")
+    lines += [f"extern const {a.ctype} {a.symbol}[{a.values.size}];" for a in _arrays(layers)]
+    lines += ["", *_tensor_table("model_inputs", inputs), *_tensor_table("model_outputs", outputs)]
+    lines.append("")
+    uses_scratch = any("model_scratch()" in line for layer in layers for line in layer.body)
+    lines += model_c_runtime(uses_scratch)
+    for layer in layers:
+        lines += ["", f"/* {layer.comment} */", *layer.declarations]
+        lines += [f"static arm_cmsis_nn_status {layer.symbol}(void)", "{"]
+        lines += [f"    {line}" for line in layer.body]
+        lines.append("}")
+    lines += ["", *_init(layers, layout), "", *_run(layers)]
+    return "\n".join(lines) + "\n"
+
+
+def _init(layers: Sequence[Layer], layout: ArenaLayout) -> list[str]:
+    lines = [
+        "int model_init(void *arena, size_t arena_size)",
+        "{",
+        "    int8_t *base = (int8_t *)arena;",
+        "    model_arena = NULL;",
+        "    if (base == NULL || arena_size < (size_t)MODEL_ARENA_SIZE ||",
+        "        ((uintptr_t)arena % 16u) != 0u) {",
+        "        return -1;",
+        "    }",
+    ]
+    for layer in layers:
+        if layer.scratch is not None:
+            lines += [
+                f"    if ({layer.scratch.c_call()} > MODEL_SCRATCH_SIZE) {{",
+                f"        return -{2 + layer.index}; /* {layer.comment}: scratch too small */",
+                "    }",
+            ]
+        if layer.kernel_sums is not None:
+            offset, size = layout.kernel_sums.get(layer.index, (0, 0))
+            sums = f"{layer.symbol}_kernel_sums"
+            call = layer.kernel_sums.vector_sum_call.replace("SUMS", sums)
+            lines += [
+                "    {",
+                f"        int32_t need = {layer.kernel_sums.query.c_call()};",
+                f"        {sums} = NULL;",
+                f"        if (need > {size}) {{",
+                f"            return -{2 + layer.index}; /* {layer.comment}: no room for sums */",
+                "        }",
+                "        if (need > 0) {",
+                f"            {sums} = (int32_t *)(void *)(base + {offset}u);",
+                f"            if ({call} != ARM_CMSIS_NN_SUCCESS) {{",
+                f"                return -{2 + layer.index};",
+                "            }",
+                "        }",
+                "    }",
+            ]
+    lines += ["    model_arena = base;", "    return 0;", "}"]
+    return lines
+
+
+def _run(layers: Sequence[Layer]) -> list[str]:
+    lines = [
+        "int model_run(void)",
+        "{",
+        "    if (model_arena == NULL) {",
+        "        return -1;",
+        "    }",
+    ]
+    for layer in layers:
+        lines += [
+            f"    if ({layer.symbol}() != ARM_CMSIS_NN_SUCCESS) {{",
+            f"        return {layer.index + 1};",
+            "    }",
+        ]
+    lines += ["    return 0;", "}"]
+    return lines
+
+
+def _arrays(layers: Iterable[Layer]) -> list[ConstArray]:
+    return [a for layer in layers for a in layer.data]
+
+
+def _values(values: np.ndarray, per_line: int) -> list[str]:
+    flat = [c_int(v) for v in np.asarray(values).reshape(-1).tolist()]
+    return ["    " + ", ".join(flat[i : i + per_line]) + "," for i in range(0, len(flat), per_line)]
+
+
+def _model_data_c(layers: Sequence[Layer]) -> str:
+    lines = [
+        "/* Generated by tinyabi-cmsis-nn: the model's constant data (weights, biases,",
+        " * requantization multipliers and shifts), in flash. Do not edit. */",
+        "#include <stdint.h>",
+        "",
+        "#if defined(__GNUC__) || defined(__clang__)",
+        "#define MODEL_DATA_ALIGNED __attribute__((aligned(16)))",
+        "#else",
+        "#define MODEL_DATA_ALIGNED",
+        "#endif",
+    ]
+    for array in _arrays(layers):
+        per_line = 16 if array.ctype == "int8_t" else 8
+        lines += [
+            "",
+            f"const {array.ctype} {array.symbol}[{array.values.size}] MODEL_DATA_ALIGNED = {{",
+            *_values(array.values, per_line),
+            "};",
+        ]
+    if not _arrays(layers):
+        lines += ["", "extern const int8_t model_data_empty;", "const int8_t model_data_empty = 0;"]
+    return "\n".join(lines) + "\n"
+
+
+def _layer_table(layers: Sequence[Layer]) -> str:
+    rows = ["| layer | operator | CMSIS-NN call |", "|---|---|---|"]
+    rows += [f"| {layer.index} | {layer.op} | `{layer.entry}` |" for layer in layers]
+    return "\n".join(rows)
+
+
+def write_project(generated: GeneratedModel, directory: Path, library: Path | None) -> list[Path]:
+    """Write the generated files into ``directory`` and, when ``library`` (a folder with
+    ``include/`` and ``src/``) is given, copy it to ``directory/cmsis_nn``. Returns the paths
+    written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for name in FILES:
+        path = directory / name
+        path.write_text(generated.files[name], encoding="utf-8")
+        written.append(path)
+    if library is not None:
+        target = directory / LIBRARY_FOLDER
+        for sub in ("include", "src"):
+            source = library / sub
+            for file in sorted(source.iterdir()):
+                if file.suffix in (".c", ".h") and file.is_file():
+                    (target / sub).mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(file, target / sub / file.name)
+                    written.append(target / sub / file.name)
+    return written

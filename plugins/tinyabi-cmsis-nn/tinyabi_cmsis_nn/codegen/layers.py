@@ -1,0 +1,448 @@
+"""One graph node as one generated CMSIS-NN layer: its C declarations, its call, its data.
+
+:func:`lower` turns a node into a :class:`Layer`. The layer's parameters are C literals and
+``static const`` structs (designated initializers, so they fit the real CMSIS-NN headers as
+well as the portable ones); its weights, biases and per-channel multipliers become
+:class:`ConstArray` objects that :mod:`.emit` writes into ``model_data.c``. A layer that needs
+a scratch buffer says how to ask its size (:class:`SizeQuery`): the generator asks the library
+at generation time (``sizes``) and the generated ``model_init`` asks again on the target and
+refuses to run when the arena is too small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from tinyabi.ir.graph import Graph, Node, Tensor
+from tinyabi_cmsis_nn.codegen import params as P
+from tinyabi_cmsis_nn.codegen.names import c_comment_text, data_symbol, layer_symbol
+
+
+class Address(Protocol):
+    """Where the tensors live: each tensor's arena offset and the C expression of its address."""
+
+    def offset(self, tensor: str) -> int:
+        """The tensor's offset in the arena, in bytes."""
+
+    def __call__(self, tensor: str) -> str:
+        """The C expression of the tensor's address (an ``int8_t *``)."""
+
+
+@dataclass(frozen=True)
+class ConstArray:
+    """A constant array of ``model_data.c`` (16-byte aligned, in flash)."""
+
+    symbol: str
+    ctype: str  # "int8_t" or "int32_t"
+    values: np.ndarray
+
+
+@dataclass(frozen=True)
+class SizeQuery:
+    """A ``*_get_buffer_size`` call: the function, its C arguments and the same arguments as
+    Python values (``params.Dims``, ``params.ConvParams``, ``int``) for the host oracle."""
+
+    function: str
+    c_args: tuple[str, ...]
+    py_args: tuple[object, ...]
+
+    def c_call(self) -> str:
+        """The call as a C expression."""
+        return f"{self.function}({', '.join(self.c_args)})"
+
+
+@dataclass(frozen=True)
+class KernelSums:
+    """A FULLY_CONNECTED layer's kernel sums: computed by ``arm_vector_sum_s8`` in
+    ``model_init`` into the arena's persistent region when the library asks for them."""
+
+    query: SizeQuery
+    vector_sum_call: str  # with SUMS standing for the destination pointer
+
+
+@dataclass
+class Layer:
+    """The generated code of one node."""
+
+    index: int
+    op: str
+    entry: str  # the CMSIS-NN function called, or "memmove"/"none"
+    declarations: list[str] = field(default_factory=list)
+    body: list[str] = field(default_factory=list)
+    data: list[ConstArray] = field(default_factory=list)
+    scratch: SizeQuery | None = None
+    kernel_sums: KernelSums | None = None
+
+    @property
+    def symbol(self) -> str:
+        """The name of the layer's C function."""
+        return layer_symbol(self.index)
+
+    @property
+    def comment(self) -> str:
+        """A one-line description for comments (no model strings)."""
+        return c_comment_text(f"layer {self.index}: {self.op} via {self.entry}")
+
+
+def c_dims(d: P.Dims) -> str:
+    """A ``cmsis_nn_dims`` initializer."""
+    return f"{{.n = {d.n}, .h = {d.h}, .w = {d.w}, .c = {d.c}}}"
+
+
+def c_tile(t: P.Tile) -> str:
+    """A ``cmsis_nn_tile`` initializer."""
+    return f"{{.w = {t.w}, .h = {t.h}}}"
+
+
+def c_activation(lo: int, hi: int) -> str:
+    """A ``cmsis_nn_activation`` initializer."""
+    return f"{{.min = {lo}, .max = {hi}}}"
+
+
+def _dims_declarations(index: int, dims: Sequence[tuple[str, P.Dims]]) -> list[str]:
+    return [
+        f"static const cmsis_nn_dims {layer_symbol(index, role)} = {c_dims(d)};" for role, d in dims
+    ]
+
+
+def _bias(node: Node, graph: Graph, channels: int) -> np.ndarray:
+    tensors = graph.node_inputs(node)
+    bias = tensors[2] if len(tensors) > 2 else None
+    if bias is None or bias.data is None:
+        return np.zeros(channels, dtype=np.int32)
+    return np.asarray(bias.data, dtype=np.int32).reshape(channels)
+
+
+def _weights(node: Node, graph: Graph) -> np.ndarray:
+    w = graph.node_inputs(node)[1]
+    assert w is not None and w.data is not None
+    return np.ascontiguousarray(w.data, dtype=np.int8)
+
+
+#: The arguments of the wrappers' ``*_get_buffer_size`` functions (layer roles).
+_WRAPPER_ARGS = ("params", "input_dims", "filter_dims", "output_dims")
+
+
+def _is_1x1_fast(p: P.ConvParams) -> bool:
+    """Whether ``arm_convolve_1x1_s8_fast`` applies: a 1x1 filter over every input channel,
+    unit stride and dilation, no padding, and (for older CMSIS-NN releases) a multiple of 4
+    input channels."""
+    f = p.filter_dims
+    return (
+        f.h == 1
+        and f.w == 1
+        and f.c == p.input_dims.c
+        and p.stride == P.Tile(1, 1)
+        and p.dilation == P.Tile(1, 1)
+        and p.padding == P.Tile(0, 0)
+        and p.input_dims.c % 4 == 0
+    )
+
+
+def lower_conv(node: Node, graph: Graph, index: int, address: Address) -> Layer:
+    """CONV_2D: the 1x1 fast path, the grouped ``arm_convolve_s8`` or the wrapper."""
+    p = P.conv_params(node, graph)
+    sym = layer_symbol
+    grouped = p.filter_dims.c != p.input_dims.c
+    if _is_1x1_fast(p):
+        entry = "arm_convolve_1x1_s8_fast"
+        query = SizeQuery(
+            "arm_convolve_1x1_s8_fast_get_buffer_size",
+            (f"&{sym(index, 'input_dims')}",),
+            (p.input_dims,),
+        )
+    elif grouped:
+        entry = "arm_convolve_s8"
+        query = SizeQuery(
+            "arm_convolve_s8_get_buffer_size",
+            (f"&{sym(index, 'input_dims')}", f"&{sym(index, 'filter_dims')}"),
+            (p.input_dims, p.filter_dims),
+        )
+    else:
+        entry = "arm_convolve_wrapper_s8"
+        query = SizeQuery(
+            "arm_convolve_wrapper_s8_get_buffer_size",
+            tuple(f"&{sym(index, r)}" for r in _WRAPPER_ARGS),
+            (p, p.input_dims, p.filter_dims, p.output_dims),
+        )
+    layer = Layer(index, node.op, entry, scratch=query)
+    _conv_common(layer, node, graph, p, "cmsis_nn_conv_params", address)
+    upscale = ["NULL"] if entry == "arm_convolve_s8" else []
+    layer.body = _conv_call(layer, node, address, upscale)
+    return layer
+
+
+def lower_depthwise(node: Node, graph: Graph, index: int, address: Address) -> Layer:
+    """DEPTHWISE_CONV_2D through ``arm_depthwise_conv_wrapper_s8``."""
+    p = P.conv_params(node, graph)
+    sym = layer_symbol
+    query = SizeQuery(
+        "arm_depthwise_conv_wrapper_s8_get_buffer_size",
+        tuple(f"&{sym(index, r)}" for r in _WRAPPER_ARGS),
+        (p, p.input_dims, p.filter_dims, p.output_dims),
+    )
+    layer = Layer(index, node.op, "arm_depthwise_conv_wrapper_s8", scratch=query)
+    _conv_common(layer, node, graph, p, "cmsis_nn_dw_conv_params", address)
+    layer.body = _conv_call(layer, node, address, [])
+    return layer
+
+
+def _conv_common(
+    layer: Layer, node: Node, graph: Graph, p: P.ConvParams, struct: str, address: Address
+) -> None:
+    i = layer.index
+    channels = p.output_dims.c
+    weights = data_symbol(i, "weights")
+    bias = data_symbol(i, "bias")
+    mults = data_symbol(i, "multipliers")
+    shifts = data_symbol(i, "shifts")
+    layer.data = [
+        ConstArray(weights, "int8_t", _weights(node, graph)),
+        ConstArray(bias, "int32_t", _bias(node, graph, channels)),
+        ConstArray(mults, "int32_t", p.multipliers),
+        ConstArray(shifts, "int32_t", p.shifts),
+    ]
+    ch_mult = f".ch_mult = {p.ch_mult}, " if struct == "cmsis_nn_dw_conv_params" else ""
+    layer.declarations = [
+        f"static const {struct} {layer_symbol(i, 'params')} = {{"
+        f".input_offset = {p.input_offset}, .output_offset = {p.output_offset}, {ch_mult}"
+        f".stride = {c_tile(p.stride)}, .padding = {c_tile(p.padding)}, "
+        f".dilation = {c_tile(p.dilation)}, .activation = {c_activation(p.act_min, p.act_max)}}};",
+        f"static const cmsis_nn_per_channel_quant_params {layer_symbol(i, 'quant')} = "
+        f"{{.multiplier = (int32_t *){mults}, .shift = (int32_t *){shifts}}};",
+        *_dims_declarations(
+            i,
+            [
+                ("input_dims", p.input_dims),
+                ("filter_dims", p.filter_dims),
+                ("bias_dims", p.bias_dims),
+                ("output_dims", p.output_dims),
+            ],
+        ),
+    ]
+
+
+def _conv_call(layer: Layer, node: Node, address: Address, upscale: list[str]) -> list[str]:
+    i = layer.index
+    args = [
+        "&ctx",
+        f"&{layer_symbol(i, 'params')}",
+        f"&{layer_symbol(i, 'quant')}",
+        f"&{layer_symbol(i, 'input_dims')}",
+        address(str(node.inputs[0])),
+        f"&{layer_symbol(i, 'filter_dims')}",
+        data_symbol(i, "weights"),
+        f"&{layer_symbol(i, 'bias_dims')}",
+        data_symbol(i, "bias"),
+        *upscale,
+        f"&{layer_symbol(i, 'output_dims')}",
+        address(node.outputs[0]),
+    ]
+    return ["cmsis_nn_context ctx = model_scratch();", *_return_call(layer.entry, args)]
+
+
+def _return_call(function: str, args: Sequence[str]) -> list[str]:
+    lines = [f"return {function}("]
+    lines += [f"    {a}," for a in args[:-1]]
+    lines.append(f"    {args[-1]});")
+    return lines
+
+
+def lower_fully_connected(node: Node, graph: Graph, index: int, address: Address) -> Layer:
+    """FULLY_CONNECTED through ``arm_fully_connected_s8`` (per-tensor requantization)."""
+    p = P.fully_connected_params(node, graph)
+    i = index
+    sym = layer_symbol
+    weights = data_symbol(i, "weights")
+    bias = data_symbol(i, "bias")
+    query = SizeQuery(
+        "arm_fully_connected_s8_get_buffer_size", (f"&{sym(i, 'filter_dims')}",), (p.filter_dims,)
+    )
+    sums_call = (
+        f"arm_vector_sum_s8(SUMS, {p.depth}, {p.units}, {weights}, {p.input_offset}, 0, {bias})"
+    )
+    layer = Layer(i, node.op, "arm_fully_connected_s8", kernel_sums=KernelSums(query, sums_call))
+    layer.data = [
+        ConstArray(weights, "int8_t", _weights(node, graph)),
+        ConstArray(bias, "int32_t", _bias(node, graph, p.units)),
+    ]
+    layer.declarations = [
+        f"static const cmsis_nn_fc_params {sym(i, 'params')} = {{"
+        f".input_offset = {p.input_offset}, .filter_offset = 0, "
+        f".output_offset = {p.output_offset}, "
+        f".activation = {c_activation(p.act_min, p.act_max)}}};",
+        f"static const cmsis_nn_per_tensor_quant_params {sym(i, 'quant')} = "
+        f"{{.multiplier = {p.multiplier}, .shift = {p.shift}}};",
+        *_dims_declarations(
+            i,
+            [
+                ("input_dims", p.input_dims),
+                ("filter_dims", p.filter_dims),
+                ("bias_dims", p.bias_dims),
+                ("output_dims", p.output_dims),
+            ],
+        ),
+        f"static int32_t *{sym(i, 'kernel_sums')}; /* set by model_init when asked for */",
+    ]
+    args = [
+        "&ctx",
+        f"&{sym(i, 'params')}",
+        f"&{sym(i, 'quant')}",
+        f"&{sym(i, 'input_dims')}",
+        address(str(node.inputs[0])),
+        f"&{sym(i, 'filter_dims')}",
+        weights,
+        f"&{sym(i, 'bias_dims')}",
+        bias,
+        f"&{sym(i, 'output_dims')}",
+        address(node.outputs[0]),
+    ]
+    layer.body = [
+        "cmsis_nn_context ctx;",
+        f"ctx.buf = {sym(i, 'kernel_sums')};",
+        f"ctx.size = {sym(i, 'kernel_sums')} == NULL ? 0 : {4 * p.units};",
+        *_return_call(layer.entry, args),
+    ]
+    return layer
+
+
+def lower_pool(node: Node, graph: Graph, index: int, address: Address) -> Layer:
+    """AVERAGE_POOL_2D (``arm_avgpool_s8``) or MAX_POOL_2D (``arm_max_pool_s8``)."""
+    p = P.pool_params(node, graph)
+    i = index
+    sym = layer_symbol
+    average = node.op == "AVERAGE_POOL_2D"
+    entry = "arm_avgpool_s8" if average else "arm_max_pool_s8"
+    query = (
+        SizeQuery(
+            "arm_avgpool_s8_get_buffer_size",
+            (str(p.output_dims.w), str(p.input_dims.c)),
+            (p.output_dims.w, p.input_dims.c),
+        )
+        if average
+        else None
+    )
+    layer = Layer(i, node.op, entry, scratch=query)
+    layer.declarations = [
+        f"static const cmsis_nn_pool_params {sym(i, 'params')} = {{"
+        f".stride = {c_tile(p.stride)}, .padding = {c_tile(p.padding)}, "
+        f".activation = {c_activation(p.act_min, p.act_max)}}};",
+        *_dims_declarations(
+            i,
+            [
+                ("input_dims", p.input_dims),
+                ("filter_dims", p.filter_dims),
+                ("output_dims", p.output_dims),
+            ],
+        ),
+    ]
+    args = [
+        "&ctx",
+        f"&{sym(i, 'params')}",
+        f"&{sym(i, 'input_dims')}",
+        address(str(node.inputs[0])),
+        f"&{sym(i, 'filter_dims')}",
+        f"&{sym(i, 'output_dims')}",
+        address(node.outputs[0]),
+    ]
+    layer.body = ["cmsis_nn_context ctx = model_scratch();", *_return_call(entry, args)]
+    return layer
+
+
+def lower_softmax(node: Node, graph: Graph, index: int, address: Address) -> Layer:
+    """SOFTMAX over the last axis through ``arm_softmax_s8``."""
+    p = P.softmax_params(node, graph)
+    layer = Layer(index, node.op, "arm_softmax_s8")
+    layer.body = [
+        "arm_softmax_s8(",
+        f"    {address(str(node.inputs[0]))},",
+        f"    {p.num_rows}, {p.row_size}, {p.multiplier}, {p.shift}, {p.diff_min},",
+        f"    {address(node.outputs[0])});",
+        "return ARM_CMSIS_NN_SUCCESS;",
+    ]
+    return layer
+
+
+def lower_add(node: Node, graph: Graph, index: int, address: Address) -> Layer:
+    """ADD of two same-shaped tensors through ``arm_elementwise_add_s8``."""
+    p = P.add_params(node, graph)
+    size = graph.tensor(node.outputs[0]).size
+    layer = Layer(index, node.op, "arm_elementwise_add_s8")
+    args = [
+        address(str(node.inputs[0])),
+        address(str(node.inputs[1])),
+        str(p.input1_offset),
+        str(p.input1_multiplier),
+        str(p.input1_shift),
+        str(p.input2_offset),
+        str(p.input2_multiplier),
+        str(p.input2_shift),
+        str(p.left_shift),
+        address(node.outputs[0]),
+        str(p.output_offset),
+        str(p.output_multiplier),
+        str(p.output_shift),
+        str(p.act_min),
+        str(p.act_max),
+        str(size),
+    ]
+    layer.body = _return_call(layer.entry, args)
+    return layer
+
+
+def lower_mul(node: Node, graph: Graph, index: int, address: Address) -> Layer:
+    """MUL of two same-shaped tensors through ``arm_elementwise_mul_s8``."""
+    p = P.elementwise_mul_params(node, graph)
+    size = graph.tensor(node.outputs[0]).size
+    layer = Layer(index, node.op, "arm_elementwise_mul_s8")
+    args = [
+        address(str(node.inputs[0])),
+        address(str(node.inputs[1])),
+        str(p.input1_offset),
+        str(p.input2_offset),
+        address(node.outputs[0]),
+        str(p.output_offset),
+        str(p.output_multiplier),
+        str(p.output_shift),
+        str(p.act_min),
+        str(p.act_max),
+        str(size),
+    ]
+    layer.body = _return_call(layer.entry, args)
+    return layer
+
+
+def lower_reshape(node: Node, graph: Graph, index: int, address: Address) -> Layer:
+    """RESHAPE / SQUEEZE: nothing when the output shares the input's bytes, else a memmove."""
+    src, dst = address(str(node.inputs[0])), address(node.outputs[0])
+    x: Tensor = graph.tensor(str(node.inputs[0]))
+    if address.offset(str(node.inputs[0])) == address.offset(node.outputs[0]):
+        layer = Layer(index, node.op, "none")
+        layer.body = ["/* the output shares the input's bytes */", "return ARM_CMSIS_NN_SUCCESS;"]
+    else:
+        layer = Layer(index, node.op, "memmove")
+        layer.body = [f"memmove({dst}, {src}, {x.nbytes});", "return ARM_CMSIS_NN_SUCCESS;"]
+    return layer
+
+
+_LOWER: dict[str, Callable[[Node, Graph, int, Address], Layer]] = {
+    "CONV_2D": lower_conv,
+    "DEPTHWISE_CONV_2D": lower_depthwise,
+    "FULLY_CONNECTED": lower_fully_connected,
+    "AVERAGE_POOL_2D": lower_pool,
+    "MAX_POOL_2D": lower_pool,
+    "SOFTMAX": lower_softmax,
+    "ADD": lower_add,
+    "MUL": lower_mul,
+    "RESHAPE": lower_reshape,
+    "SQUEEZE": lower_reshape,
+}
+
+
+def lower(node: Node, graph: Graph, index: int, address: Address) -> Layer:
+    """The layer for ``node`` (which the backend's constraints accepted)."""
+    return _LOWER[node.op](node, graph, index, address)

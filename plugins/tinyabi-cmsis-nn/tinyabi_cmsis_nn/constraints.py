@@ -1,0 +1,487 @@
+"""What the CMSIS-NN backend runs, as named checks (in the style of Arm Vela's constraints).
+
+Every reason to decline a node is one function ``check_...(node, graph) -> str | None``: it
+returns ``None`` when the node passes and otherwise the reason, and its docstring is the rule in
+words. :data:`CHECKS` lists, per operator, the checks that apply in order; :func:`supports`
+runs them and turns the first failure into a :class:`~tinyabi.backends.base.Verdict` with a
+hint (:data:`HINTS`). :func:`support_table` renders the whole table as Markdown
+(``docs/cmsis-nn-support.md``; ``python -m tinyabi_cmsis_nn.constraints --write`` regenerates
+it).
+
+The checks never raise: a node whose tensors cannot even be looked up fails the spec check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from tinyabi.backends.base import Verdict
+from tinyabi.errors import GraphError
+from tinyabi.ir.graph import Graph, Node, Tensor
+from tinyabi.ir.validate import validate_node
+from tinyabi.kernels.elementwise import add_sub_params, mul_params
+from tinyabi.kernels.quant import quantize_multiplier
+
+Check = Callable[[Node, Graph], "str | None"]
+
+#: The most dimensions a tensor the generated code exposes may have (``model_tensor_t.shape``).
+MAX_RANK = 6
+#: CMSIS-NN takes sizes and dimensions as int32.
+MAX_ELEMENTS = 2**31 - 1
+#: Fused activations CMSIS-NN's int8 kernels apply as a clamp.
+CLAMP_ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
+#: SOFTMAX's fixed int8 output quantization (TFLM and CMSIS-NN write Q0.8 from -128).
+SOFTMAX_OUTPUT = (1.0 / 256, -128)
+#: Integer bits of SOFTMAX's scaled input differences (Q5.26).
+SOFTMAX_DIFF_INTEGER_BITS = 5
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _inputs(node: Node, graph: Graph) -> list[Tensor | None]:
+    return graph.node_inputs(node)
+
+
+def _first_input(node: Node, graph: Graph) -> Tensor:
+    x = _inputs(node, graph)[0]
+    assert x is not None  # the spec check ran first
+    return x
+
+
+def _output(node: Node, graph: Graph) -> Tensor:
+    return graph.tensor(node.outputs[0])
+
+
+def _scale_zp(t: Tensor) -> tuple[float, int]:
+    assert t.quant is not None
+    return float(t.quant.scale[0]), int(t.quant.zero_point[0])
+
+
+def _activation(node: Node) -> str:
+    return str(node.attrs.get("fused_activation", "NONE"))
+
+
+def _real_multipliers(node: Node, graph: Graph) -> np.ndarray:
+    """``s_in * s_w[c] / s_out`` of a conv-family node, in double precision (as TFLM)."""
+    tensors = _inputs(node, graph)
+    x, w = tensors[0], tensors[1]
+    assert x is not None and w is not None and w.quant is not None
+    s_in, _ = _scale_zp(x)
+    s_out, _ = _scale_zp(_output(node, graph))
+    return s_in * w.quant.scale.astype(np.float64) / s_out
+
+
+# --- checks for every operator -----------------------------------------------------------------
+
+
+def check_not_extension(node: Node, graph: Graph) -> str | None:
+    """The operator is a TinyABI spec operator (extension operators such as ``tflite.*`` are
+    not CMSIS-NN's)."""
+    if node.is_extension:
+        return f"{node.op} is outside the TinyABI spec"
+    return None
+
+
+def check_operator_listed(node: Node, graph: Graph) -> str | None:
+    """The operator is one CMSIS-NN has an int8 kernel for (see the table)."""
+    if node.op not in CHECKS:
+        return f"CMSIS-NN has no kernel for {node.op}"
+    return None
+
+
+def check_spec_valid(node: Node, graph: Graph) -> str | None:
+    """The node satisfies the TinyABI spec: operands, attributes, a type signature, shapes."""
+    try:
+        validate_node(node, graph)
+    except GraphError as exc:
+        return str(exc)
+    except Exception as exc:  # a malformed graph must not make supports() raise
+        return f"the node cannot be validated: {type(exc).__name__}: {exc}"
+    return None
+
+
+def check_int8_signature(node: Node, graph: Graph) -> str | None:
+    """The node matches the spec's int8 signature: int8 activations quantized per tensor (no
+    float32, hybrid or int16 variants)."""
+    try:
+        signature = validate_node(node, graph)
+    except GraphError as exc:  # pragma: no cover - check_spec_valid runs first
+        return str(exc)
+    if signature != "int8":
+        return f"only the int8 signature is supported, not {signature}"
+    return None
+
+
+def check_static_sizes(node: Node, graph: Graph) -> str | None:
+    """Every tensor of the node has at least one element, at most 6 dimensions and fewer than
+    2**31 elements (CMSIS-NN's int32 sizes, the generated code's tensor table)."""
+    names = [n for n in node.inputs if n is not None] + list(node.outputs)
+    for name in names:
+        t = graph.tensor(name)
+        if t.is_constant:
+            continue
+        if len(t.shape) > MAX_RANK:
+            return f"tensor {name!r} has {len(t.shape)} dimensions, more than {MAX_RANK}"
+        if t.size < 1:
+            return f"tensor {name!r} is empty (shape {list(t.shape)})"
+        if t.size > MAX_ELEMENTS:
+            return f"tensor {name!r} has {t.size} elements, beyond int32"
+    return None
+
+
+def check_zero_points_int8(node: Node, graph: Graph) -> str | None:
+    """Activation zero points lie in [-128, 127], so that CMSIS-NN's offsets (input offset
+    -zp in [-127, 128], output offset zp) are in their documented ranges."""
+    names = [n for n in node.inputs if n is not None] + list(node.outputs)
+    for name in names:
+        t = graph.tensor(name)
+        if t.is_constant or t.quant is None:
+            continue
+        if np.any(t.quant.zero_point < -128) or np.any(t.quant.zero_point > 127):
+            return f"tensor {name!r} has a zero point outside [-128, 127]"
+        if not np.all(np.isfinite(t.quant.scale)) or np.any(t.quant.scale <= 0):
+            return f"tensor {name!r} has a scale that is not finite and positive"
+    return None
+
+
+def check_activations_in_arena(node: Node, graph: Graph) -> str | None:
+    """The activation inputs (both operands of ADD and MUL, the first input otherwise) are
+    computed at run time, so they live in the arena (constant activations are not placed
+    there)."""
+    count = 2 if node.op in ("ADD", "MUL") else 1
+    for name in node.inputs[:count]:
+        if name is not None and graph.tensor(name).is_constant:
+            return f"the activation input {name!r} is a constant"
+    return None
+
+
+def check_clamp_activation(node: Node, graph: Graph) -> str | None:
+    """The fused activation is NONE, RELU, RELU6 or RELU_N1_TO_1 (a clamp of the int8 output)."""
+    activation = _activation(node)
+    if activation not in CLAMP_ACTIVATIONS:
+        return f"fused activation {activation} is not a clamp CMSIS-NN applies"
+    return None
+
+
+# --- convolutions and fully connected ----------------------------------------------------------
+
+
+def check_constant_weights(node: Node, graph: Graph) -> str | None:
+    """Filter and bias are constant tensors (CMSIS-NN's weights live in flash)."""
+    tensors = _inputs(node, graph)
+    for role, t in zip(("filter", "bias"), tensors[1:3]):
+        if t is not None and not t.is_constant:
+            return f"the {role} {t.name!r} is computed at run time"
+    return None
+
+
+def check_requantization_shifts(node: Node, graph: Graph) -> str | None:
+    """Every output channel's real multiplier ``s_in * s_w / s_out`` quantizes to a Q31
+    multiplier whose shift lies in [-31, 30] (CMSIS-NN's requantization range), or is so small
+    that it quantizes to zero (as in TFLite)."""
+    for real in _real_multipliers(node, graph):
+        if not math.isfinite(float(real)) or real <= 0:
+            return f"real multiplier {real!r} is not finite and positive"
+        multiplier, shift = quantize_multiplier(float(real))
+        if multiplier != 0 and not -31 <= shift <= 30:
+            return f"real multiplier {real:g} is outside the range CMSIS-NN requantizes"
+    return None
+
+
+def check_fc_per_tensor_filter(node: Node, graph: Graph) -> str | None:
+    """The FULLY_CONNECTED filter is quantized per tensor: ``arm_fully_connected_s8`` takes
+    one multiplier and shift (CMSIS-NN v7's per-channel variant is not in the portable
+    library)."""
+    w = _inputs(node, graph)[1]
+    assert w is not None and w.quant is not None
+    if w.quant.per_axis:
+        return f"the filter {w.name!r} is quantized per channel ({w.quant.scale.size} scales)"
+    return None
+
+
+def check_fc_bias_scale(node: Node, graph: Graph) -> str | None:
+    """A per-tensor FULLY_CONNECTED's bias scale is within 2% of the output scale of
+    ``input scale * filter scale`` (TFLite refuses other models)."""
+    tensors = _inputs(node, graph)
+    x, w = tensors[0], tensors[1]
+    bias = tensors[2] if len(tensors) > 2 else None
+    if bias is None or x is None or w is None or w.quant is None:
+        return None
+    product = _scale_zp(x)[0] * float(w.quant.scale[0])
+    bias_scale = 0.0 if bias.quant is None else float(bias.quant.scale[0])
+    if abs(product - bias_scale) / _scale_zp(_output(node, graph))[0] > 0.02:
+        return f"bias scale {bias_scale:g} differs from input x filter scale {product:g}"
+    return None
+
+
+# --- pooling -----------------------------------------------------------------------------------
+
+
+def check_pool_same_quantization(node: Node, graph: Graph) -> str | None:
+    """Pooling keeps the input's quantization: output scale and zero point equal the input's
+    (CMSIS-NN's pooling does not requantize)."""
+    if _first_input(node, graph).quant != _output(node, graph).quant:
+        return "the output's quantization differs from the input's"
+    return None
+
+
+# --- softmax -----------------------------------------------------------------------------------
+
+
+def check_softmax_output_quantization(node: Node, graph: Graph) -> str | None:
+    """The SOFTMAX output is quantized with scale 1/256 and zero point -128, the only int8
+    output ``arm_softmax_s8`` writes."""
+    scale, zero_point = _scale_zp(_output(node, graph))
+    if (scale, zero_point) != SOFTMAX_OUTPUT:
+        return f"output scale {scale:g} and zero point {zero_point} are not 1/256 and -128"
+    return None
+
+
+def check_softmax_beta(node: Node, graph: Graph) -> str | None:
+    """``beta * input scale`` exceeds 2**-26, so that the input multiplier is at least one
+    (TFLM's condition), and is finite."""
+    scale, _ = _scale_zp(_first_input(node, graph))
+    beta = float(np.float32(node.attrs.get("beta", 1.0)))
+    real = beta * scale * float(1 << (31 - SOFTMAX_DIFF_INTEGER_BITS))
+    if not (math.isfinite(real) and real > 1.0):
+        return f"beta * input scale = {beta * scale:g} is not above 2**-26"
+    return None
+
+
+# --- elementwise -------------------------------------------------------------------------------
+
+
+def check_same_shape_inputs(node: Node, graph: Graph) -> str | None:
+    """Both inputs have the output's shape: CMSIS-NN's elementwise kernels walk two equally
+    long vectors and do not broadcast."""
+    tensors = _inputs(node, graph)
+    y = _output(node, graph)
+    for t in tensors[:2]:
+        assert t is not None
+        if t.shape != y.shape:
+            shapes = [list(u.shape) for u in tensors[:2] if u is not None]
+            return f"the inputs {shapes} need broadcasting"
+    return None
+
+
+def check_add_parameters(node: Node, graph: Graph) -> str | None:
+    """ADD's fixed-point parameters exist: each input multiplier and the output multiplier
+    ``2 max(s1, s2) / (2**20 s_out)`` quantize below one (TFLM's condition)."""
+    return _elementwise_parameters_problem(node, graph, add_sub_params)
+
+
+def check_mul_parameters(node: Node, graph: Graph) -> str | None:
+    """MUL's real multiplier ``s1 * s2 / s_out`` is below 2**15 (TFLM's int32 arithmetic)."""
+    return _elementwise_parameters_problem(node, graph, mul_params)
+
+
+def _elementwise_parameters_problem(
+    node: Node, graph: Graph, compute: Callable[..., object]
+) -> str | None:
+    tensors = _inputs(node, graph)
+    assert tensors[0] is not None and tensors[1] is not None
+    try:
+        compute(
+            _scale_zp(tensors[0]),
+            _scale_zp(tensors[1]),
+            _scale_zp(_output(node, graph)),
+            _activation(node),
+        )
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+# --- reshapes ----------------------------------------------------------------------------------
+
+
+def check_constant_shape_operand(node: Node, graph: Graph) -> str | None:
+    """RESHAPE's optional shape operand, when given, is a constant (the arena layout is fixed
+    when the code is generated)."""
+    tensors = _inputs(node, graph)
+    if len(tensors) > 1 and tensors[1] is not None and not tensors[1].is_constant:
+        return f"the shape operand {tensors[1].name!r} is computed at run time"
+    return None
+
+
+# --- the table ---------------------------------------------------------------------------------
+
+#: Checks that apply to every operator, before the operator's own.
+COMMON: tuple[Check, ...] = (
+    check_not_extension,
+    check_operator_listed,
+    check_spec_valid,
+    check_int8_signature,
+    check_static_sizes,
+    check_zero_points_int8,
+    check_activations_in_arena,
+)
+
+_CONV: tuple[Check, ...] = (
+    check_clamp_activation,
+    check_constant_weights,
+    check_requantization_shifts,
+)
+
+#: Per supported operator, its own checks (after :data:`COMMON`).
+CHECKS: dict[str, tuple[Check, ...]] = {
+    "CONV_2D": _CONV,
+    "DEPTHWISE_CONV_2D": _CONV,
+    "FULLY_CONNECTED": (*_CONV, check_fc_per_tensor_filter, check_fc_bias_scale),
+    "AVERAGE_POOL_2D": (check_clamp_activation, check_pool_same_quantization),
+    "MAX_POOL_2D": (check_clamp_activation, check_pool_same_quantization),
+    "SOFTMAX": (check_softmax_output_quantization, check_softmax_beta),
+    "ADD": (check_clamp_activation, check_same_shape_inputs, check_add_parameters),
+    "MUL": (check_clamp_activation, check_same_shape_inputs, check_mul_parameters),
+    "RESHAPE": (check_constant_shape_operand,),
+    "SQUEEZE": (),
+}
+
+#: The CMSIS-NN function each operator becomes.
+KERNELS: dict[str, str] = {
+    "CONV_2D": "arm_convolve_1x1_s8_fast (1x1 filter, unit stride and dilation, no padding), "
+    "arm_convolve_s8 (grouped) or arm_convolve_wrapper_s8",
+    "DEPTHWISE_CONV_2D": "arm_depthwise_conv_wrapper_s8",
+    "FULLY_CONNECTED": "arm_fully_connected_s8 (kernel sums from arm_vector_sum_s8 if asked)",
+    "AVERAGE_POOL_2D": "arm_avgpool_s8",
+    "MAX_POOL_2D": "arm_max_pool_s8",
+    "SOFTMAX": "arm_softmax_s8 (last axis)",
+    "ADD": "arm_elementwise_add_s8",
+    "MUL": "arm_elementwise_mul_s8",
+    "RESHAPE": "none: shares its input's bytes in the arena, or a memmove",
+    "SQUEEZE": "none: shares its input's bytes in the arena, or a memmove",
+}
+
+_OTHER_BACKEND = "let another backend (e.g. reference or tflm) run it"
+
+#: What a user can do when a check fails.
+HINTS: dict[Check, str] = {
+    check_not_extension: "run it on a backend that declares the extension operator, e.g. tflm",
+    check_operator_listed: _OTHER_BACKEND,
+    check_spec_valid: "fix the model so that it satisfies the spec (`tinyabi inspect` shows it)",
+    check_int8_signature: "quantize the model fully to int8 (float and hybrid models are not "
+    "CMSIS-NN's)",
+    check_static_sizes: _OTHER_BACKEND,
+    check_zero_points_int8: "re-quantize the model with int8 zero points",
+    check_activations_in_arena: "fold the constant computation into the model, or "
+    + _OTHER_BACKEND,
+    check_clamp_activation: _OTHER_BACKEND,
+    check_constant_weights: "freeze the weights into the model as constants",
+    check_requantization_shifts: "check the scales of the input, filter and output",
+    check_fc_per_tensor_filter: "quantize the FULLY_CONNECTED weights per tensor, or "
+    + _OTHER_BACKEND,
+    check_fc_bias_scale: "quantize the bias with scale input_scale * filter_scale",
+    check_pool_same_quantization: "give the pooling output the input's scale and zero point",
+    check_softmax_output_quantization: "quantize the SOFTMAX output with scale 1/256, zero "
+    "point -128 (what TFLite's converter does)",
+    check_softmax_beta: _OTHER_BACKEND,
+    check_same_shape_inputs: "give both inputs the output's shape (broadcast them explicitly "
+    "beforehand), or " + _OTHER_BACKEND,
+    check_add_parameters: "check the scales of the inputs and the output",
+    check_mul_parameters: "check the scales of the inputs and the output",
+    check_constant_shape_operand: "give RESHAPE a constant shape (or the new_shape attribute)",
+}
+
+
+def checks_for(op: str) -> tuple[Check, ...]:
+    """The checks a node of ``op`` must pass, in order."""
+    return (*COMMON, *CHECKS.get(op, ()))
+
+
+def first_failure(node: Node, graph: Graph) -> tuple[Check, str] | None:
+    """The first check ``node`` fails and its reason, or ``None`` when it passes them all."""
+    for check in checks_for(node.op):
+        try:
+            reason = check(node, graph)
+        except Exception as exc:  # a check must never make supports() raise
+            reason = f"{check.__name__} could not decide: {type(exc).__name__}: {exc}"
+        if reason is not None:
+            return check, reason
+    return None
+
+
+def supports(node: Node, graph: Graph) -> Verdict:
+    """Whether the CMSIS-NN backend runs ``node``; never raises."""
+    try:
+        failure = first_failure(node, graph)
+    except Exception as exc:  # pragma: no cover - first_failure guards each check
+        return Verdict.no(f"cmsis-nn could not check the node: {type(exc).__name__}: {exc}")
+    if failure is None:
+        return Verdict.yes()
+    check, reason = failure
+    return Verdict.no(reason, HINTS.get(check, ""))
+
+
+def rule(check: Check) -> str:
+    """A check's rule in words: its docstring on one line."""
+    return " ".join((check.__doc__ or check.__name__).split())
+
+
+def support_table() -> str:
+    """The support table as Markdown: per operator the CMSIS-NN function and every rule."""
+    lines = [
+        "# CMSIS-NN backend: what it runs",
+        "",
+        "Generated from `tinyabi_cmsis_nn/constraints.py` by "
+        "`python -m tinyabi_cmsis_nn.constraints --write`; a test keeps it up to date. "
+        "A node runs on the `cmsis-nn` backend when it passes every check of its operator; "
+        "otherwise the first failing check is the reason it is declined, with the hint shown.",
+        "",
+        "## Checks for every operator",
+        "",
+        "| check | rule | hint when it fails |",
+        "|---|---|---|",
+    ]
+    lines += [_row(check) for check in COMMON]
+    lines += ["", "## Operators", ""]
+    for op in sorted(CHECKS):
+        lines += [f"### {op}", "", f"CMSIS-NN: {KERNELS[op]}.", ""]
+        if CHECKS[op]:
+            lines += ["| check | rule | hint when it fails |", "|---|---|---|"]
+            lines += [_row(check) for check in CHECKS[op]]
+        else:
+            lines.append("No checks beyond those for every operator.")
+        lines.append("")
+    lines += [
+        "## Not supported",
+        "",
+        "Every other operator, the float32, hybrid and int16 signatures, and extension "
+        'operators are declined; with `backends=["cmsis-nn"]` a session runs them on the '
+        "fallback backend.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _row(check: Check) -> str:
+    cells = (f"`{check.__name__}`", rule(check), HINTS.get(check, ""))
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+#: Where the rendered table lives in the plugin's distribution.
+SUPPORT_DOC = Path(__file__).resolve().parents[1] / "docs" / "cmsis-nn-support.md"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the support table, or write it to ``docs/cmsis-nn-support.md`` with ``--write``."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--write", action="store_true", help=f"write {SUPPORT_DOC.name}")
+    args = parser.parse_args(argv)
+    text = support_table()
+    if args.write:
+        SUPPORT_DOC.parent.mkdir(parents=True, exist_ok=True)
+        SUPPORT_DOC.write_text(text, encoding="utf-8")
+        print(f"wrote {SUPPORT_DOC}")
+    else:
+        print(text, end="")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

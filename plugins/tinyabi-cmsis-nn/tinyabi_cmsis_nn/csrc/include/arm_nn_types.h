@@ -1,0 +1,110 @@
+/*
+ * tinyabi portable CMSIS-NN subset: public types.
+ *
+ * This is tinyabi's own portable C99 implementation of a subset of the public
+ * CMSIS-NN API (v7). It is NOT Arm's code: only the public names, argument
+ * order and struct layouts are reproduced so that code generated against this
+ * header also compiles and links against the real CMSIS-NN library.
+ */
+#ifndef ARM_NN_TYPES_H
+#define ARM_NN_TYPES_H
+
+#include <stdint.h>
+
+/** Marks the tinyabi portable build (absent from the real CMSIS-NN). */
+#define TINYABI_PORTABLE_CMSIS_NN 1
+
+/** Status returned by the CMSIS-NN functions. */
+typedef enum
+{
+    ARM_CMSIS_NN_SUCCESS = 0,
+    ARM_CMSIS_NN_ARG_ERROR = -1,
+    ARM_CMSIS_NN_NO_IMPL_ERROR = -2,
+    ARM_CMSIS_NN_FAILURE = -3
+} arm_cmsis_nn_status;
+
+/** Width and height of a 2-D window (stride, padding, dilation). */
+typedef struct
+{
+    int32_t w;
+    int32_t h;
+} cmsis_nn_tile;
+
+/** Scratch memory handed to a function (see the *_get_buffer_size functions). */
+typedef struct
+{
+    void *buf;
+    int32_t size;
+} cmsis_nn_context;
+
+/** Tensor dimensions; n is the batch size or, for filters, the output channels. */
+typedef struct
+{
+    int32_t n;
+    int32_t h;
+    int32_t w;
+    int32_t c;
+} cmsis_nn_dims;
+
+/** Per-output-channel requantization: Q31 multipliers and shifts (positive = left). */
+typedef struct
+{
+    int32_t *multiplier;
+    int32_t *shift;
+} cmsis_nn_per_channel_quant_params;
+
+/** Per-tensor requantization: one Q31 multiplier and shift (positive = left). */
+typedef struct
+{
+    int32_t multiplier;
+    int32_t shift;
+} cmsis_nn_per_tensor_quant_params;
+
+/** Clamp range of the (quantized) fused activation. */
+typedef struct
+{
+    int32_t min;
+    int32_t max;
+} cmsis_nn_activation;
+
+/** Convolution parameters; input_offset = -input zero point, output_offset = +output zero point. */
+typedef struct
+{
+    int32_t input_offset;
+    int32_t output_offset;
+    cmsis_nn_tile stride;
+    cmsis_nn_tile padding;
+    cmsis_nn_tile dilation;
+    cmsis_nn_activation activation;
+} cmsis_nn_conv_params;
+
+/** Depthwise convolution parameters; ch_mult * input channels = output channels. */
+typedef struct
+{
+    int32_t input_offset;
+    int32_t output_offset;
+    int32_t ch_mult;
+    cmsis_nn_tile stride;
+    cmsis_nn_tile padding;
+    cmsis_nn_tile dilation;
+    cmsis_nn_activation activation;
+} cmsis_nn_dw_conv_params;
+
+/** Pooling parameters. */
+typedef struct
+{
+    cmsis_nn_tile stride;
+    cmsis_nn_tile padding;
+    cmsis_nn_activation activation;
+} cmsis_nn_pool_params;
+
+/** Fully connected parameters; filter_offset must be 0 for arm_fully_connected_s8. */
+typedef struct
+{
+    int32_t input_offset;
+    int32_t filter_offset;
+    int32_t output_offset;
+    cmsis_nn_activation activation;
+} cmsis_nn_fc_params;
+
+#endif /* ARM_NN_TYPES_H */

@@ -1,0 +1,259 @@
+/*
+ * tinyabi portable CMSIS-NN subset: public functions.
+ *
+ * This is tinyabi's own portable C99 implementation of a subset of the public
+ * CMSIS-NN API (v7, arm_nnfunctions.h V.18). It is NOT Arm's code: the function
+ * names, argument order, types and the TFLite Micro int8 arithmetic they compute
+ * are reproduced so that generated code works unchanged against either this
+ * library or the real CMSIS-NN. Every implementation is C99 (plus optional ACLE
+ * intrinsics, see below), uses no dynamic memory, and is bit-exact with TFLite
+ * Micro's int8 reference kernels (double rounding requantization).
+ *
+ * Conventions (as in CMSIS-NN): tensors are NHWC, filters [C_OUT, H, W, C_IN]
+ * (depthwise filters [1, H, W, C_OUT]); input_offset = -input zero point,
+ * output_offset = +output zero point; shifts are signed (positive = left); multipliers
+ * are Q31 values as TFLite's QuantizeMultiplier gives them (never INT32_MIN).
+ *
+ * Scratch buffers (ctx->buf) this implementation needs, in bytes (the same on every
+ * target; a larger buffer, e.g. the size the real library asks for, is always fine):
+ *   arm_convolve_s8                    4 * filter_h * filter_w * filter_c  (two int16 patches)
+ *   arm_convolve_wrapper_s8            0 on the 1x1 fast path, else as arm_convolve_s8
+ *   arm_convolve_1x1_s8_fast           0
+ *   arm_depthwise_conv_wrapper_s8      0 (all depthwise paths are buffer-free)
+ *   arm_fully_connected_s8             0; ctx->buf may instead carry the kernel sums of
+ *                                      arm_vector_sum_s8 (what the real library requires on
+ *                                      cores with the vector extension), see below
+ *   arm_avgpool_s8                     0
+ *
+ * Code paths: on Arm cores with the DSP extension (__ARM_FEATURE_DSP: Cortex-M4, M7, M33,
+ * M55, ...) the inner loops use the SIMD multiply-accumulate instructions through ACLE
+ * intrinsics; elsewhere they are plain C. -DTINYABI_NO_DSP forces plain C;
+ * -DTINYABI_EMULATE_DSP runs the DSP code paths on any host (exact C emulation, for tests).
+ * Both give identical results.
+ */
+#ifndef ARM_NNFUNCTIONS_H
+#define ARM_NNFUNCTIONS_H
+
+#include "arm_nn_types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- convolution */
+
+/** Convolution that picks the 1x1 fast path (no padding, unit stride and dilation, 1x1
+ *  filter) or the general arm_convolve_s8. */
+arm_cmsis_nn_status arm_convolve_wrapper_s8(const cmsis_nn_context *ctx,
+                                            const cmsis_nn_conv_params *conv_params,
+                                            const cmsis_nn_per_channel_quant_params *quant_params,
+                                            const cmsis_nn_dims *input_dims,
+                                            const int8_t *input_data,
+                                            const cmsis_nn_dims *filter_dims,
+                                            const int8_t *filter_data,
+                                            const cmsis_nn_dims *bias_dims,
+                                            const int32_t *bias_data,
+                                            const cmsis_nn_dims *output_dims,
+                                            int8_t *output_data);
+
+/** Scratch bytes arm_convolve_wrapper_s8 needs for these parameters. */
+int32_t arm_convolve_wrapper_s8_get_buffer_size(const cmsis_nn_conv_params *conv_params,
+                                                const cmsis_nn_dims *input_dims,
+                                                const cmsis_nn_dims *filter_dims,
+                                                const cmsis_nn_dims *output_dims);
+
+/** General int8 convolution (any stride, padding, dilation; grouped when filter_dims->c
+ *  divides input_dims->c). upscale_dims must be NULL (transposed convolution is not
+ *  supported here: ARM_CMSIS_NN_NO_IMPL_ERROR). bias_data may be NULL. */
+arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
+                                    const cmsis_nn_conv_params *conv_params,
+                                    const cmsis_nn_per_channel_quant_params *quant_params,
+                                    const cmsis_nn_dims *input_dims,
+                                    const int8_t *input_data,
+                                    const cmsis_nn_dims *filter_dims,
+                                    const int8_t *filter_data,
+                                    const cmsis_nn_dims *bias_dims,
+                                    const int32_t *bias_data,
+                                    const cmsis_nn_dims *upscale_dims,
+                                    const cmsis_nn_dims *output_dims,
+                                    int8_t *output_data);
+
+/** Scratch bytes arm_convolve_s8 needs: 4 * filter_h * filter_w * filter_c (two int16 patches). */
+int32_t arm_convolve_s8_get_buffer_size(const cmsis_nn_dims *input_dims, const cmsis_nn_dims *filter_dims);
+
+/** 1x1 convolution; requires padding 0 and stride 1 (else ARM_CMSIS_NN_ARG_ERROR). */
+arm_cmsis_nn_status arm_convolve_1x1_s8_fast(const cmsis_nn_context *ctx,
+                                             const cmsis_nn_conv_params *conv_params,
+                                             const cmsis_nn_per_channel_quant_params *quant_params,
+                                             const cmsis_nn_dims *input_dims,
+                                             const int8_t *input_data,
+                                             const cmsis_nn_dims *filter_dims,
+                                             const int8_t *filter_data,
+                                             const cmsis_nn_dims *bias_dims,
+                                             const int32_t *bias_data,
+                                             const cmsis_nn_dims *output_dims,
+                                             int8_t *output_data);
+
+/** Scratch bytes arm_convolve_1x1_s8_fast needs: 0. */
+int32_t arm_convolve_1x1_s8_fast_get_buffer_size(const cmsis_nn_dims *input_dims);
+
+/* ---------------------------------------------------------------- depthwise */
+
+/** Depthwise convolution that picks arm_depthwise_conv_3x3_s8 (ch_mult 1, batch 1, unit
+ *  dilation, 3x3 filter, padding <= 1) or the general arm_depthwise_conv_s8. */
+arm_cmsis_nn_status arm_depthwise_conv_wrapper_s8(const cmsis_nn_context *ctx,
+                                                  const cmsis_nn_dw_conv_params *dw_conv_params,
+                                                  const cmsis_nn_per_channel_quant_params *quant_params,
+                                                  const cmsis_nn_dims *input_dims,
+                                                  const int8_t *input_data,
+                                                  const cmsis_nn_dims *filter_dims,
+                                                  const int8_t *filter_data,
+                                                  const cmsis_nn_dims *bias_dims,
+                                                  const int32_t *bias_data,
+                                                  const cmsis_nn_dims *output_dims,
+                                                  int8_t *output_data);
+
+/** Scratch bytes arm_depthwise_conv_wrapper_s8 needs: 0. */
+int32_t arm_depthwise_conv_wrapper_s8_get_buffer_size(const cmsis_nn_dw_conv_params *dw_conv_params,
+                                                      const cmsis_nn_dims *input_dims,
+                                                      const cmsis_nn_dims *filter_dims,
+                                                      const cmsis_nn_dims *output_dims);
+
+/** General int8 depthwise convolution (any stride, padding, dilation, depth multiplier,
+ *  batch). bias_data may be NULL. */
+arm_cmsis_nn_status arm_depthwise_conv_s8(const cmsis_nn_context *ctx,
+                                          const cmsis_nn_dw_conv_params *dw_conv_params,
+                                          const cmsis_nn_per_channel_quant_params *quant_params,
+                                          const cmsis_nn_dims *input_dims,
+                                          const int8_t *input_data,
+                                          const cmsis_nn_dims *filter_dims,
+                                          const int8_t *filter_data,
+                                          const cmsis_nn_dims *bias_dims,
+                                          const int32_t *bias_data,
+                                          const cmsis_nn_dims *output_dims,
+                                          int8_t *output_data);
+
+/** 3x3 depthwise convolution; requires input channels == output channels, a 3x3 filter
+ *  and padding.w <= 1 (else ARM_CMSIS_NN_ARG_ERROR). */
+arm_cmsis_nn_status arm_depthwise_conv_3x3_s8(const cmsis_nn_context *ctx,
+                                              const cmsis_nn_dw_conv_params *dw_conv_params,
+                                              const cmsis_nn_per_channel_quant_params *quant_params,
+                                              const cmsis_nn_dims *input_dims,
+                                              const int8_t *input_data,
+                                              const cmsis_nn_dims *filter_dims,
+                                              const int8_t *filter_data,
+                                              const cmsis_nn_dims *bias_dims,
+                                              const int32_t *bias_data,
+                                              const cmsis_nn_dims *output_dims,
+                                              int8_t *output_data);
+
+/* ---------------------------------------------------------------- fully connected */
+
+/** Fully connected layer: filter_dims->n is the accumulation depth, output_dims->c the
+ *  output depth, input_dims->n the batch count. fc_params->filter_offset must be 0.
+ *  If ctx->buf is not NULL it must hold the output_depth kernel sums computed by
+ *  arm_vector_sum_s8(buf, accum_depth, output_depth, filter, input_offset, 0, bias)
+ *  (bias then already folded in, bias_data is not read); with ctx->buf NULL the offset and
+ *  bias are applied on the fly. The real library on cores with the vector extension
+ *  (Cortex-M55) requires those kernel sums (NULL is an argument error there) and ignores
+ *  them elsewhere, so code that always passes them and the bias works with both. */
+arm_cmsis_nn_status arm_fully_connected_s8(const cmsis_nn_context *ctx,
+                                           const cmsis_nn_fc_params *fc_params,
+                                           const cmsis_nn_per_tensor_quant_params *quant_params,
+                                           const cmsis_nn_dims *input_dims,
+                                           const int8_t *input_data,
+                                           const cmsis_nn_dims *filter_dims,
+                                           const int8_t *filter_data,
+                                           const cmsis_nn_dims *bias_dims,
+                                           const int32_t *bias_data,
+                                           const cmsis_nn_dims *output_dims,
+                                           int8_t *output_data);
+
+/** Scratch bytes arm_fully_connected_s8 needs: 0 (the kernel sums are optional here). */
+int32_t arm_fully_connected_s8_get_buffer_size(const cmsis_nn_dims *filter_dims);
+
+/** For each of vector_rows rows of vector_cols int8 values:
+ *  vector_sum_buf[r] = lhs_offset * sum_j(vector_data[r][j] + rhs_offset)
+ *                      + (bias_data ? bias_data[r] : 0). */
+arm_cmsis_nn_status arm_vector_sum_s8(int32_t *vector_sum_buf,
+                                      const int32_t vector_cols,
+                                      const int32_t vector_rows,
+                                      const int8_t *vector_data,
+                                      const int32_t lhs_offset,
+                                      const int32_t rhs_offset,
+                                      const int32_t *bias_data);
+
+/* ---------------------------------------------------------------- pooling */
+
+/** Average pooling (TFLite rounding: half away from zero over the valid taps). */
+arm_cmsis_nn_status arm_avgpool_s8(const cmsis_nn_context *ctx,
+                                   const cmsis_nn_pool_params *pool_params,
+                                   const cmsis_nn_dims *input_dims,
+                                   const int8_t *input_data,
+                                   const cmsis_nn_dims *filter_dims,
+                                   const cmsis_nn_dims *output_dims,
+                                   int8_t *output_data);
+
+/** Scratch bytes arm_avgpool_s8 needs: 0. */
+int32_t arm_avgpool_s8_get_buffer_size(const int dim_dst_width, const int ch_src);
+
+/** Max pooling over the valid taps. */
+arm_cmsis_nn_status arm_max_pool_s8(const cmsis_nn_context *ctx,
+                                    const cmsis_nn_pool_params *pool_params,
+                                    const cmsis_nn_dims *input_dims,
+                                    const int8_t *input_data,
+                                    const cmsis_nn_dims *filter_dims,
+                                    const cmsis_nn_dims *output_dims,
+                                    int8_t *output_data);
+
+/* ---------------------------------------------------------------- softmax */
+
+/** int8 softmax over rows (TFLite Micro bit-exact); output scale 1/256, zero point -128.
+ *  mult/shift scale the input difference (shift in [0, 31]); diff_min is the smallest
+ *  difference to the row maximum that still contributes. */
+void arm_softmax_s8(const int8_t *input,
+                    const int32_t num_rows,
+                    const int32_t row_size,
+                    const int32_t mult,
+                    const int32_t shift,
+                    const int32_t diff_min,
+                    int8_t *output);
+
+/* ---------------------------------------------------------------- elementwise */
+
+/** Elementwise int8 add of two same-sized vectors (TFLite quantized ADD arithmetic). */
+arm_cmsis_nn_status arm_elementwise_add_s8(const int8_t *input_1_vect,
+                                           const int8_t *input_2_vect,
+                                           const int32_t input_1_offset,
+                                           const int32_t input_1_mult,
+                                           const int32_t input_1_shift,
+                                           const int32_t input_2_offset,
+                                           const int32_t input_2_mult,
+                                           const int32_t input_2_shift,
+                                           const int32_t left_shift,
+                                           int8_t *output,
+                                           const int32_t out_offset,
+                                           const int32_t out_mult,
+                                           const int32_t out_shift,
+                                           const int32_t out_activation_min,
+                                           const int32_t out_activation_max,
+                                           const int32_t block_size);
+
+/** Elementwise int8 multiply of two same-sized vectors (TFLite quantized MUL arithmetic). */
+arm_cmsis_nn_status arm_elementwise_mul_s8(const int8_t *input_1_vect,
+                                           const int8_t *input_2_vect,
+                                           const int32_t input_1_offset,
+                                           const int32_t input_2_offset,
+                                           int8_t *output,
+                                           const int32_t out_offset,
+                                           const int32_t out_mult,
+                                           const int32_t out_shift,
+                                           const int32_t out_activation_min,
+                                           const int32_t out_activation_max,
+                                           const int32_t block_size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ARM_NNFUNCTIONS_H */

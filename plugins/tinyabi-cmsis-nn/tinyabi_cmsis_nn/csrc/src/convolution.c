@@ -1,0 +1,477 @@
+/*
+ * tinyabi portable CMSIS-NN subset: int8 convolution.
+ *
+ * tinyabi's own implementation of the public CMSIS-NN convolution API (not Arm's code).
+ * acc[oc] = bias[oc] + sum_taps (x + input_offset) * w[oc]; then the per-channel
+ * requantization, + output_offset, clamp. Padding taps contribute nothing (they stand for
+ * the input zero point).
+ *
+ * arm_convolve_s8: for every output pixel (and group) the receptive field is gathered once
+ * into an int16 patch with the input offset already added (zeros for padding), then dotted
+ * with two filters at a time. arm_convolve_1x1_s8_fast: pairs of output channels outer,
+ * pairs of pixels inner; the input offset is folded into a per-channel constant
+ * (input_offset * sum(w) + bias), so the inner loop is pure int8 multiply-accumulate.
+ */
+#include <stddef.h>
+
+#include "tinyabi_nn_support.h"
+
+/* ------------------------------------------------------------------ helpers */
+
+static inline int32_t sum_s8(const int8_t *w, int32_t n)
+{
+    int32_t s = 0;
+    for (int32_t i = 0; i < n; i++)
+    {
+        s += w[i];
+    }
+    return s;
+}
+
+/* One int16 patch column dotted with one int8 filter. In the DSP build the first n & ~3
+ * patch values are stored in groups of four as x0 x2 x1 x3 (see reorder_patch). */
+static inline int32_t dot_patch(const int16_t *a, const int8_t *w, int32_t n)
+{
+    int32_t acc = 0;
+    int32_t i = 0;
+#if TINYABI_DSP
+    for (; i + 4 <= n; i += 4)
+    {
+        const uint32_t k = tinyabi_read_s8x4(w + i);
+        acc = tinyabi_smlad(tinyabi_sxtb16(k), tinyabi_read_s16x2(a + i), acc);
+        acc = tinyabi_smlad(tinyabi_sxtb16_ror8(k), tinyabi_read_s16x2(a + i + 2), acc);
+    }
+#endif
+    for (; i < n; i++)
+    {
+        acc += a[i] * w[i];
+    }
+    return acc;
+}
+
+/* Two patch columns (a, b) times two filters (w0, w1): acc = {a.w0, a.w1, b.w0, b.w1}. */
+static inline void dot_patch_2x2(const int16_t *a, const int16_t *b, const int8_t *w0, const int8_t *w1,
+                                 int32_t n, int32_t *acc)
+{
+    int32_t a0 = acc[0];
+    int32_t a1 = acc[1];
+    int32_t b0 = acc[2];
+    int32_t b1 = acc[3];
+    int32_t i = 0;
+#if TINYABI_DSP
+    for (; i + 4 <= n; i += 4)
+    {
+        const uint32_t k0 = tinyabi_read_s8x4(w0 + i);
+        const uint32_t k1 = tinyabi_read_s8x4(w1 + i);
+        const uint32_t k0_02 = tinyabi_sxtb16(k0);
+        const uint32_t k0_13 = tinyabi_sxtb16_ror8(k0);
+        const uint32_t k1_02 = tinyabi_sxtb16(k1);
+        const uint32_t k1_13 = tinyabi_sxtb16_ror8(k1);
+        const uint32_t a02 = tinyabi_read_s16x2(a + i);
+        const uint32_t a13 = tinyabi_read_s16x2(a + i + 2);
+        a0 = tinyabi_smlad(k0_02, a02, a0);
+        a0 = tinyabi_smlad(k0_13, a13, a0);
+        a1 = tinyabi_smlad(k1_02, a02, a1);
+        a1 = tinyabi_smlad(k1_13, a13, a1);
+        const uint32_t b02 = tinyabi_read_s16x2(b + i);
+        const uint32_t b13 = tinyabi_read_s16x2(b + i + 2);
+        b0 = tinyabi_smlad(k0_02, b02, b0);
+        b0 = tinyabi_smlad(k0_13, b13, b0);
+        b1 = tinyabi_smlad(k1_02, b02, b1);
+        b1 = tinyabi_smlad(k1_13, b13, b1);
+    }
+#endif
+    for (; i < n; i++)
+    {
+        const int32_t va = a[i];
+        const int32_t vb = b[i];
+        const int32_t k0 = w0[i];
+        const int32_t k1 = w1[i];
+        a0 += va * k0;
+        a1 += va * k1;
+        b0 += vb * k0;
+        b1 += vb * k1;
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = b0;
+    acc[3] = b1;
+}
+
+/* ------------------------------------------------------------------ general convolution */
+
+/* The receptive field of output pixel (oy, ox), channels [g * k_c, (g + 1) * k_c), as int16
+ * with the input offset added (padding taps are 0). */
+static void gather_patch(int16_t *dst,
+                         const int8_t *in_batch,
+                         const cmsis_nn_conv_params *p,
+                         const cmsis_nn_dims *input_dims,
+                         const cmsis_nn_dims *filter_dims,
+                         int32_t oy,
+                         int32_t ox,
+                         int32_t g)
+{
+    const int32_t in_h = input_dims->h;
+    const int32_t in_w = input_dims->w;
+    const int32_t in_c = input_dims->c;
+    const int32_t k_c = filter_dims->c;
+    const int32_t in_offset = p->input_offset;
+    const int32_t base_y = oy * p->stride.h - p->padding.h;
+    const int32_t base_x = ox * p->stride.w - p->padding.w;
+    for (int32_t ky = 0; ky < filter_dims->h; ky++)
+    {
+        const int32_t iy = base_y + ky * p->dilation.h;
+        for (int32_t kx = 0; kx < filter_dims->w; kx++)
+        {
+            const int32_t ix = base_x + kx * p->dilation.w;
+            if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w)
+            {
+                memset(dst, 0, (size_t)k_c * sizeof(int16_t));
+            }
+            else
+            {
+                const int8_t *src = in_batch + ((size_t)iy * in_w + ix) * in_c + g * k_c;
+                for (int32_t c = 0; c < k_c; c++)
+                {
+                    dst[c] = (int16_t)(src[c] + in_offset);
+                }
+            }
+            dst += k_c;
+        }
+    }
+#if TINYABI_DSP
+    /* x0 x1 x2 x3 -> x0 x2 x1 x3, so that one word holds the lanes SXTB16 gives a filter. */
+    const int32_t n = filter_dims->h * filter_dims->w * k_c;
+    int16_t *col = dst - n;
+    for (int32_t i = 0; i + 4 <= n; i += 4)
+    {
+        const int16_t t = col[i + 1];
+        col[i + 1] = col[i + 2];
+        col[i + 2] = t;
+    }
+#endif
+}
+
+int32_t arm_convolve_s8_get_buffer_size(const cmsis_nn_dims *input_dims, const cmsis_nn_dims *filter_dims)
+{
+    (void)input_dims;
+    return 2 * 2 * filter_dims->h * filter_dims->w * filter_dims->c;
+}
+
+arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
+                                    const cmsis_nn_conv_params *conv_params,
+                                    const cmsis_nn_per_channel_quant_params *quant_params,
+                                    const cmsis_nn_dims *input_dims,
+                                    const int8_t *input_data,
+                                    const cmsis_nn_dims *filter_dims,
+                                    const int8_t *filter_data,
+                                    const cmsis_nn_dims *bias_dims,
+                                    const int32_t *bias_data,
+                                    const cmsis_nn_dims *upscale_dims,
+                                    const cmsis_nn_dims *output_dims,
+                                    int8_t *output_data)
+{
+    (void)bias_dims;
+    if (upscale_dims != NULL)
+    {
+        return ARM_CMSIS_NN_NO_IMPL_ERROR;
+    }
+    const int32_t in_c = input_dims->c;
+    const int32_t k_c = filter_dims->c;
+    const int32_t out_w = output_dims->w;
+    const int32_t out_c = output_dims->c;
+    if (ctx == NULL || ctx->buf == NULL || k_c <= 0 || in_c % k_c != 0)
+    {
+        return ARM_CMSIS_NN_ARG_ERROR;
+    }
+    const int32_t groups = in_c / k_c;
+    if (out_c % groups != 0)
+    {
+        return ARM_CMSIS_NN_ARG_ERROR;
+    }
+    const int32_t out_per_group = out_c / groups;
+    const int32_t n = filter_dims->h * filter_dims->w * k_c;
+    const int32_t pixels = output_dims->h * out_w;
+    int16_t *col_a = (int16_t *)ctx->buf;
+    int16_t *col_b = col_a + n;
+    const int32_t out_offset = conv_params->output_offset;
+    const int32_t act_min = conv_params->activation.min;
+    const int32_t act_max = conv_params->activation.max;
+    const int32_t *mult = quant_params->multiplier;
+    const int32_t *shift = quant_params->shift;
+
+    for (int32_t batch = 0; batch < input_dims->n; batch++)
+    {
+        const int8_t *in_batch = input_data + (size_t)batch * input_dims->h * input_dims->w * in_c;
+        int8_t *out_batch = output_data + (size_t)batch * pixels * out_c;
+        for (int32_t px = 0; px < pixels; px += 2)
+        {
+            const int32_t pair = px + 1 < pixels;
+            int8_t *out_a = out_batch + (size_t)px * out_c;
+            int8_t *out_b = out_a + out_c;
+            for (int32_t g = 0; g < groups; g++)
+            {
+                gather_patch(col_a, in_batch, conv_params, input_dims, filter_dims, px / out_w, px % out_w, g);
+                if (pair)
+                {
+                    gather_patch(col_b, in_batch, conv_params, input_dims, filter_dims, (px + 1) / out_w,
+                                 (px + 1) % out_w, g);
+                }
+                const int32_t oc_end = (g + 1) * out_per_group;
+                int32_t oc = g * out_per_group;
+                for (; pair && oc + 2 <= oc_end; oc += 2)
+                {
+                    const int8_t *w0 = filter_data + (size_t)oc * n;
+                    int32_t acc[4] = {0, 0, 0, 0};
+                    if (bias_data != NULL)
+                    {
+                        acc[0] = acc[2] = bias_data[oc];
+                        acc[1] = acc[3] = bias_data[oc + 1];
+                    }
+                    dot_patch_2x2(col_a, col_b, w0, w0 + n, n, acc);
+                    out_a[oc] = tinyabi_requantize_s8(acc[0], mult[oc], shift[oc], out_offset, act_min, act_max);
+                    out_a[oc + 1] =
+                        tinyabi_requantize_s8(acc[1], mult[oc + 1], shift[oc + 1], out_offset, act_min, act_max);
+                    out_b[oc] = tinyabi_requantize_s8(acc[2], mult[oc], shift[oc], out_offset, act_min, act_max);
+                    out_b[oc + 1] =
+                        tinyabi_requantize_s8(acc[3], mult[oc + 1], shift[oc + 1], out_offset, act_min, act_max);
+                }
+                for (; oc < oc_end; oc++)
+                {
+                    const int8_t *w = filter_data + (size_t)oc * n;
+                    const int32_t bias = bias_data != NULL ? bias_data[oc] : 0;
+                    out_a[oc] = tinyabi_requantize_s8(
+                        bias + dot_patch(col_a, w, n), mult[oc], shift[oc], out_offset, act_min, act_max);
+                    if (pair)
+                    {
+                        out_b[oc] = tinyabi_requantize_s8(
+                            bias + dot_patch(col_b, w, n), mult[oc], shift[oc], out_offset, act_min, act_max);
+                    }
+                }
+            }
+        }
+    }
+    return ARM_CMSIS_NN_SUCCESS;
+}
+
+/* int8 . int8 dot product (no offsets). */
+static inline int32_t dot_s8(const int8_t *x, const int8_t *w, int32_t n)
+{
+    int32_t acc = 0;
+    int32_t i = 0;
+#if TINYABI_DSP
+    for (; i + 4 <= n; i += 4)
+    {
+        const uint32_t xv = tinyabi_read_s8x4(x + i);
+        const uint32_t wv = tinyabi_read_s8x4(w + i);
+        acc = tinyabi_smlad(tinyabi_sxtb16(xv), tinyabi_sxtb16(wv), acc);
+        acc = tinyabi_smlad(tinyabi_sxtb16_ror8(xv), tinyabi_sxtb16_ror8(wv), acc);
+    }
+#endif
+    for (; i < n; i++)
+    {
+        acc += x[i] * w[i];
+    }
+    return acc;
+}
+
+/* Two int8 rows (xa, xb) times two int8 filters (w0, w1), added to acc = {a.w0, a.w1, b.w0, b.w1}. */
+static inline void dot_s8_2x2(const int8_t *xa, const int8_t *xb, const int8_t *w0, const int8_t *w1,
+                              int32_t n, int32_t *acc)
+{
+    int32_t a0 = acc[0];
+    int32_t a1 = acc[1];
+    int32_t b0 = acc[2];
+    int32_t b1 = acc[3];
+    int32_t i = 0;
+#if TINYABI_DSP
+    for (; i + 4 <= n; i += 4)
+    {
+        const uint32_t k0 = tinyabi_read_s8x4(w0 + i);
+        const uint32_t k0_02 = tinyabi_sxtb16(k0);
+        const uint32_t k0_13 = tinyabi_sxtb16_ror8(k0);
+        const uint32_t va = tinyabi_read_s8x4(xa + i);
+        const uint32_t va_02 = tinyabi_sxtb16(va);
+        const uint32_t va_13 = tinyabi_sxtb16_ror8(va);
+        const uint32_t vb = tinyabi_read_s8x4(xb + i);
+        const uint32_t vb_02 = tinyabi_sxtb16(vb);
+        const uint32_t vb_13 = tinyabi_sxtb16_ror8(vb);
+        a0 = tinyabi_smlad(k0_02, va_02, a0);
+        a0 = tinyabi_smlad(k0_13, va_13, a0);
+        b0 = tinyabi_smlad(k0_02, vb_02, b0);
+        b0 = tinyabi_smlad(k0_13, vb_13, b0);
+        const uint32_t k1 = tinyabi_read_s8x4(w1 + i);
+        const uint32_t k1_02 = tinyabi_sxtb16(k1);
+        const uint32_t k1_13 = tinyabi_sxtb16_ror8(k1);
+        a1 = tinyabi_smlad(k1_02, va_02, a1);
+        a1 = tinyabi_smlad(k1_13, va_13, a1);
+        b1 = tinyabi_smlad(k1_02, vb_02, b1);
+        b1 = tinyabi_smlad(k1_13, vb_13, b1);
+    }
+#endif
+    for (; i < n; i++)
+    {
+        const int32_t va = xa[i];
+        const int32_t vb = xb[i];
+        const int32_t k0 = w0[i];
+        const int32_t k1 = w1[i];
+        a0 += va * k0;
+        a1 += va * k1;
+        b0 += vb * k0;
+        b1 += vb * k1;
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = b0;
+    acc[3] = b1;
+}
+
+/* ------------------------------------------------------------------ 1x1 convolution */
+
+int32_t arm_convolve_1x1_s8_fast_get_buffer_size(const cmsis_nn_dims *input_dims)
+{
+    (void)input_dims;
+    return 0;
+}
+
+arm_cmsis_nn_status arm_convolve_1x1_s8_fast(const cmsis_nn_context *ctx,
+                                             const cmsis_nn_conv_params *conv_params,
+                                             const cmsis_nn_per_channel_quant_params *quant_params,
+                                             const cmsis_nn_dims *input_dims,
+                                             const int8_t *input_data,
+                                             const cmsis_nn_dims *filter_dims,
+                                             const int8_t *filter_data,
+                                             const cmsis_nn_dims *bias_dims,
+                                             const int32_t *bias_data,
+                                             const cmsis_nn_dims *output_dims,
+                                             int8_t *output_data)
+{
+    (void)ctx;
+    (void)bias_dims;
+    (void)filter_dims;
+    if (conv_params->padding.w != 0 || conv_params->padding.h != 0 || conv_params->stride.w != 1 ||
+        conv_params->stride.h != 1)
+    {
+        return ARM_CMSIS_NN_ARG_ERROR;
+    }
+    const int32_t in_c = input_dims->c;
+    const int32_t out_c = output_dims->c;
+    const int32_t pixels = input_dims->n * input_dims->h * input_dims->w;
+    const int32_t in_offset = conv_params->input_offset;
+    const int32_t out_offset = conv_params->output_offset;
+    const int32_t act_min = conv_params->activation.min;
+    const int32_t act_max = conv_params->activation.max;
+    const int32_t *mult = quant_params->multiplier;
+    const int32_t *shift = quant_params->shift;
+
+    int32_t oc = 0;
+    for (; oc + 2 <= out_c; oc += 2)
+    {
+        const int8_t *w0 = filter_data + (size_t)oc * in_c;
+        const int8_t *w1 = w0 + in_c;
+        const int32_t base0 = (bias_data != NULL ? bias_data[oc] : 0) + in_offset * sum_s8(w0, in_c);
+        const int32_t base1 = (bias_data != NULL ? bias_data[oc + 1] : 0) + in_offset * sum_s8(w1, in_c);
+        const int32_t m0 = mult[oc];
+        const int32_t m1 = mult[oc + 1];
+        const int32_t s0 = shift[oc];
+        const int32_t s1 = shift[oc + 1];
+        const int8_t *x = input_data;
+        int8_t *out = output_data + oc;
+        int32_t p = 0;
+        for (; p + 2 <= pixels; p += 2)
+        {
+            int32_t acc[4] = {base0, base1, base0, base1};
+            dot_s8_2x2(x, x + in_c, w0, w1, in_c, acc);
+            out[0] = tinyabi_requantize_s8(acc[0], m0, s0, out_offset, act_min, act_max);
+            out[1] = tinyabi_requantize_s8(acc[1], m1, s1, out_offset, act_min, act_max);
+            out[out_c] = tinyabi_requantize_s8(acc[2], m0, s0, out_offset, act_min, act_max);
+            out[out_c + 1] = tinyabi_requantize_s8(acc[3], m1, s1, out_offset, act_min, act_max);
+            x += 2 * in_c;
+            out += 2 * out_c;
+        }
+        if (p < pixels)
+        {
+            out[0] = tinyabi_requantize_s8(base0 + dot_s8(x, w0, in_c), m0, s0, out_offset, act_min, act_max);
+            out[1] = tinyabi_requantize_s8(base1 + dot_s8(x, w1, in_c), m1, s1, out_offset, act_min, act_max);
+        }
+    }
+    if (oc < out_c)
+    {
+        const int8_t *w0 = filter_data + (size_t)oc * in_c;
+        const int32_t base0 = (bias_data != NULL ? bias_data[oc] : 0) + in_offset * sum_s8(w0, in_c);
+        const int8_t *x = input_data;
+        int8_t *out = output_data + oc;
+        for (int32_t p = 0; p < pixels; p++)
+        {
+            *out = tinyabi_requantize_s8(base0 + dot_s8(x, w0, in_c), mult[oc], shift[oc], out_offset, act_min,
+                                         act_max);
+            x += in_c;
+            out += out_c;
+        }
+    }
+    return ARM_CMSIS_NN_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ wrapper */
+
+static int use_1x1_fast(const cmsis_nn_conv_params *conv_params,
+                        const cmsis_nn_dims *input_dims,
+                        const cmsis_nn_dims *filter_dims)
+{
+    return filter_dims->c == input_dims->c && conv_params->padding.w == 0 && conv_params->padding.h == 0 && filter_dims->w == 1 &&
+           filter_dims->h == 1 && conv_params->dilation.w == 1 && conv_params->dilation.h == 1 &&
+           conv_params->stride.w == 1 && conv_params->stride.h == 1;
+}
+
+int32_t arm_convolve_wrapper_s8_get_buffer_size(const cmsis_nn_conv_params *conv_params,
+                                                const cmsis_nn_dims *input_dims,
+                                                const cmsis_nn_dims *filter_dims,
+                                                const cmsis_nn_dims *output_dims)
+{
+    (void)output_dims;
+    if (use_1x1_fast(conv_params, input_dims, filter_dims))
+    {
+        return arm_convolve_1x1_s8_fast_get_buffer_size(input_dims);
+    }
+    return arm_convolve_s8_get_buffer_size(input_dims, filter_dims);
+}
+
+arm_cmsis_nn_status arm_convolve_wrapper_s8(const cmsis_nn_context *ctx,
+                                            const cmsis_nn_conv_params *conv_params,
+                                            const cmsis_nn_per_channel_quant_params *quant_params,
+                                            const cmsis_nn_dims *input_dims,
+                                            const int8_t *input_data,
+                                            const cmsis_nn_dims *filter_dims,
+                                            const int8_t *filter_data,
+                                            const cmsis_nn_dims *bias_dims,
+                                            const int32_t *bias_data,
+                                            const cmsis_nn_dims *output_dims,
+                                            int8_t *output_data)
+{
+    if (use_1x1_fast(conv_params, input_dims, filter_dims))
+    {
+        return arm_convolve_1x1_s8_fast(ctx,
+                                        conv_params,
+                                        quant_params,
+                                        input_dims,
+                                        input_data,
+                                        filter_dims,
+                                        filter_data,
+                                        bias_dims,
+                                        bias_data,
+                                        output_dims,
+                                        output_data);
+    }
+    return arm_convolve_s8(ctx,
+                           conv_params,
+                           quant_params,
+                           input_dims,
+                           input_data,
+                           filter_dims,
+                           filter_data,
+                           bias_dims,
+                           bias_data,
+                           NULL,
+                           output_dims,
+                           output_data);
+}

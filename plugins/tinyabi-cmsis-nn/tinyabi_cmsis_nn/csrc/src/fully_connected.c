@@ -1,0 +1,168 @@
+/*
+ * tinyabi portable CMSIS-NN subset: int8 fully connected layer and kernel sums.
+ *
+ * tinyabi's own implementation of the public CMSIS-NN API (not Arm's code).
+ * out[b][r] = clamp(requantize(bias[r] + sum_j (x[b][j] + input_offset) * w[r][j]) + output_offset)
+ *
+ * Kernel sums: like the real library on cores with the vector extension, a non-NULL
+ * ctx->buf is read as the output_depth values
+ *   ksum[r] = input_offset * sum_j w[r][j] + bias[r]
+ * that arm_vector_sum_s8(buf, accum_depth, output_depth, w, input_offset, 0, bias) writes;
+ * the bias argument is then not read again, and the inner loop is a plain int8 dot product.
+ * With ctx->buf == NULL the offset and bias are applied on the fly.
+ */
+#include <stddef.h>
+
+#include "tinyabi_nn_support.h"
+
+arm_cmsis_nn_status arm_vector_sum_s8(int32_t *vector_sum_buf,
+                                      const int32_t vector_cols,
+                                      const int32_t vector_rows,
+                                      const int8_t *vector_data,
+                                      const int32_t lhs_offset,
+                                      const int32_t rhs_offset,
+                                      const int32_t *bias_data)
+{
+    for (int32_t r = 0; r < vector_rows; r++)
+    {
+        const int8_t *row = vector_data + (size_t)r * vector_cols;
+        int32_t sum = 0;
+        for (int32_t j = 0; j < vector_cols; j++)
+        {
+            sum += row[j];
+        }
+        sum += rhs_offset * vector_cols;
+        vector_sum_buf[r] = lhs_offset * sum + (bias_data != NULL ? bias_data[r] : 0);
+    }
+    return ARM_CMSIS_NN_SUCCESS;
+}
+
+int32_t arm_fully_connected_s8_get_buffer_size(const cmsis_nn_dims *filter_dims)
+{
+    (void)filter_dims;
+    return 0;
+}
+
+/* Two rows at a time: acc += (x + offset) . w, x shared between both rows. `offset` is 0
+ * when the kernel sums already hold the offset term. */
+static inline void fc_rows(const int8_t *x, const int8_t *w0, const int8_t *w1, int32_t cols,
+                           int32_t offset, int32_t *acc0, int32_t *acc1)
+{
+    int32_t s0 = *acc0;
+    int32_t s1 = *acc1;
+    int32_t j = 0;
+#if TINYABI_DSP
+    const uint32_t offset2 = tinyabi_dup16(offset);
+    for (; j + 4 <= cols; j += 4)
+    {
+        const uint32_t xv = tinyabi_read_s8x4(x + j);
+        const uint32_t x02 = tinyabi_sxtab16(offset2, xv);
+        const uint32_t x13 = tinyabi_sxtab16_ror8(offset2, xv);
+        const uint32_t k0 = tinyabi_read_s8x4(w0 + j);
+        s0 = tinyabi_smlad(x02, tinyabi_sxtb16(k0), s0);
+        s0 = tinyabi_smlad(x13, tinyabi_sxtb16_ror8(k0), s0);
+        const uint32_t k1 = tinyabi_read_s8x4(w1 + j);
+        s1 = tinyabi_smlad(x02, tinyabi_sxtb16(k1), s1);
+        s1 = tinyabi_smlad(x13, tinyabi_sxtb16_ror8(k1), s1);
+    }
+#endif
+    for (; j < cols; j++)
+    {
+        const int32_t xa = x[j] + offset;
+        s0 += xa * w0[j];
+        s1 += xa * w1[j];
+    }
+    *acc0 = s0;
+    *acc1 = s1;
+}
+
+static inline int32_t fc_row(const int8_t *x, const int8_t *w, int32_t cols, int32_t offset)
+{
+    int32_t s = 0;
+    int32_t j = 0;
+#if TINYABI_DSP
+    const uint32_t offset2 = tinyabi_dup16(offset);
+    for (; j + 4 <= cols; j += 4)
+    {
+        const uint32_t xv = tinyabi_read_s8x4(x + j);
+        const uint32_t k = tinyabi_read_s8x4(w + j);
+        s = tinyabi_smlad(tinyabi_sxtab16(offset2, xv), tinyabi_sxtb16(k), s);
+        s = tinyabi_smlad(tinyabi_sxtab16_ror8(offset2, xv), tinyabi_sxtb16_ror8(k), s);
+    }
+#endif
+    for (; j < cols; j++)
+    {
+        s += (x[j] + offset) * w[j];
+    }
+    return s;
+}
+
+arm_cmsis_nn_status arm_fully_connected_s8(const cmsis_nn_context *ctx,
+                                           const cmsis_nn_fc_params *fc_params,
+                                           const cmsis_nn_per_tensor_quant_params *quant_params,
+                                           const cmsis_nn_dims *input_dims,
+                                           const int8_t *input_data,
+                                           const cmsis_nn_dims *filter_dims,
+                                           const int8_t *filter_data,
+                                           const cmsis_nn_dims *bias_dims,
+                                           const int32_t *bias_data,
+                                           const cmsis_nn_dims *output_dims,
+                                           int8_t *output_data)
+{
+    (void)bias_dims;
+    if (fc_params->filter_offset != 0)
+    {
+        return ARM_CMSIS_NN_ARG_ERROR;
+    }
+    const int32_t cols = filter_dims->n;
+    const int32_t rows = output_dims->c;
+    const int32_t mult = quant_params->multiplier;
+    const int32_t shift = quant_params->shift;
+    const int32_t out_offset = fc_params->output_offset;
+    const int32_t act_min = fc_params->activation.min;
+    const int32_t act_max = fc_params->activation.max;
+    const int32_t *kernel_sum = (ctx != NULL) ? (const int32_t *)ctx->buf : NULL;
+    /* With kernel sums the offset and bias are already in the starting value. */
+    const int32_t offset = kernel_sum != NULL ? 0 : fc_params->input_offset;
+
+    for (int32_t b = 0; b < input_dims->n; b++)
+    {
+        const int8_t *x = input_data + (size_t)b * cols;
+        int8_t *out = output_data + (size_t)b * rows;
+        int32_t r = 0;
+        for (; r + 2 <= rows; r += 2)
+        {
+            int32_t acc0;
+            int32_t acc1;
+            if (kernel_sum != NULL)
+            {
+                acc0 = kernel_sum[r];
+                acc1 = kernel_sum[r + 1];
+            }
+            else
+            {
+                acc0 = bias_data != NULL ? bias_data[r] : 0;
+                acc1 = bias_data != NULL ? bias_data[r + 1] : 0;
+            }
+            const int8_t *w0 = filter_data + (size_t)r * cols;
+            fc_rows(x, w0, w0 + cols, cols, offset, &acc0, &acc1);
+            out[r] = tinyabi_requantize_s8(acc0, mult, shift, out_offset, act_min, act_max);
+            out[r + 1] = tinyabi_requantize_s8(acc1, mult, shift, out_offset, act_min, act_max);
+        }
+        if (r < rows)
+        {
+            int32_t acc;
+            if (kernel_sum != NULL)
+            {
+                acc = kernel_sum[r];
+            }
+            else
+            {
+                acc = bias_data != NULL ? bias_data[r] : 0;
+            }
+            acc += fc_row(x, filter_data + (size_t)r * cols, cols, offset);
+            out[r] = tinyabi_requantize_s8(acc, mult, shift, out_offset, act_min, act_max);
+        }
+    }
+    return ARM_CMSIS_NN_SUCCESS;
+}

@@ -1,0 +1,87 @@
+"""A partition as the ``.tflite`` bytes the runtimes get: tinyabi's exporter, plus state.
+
+The runtimes only ever see what :func:`tinyabi.tflite.exporter.export_tflite` produced from a
+graph tinyabi validated. One addition: TFLite's recurrent operators keep state between
+invocations in *variable* tensors, which tinyabi's graph cannot express yet. A state input
+given as a constant of zeros (all zero points) is exported as a variable tensor, the state
+the runtime starts from and returns to before every run (:data:`STATE_INPUTS` lists them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import flatbuffers
+import numpy as np
+
+from tinyabi.ir.graph import Graph, Node
+from tinyabi.tflite.exporter import export_tflite
+from tinyabi.tflite.schema import FILE_IDENTIFIER, schema
+
+#: TFLite operator -> the positions of its inputs that are variable (state) tensors.
+STATE_INPUTS: dict[str, tuple[int, ...]] = {
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": (18, 19),
+    "SVDF": (4,),
+}
+
+
+@dataclass(frozen=True)
+class Exported:
+    """A partition's model bytes and what the backends need to know about them."""
+
+    model: bytes
+    #: sha256 of the bytes: the key of every cached fact about the model.
+    digest: str
+    #: Whether the model has state tensors (the runtime must reset them before each run).
+    stateful: bool
+
+
+def state_problem(node: Node, graph: Graph) -> str | None:
+    """Why ``node``'s state inputs cannot be exported as variables, or ``None`` when they can
+    (or it has none)."""
+    positions = STATE_INPUTS.get(node.op.removeprefix("tflite."), ())
+    for position in positions:
+        name = node.inputs[position] if position < len(node.inputs) else None
+        if name is None:
+            return f"{node.op} needs its state input {position}"
+        t = graph.tensor(name)
+        zero = 0 if t.quant is None else int(t.quant.zero_point[0])
+        if t.data is None or not np.all(t.data == zero):
+            return (
+                f"state input {name!r} of {node.op} must be a constant initial state of zeros: "
+                "tinyabi's graph has no variable tensors, so the state is given as that constant"
+            )
+    return None
+
+
+def _state_tensors(graph: Graph) -> set[str]:
+    names: set[str] = set()
+    for node in graph.nodes:
+        for position in STATE_INPUTS.get(node.op.removeprefix("tflite."), ()):
+            name = node.inputs[position] if position < len(node.inputs) else None
+            if name is not None:
+                names.add(name)
+    return names
+
+
+def export_partition(graph: Graph) -> Exported:
+    """Export ``graph`` for a runtime (state tensors become variables)."""
+    model = export_tflite(graph, description="tinyabi-tflm")
+    states = _state_tensors(graph)
+    if states:
+        model = _mark_variables(model, states)
+    return Exported(model, hashlib.sha256(model).hexdigest(), bool(states))
+
+
+def _mark_variables(model: bytes, names: set[str]) -> bytes:
+    tree = schema.ModelT.InitFromPackedBuf(model, 0)
+    for subgraph in tree.subgraphs:
+        for tensor in subgraph.tensors:
+            name = tensor.name.decode() if isinstance(tensor.name, bytes) else tensor.name
+            if name in names:
+                tensor.isVariable = True
+                tensor.buffer = 0  # runtimes start variables from zero
+    builder = flatbuffers.Builder(len(model) + 1024)
+    builder.Finish(tree.Pack(builder), file_identifier=FILE_IDENTIFIER)
+    return bytes(builder.Output())

@@ -1,0 +1,118 @@
+"""The ``litert`` backend: partitions run on LiteRT (``ai-edge-litert``, else ``tflite-runtime``).
+
+Options besides ``ops``: ``kernels`` chooses LiteRT's kernels, ``"default"`` (its builtin
+kernels with the XNNPACK delegate, the fast path, not bit-exact with TFLM for int8),
+``"builtin"`` (builtin kernels without XNNPACK) or ``"reference"`` (TFLite's reference kernels);
+``threads`` sets LiteRT's thread count.
+
+Compiling a partition exports it and runs it once in the worker process (cached by the model's
+hash), then creates the in-process interpreter once. A run copies each input in, invokes and
+copies each output out, calling the interpreter's native wrapper directly: the public methods
+add a safety check (no numpy views into LiteRT's buffers may be alive) that costs as much as a
+small model's inference, and this backend never creates such views.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from tinyabi.backends.base import CompiledPartition, MemoryNeeds
+from tinyabi.errors import BackendError
+from tinyabi.ir.graph import Graph
+from tinyabi_tflm import cache, runtimes
+from tinyabi_tflm.backend import RuntimeBackend
+from tinyabi_tflm.export import Exported
+from tinyabi_tflm.jobs import probe_inputs, run_isolated
+
+
+class LiteRTPartition(CompiledPartition):
+    """A partition with its own LiteRT interpreter."""
+
+    def __init__(self, interpreter: Any, graph: Graph, exported: Exported) -> None:
+        held = sum(t.nbytes for t in graph.tensors.values() if not t.is_constant)
+        #: LiteRT reports no arena size: this counts the partition's non-constant tensors,
+        #: which it keeps in its own buffers (not its bookkeeping or XNNPACK's packed weights).
+        self.memory = MemoryNeeds(persistent=held)
+        self.exported = exported
+        self.interpreter = interpreter
+        self._where = f"litert backend, partition {graph.name!r}"
+        native = getattr(interpreter, "_interpreter", None)
+        inputs = [d["index"] for d in interpreter.get_input_details()]
+        outputs = [d["index"] for d in interpreter.get_output_details()]
+        self._inputs = list(zip(inputs, graph.inputs))
+        self._outputs = list(zip(outputs, graph.outputs))
+        if native is not None and all(
+            hasattr(native, m) for m in ("SetTensor", "Invoke", "GetTensor")
+        ):
+            self._set = native.SetTensor
+            self._invoke = native.Invoke
+            self._get = native.GetTensor
+        else:  # pragma: no cover - an interpreter without the native wrapper attribute
+            self._set, self._invoke, self._get = (
+                interpreter.set_tensor,
+                interpreter.invoke,
+                interpreter.get_tensor,
+            )
+        self._reset = interpreter.reset_all_variables if exported.stateful else None
+
+    def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        try:
+            if self._reset is not None:
+                self._reset()  # the state starts from zero on every run
+            set_tensor = self._set
+            for index, name in self._inputs:
+                set_tensor(index, inputs[name])
+            self._invoke()
+            get = self._get
+            return {name: get(index) for index, name in self._outputs}
+        except (RuntimeError, ValueError) as exc:
+            raise BackendError(f"{self._where}: LiteRT failed: {exc}") from None
+
+
+class LiteRTBackend(RuntimeBackend):
+    """LiteRT, the TFLite interpreter: int8, float32 and hybrid models, most TFLite operators;
+    its default XNNPACK kernels are fast but not bit-exact with TFLM for int8."""
+
+    name = "litert"
+    profile = "full"
+    runtime = runtimes.LITERT
+    extra_options = ("kernels", "threads")
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.kernels = str(options.get("kernels", "default"))
+        if self.kernels not in runtimes.LITERT_KERNELS:
+            raise ValueError(
+                f"option kernels must be one of {sorted(runtimes.LITERT_KERNELS)}, "
+                f"not {self.kernels!r}"
+            )
+        threads = options.get("threads")
+        if threads is not None and (not isinstance(threads, int) or threads < 1):
+            raise ValueError(f"option threads must be a positive integer, not {threads!r}")
+        self.threads: int | None = threads
+
+    def prepare(self, subgraph: Graph, exported: Exported) -> CompiledPartition:
+        key = (
+            f"{exported.digest} {runtimes.runtime_version(runtimes.LITERT)} "
+            f"{self.kernels} {self.threads}"
+        )
+        if cache.load("litert-ran", key) is None:
+            result = run_isolated(
+                runtimes.LITERT,
+                exported.model,
+                probe_inputs(subgraph),
+                len(subgraph.outputs),
+                kernels=self.kernels,
+                threads=self.threads,
+            )
+            if not result.ok:
+                raise self.error(subgraph, f"LiteRT refused it: {result.describe()}")
+            cache.store("litert-ran", key, {"ok": True})
+        try:
+            interpreter = runtimes.litert_interpreter(exported.model, self.kernels, self.threads)
+        except (RuntimeError, ValueError) as exc:
+            raise self.error(subgraph, f"LiteRT refused it: {exc}") from None
+        return LiteRTPartition(interpreter, subgraph, exported)

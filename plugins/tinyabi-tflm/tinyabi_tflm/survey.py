@@ -1,0 +1,232 @@
+"""Ask the runtimes what they run, and compare (or rewrite) ``capabilities.yaml``.
+
+For every spec operator and signature, and for every extension operator of the file's
+``forms`` under every candidate type key, build a one-node model (:mod:`tinyabi_tflm.singleop`,
+:mod:`tinyabi_tflm.forms`), export it with tinyabi's exporter and run it once in the worker
+process. Accepted means the runtime loaded, prepared and invoked it. ``registered`` asks which
+builtin operators a runtime has kernels for at all (it says "Didn't find op for builtin opcode"
+for the others).
+
+    python -m tinyabi_tflm.survey            # list the differences; exit status 1 if any
+    python -m tinyabi_tflm.survey --write    # rewrite the lists in capabilities.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from tinyabi.ir.builder import GraphBuilder
+from tinyabi.ir.graph import Graph
+from tinyabi.spec import load_spec
+from tinyabi.tflite.exporter import export_tflite
+from tinyabi_tflm import capabilities, runtimes
+from tinyabi_tflm.export import export_partition
+from tinyabi_tflm.forms import extension_model
+from tinyabi_tflm.isolation import Worker
+from tinyabi_tflm.jobs import RunResult, probe_inputs, run_isolated
+from tinyabi_tflm.singleop import CANDIDATE_TYPES, spec_model
+
+#: Seconds a single probe may take (a probe model is tiny).
+PROBE_TIMEOUT = 30.0
+
+
+def candidate_keys(form: str) -> list[str]:
+    """The type keys the survey tries for an operator of ``form``."""
+    types = CANDIDATE_TYPES
+    if form == "cast":
+        return [f"{a}->{b}" for a in types for b in types if a != b]
+    if form == "compare":
+        return [f"{t}->bool" for t in types]
+    if form in ("arg", "shape"):
+        return [f"{t}->{o}" for t in types for o in ("int32", "int64")]
+    return list(types)
+
+
+def probe(graph: Graph, runtime: str, worker: Worker) -> RunResult:
+    """Run the one-node ``graph`` once on ``runtime`` in the worker."""
+    model = export_partition(graph).model
+    return run_isolated(runtime, model, probe_inputs(graph), len(graph.outputs), worker)
+
+
+@dataclass
+class Answers:
+    """What one runtime accepted."""
+
+    spec: dict[str, list[str]] = field(default_factory=dict)
+    extension: dict[str, list[str]] = field(default_factory=dict)
+    #: ``(operator, signature or key) -> why it was refused``, for reports.
+    refusals: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+def ask_spec(runtime: str, worker: Worker, answers: Answers) -> None:
+    """Try every spec operator under every spec signature."""
+    for op, spec in load_spec().operators.items():
+        for signature in spec.signatures:
+            result = probe(spec_model(op, signature.name), runtime, worker)
+            if result.ok:
+                answers.spec.setdefault(op, []).append(signature.name)
+            else:
+                answers.refusals[op, signature.name] = result.describe()
+
+
+def ask_extension(runtime: str, forms: Mapping[str, str], worker: Worker, answers: Answers) -> None:
+    """Try every extension operator of ``forms`` under every candidate type key."""
+    for op, form in forms.items():
+        for key in candidate_keys(form):
+            graph = extension_model(op, form, key)
+            if graph is None:
+                continue
+            result = probe(graph, runtime, worker)
+            if result.ok:
+                answers.extension.setdefault(op, []).append(key)
+            else:
+                answers.refusals[op, key] = result.describe()
+
+
+def ask(runtime: str, forms: Mapping[str, str], worker: Worker | None = None) -> Answers:
+    """Everything ``runtime`` accepts among the spec signatures and ``forms``."""
+    worker = worker or Worker(timeout=PROBE_TIMEOUT)
+    answers = Answers()
+    try:
+        ask_spec(runtime, worker, answers)
+        ask_extension(runtime, forms, worker, answers)
+    finally:
+        worker.close()
+    return answers
+
+
+def registered(runtime: str, names: Iterable[str], worker: Worker | None = None) -> dict[str, bool]:
+    """For each TFLite builtin operator name, whether ``runtime`` has a kernel for it at all.
+
+    The probe is a float32 node without options: the runtime looks its kernel up before it
+    checks anything else, and says "Didn't find op for builtin opcode" when there is none.
+    """
+    own = worker is None
+    worker = worker or Worker(timeout=PROBE_TIMEOUT)
+    found = {}
+    try:
+        for name in names:
+            b = GraphBuilder(name.lower())
+            x = b.input("x", "float32", (1, 4))
+            y = b.tensor("y", "float32", (1, 4))
+            b.node(f"tflite.{name}", [x], [y])
+            result = run_isolated(runtime, export_tflite(b.build([y])), [], 1, worker)
+            text = result.error + result.log
+            found[name] = "Didn't find op for builtin opcode" not in text
+    finally:
+        if own:
+            worker.close()
+    return found
+
+
+def differences(listed: capabilities.RuntimeCapabilities, answers: Answers) -> list[str]:
+    """Where the file and the runtime disagree, one line each."""
+    lines = []
+    ops = sorted(set(listed.spec) | set(answers.spec))
+    for op in ops:
+        have, got = set(listed.spec.get(op, ())), set(answers.spec.get(op, ()))
+        for sig in sorted(have - got):
+            why = answers.refusals.get((op, sig), "")
+            lines.append(f"{listed.runtime}: {op} {sig} is listed but refused: {why}")
+        for sig in sorted(got - have):
+            lines.append(f"{listed.runtime}: {op} {sig} runs but is not listed")
+    for op in sorted(set(listed.extension) | set(answers.extension)):
+        have, got = set(listed.extension.get(op, ())), set(answers.extension.get(op, ()))
+        for key in sorted(have - got):
+            why = answers.refusals.get((op, key), "")
+            lines.append(f"{listed.runtime}: tflite.{op} {key} is listed but refused: {why}")
+        for key in sorted(got - have):
+            lines.append(f"{listed.runtime}: tflite.{op} {key} runs but is not listed")
+    return lines
+
+
+_HEADER = """\
+# What TensorFlow Lite Micro (tflm) and LiteRT (litert) run, as the tinyabi-tflm backends claim
+# it. The one place these lists are written down; tinyabi_tflm/capabilities.py reads it.
+#
+# forms: each TFLite operator outside the spec that the backends may claim, and the operand
+#   layout tinyabi_tflm/forms.py builds a one-node model of it with.
+# runtimes.<name>.spec: spec operator -> the spec signatures the runtime runs.
+# runtimes.<name>.refused: spec signatures the runtime refuses, with the reason and hint users
+#   see (also applied to hybrid extension nodes).
+# runtimes.<name>.extension: operator outside the spec -> type keys it runs ("int8": first input
+#   and output int8; "float32->int32": they differ).
+#
+# The lists are the runtimes' own answers: `python -m tinyabi_tflm.survey --write` rebuilds
+# them by running every one-node model, and the plugin's tests check them the same way.
+"""
+
+
+def render(current: Mapping[str, Any], answers: Mapping[str, Answers]) -> str:
+    """The data file with the lists of each runtime replaced by ``answers``."""
+    lines = [_HEADER, "forms:"]
+    lines += [f"  {op}: {form}" for op, form in current["forms"].items()]
+    lines.append("runtimes:")
+    for runtime, section in current["runtimes"].items():
+        got = answers.get(runtime)
+        spec = got.spec if got else section.get("spec") or {}
+        extension = got.extension if got else section.get("extension") or {}
+        lines.append(f"  {runtime}:")
+        for name in ("title", "elsewhere"):
+            if section.get(name):
+                lines.append(f"    {name}: {json.dumps(section[name])}")
+        if section.get("refused"):
+            lines.append("    refused:")
+            for signature, refusal in section["refused"].items():
+                lines.append(f"      {signature}:")
+                lines += [f"        {k}: {json.dumps(v)}" for k, v in refusal.items()]
+        for name, table in (("spec", spec), ("extension", extension)):
+            lines.append(f"    {name}:" + ("" if table else " {}"))
+            for op, keys in table.items():
+                lines += _wrapped(f"      {op}: [", list(keys))
+    return "\n".join(lines) + "\n"
+
+
+def _wrapped(head: str, items: list[str], width: int = 100) -> list[str]:
+    """``head`` and a flow list of ``items`` closed by ``]``, wrapped at ``width``."""
+    lines, line = [], head
+    for k, item in enumerate(items):
+        text = item + ("]" if k == len(items) - 1 else ",")
+        if len(line) + len(text) + 1 > width and not line.endswith("["):
+            lines.append(line)
+            line = " " * len(head) + text
+        else:
+            line += ("" if line.endswith("[") else " ") + text
+    lines.append(line if items else head + "]")
+    return lines
+
+
+def data_path() -> Path:
+    """The data file in the package's source tree."""
+    return Path(str(resources.files("tinyabi_tflm").joinpath(capabilities.DATA_FILE)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line (see the module documentation)."""
+    parser = argparse.ArgumentParser(prog="python -m tinyabi_tflm.survey", description=__doc__)
+    parser.add_argument("--write", action="store_true", help="rewrite capabilities.yaml")
+    parser.add_argument(
+        "--runtime", choices=[runtimes.TFLM, runtimes.LITERT], action="append", default=None
+    )
+    args = parser.parse_args(argv)
+    caps = capabilities.load()
+    chosen = args.runtime or list(caps.runtimes)
+    answers = {runtime: ask(runtime, caps.forms) for runtime in chosen}
+    if args.write:
+        data_path().write_text(render(caps.raw, answers), encoding="utf-8")
+        print(f"wrote {data_path()}")
+        return 0
+    lines = [line for r in chosen for line in differences(caps.runtimes[r], answers[r])]
+    print("\n".join(lines) or "capabilities.yaml matches the runtimes")
+    return 1 if lines else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
