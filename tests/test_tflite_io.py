@@ -55,3 +55,19 @@ def test_import_reads_options_quantization_and_constants() -> None:
     assert weights.data is not None and weights.data.shape == weights.shape
     bias = graph.tensor(first.inputs[2])
     assert bias.dtype == "int32"
+
+
+def test_variable_tensors_survive_import_and_export() -> None:
+    from tinyabi.ir.builder import GraphBuilder
+
+    b = GraphBuilder("stateful")
+    x = b.input("x", "float32", (1, 4))
+    state = b.variable("state", "float32", (1, 4))
+    y = b.tensor("y", "float32", (1, 4))
+    b.node("tflite.ADD", [x, state], [y])
+    graph = load_tflite(export_tflite(b.build([y])))
+    assert graph.tensor("state").variable
+    assert graph.subgraph([0]).inputs == ["x"]  # state is not something to feed
+    x_value = np.arange(4, dtype=np.float32).reshape(1, 4)
+    (out,) = run_litert(export_tflite(graph), [x_value])
+    assert np.array_equal(out, x_value)  # variables start at zero

@@ -65,6 +65,9 @@ def _lifetimes(graph: Graph, alignment: int) -> _Lifetimes:
     for name in graph.outputs:
         if name in first:
             last[name] = end
+    for name, t in graph.tensors.items():
+        if t.variable and name in last:  # state lives for the whole session
+            first[name], last[name] = -1, end
     for name, start in first.items():
         last.setdefault(name, start)
     owner: dict[str, _Buffer] = {}

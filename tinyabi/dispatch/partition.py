@@ -254,7 +254,7 @@ def split_partitions(
                 if t is None:
                     continue
                 tensor = used[t] = graph.tensor(t)
-                if t not in produced and not tensor.is_constant and t not in seen_inputs:
+                if t not in produced and not tensor.is_state_or_constant and t not in seen_inputs:
                     seen_inputs.add(t)
                     inputs.append(t)
             for t in node.outputs:

@@ -57,6 +57,12 @@ class GraphBuilder:
         self._inputs.append(self.tensor(name, dtype, shape, quant))
         return name
 
+    def variable(self, name: str, dtype: str, shape: Sequence[int], quant: QuantLike = None) -> str:
+        """Declare a variable (state) tensor, such as an LSTM's memory; returns its name."""
+        tensor = Tensor(name, dtype, tuple(int(d) for d in shape), as_quantization(quant))
+        tensor.variable = True
+        return self._add(tensor)
+
     def const(
         self, name: str, data: np.ndarray, quant: QuantLike = None, dtype: str | None = None
     ) -> str:

@@ -90,18 +90,28 @@ class Quantization:
 @dataclass(eq=False)
 class Tensor:
     """A tensor of the graph: a name, an element type, a static shape, and optionally
-    quantization parameters and constant data."""
+    quantization parameters and constant data.
+
+    A *variable* tensor is state that persists across runs (an LSTM's or SVDF's memory): no
+    node produces it, it is not a graph input, and it lives for the whole session.
+    """
 
     name: str
     dtype: str
     shape: tuple[int, ...]
     quant: Quantization | None = None
     data: np.ndarray | None = None
+    variable: bool = False
 
     @property
     def is_constant(self) -> bool:
         """Whether the tensor holds constant data (weights, biases, shape operands)."""
         return self.data is not None
+
+    @property
+    def is_state_or_constant(self) -> bool:
+        """Whether the tensor is constant data or a variable (never fed, never produced)."""
+        return self.data is not None or self.variable
 
     @property
     def size(self) -> int:
@@ -187,7 +197,9 @@ class Graph:
         graph has a cycle.
         """
         producers = self.producers()
-        available = set(self.inputs) | {n for n, t in self.tensors.items() if t.is_constant}
+        available = set(self.inputs) | {
+            n for n, t in self.tensors.items() if t.is_constant or t.variable
+        }
         pending = [0] * len(self.nodes)
         waiting: dict[int, list[int]] = {}
         for i, node in enumerate(self.nodes):
@@ -219,7 +231,8 @@ class Graph:
     def subgraph(self, node_indices: Iterable[int], name: str | None = None) -> Graph:
         """A new graph made of the given nodes.
 
-        Its inputs are the non-constant tensors the nodes read but do not produce; its outputs
+        Its inputs are the tensors the nodes read but do not produce, other than constants and
+        variables (state stays with the nodes that use it); its outputs
         are the tensors the nodes produce that are graph outputs or are read by other nodes.
         Tensors are shared with this graph, not copied.
         """
@@ -233,7 +246,7 @@ class Graph:
                 if t is None:
                     continue
                 used[t] = self.tensor(t)
-                if t not in produced and not used[t].is_constant and t not in inputs:
+                if t not in produced and not used[t].is_state_or_constant and t not in inputs:
                     inputs.append(t)
             for t in node.outputs:
                 used[t] = self.tensor(t)

@@ -62,6 +62,7 @@ def _tensor(t: Tensor, buffers: list[Any]) -> Any:
         raise GraphError(f"tensor {t.name!r}: element type {t.dtype!r} cannot be exported")
     out.type = code
     out.buffer = 0
+    out.isVariable = t.variable
     if t.data is not None:
         buffer = schema.BufferT()
         buffer.data = np.frombuffer(np.ascontiguousarray(t.data).tobytes(), dtype=np.uint8)

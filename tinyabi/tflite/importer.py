@@ -414,6 +414,7 @@ class _Importer:
             shape=shape,
             quant=self._quantization(where, t.quantization, shape),
             data=self._data(where, t.buffer, dtype, shape, nbytes),
+            variable=bool(t.isVariable),
         )
 
     @staticmethod

@@ -1,0 +1,78 @@
+"""A compiled partition that runs generated code on an emulated Cortex-M (QEMU).
+
+The backend hands over the partition graph and its code generator; the partition generates the
+project once, builds the firmware for the core (:func:`~.cortexm.build_firmware`, cached) and
+runs it under QEMU for every :meth:`CortexMPartition.run`. The instructions and stack of the
+last run stay available as :attr:`CortexMPartition.last_run`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from tinyabi.backends.base import CompiledPartition
+from tinyabi.errors import BackendError
+from tinyabi.ir.graph import Graph, numpy_dtype
+
+from .cortexm import QemuRun, build_firmware, run_firmware, target
+
+#: Writes the project of a graph into a directory (the backend's ``generate_code``).
+Generator = Callable[[Graph, Path], object]
+
+
+class CortexMPartition(CompiledPartition):
+    """Runs ``graph`` as firmware for ``core`` (``"cortex-m4"`` or ``"cortex-m55"``) under
+    QEMU; ``generate`` writes the graph's C project. Raises
+    :class:`~tinyabi.errors.BackendError` when the build or a run fails."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        core: str,
+        generate: Generator,
+        *,
+        timeout: float = 120,
+        cmsis_nn_path: Path | str | None = None,
+    ) -> None:
+        target(core)  # an unknown core fails here, at compile time
+        self.graph = graph
+        self.core = core
+        self.timeout = timeout
+        #: The last run: outputs, instructions of ``model_run()``, peak stack, wall time.
+        self.last_run: QemuRun | None = None
+        with tempfile.TemporaryDirectory(prefix="tinyabi-cmsis-nn-") as tmp:
+            generate(graph, Path(tmp))
+            self.elf = build_firmware(tmp, core, cmsis_nn_path=cmsis_nn_path)
+
+    def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run the firmware once on ``inputs``; returns every graph output by name."""
+        data = b"".join(
+            np.ascontiguousarray(inputs[name], dtype=numpy_dtype(self.graph.tensor(name).dtype))
+            .reshape(-1)
+            .tobytes()
+            for name in self.graph.inputs
+        )
+        self.last_run = run = run_firmware(self.elf, self.core, data, self.timeout)
+        layout = []
+        for name in self.graph.outputs:
+            t = self.graph.tensor(name)
+            shape = tuple(int(d) for d in t.shape)
+            layout.append((name, np.dtype(numpy_dtype(t.dtype)), shape))
+        expected = sum(dtype.itemsize * int(np.prod(shape)) for _, dtype, shape in layout)
+        if len(run.output) != expected:
+            raise BackendError(
+                f"cmsis-nn: the {self.core} firmware wrote {len(run.output)} output bytes, "
+                f"the graph's outputs take {expected}"
+            )
+        outputs: dict[str, np.ndarray] = {}
+        offset = 0
+        for name, dtype, shape in layout:
+            count = int(np.prod(shape))
+            flat = np.frombuffer(run.output, dtype, count, offset)
+            outputs[name] = flat.reshape(shape).copy()
+            offset += count * dtype.itemsize
+        return outputs
