@@ -27,5 +27,9 @@ def test_ruff(args: list[str]) -> None:
 
 
 def test_mypy() -> None:
-    result = subprocess.run([*_tool("mypy"), "tinyabi"], cwd=ROOT, capture_output=True, text=True)
+    packages = [
+        "tinyabi",
+        *(str(p.parent) for p in sorted(ROOT.glob("plugins/*/tinyabi_*/__init__.py"))),
+    ]
+    result = subprocess.run([*_tool("mypy"), *packages], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
