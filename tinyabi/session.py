@@ -117,6 +117,14 @@ class Session:
             )
             for part, compiled in zip(self.plan.partitions, self._compiled)
         ]
+        # One partition that takes exactly the graph's inputs and gives its outputs (a model
+        # run whole by one backend) is called without the bookkeeping of hand-overs.
+        whole = (
+            len(self._steps) == 1
+            and set(self._steps[0][2]) == set(graph.inputs)
+            and [n for n, _, _ in self._steps[0][3]] == list(graph.outputs)
+        )
+        self._whole = self._steps[0] if whole else None
 
     # --- set-up ------------------------------------------------------------------------------
 
@@ -357,25 +365,17 @@ class Session:
     def _run(
         self, feeds: dict[str, np.ndarray], times: list[list[float]] | None
     ) -> dict[str, np.ndarray]:
+        if self._whole is not None and times is None:
+            part, compiled, _, expected = self._whole
+            return self._collect(part, self._call(part, compiled, feeds), expected, {})
         values: dict[str, np.ndarray] = dict(feeds)
         for part, compiled, input_names, expected in self._steps:
             inputs = {name: values[name] for name in input_names}
             start = time.perf_counter() if times is not None else 0.0
-            try:
-                outputs = compiled.run(inputs)
-            except Exception as exc:
-                raise BackendError(
-                    f"backend {part.backend!r} failed running partition {part.index} "
-                    f"(nodes {part.nodes}): {type(exc).__name__}: {exc}"
-                ) from None
+            outputs = self._call(part, compiled, inputs)
             if times is not None:
                 times[part.index].append(time.perf_counter() - start)
-            for name, dtype, shape in expected:
-                value = outputs.get(name) if type(outputs) is dict else None
-                if type(value) is np.ndarray and value.dtype == dtype and value.shape == shape:
-                    values[name] = value
-                else:
-                    values[name] = self._checked_output(part, outputs, name)
+            self._collect(part, outputs, expected, values)
         result = {}
         for name in self.graph.outputs:
             if name not in values:
@@ -383,6 +383,32 @@ class Session:
                 values[name] = np.array(data)
             result[name] = values[name]
         return result
+
+    @staticmethod
+    def _call(part: PartitionPlan, compiled: CompiledPartition, inputs: Any) -> Any:
+        try:
+            return compiled.run(inputs)
+        except Exception as exc:
+            raise BackendError(
+                f"backend {part.backend!r} failed running partition {part.index} "
+                f"(nodes {part.nodes}): {type(exc).__name__}: {exc}"
+            ) from None
+
+    def _collect(
+        self,
+        part: PartitionPlan,
+        outputs: Any,
+        expected: tuple[tuple[str, np.dtype[Any], tuple[int, ...]], ...],
+        into: dict[str, np.ndarray],
+    ) -> dict[str, np.ndarray]:
+        """Put the partition's expected outputs into ``into`` after checking each one."""
+        for name, dtype, shape in expected:
+            value = outputs.get(name) if type(outputs) is dict else None
+            if type(value) is np.ndarray and value.dtype == dtype and value.shape == shape:
+                into[name] = value
+            else:
+                into[name] = self._checked_output(part, outputs, name)
+        return into
 
     def _checked_output(self, part: PartitionPlan, outputs: Any, name: str) -> np.ndarray:
         where = f"backend {part.backend!r} partition {part.index}"
