@@ -96,3 +96,21 @@ def test_every_command_has_help(command: str) -> None:
     result = tinyabi_cli(command, "--help")
     assert result.returncode == 0
     assert "usage: tinyabi" in result.stdout
+
+
+def test_backend_options_on_the_command_line() -> None:
+    from tinyabi.cli import backend_list
+
+    assert backend_list("a, b:x=1:fast=true:mode=cost ,c") == [
+        "a",
+        ("b", {"x": 1, "fast": True, "mode": "cost"}),
+        "c",
+    ]
+
+
+def test_usage_errors_are_one_line() -> None:
+    assert_one_line_error(tinyabi_cli("run"), "model")
+    assert_one_line_error(
+        tinyabi_cli("run", str(shared_model("ad01_int8")), "--backends", "reference:oops"),
+        "KEY=VALUE",
+    )

@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -252,29 +253,62 @@ def cmd_codegen(args: argparse.Namespace) -> int:
     return 0
 
 
-def _backend_list(text: str) -> list[str]:
-    """``a,b,c`` as a list of backend names (empty items dropped)."""
-    return [b.strip() for b in text.split(",") if b.strip()]
+def _option_value(text: str) -> object:
+    """A backend option's value from the command line: an int, a bool, or the text itself."""
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def backend_list(text: str) -> list[str | tuple[str, dict[str, object]]]:
+    """``a,b:key=value:key2=value2,c`` as the backend list a Session takes: names, or
+    ``(name, options)`` pairs for entries that carry options."""
+    backends: list[str | tuple[str, dict[str, object]]] = []
+    for item in (b.strip() for b in text.split(",")):
+        if not item:
+            continue
+        name, *pairs = item.split(":")
+        options = {}
+        for pair in pairs:
+            key, sep, value = pair.partition("=")
+            if not sep or not key:
+                raise argparse.ArgumentTypeError(f"backend option {pair!r} is not KEY=VALUE")
+            options[key] = _option_value(value)
+        backends.append((name, options) if options else name)
+    return backends
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, like every other tinyabi error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"tinyabi: error: {self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``tinyabi`` command."""
     from tinyabi import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tinyabi", description="One operator set and tensor ABI across TinyML runtimes."
     )
     parser.add_argument("--version", action="version", version=f"tinyabi {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
 
     run = sub.add_parser("run", help="run a model and print its outputs")
     run.add_argument("model", help="a .tflite file")
     run.add_argument(
         "--backends",
-        type=_backend_list,
+        type=backend_list,
         default=["reference"],
-        help="backend preference order, comma-separated (default: reference)",
+        help="backend preference order, comma-separated; options as NAME:KEY=VALUE, e.g. "
+        "cmsis-nn:target=cortex-m4 (default: reference)",
     )
     run.add_argument(
         "--input",
@@ -293,9 +327,10 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("model", help="a .tflite file")
     plan.add_argument(
         "--backends",
-        type=_backend_list,
+        type=backend_list,
         default=["reference"],
-        help="backend preference order, comma-separated (default: reference)",
+        help="backend preference order, comma-separated; options as NAME:KEY=VALUE, e.g. "
+        "cmsis-nn:target=cortex-m4 (default: reference)",
     )
     plan.add_argument(
         "--fallback",
