@@ -43,14 +43,21 @@ SOURCES = sorted((CSRC / "src").glob("*.c"))
 HARNESS = Path(__file__).resolve().parent / "csrc"
 C_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", f"-I{CSRC / 'include'}"]
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g", "-O1"]
+_M55 = ["-mcpu=cortex-m55", "-mthumb", "-fno-if-conversion", "-fno-if-conversion2"]
+#: Compiler flags per target: the M55 with a soft float ABI has no MVE (DSP code paths), with
+#: a hard float ABI it has (MVE code paths).
 ARM_TARGETS = {
     "cortex-m4": ["-mcpu=cortex-m4", "-mthumb"],
-    "cortex-m55": ["-mcpu=cortex-m55", "-mthumb", "-fno-if-conversion", "-fno-if-conversion2"],
+    "cortex-m55": _M55,
+    "cortex-m55-mve": [*_M55, "-mfloat-abi=hard"],
 }
-#: QEMU machine and floating-point flags of each core (as the firmware builds use them).
+#: QEMU machine and target flags of each core (as the firmware builds use them).
 QEMU_MACHINES = {
-    "cortex-m4": ("mps2-an386", ["-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]),
-    "cortex-m55": ("mps3-an547", ["-mfloat-abi=hard"]),
+    "cortex-m4": (
+        "mps2-an386",
+        [*ARM_TARGETS["cortex-m4"], "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
+    ),
+    "cortex-m55": ("mps3-an547", ARM_TARGETS["cortex-m55-mve"]),
 }
 #: Rounds of cases the C cross-check runs (each round calls every public function).
 CROSS_CHECK_ROUNDS = 300
@@ -753,7 +760,7 @@ def test_argument_errors(lib: ctypes.CDLL) -> None:
 
 
 def test_compiles_for_cortex_m(tmp_path: Path) -> None:
-    """Every source compiles warning-free for Cortex-M4 and Cortex-M55 (C99)."""
+    """Every source compiles warning-free for Cortex-M4 and Cortex-M55, with and without MVE."""
     need_tool("arm-none-eabi-gcc", ARM_PACKAGES)
     for target, flags in ARM_TARGETS.items():
         for opt in ("-O0", "-O2"):
@@ -795,11 +802,12 @@ def test_sanitizers_report_nothing(tmp_path: Path, build: str) -> None:
     assert "checked" in result.stdout
 
 
-@pytest.mark.parametrize("core", list(ARM_TARGETS))
+@pytest.mark.parametrize("core", list(QEMU_MACHINES))
 def test_cortex_m_build_matches_host(tmp_path: Path, core: str) -> None:
-    """The DSP-extension code paths, compiled for the core and run under QEMU, print the same
-    output hashes as the host's plain C build (checked above against the reference kernels)
-    over the C harness's pseudo-random cases of every public function."""
+    """The DSP-extension (Cortex-M4) and MVE (Cortex-M55) code paths, compiled for the core and
+    run under QEMU, print the same output hashes as the host's plain C build (checked above
+    against the reference kernels) over the C harness's pseudo-random cases of every public
+    function."""
     need_tool("gcc", "gcc")
     need_tool("arm-none-eabi-gcc", ARM_PACKAGES)
     need_tool("qemu-system-arm", ARM_PACKAGES)
@@ -811,12 +819,11 @@ def test_cortex_m_build_matches_host(tmp_path: Path, core: str) -> None:
         check=True,
     )
     want = subprocess.run([str(host)], check=True, capture_output=True, text=True).stdout
-    machine, float_flags = QEMU_MACHINES[core]
+    machine, target_flags = QEMU_MACHINES[core]
     elf = tmp_path / "check.elf"
     build = [
         "arm-none-eabi-gcc",
-        *ARM_TARGETS[core],
-        *float_flags,
+        *target_flags,
         *C_FLAGS,
         "-O2",
         rounds,

@@ -121,6 +121,10 @@ static void random_requant(int32_t channels, int32_t depth)
     {
         mult[c] = (int32_t)(0x40000000u + (next_u32() & 0x3FFFFFFFu));
         shift[c] = base_shift + uniform(-2, 2);
+        if (uniform(0, 15) == 0)
+        {
+            shift[c] = uniform(0, 3); /* left shifts: mostly saturated outputs */
+        }
         bias[c] = uniform(-20000, 20000);
     }
 }

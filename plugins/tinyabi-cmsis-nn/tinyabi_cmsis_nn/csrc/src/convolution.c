@@ -6,11 +6,12 @@
  * requantization, + output_offset, clamp. Padding taps contribute nothing (they stand for
  * the input zero point).
  *
- * arm_convolve_s8: for every output pixel (and group) the receptive field is gathered once
- * into an int16 patch with the input offset already added (zeros for padding), then dotted
- * with two filters at a time. arm_convolve_1x1_s8_fast: pairs of output channels outer,
- * pairs of pixels inner; the input offset is folded into a per-channel constant
- * (input_offset * sum(w) + bias), so the inner loop is pure int8 multiply-accumulate.
+ * arm_convolve_s8: the receptive fields of two output pixels (per group) are gathered into
+ * int16 patches with the input offset already added (zeros for padding), then each pair of
+ * filters is dotted with both (2 x 2 accumulators). arm_convolve_1x1_s8_fast: pairs of output
+ * channels outer, pairs of pixels inner; the input offset is folded into a per-channel
+ * constant (input_offset * sum(w) + bias), so the inner loop is pure int8 multiply-accumulate.
+ * The dot products use SMLAD (DSP extension) or VMLADAV (MVE) where available.
  */
 #include <stddef.h>
 
@@ -28,13 +29,19 @@ static inline int32_t sum_s8(const int8_t *w, int32_t n)
     return s;
 }
 
-/* One int16 patch column dotted with one int8 filter. In the DSP build the first n & ~3
- * patch values are stored in groups of four as x0 x2 x1 x3 (see reorder_patch). */
+/* One int16 patch column dotted with one int8 filter. In the DSP (not MVE) build the first
+ * n & ~3 patch values are stored in groups of four as x0 x2 x1 x3 (see gather_patch). */
 static inline int32_t dot_patch(const int16_t *a, const int8_t *w, int32_t n)
 {
     int32_t acc = 0;
     int32_t i = 0;
-#if TINYABI_DSP
+#if TINYABI_MVE
+    for (; i < n; i += 8)
+    {
+        const mve_pred16_t p = vctp16q((uint32_t)(n - i));
+        acc = vmladavaq_s16(acc, vldrhq_z_s16(a + i, p), vldrbq_z_s16(w + i, p));
+    }
+#elif TINYABI_DSP
     for (; i + 4 <= n; i += 4)
     {
         const uint32_t k = tinyabi_read_s8x4(w + i);
@@ -58,7 +65,20 @@ static inline void dot_patch_2x2(const int16_t *a, const int16_t *b, const int8_
     int32_t b0 = acc[2];
     int32_t b1 = acc[3];
     int32_t i = 0;
-#if TINYABI_DSP
+#if TINYABI_MVE
+    for (; i < n; i += 8)
+    {
+        const mve_pred16_t p = vctp16q((uint32_t)(n - i));
+        const int16x8_t k0 = vldrbq_z_s16(w0 + i, p);
+        const int16x8_t k1 = vldrbq_z_s16(w1 + i, p);
+        const int16x8_t va = vldrhq_z_s16(a + i, p);
+        const int16x8_t vb = vldrhq_z_s16(b + i, p);
+        a0 = vmladavaq_s16(a0, va, k0);
+        a1 = vmladavaq_s16(a1, va, k1);
+        b0 = vmladavaq_s16(b0, vb, k0);
+        b1 = vmladavaq_s16(b1, vb, k1);
+    }
+#elif TINYABI_DSP
     for (; i + 4 <= n; i += 4)
     {
         const uint32_t k0 = tinyabi_read_s8x4(w0 + i);
@@ -131,7 +151,14 @@ static void gather_patch(int16_t *dst,
             else
             {
                 const int8_t *src = in_batch + ((size_t)iy * in_w + ix) * in_c + g * k_c;
-                for (int32_t c = 0; c < k_c; c++)
+                int32_t c = 0;
+#if TINYABI_MVE
+                for (; c + 8 <= k_c; c += 8)
+                {
+                    vstrhq_s16(dst + c, vaddq_n_s16(vldrbq_s16(src + c), (int16_t)in_offset));
+                }
+#endif
+                for (; c < k_c; c++)
                 {
                     dst[c] = (int16_t)(src[c] + in_offset);
                 }
@@ -139,7 +166,7 @@ static void gather_patch(int16_t *dst,
             dst += k_c;
         }
     }
-#if TINYABI_DSP
+#if TINYABI_DSP && !TINYABI_MVE
     /* x0 x1 x2 x3 -> x0 x2 x1 x3, so that one word holds the lanes SXTB16 gives a filter. */
     const int32_t n = filter_dims->h * filter_dims->w * k_c;
     int16_t *col = dst - n;
@@ -199,6 +226,10 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
     const int32_t act_max = conv_params->activation.max;
     const int32_t *mult = quant_params->multiplier;
     const int32_t *shift = quant_params->shift;
+#if TINYABI_MVE
+    /* byte offsets of {pixel a, pixel b} x {channel oc, oc + 1} from out_a + oc */
+    const uint32x4_t pair_offsets = vreinterpretq_u32_s32(tinyabi_lanes4(0, 1, out_c, out_c + 1));
+#endif
 
     for (int32_t batch = 0; batch < input_dims->n; batch++)
     {
@@ -229,12 +260,24 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
                         acc[1] = acc[3] = bias_data[oc + 1];
                     }
                     dot_patch_2x2(col_a, col_b, w0, w0 + n, n, acc);
+#if TINYABI_MVE
+                    vstrbq_scatter_offset_s32(
+                        out_a + oc,
+                        pair_offsets,
+                        tinyabi_requantize_x4(tinyabi_lanes4(acc[0], acc[1], acc[2], acc[3]),
+                                              tinyabi_pair_x2(mult[oc], mult[oc + 1]),
+                                              tinyabi_pair_x2(shift[oc], shift[oc + 1]),
+                                              out_offset,
+                                              act_min,
+                                              act_max));
+#else
                     out_a[oc] = tinyabi_requantize_s8(acc[0], mult[oc], shift[oc], out_offset, act_min, act_max);
                     out_a[oc + 1] =
                         tinyabi_requantize_s8(acc[1], mult[oc + 1], shift[oc + 1], out_offset, act_min, act_max);
                     out_b[oc] = tinyabi_requantize_s8(acc[2], mult[oc], shift[oc], out_offset, act_min, act_max);
                     out_b[oc + 1] =
                         tinyabi_requantize_s8(acc[3], mult[oc + 1], shift[oc + 1], out_offset, act_min, act_max);
+#endif
                 }
                 for (; oc < oc_end; oc++)
                 {
@@ -259,7 +302,13 @@ static inline int32_t dot_s8(const int8_t *x, const int8_t *w, int32_t n)
 {
     int32_t acc = 0;
     int32_t i = 0;
-#if TINYABI_DSP
+#if TINYABI_MVE
+    for (; i < n; i += 16)
+    {
+        const mve_pred16_t p = vctp8q((uint32_t)(n - i));
+        acc = vmladavaq_s8(acc, vldrbq_z_s8(x + i, p), vldrbq_z_s8(w + i, p));
+    }
+#elif TINYABI_DSP
     for (; i + 4 <= n; i += 4)
     {
         const uint32_t xv = tinyabi_read_s8x4(x + i);
@@ -284,7 +333,20 @@ static inline void dot_s8_2x2(const int8_t *xa, const int8_t *xb, const int8_t *
     int32_t b0 = acc[2];
     int32_t b1 = acc[3];
     int32_t i = 0;
-#if TINYABI_DSP
+#if TINYABI_MVE
+    for (; i < n; i += 16)
+    {
+        const mve_pred16_t p = vctp8q((uint32_t)(n - i));
+        const int8x16_t k0 = vldrbq_z_s8(w0 + i, p);
+        const int8x16_t k1 = vldrbq_z_s8(w1 + i, p);
+        const int8x16_t va = vldrbq_z_s8(xa + i, p);
+        const int8x16_t vb = vldrbq_z_s8(xb + i, p);
+        a0 = vmladavaq_s8(a0, va, k0);
+        a1 = vmladavaq_s8(a1, va, k1);
+        b0 = vmladavaq_s8(b0, vb, k0);
+        b1 = vmladavaq_s8(b1, vb, k1);
+    }
+#elif TINYABI_DSP
     for (; i + 4 <= n; i += 4)
     {
         const uint32_t k0 = tinyabi_read_s8x4(w0 + i);
@@ -363,6 +425,10 @@ arm_cmsis_nn_status arm_convolve_1x1_s8_fast(const cmsis_nn_context *ctx,
     const int32_t act_max = conv_params->activation.max;
     const int32_t *mult = quant_params->multiplier;
     const int32_t *shift = quant_params->shift;
+#if TINYABI_MVE
+    /* byte offsets of {pixel p, pixel p + 1} x {channel oc, oc + 1} from out */
+    const uint32x4_t pair_offsets = vreinterpretq_u32_s32(tinyabi_lanes4(0, 1, out_c, out_c + 1));
+#endif
 
     int32_t oc = 0;
     for (; oc + 2 <= out_c; oc += 2)
@@ -375,6 +441,10 @@ arm_cmsis_nn_status arm_convolve_1x1_s8_fast(const cmsis_nn_context *ctx,
         const int32_t m1 = mult[oc + 1];
         const int32_t s0 = shift[oc];
         const int32_t s1 = shift[oc + 1];
+#if TINYABI_MVE
+        const int32x4_t mult_v = tinyabi_pair_x2(m0, m1);
+        const int32x4_t shift_v = tinyabi_pair_x2(s0, s1);
+#endif
         const int8_t *x = input_data;
         int8_t *out = output_data + oc;
         int32_t p = 0;
@@ -382,10 +452,21 @@ arm_cmsis_nn_status arm_convolve_1x1_s8_fast(const cmsis_nn_context *ctx,
         {
             int32_t acc[4] = {base0, base1, base0, base1};
             dot_s8_2x2(x, x + in_c, w0, w1, in_c, acc);
+#if TINYABI_MVE
+            vstrbq_scatter_offset_s32(out,
+                                      pair_offsets,
+                                      tinyabi_requantize_x4(tinyabi_lanes4(acc[0], acc[1], acc[2], acc[3]),
+                                                            mult_v,
+                                                            shift_v,
+                                                            out_offset,
+                                                            act_min,
+                                                            act_max));
+#else
             out[0] = tinyabi_requantize_s8(acc[0], m0, s0, out_offset, act_min, act_max);
             out[1] = tinyabi_requantize_s8(acc[1], m1, s1, out_offset, act_min, act_max);
             out[out_c] = tinyabi_requantize_s8(acc[2], m0, s0, out_offset, act_min, act_max);
             out[out_c + 1] = tinyabi_requantize_s8(acc[3], m1, s1, out_offset, act_min, act_max);
+#endif
             x += 2 * in_c;
             out += 2 * out_c;
         }

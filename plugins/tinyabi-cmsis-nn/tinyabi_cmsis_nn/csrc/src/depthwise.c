@@ -6,15 +6,51 @@
  *   acc[oc] = bias[oc] + sum_valid_taps (x[ic] + input_offset) * w[ky][kx][oc]
  * then per-channel requantization, + output_offset, clamp. Only taps that fall inside the
  * input are visited (the valid tap range is computed per output row and column), so padding
- * costs nothing. With ch_mult == 1, four channels are accumulated at once in registers.
+ * costs nothing. With ch_mult == 1, four channels are accumulated at once in registers
+ * (one MVE vector on Cortex-M55), and full 3x3 windows are unrolled.
  * No scratch memory is needed.
  */
 #include <stddef.h>
 
 #include "tinyabi_nn_support.h"
 
-/* One kernel tap for four consecutive channels: acc[i] += (x[i] + offset) * w[i]. */
-static inline void tap4(const int8_t *x, const int8_t *w, int32_t offset, int32_t *acc)
+/* Accumulators of four consecutive channels: an MVE vector, or four int32 values. */
+#if TINYABI_MVE
+typedef int32x4_t acc4_t;
+
+static inline acc4_t acc4_init(const int32_t *bias)
+{
+    return bias != NULL ? vldrwq_s32(bias) : vdupq_n_s32(0);
+}
+
+/* One kernel tap for the four channels: acc[i] += (x[i] + offset) * w[i]. */
+static inline void tap4(const int8_t *x, const int8_t *w, int32_t offset, acc4_t *acc)
+{
+    const int32x4_t xv = vaddq_n_s32(vldrbq_s32(x), offset);
+    *acc = vaddq_s32(*acc, vmulq_s32(xv, vldrbq_s32(w)));
+}
+
+#else
+typedef struct
+{
+    int32_t v[4];
+} acc4_t;
+
+static inline acc4_t acc4_init(const int32_t *bias)
+{
+    acc4_t acc = {{0, 0, 0, 0}};
+    if (bias != NULL)
+    {
+        acc.v[0] = bias[0];
+        acc.v[1] = bias[1];
+        acc.v[2] = bias[2];
+        acc.v[3] = bias[3];
+    }
+    return acc;
+}
+
+/* One kernel tap for the four channels: acc[i] += (x[i] + offset) * w[i]. */
+static inline void tap4(const int8_t *x, const int8_t *w, int32_t offset, acc4_t *acc)
 {
 #if TINYABI_DSP
     const uint32_t offset2 = tinyabi_dup16(offset);
@@ -24,17 +60,26 @@ static inline void tap4(const int8_t *x, const int8_t *w, int32_t offset, int32_
     const uint32_t x13 = tinyabi_sxtab16_ror8(offset2, xv);
     const uint32_t w02 = tinyabi_sxtb16(wv);
     const uint32_t w13 = tinyabi_sxtb16_ror8(wv);
-    acc[0] = tinyabi_smlabb(x02, w02, acc[0]);
-    acc[2] = tinyabi_smlatt(x02, w02, acc[2]);
-    acc[1] = tinyabi_smlabb(x13, w13, acc[1]);
-    acc[3] = tinyabi_smlatt(x13, w13, acc[3]);
+    acc->v[0] = tinyabi_smlabb(x02, w02, acc->v[0]);
+    acc->v[2] = tinyabi_smlatt(x02, w02, acc->v[2]);
+    acc->v[1] = tinyabi_smlabb(x13, w13, acc->v[1]);
+    acc->v[3] = tinyabi_smlatt(x13, w13, acc->v[3]);
 #else
-    acc[0] += (x[0] + offset) * w[0];
-    acc[1] += (x[1] + offset) * w[1];
-    acc[2] += (x[2] + offset) * w[2];
-    acc[3] += (x[3] + offset) * w[3];
+    acc->v[0] += (x[0] + offset) * w[0];
+    acc->v[1] += (x[1] + offset) * w[1];
+    acc->v[2] += (x[2] + offset) * w[2];
+    acc->v[3] += (x[3] + offset) * w[3];
 #endif
 }
+
+static inline void acc4_store(acc4_t acc, int32_t *out)
+{
+    out[0] = acc.v[0];
+    out[1] = acc.v[1];
+    out[2] = acc.v[2];
+    out[3] = acc.v[3];
+}
+#endif
 
 /* Depth multiplier 1: four channels per pass over the valid taps. */
 static void depthwise_mult1(const cmsis_nn_dw_conv_params *p,
@@ -90,23 +135,16 @@ static void depthwise_mult1(const cmsis_nn_dw_conv_params *p,
                 int32_t c = 0;
                 for (; c + 4 <= ch; c += 4)
                 {
-                    int32_t acc[4] = {0, 0, 0, 0};
-                    if (bias != NULL)
-                    {
-                        acc[0] = bias[c];
-                        acc[1] = bias[c + 1];
-                        acc[2] = bias[c + 2];
-                        acc[3] = bias[c + 3];
-                    }
+                    acc4_t acc = acc4_init(bias != NULL ? bias + c : NULL);
                     const int8_t *x_row = x_first + c;
                     const int8_t *w_row = w_first + c;
                     if (full3x3)
                     {
                         for (int32_t ky = 0; ky < 3; ky++)
                         {
-                            tap4(x_row, w_row, in_offset, acc);
-                            tap4(x_row + col_step, w_row + ch, in_offset, acc);
-                            tap4(x_row + 2 * col_step, w_row + 2 * ch, in_offset, acc);
+                            tap4(x_row, w_row, in_offset, &acc);
+                            tap4(x_row + col_step, w_row + ch, in_offset, &acc);
+                            tap4(x_row + 2 * col_step, w_row + 2 * ch, in_offset, &acc);
                             x_row += row_step;
                             w_row += 3 * ch;
                         }
@@ -119,7 +157,7 @@ static void depthwise_mult1(const cmsis_nn_dw_conv_params *p,
                             const int8_t *wp = w_row;
                             for (int32_t t = 0; t < taps_x; t++)
                             {
-                                tap4(xp, wp, in_offset, acc);
+                                tap4(xp, wp, in_offset, &acc);
                                 xp += col_step;
                                 wp += ch;
                             }
@@ -127,13 +165,20 @@ static void depthwise_mult1(const cmsis_nn_dw_conv_params *p,
                             w_row += k_w * ch;
                         }
                     }
-                    out[c] = tinyabi_requantize_s8(acc[0], mult[c], shift[c], out_offset, act_min, act_max);
+#if TINYABI_MVE
+                    vstrbq_s32(out + c, tinyabi_requantize_x4(acc, vldrwq_s32(mult + c), vldrwq_s32(shift + c),
+                                                              out_offset, act_min, act_max));
+#else
+                    int32_t sums[4];
+                    acc4_store(acc, sums);
+                    out[c] = tinyabi_requantize_s8(sums[0], mult[c], shift[c], out_offset, act_min, act_max);
                     out[c + 1] =
-                        tinyabi_requantize_s8(acc[1], mult[c + 1], shift[c + 1], out_offset, act_min, act_max);
+                        tinyabi_requantize_s8(sums[1], mult[c + 1], shift[c + 1], out_offset, act_min, act_max);
                     out[c + 2] =
-                        tinyabi_requantize_s8(acc[2], mult[c + 2], shift[c + 2], out_offset, act_min, act_max);
+                        tinyabi_requantize_s8(sums[2], mult[c + 2], shift[c + 2], out_offset, act_min, act_max);
                     out[c + 3] =
-                        tinyabi_requantize_s8(acc[3], mult[c + 3], shift[c + 3], out_offset, act_min, act_max);
+                        tinyabi_requantize_s8(sums[3], mult[c + 3], shift[c + 3], out_offset, act_min, act_max);
+#endif
                 }
                 for (; c < ch; c++)
                 {

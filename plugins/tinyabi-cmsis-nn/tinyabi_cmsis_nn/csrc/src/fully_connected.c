@@ -51,7 +51,27 @@ static inline void fc_rows(const int8_t *x, const int8_t *w0, const int8_t *w1, 
     int32_t s0 = *acc0;
     int32_t s1 = *acc1;
     int32_t j = 0;
-#if TINYABI_DSP
+#if TINYABI_MVE
+    /* sum((x + offset) * w) = sum(x * w) + offset * sum(w) */
+    int32_t sum0 = 0;
+    int32_t sum1 = 0;
+    for (; j < cols; j += 16)
+    {
+        const mve_pred16_t p = vctp8q((uint32_t)(cols - j));
+        const int8x16_t xv = vldrbq_z_s8(x + j, p);
+        const int8x16_t k0 = vldrbq_z_s8(w0 + j, p);
+        const int8x16_t k1 = vldrbq_z_s8(w1 + j, p);
+        s0 = vmladavaq_s8(s0, xv, k0);
+        s1 = vmladavaq_s8(s1, xv, k1);
+        if (offset != 0)
+        {
+            sum0 = vaddvaq_s8(sum0, k0);
+            sum1 = vaddvaq_s8(sum1, k1);
+        }
+    }
+    s0 += offset * sum0;
+    s1 += offset * sum1;
+#elif TINYABI_DSP
     const uint32_t offset2 = tinyabi_dup16(offset);
     for (; j + 4 <= cols; j += 4)
     {
@@ -80,7 +100,17 @@ static inline int32_t fc_row(const int8_t *x, const int8_t *w, int32_t cols, int
 {
     int32_t s = 0;
     int32_t j = 0;
-#if TINYABI_DSP
+#if TINYABI_MVE
+    int32_t sum = 0;
+    for (; j < cols; j += 16)
+    {
+        const mve_pred16_t p = vctp8q((uint32_t)(cols - j));
+        const int8x16_t k = vldrbq_z_s8(w + j, p);
+        s = vmladavaq_s8(s, vldrbq_z_s8(x + j, p), k);
+        sum = vaddvaq_s8(sum, k);
+    }
+    s += offset * sum;
+#elif TINYABI_DSP
     const uint32_t offset2 = tinyabi_dup16(offset);
     for (; j + 4 <= cols; j += 4)
     {

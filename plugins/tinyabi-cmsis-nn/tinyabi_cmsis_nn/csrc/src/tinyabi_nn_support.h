@@ -10,7 +10,10 @@
  * the hot loops use the ACLE intrinsics below (two 16-bit multiply-accumulates per
  * instruction). Defining TINYABI_EMULATE_DSP on any other compiler selects the very same code
  * paths with exact C versions of those instructions (this is how the host tests cover them);
- * TINYABI_NO_DSP forces the plain C loops everywhere.
+ * TINYABI_NO_DSP forces the plain C loops everywhere. On cores with the M-profile Vector
+ * Extension (__ARM_FEATURE_MVE, Cortex-M55 built with a hard or softfp float ABI) the dot
+ * products and depthwise taps use MVE intrinsics instead (TINYABI_NO_MVE disables them);
+ * these paths are checked against the host build under QEMU.
  */
 #ifndef TINYABI_NN_SUPPORT_H
 #define TINYABI_NN_SUPPORT_H
@@ -163,6 +166,43 @@ static inline int32_t tinyabi_smlatt(uint32_t a, uint32_t b, int32_t acc)
 }
 #else
 #define TINYABI_DSP 0
+#endif
+
+#if !defined(TINYABI_NO_MVE) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#include <arm_mve.h>
+#define TINYABI_MVE 1
+/* tinyabi_requantize_s8 on four lanes (per-lane multipliers and shifts), still as int32.
+ * VQRDMULH computes floor((a*b + 2^30) / 2^31) with saturation, which is exactly srdhm;
+ * VRSHL rounds half up, so negative values first move down by one (saturating) to round
+ * half away from zero as rdbpot does. */
+static inline int32x4_t tinyabi_requantize_x4(int32x4_t acc, int32x4_t multiplier, int32x4_t shift,
+                                              int32_t out_offset, int32_t lo, int32_t hi)
+{
+    const int32x4_t zero = vdupq_n_s32(0);
+    const int32x4_t right = vminq_s32(shift, zero);
+    int32x4_t x = vshlq_s32(acc, vmaxq_s32(shift, zero));
+    x = vqrdmulhq_s32(x, multiplier);
+    x = vqaddq_s32(x, vandq_s32(vshrq_n_s32(x, 31), vshrq_n_s32(right, 31)));
+    x = vaddq_n_s32(vrshlq_s32(x, right), out_offset);
+    return vminq_s32(vmaxq_s32(x, vdupq_n_s32(lo)), vdupq_n_s32(hi));
+}
+
+/* The four lanes {a, b, a, b}. */
+static inline int32x4_t tinyabi_pair_x2(int32_t a, int32_t b)
+{
+    return vsetq_lane_s32(b, vsetq_lane_s32(b, vdupq_n_s32(a), 1), 3);
+}
+
+/* Four int32 values as one vector. */
+static inline int32x4_t tinyabi_lanes4(int32_t a, int32_t b, int32_t c, int32_t d)
+{
+    int32x4_t v = vdupq_n_s32(a);
+    v = vsetq_lane_s32(b, v, 1);
+    v = vsetq_lane_s32(c, v, 2);
+    return vsetq_lane_s32(d, v, 3);
+}
+#else
+#define TINYABI_MVE 0
 #endif
 
 #if TINYABI_DSP
