@@ -358,3 +358,14 @@ def test_cli_lists_the_installed_plugin(toy_venv: Venv) -> None:
     result = toy_venv.run("-m", "tinyabi", "backends")
     assert result.stdout.startswith("reference")
     assert "toy 0.3.0" in result.stdout
+
+
+def test_plugin_guide_is_up_to_date() -> None:
+    from pathlib import Path
+
+    from tinyabi.backends.guide import render_plugin_guide
+
+    committed = (Path(__file__).resolve().parents[1] / "docs" / "plugins.md").read_text()
+    assert committed == render_plugin_guide(), (
+        "docs/plugins.md is out of date: run `python -m tinyabi.backends.guide > docs/plugins.md`"
+    )

@@ -1,0 +1,96 @@
+"""The plugin author's guide (``docs/plugins.md``), generated from the hook specifications and
+the backend contract's docstrings, so the documentation cannot drift from the code.
+
+Regenerate with ``python -m tinyabi.backends.guide > docs/plugins.md``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from tinyabi import hookspecs
+from tinyabi.backends import base
+
+_INTRO = """\
+# Writing a tinyabi backend plugin
+
+_Generated from `tinyabi/hookspecs.py` and `tinyabi/backends/base.py` by
+`python -m tinyabi.backends.guide`; do not edit by hand._
+
+A backend plugin is an installable distribution that advertises a module in the `tinyabi`
+entry-point group and implements the hooks below with `@tinyabi.hookspecs.hookimpl`:
+
+```toml
+[project.entry-points.tinyabi]
+my_npu = "my_npu_backend.plugin"
+```
+
+```python
+from tinyabi.backends import Backend, CompiledPartition, Verdict
+from tinyabi.hookspecs import hookimpl
+
+
+class MyNpu(Backend):
+    name = "my-npu"
+
+    def supports(self, node, graph):
+        return Verdict.yes() if node.op == "CONV_2D" else Verdict.no(f"{node.op} has no NPU kernel")
+
+    def compile(self, subgraph, options):
+        ...  # return a CompiledPartition
+
+
+@hookimpl
+def tinyabi_register_backends(registry):
+    registry.add(MyNpu)
+```
+
+`tests/plugins/tinyabi-toy-backend/` in the repository is a complete example, and
+`plugins/tinyabi-tflm` and `plugins/tinyabi-cmsis-nn` are real ones.
+"""
+
+
+def _doc(obj: Any) -> str:
+    return inspect.cleandoc(obj.__doc__ or "(undocumented)")
+
+
+def _signature(fn: Callable[..., Any]) -> str:
+    """``name(param: annotation = default, ...) -> annotation`` with annotations as written."""
+    sig = inspect.signature(fn)
+    params = []
+    for p in sig.parameters.values():
+        text = p.name + (f": {p.annotation}" if p.annotation is not p.empty else "")
+        params.append(text + (f" = {p.default!r}" if p.default is not p.empty else ""))
+    returns = f" -> {sig.return_annotation}" if sig.return_annotation is not sig.empty else ""
+    return f"{fn.__name__}({', '.join(params)}){returns}"
+
+
+def render_plugin_guide() -> str:
+    """The guide as Markdown."""
+    lines = [_INTRO, "## Hooks", "", _doc(hookspecs), ""]
+    for name, fn in inspect.getmembers(hookspecs, inspect.isfunction):
+        if name.startswith("tinyabi_"):
+            lines += [f"### `{_signature(fn)}`", "", _doc(fn), ""]
+    lines += ["## The backend contract", "", _doc(base), ""]
+    for cls in (
+        base.Backend,
+        base.CompiledPartition,
+        base.Verdict,
+        base.MemoryNeeds,
+        base.Estimate,
+        base.Pattern,
+    ):
+        lines += [f"### `{cls.__name__}`", "", _doc(cls), ""]
+        for name, member in cls.__dict__.items():
+            fn = member.__func__ if isinstance(member, (classmethod, staticmethod)) else member
+            if name.startswith("_") or not inspect.isfunction(fn):
+                continue
+            lines += [f"- `{_signature(fn)}`: {' '.join(_doc(fn).split())}"]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+if __name__ == "__main__":
+    print(render_plugin_guide(), end="")
