@@ -36,10 +36,12 @@ class MyNpu(Backend):
     name = "my-npu"
 
     def supports(self, node, graph):
-        return Verdict.yes() if node.op == "CONV_2D" else Verdict.no(f"{node.op} has no NPU kernel")
+        if node.op == "CONV_2D":
+            return Verdict.yes()
+        return Verdict.no(f"{node.op} has no NPU kernel")
 
     def compile(self, subgraph, options):
-        ...  # return a CompiledPartition
+        return MyNpuPartition(subgraph)  # a CompiledPartition: run(inputs) -> outputs
 
 
 @hookimpl
