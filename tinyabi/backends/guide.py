@@ -86,7 +86,7 @@ def render_plugin_guide() -> str:
     ):
         lines += [f"### `{cls.__name__}`", "", _doc(cls), ""]
         for name, member in cls.__dict__.items():
-            fn = member.__func__ if isinstance(member, (classmethod, staticmethod)) else member
+            fn: Any = member.__func__ if isinstance(member, (classmethod, staticmethod)) else member
             if name.startswith("_") or not inspect.isfunction(fn):
                 continue
             lines += [f"- `{_signature(fn)}`: {' '.join(_doc(fn).split())}"]
