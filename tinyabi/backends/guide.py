@@ -86,10 +86,12 @@ def render_plugin_guide() -> str:
     ):
         lines += [f"### `{cls.__name__}`", "", _doc(cls), ""]
         for name, member in cls.__dict__.items():
-            fn: Any = member.__func__ if isinstance(member, (classmethod, staticmethod)) else member
-            if name.startswith("_") or not inspect.isfunction(fn):
+            method: Any = (
+                member.__func__ if isinstance(member, (classmethod, staticmethod)) else member
+            )
+            if name.startswith("_") or not inspect.isfunction(method):
                 continue
-            lines += [f"- `{_signature(fn)}`: {' '.join(_doc(fn).split())}"]
+            lines += [f"- `{_signature(method)}`: {' '.join(_doc(method).split())}"]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
