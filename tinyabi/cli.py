@@ -218,8 +218,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.save:
         Path(args.save).write_bytes(model)
         print(f"wrote {args.save}")
+    from tinyabi.backends.registry import default_registry
+
+    installed = default_registry().names()
+    backends = [b for b in ("cmsis-nn", "tflm") if b in installed] or ["reference"]
+    session = Session(graph, backends=backends)
+    print(f"\nplan with backends {backends}:")
+    for part in session.plan.partitions:
+        ops = ", ".join(n.op for n in session.plan.nodes if n.partition == part.index)
+        print(f"  partition {part.index} on {part.backend}: {ops}")
+    print(f"  one arena of {session.memory.arena_bytes:,} bytes\n")
     feeds = random_inputs(graph, args.seed)
-    ours = Session(graph, backends=["reference"]).run(feeds)
+    ours = session.run(feeds)
     tflm = runtime.Interpreter.from_bytes(model, arena_size=64 * 1024)
     for i, value in enumerate(feeds.values()):
         tflm.set_input(value, i)

@@ -1,7 +1,7 @@
 """A small int8 model built in code, for the ``tinyabi demo`` command and for tests.
 
 The network is a miniature keyword-spotting DS-CNN: CONV_2D, DEPTHWISE_CONV_2D, CONV_2D,
-AVERAGE_POOL_2D, RESHAPE, FULLY_CONNECTED and SOFTMAX, with per-channel int8 weights drawn from a
+HARD_SWISH, AVERAGE_POOL_2D, RESHAPE, FULLY_CONNECTED and SOFTMAX, with per-channel int8 weights drawn from a
 seeded generator, so it needs no download.
 """
 
@@ -73,10 +73,12 @@ def build_demo_model(seed: int = 0) -> Graph:
         fused_activation="RELU",
     )
 
-    pooled = b.tensor("pool", "int8", (1, 1, 1, 16), quant=(0.05, -128))
+    swished = b.tensor("hard_swish", "int8", (1, 8, 4, 16), quant=(0.04, -120))
+    b.node("HARD_SWISH", [c2], [swished])
+    pooled = b.tensor("pool", "int8", (1, 1, 1, 16), quant=(0.04, -120))
     b.node(
         "AVERAGE_POOL_2D",
-        [c2],
+        [swished],
         [pooled],
         padding="VALID",
         stride_h=8,
@@ -84,15 +86,15 @@ def build_demo_model(seed: int = 0) -> Graph:
         filter_h=8,
         filter_w=4,
     )
-    flat = b.tensor("flatten", "int8", (1, 16), quant=(0.05, -128))
+    flat = b.tensor("flatten", "int8", (1, 16), quant=(0.04, -120))
     shape = b.const("flatten_shape", np.array([1, 16], dtype=np.int32))
     b.node("RESHAPE", [pooled, shape], [flat], new_shape=[1, 16])
 
     w, wq = _weights(rng, (4, 16), axis=0)
     wq = Quantization(wq.scale[:1], wq.zero_point[:1])
-    bias, bq = _bias(rng, 0.05, wq, 4)
-    logits = b.tensor("logits", "int8", (1, 4), quant=(0.1, 5))
+    bias, bq = _bias(rng, 0.04, wq, 4)
+    logits = b.tensor("logits", "int8", (1, 4), quant=(0.3, 0))
     b.node("FULLY_CONNECTED", [flat, b.const("fc_w", w, wq), b.const("fc_b", bias, bq)], [logits])
     probs = b.tensor("scores", "int8", (1, 4), quant=(1 / 256, -128))
-    b.node("SOFTMAX", [logits], [probs], beta=1.0)
+    b.node("SOFTMAX", [logits], [probs], beta=0.1)
     return b.build(outputs=[probs])
