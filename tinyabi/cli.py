@@ -221,7 +221,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from tinyabi.backends.registry import default_registry
 
     installed = default_registry().names()
-    backends = [b for b in ("cmsis-nn", "tflm") if b in installed] or ["reference"]
+    backends: list[str] = [b for b in ("cmsis-nn", "tflm") if b in installed] or ["reference"]
     session = Session(graph, backends=backends)
     print(f"\nplan with backends {backends}:")
     for part in session.plan.partitions:

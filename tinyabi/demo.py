@@ -1,8 +1,8 @@
 """A small int8 model built in code, for the ``tinyabi demo`` command and for tests.
 
 The network is a miniature keyword-spotting DS-CNN: CONV_2D, DEPTHWISE_CONV_2D, CONV_2D,
-HARD_SWISH, AVERAGE_POOL_2D, RESHAPE, FULLY_CONNECTED and SOFTMAX, with per-channel int8 weights drawn from a
-seeded generator, so it needs no download.
+HARD_SWISH, AVERAGE_POOL_2D, RESHAPE, FULLY_CONNECTED and SOFTMAX, with per-channel int8
+weights drawn from a seeded generator, so it needs no download.
 """
 
 from __future__ import annotations
