@@ -10,6 +10,7 @@ CMSIS-NN library, into a folder a firmware engineer can drop into a build.
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,14 @@ import numpy as np
 
 from tinyabi.dispatch.memory import align, plan_memory
 from tinyabi.ir.graph import Graph, Tensor
-from tinyabi_cmsis_nn.codegen.layers import ConstArray, Layer, lower
+from tinyabi_cmsis_nn.codegen.layers import (
+    NO_BUFFER,
+    NO_BUFFER_DEFINITION,
+    ConstArray,
+    Layer,
+    lower,
+    resolve_context,
+)
 from tinyabi_cmsis_nn.codegen.names import c_string_literal, tensor_offset_macro
 from tinyabi_cmsis_nn.codegen.sizes import SizeOracle
 from tinyabi_cmsis_nn.codegen.templates import (
@@ -122,6 +130,9 @@ def generate(graph: Graph, oracle: SizeOracle) -> GeneratedModel:
                 cursor += need
     scratch = max((oracle.size(layer.scratch) for layer in layers if layer.scratch), default=0)
     layout = ArenaLayout(activations, sums, cursor, align(scratch, ALIGNMENT))
+    for layer in layers:
+        if layer.kernel_sums is not None:
+            resolve_context(layer, layer.index in sums)
 
     inputs = [_info(graph.tensor(n), offsets[n]) for n in graph.inputs]
     outputs = [_info(graph.tensor(n), offsets[n]) for n in graph.outputs]
@@ -205,13 +216,46 @@ def _model_c(
     lines.append("")
     uses_scratch = any("model_scratch()" in line for layer in layers for line in layer.body)
     lines += model_c_runtime(uses_scratch)
+    if any(f"&{NO_BUFFER}" in line for layer in layers for line in layer.body):
+        lines += ["", "/* The context of the layers that need no buffer. */", NO_BUFFER_DEFINITION]
+    declarations, aliases = _shared_constants(layers)
+    if aliases:
+        lines += ["", "/* Identical constant structs are defined once and shared by the layers. */"]
     for layer in layers:
-        lines += ["", f"/* {layer.comment} */", *layer.declarations]
+        lines += ["", f"/* {layer.comment} */", *declarations[layer.index]]
         lines += [f"static arm_cmsis_nn_status {layer.symbol}(void)", "{"]
         lines += [f"    {line}" for line in layer.body]
         lines.append("}")
     lines += ["", *_init(layers, layout), "", *_run(layers)]
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    if aliases:
+        pattern = re.compile(r"\b(" + "|".join(map(re.escape, aliases)) + r")\b")
+        text = pattern.sub(lambda m: aliases[m.group(1)], text)
+    return text
+
+
+_CONST_STRUCT = re.compile(r"static const (\w+) (\w+) = (\{.*\});\Z")
+
+
+def _shared_constants(layers: Sequence[Layer]) -> tuple[dict[int, list[str]], dict[str, str]]:
+    """Each layer's declarations without the ``static const`` structs an earlier layer already
+    defined with the same type and value, and the names of the dropped structs -> the name of
+    the one that stays (flash holds each distinct parameter struct once)."""
+    first: dict[tuple[str, str], str] = {}
+    aliases: dict[str, str] = {}
+    kept: dict[int, list[str]] = {}
+    for layer in layers:
+        kept[layer.index] = []
+        for line in layer.declarations:
+            match = _CONST_STRUCT.match(line)
+            if match is not None:
+                ctype, name, value = match.groups()
+                owner = first.setdefault((ctype, value), name)
+                if owner != name:
+                    aliases[name] = owner
+                    continue
+            kept[layer.index].append(line)
+    return kept, aliases
 
 
 def _init(layers: Sequence[Layer], layout: ArenaLayout) -> list[str]:
@@ -232,8 +276,8 @@ def _init(layers: Sequence[Layer], layout: ArenaLayout) -> list[str]:
                 f"        return -{2 + layer.index}; /* {layer.comment}: scratch too small */",
                 "    }",
             ]
-        if layer.kernel_sums is not None:
-            offset, size = layout.kernel_sums.get(layer.index, (0, 0))
+        if layer.kernel_sums is not None and layer.index in layout.kernel_sums:
+            offset, size = layout.kernel_sums[layer.index]
             sums = f"{layer.symbol}_kernel_sums"
             call = layer.kernel_sums.vector_sum_call.replace("SUMS", sums)
             lines += [
@@ -259,17 +303,22 @@ def _run(layers: Sequence[Layer]) -> list[str]:
     lines = [
         "int model_run(void)",
         "{",
+        "    int layer; /* 1 + the index of the layer running */",
         "    if (model_arena == NULL) {",
         "        return -1;",
         "    }",
     ]
     for layer in layers:
         lines += [
+            f"    layer = {layer.index + 1};",
             f"    if ({layer.symbol}() != ARM_CMSIS_NN_SUCCESS) {{",
-            f"        return {layer.index + 1};",
+            "        goto failed;",
             "    }",
         ]
-    lines += ["    return 0;", "}"]
+    if not layers:
+        lines += ["    return 0;", "}"]
+        return lines
+    lines += ["    return 0;", "failed:", "    return layer;", "}"]
     return lines
 
 

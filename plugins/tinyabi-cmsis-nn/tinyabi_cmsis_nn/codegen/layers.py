@@ -62,6 +62,16 @@ class KernelSums:
 
     query: SizeQuery
     vector_sum_call: str  # with SUMS standing for the destination pointer
+    units: int  # output channels: the sums take 4 * units bytes
+
+
+#: Stands for the address of a FULLY_CONNECTED layer's ``cmsis_nn_context`` in its body until
+#: the arena layout says whether kernel sums were reserved (:func:`resolve_context`).
+CONTEXT = "$CONTEXT"
+#: The shared context of layers that get no buffer.
+NO_BUFFER = "model_no_buffer"
+#: Its definition (emitted once when a layer uses it).
+NO_BUFFER_DEFINITION = f"static const cmsis_nn_context {NO_BUFFER} = {{.buf = NULL, .size = 0}};"
 
 
 @dataclass
@@ -86,6 +96,25 @@ class Layer:
     def comment(self) -> str:
         """A one-line description for comments (no model strings)."""
         return c_comment_text(f"layer {self.index}: {self.op} via {self.entry}")
+
+
+def resolve_context(layer: Layer, reserved: bool) -> None:
+    """Give a FULLY_CONNECTED layer its context: a pointer to kernel sums that ``model_init``
+    fills when the generator reserved room for them, else the shared empty context (no
+    per-layer pointer in RAM, no code to build a context on every run)."""
+    assert layer.kernel_sums is not None
+    if reserved:
+        sums = layer_symbol(layer.index, "kernel_sums")
+        layer.declarations.append(f"static int32_t *{sums}; /* set by model_init when asked for */")
+        prefix = [
+            "cmsis_nn_context ctx;",
+            f"ctx.buf = {sums};",
+            f"ctx.size = {sums} == NULL ? 0 : {4 * layer.kernel_sums.units};",
+        ]
+        arg = "&ctx"
+    else:
+        prefix, arg = [], f"&{NO_BUFFER}"
+    layer.body = prefix + [line.replace(CONTEXT, arg) for line in layer.body]
 
 
 def c_dims(d: P.Dims) -> str:
@@ -265,7 +294,8 @@ def lower_fully_connected(node: Node, graph: Graph, index: int, address: Address
     sums_call = (
         f"arm_vector_sum_s8(SUMS, {p.depth}, {p.units}, {weights}, {p.input_offset}, 0, {bias})"
     )
-    layer = Layer(i, node.op, "arm_fully_connected_s8", kernel_sums=KernelSums(query, sums_call))
+    sums = KernelSums(query, sums_call, p.units)
+    layer = Layer(i, node.op, "arm_fully_connected_s8", kernel_sums=sums)
     layer.data = [
         ConstArray(weights, "int8_t", _weights(node, graph)),
         ConstArray(bias, "int32_t", _bias(node, graph, p.units)),
@@ -286,10 +316,9 @@ def lower_fully_connected(node: Node, graph: Graph, index: int, address: Address
                 ("output_dims", p.output_dims),
             ],
         ),
-        f"static int32_t *{sym(i, 'kernel_sums')}; /* set by model_init when asked for */",
     ]
     args = [
-        "&ctx",
+        CONTEXT,
         f"&{sym(i, 'params')}",
         f"&{sym(i, 'quant')}",
         f"&{sym(i, 'input_dims')}",
@@ -301,12 +330,7 @@ def lower_fully_connected(node: Node, graph: Graph, index: int, address: Address
         f"&{sym(i, 'output_dims')}",
         address(node.outputs[0]),
     ]
-    layer.body = [
-        "cmsis_nn_context ctx;",
-        f"ctx.buf = {sym(i, 'kernel_sums')};",
-        f"ctx.size = {sym(i, 'kernel_sums')} == NULL ? 0 : {4 * p.units};",
-        *_return_call(layer.entry, args),
-    ]
+    layer.body = _return_call(layer.entry, args)  # CONTEXT: see resolve_context
     return layer
 
 

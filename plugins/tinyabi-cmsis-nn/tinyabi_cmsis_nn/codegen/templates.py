@@ -39,7 +39,8 @@ typedef struct {
 
 /* Prepare the model to run in arena (16-byte aligned, at least MODEL_ARENA_SIZE bytes).
  * Returns 0, or a negative number: -1 for a bad arena, -(2 + layer) when a layer's
- * buffer does not fit what the generator reserved (another CMSIS-NN build). */
+ * buffer does not fit what the generator reserved (another CMSIS-NN build; a fully
+ * connected layer given no kernel sums is refused by such a library in model_run). */
 int model_init(void *arena, size_t arena_size);
 /* The model's inputs and outputs (NULL for an index out of range). */
 const model_tensor_t *model_input(int index);
@@ -220,7 +221,10 @@ zero point). Activations share the arena, so write the inputs again before every
 
 The buffer sizes were asked of the CMSIS-NN library at generation time. `model_init` asks
 again and returns `-(2 + layer)` if a layer needs more than was reserved (for example when
-built against a different CMSIS-NN than the one the code was generated for).
+built against a different CMSIS-NN than the one the code was generated for). Fully connected
+layers for which the generating library wanted no kernel sums share one empty context and
+are not asked again (that keeps the flash small); a library that does want them refuses
+the call, and `model_run` returns `1 + layer`.
 
 ## Layers
 

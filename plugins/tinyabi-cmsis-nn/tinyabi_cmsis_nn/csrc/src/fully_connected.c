@@ -96,37 +96,6 @@ static inline void fc_rows(const int8_t *x, const int8_t *w0, const int8_t *w1, 
     *acc1 = s1;
 }
 
-static inline int32_t fc_row(const int8_t *x, const int8_t *w, int32_t cols, int32_t offset)
-{
-    int32_t s = 0;
-    int32_t j = 0;
-#if TINYABI_MVE
-    int32_t sum = 0;
-    for (; j < cols; j += 16)
-    {
-        const mve_pred16_t p = vctp8q((uint32_t)(cols - j));
-        const int8x16_t k = vldrbq_z_s8(w + j, p);
-        s = vmladavaq_s8(s, vldrbq_z_s8(x + j, p), k);
-        sum = vaddvaq_s8(sum, k);
-    }
-    s += offset * sum;
-#elif TINYABI_DSP
-    const uint32_t offset2 = tinyabi_dup16(offset);
-    for (; j + 4 <= cols; j += 4)
-    {
-        const uint32_t xv = tinyabi_read_s8x4(x + j);
-        const uint32_t k = tinyabi_read_s8x4(w + j);
-        s = tinyabi_smlad(tinyabi_sxtab16(offset2, xv), tinyabi_sxtb16(k), s);
-        s = tinyabi_smlad(tinyabi_sxtab16_ror8(offset2, xv), tinyabi_sxtb16_ror8(k), s);
-    }
-#endif
-    for (; j < cols; j++)
-    {
-        s += (x[j] + offset) * w[j];
-    }
-    return s;
-}
-
 arm_cmsis_nn_status arm_fully_connected_s8(const cmsis_nn_context *ctx,
                                            const cmsis_nn_fc_params *fc_params,
                                            const cmsis_nn_per_tensor_quant_params *quant_params,
@@ -154,43 +123,27 @@ arm_cmsis_nn_status arm_fully_connected_s8(const cmsis_nn_context *ctx,
     const int32_t *kernel_sum = (ctx != NULL) ? (const int32_t *)ctx->buf : NULL;
     /* With kernel sums the offset and bias are already in the starting value. */
     const int32_t offset = kernel_sum != NULL ? 0 : fc_params->input_offset;
+    const int32_t *start = kernel_sum != NULL ? kernel_sum : bias_data;
 
     for (int32_t b = 0; b < input_dims->n; b++)
     {
         const int8_t *x = input_data + (size_t)b * cols;
         int8_t *out = output_data + (size_t)b * rows;
-        int32_t r = 0;
-        for (; r + 2 <= rows; r += 2)
+        const int8_t *w = filter_data;
+        int32_t pending = 0;
+        for (int32_t r = 0; r < rows; r++)
         {
-            int32_t acc0;
-            int32_t acc1;
-            if (kernel_sum != NULL)
+            int32_t acc = pending;
+            if ((r & 1) == 0)
             {
-                acc0 = kernel_sum[r];
-                acc1 = kernel_sum[r + 1];
+                /* Rows r and r + 1 at once (an odd last row is computed twice); the second
+                 * result waits for the next iteration, so there is one requantization site. */
+                const int32_t next = r + 1 < rows ? cols : 0;
+                acc = start != NULL ? start[r] : 0;
+                pending = start != NULL ? start[r + (next != 0)] : 0;
+                fc_rows(x, w, w + next, cols, offset, &acc, &pending);
+                w += 2 * cols;
             }
-            else
-            {
-                acc0 = bias_data != NULL ? bias_data[r] : 0;
-                acc1 = bias_data != NULL ? bias_data[r + 1] : 0;
-            }
-            const int8_t *w0 = filter_data + (size_t)r * cols;
-            fc_rows(x, w0, w0 + cols, cols, offset, &acc0, &acc1);
-            out[r] = tinyabi_requantize_s8(acc0, mult, shift, out_offset, act_min, act_max);
-            out[r + 1] = tinyabi_requantize_s8(acc1, mult, shift, out_offset, act_min, act_max);
-        }
-        if (r < rows)
-        {
-            int32_t acc;
-            if (kernel_sum != NULL)
-            {
-                acc = kernel_sum[r];
-            }
-            else
-            {
-                acc = bias_data != NULL ? bias_data[r] : 0;
-            }
-            acc += fc_row(x, filter_data + (size_t)r * cols, cols, offset);
             out[r] = tinyabi_requantize_s8(acc, mult, shift, out_offset, act_min, act_max);
         }
     }
