@@ -24,13 +24,13 @@ import pytest
 from tinyabi_cmsis_nn.build import cortexm
 
 import tinyabi
+from tests.conftest import shared_model
 from tinyabi.cli import random_inputs
 from tinyabi.errors import BackendError
 from tinyabi.ir.graph import Graph, numpy_dtype
 
 HERE = Path(__file__).resolve().parent
 CALIBRATION = HERE / "qemu_calibration"
-MODELS_DIR = HERE.parents[2].parent / "shared" / "models"
 INT8_MODELS = ["kws_ref_model", "vww_96_int8", "ad01_int8"]
 CORES = ["cortex-m4", "cortex-m55"]
 #: Instructions per iteration of the calibration loop (LOOP_INSTRUCTIONS in its model.h).
@@ -46,16 +46,6 @@ def _require_arm() -> None:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-
-
-def _shared_model(name: str) -> Path:
-    path = MODELS_DIR / f"{name}.tflite"
-    if not path.is_file():
-        message = f"shared model {path} is missing"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -223,7 +213,7 @@ def test_shared_model_on_qemu_matches_tflm(
     _require_arm()
     from tinyabi_cmsis_nn.backend import CmsisNNBackend
 
-    data = _shared_model(name).read_bytes()
+    data = shared_model(name).read_bytes()
     graph = tinyabi.load(data)
     if name not in generated:
         project = tmp_path_factory.mktemp(name)
@@ -250,7 +240,7 @@ def test_cortex_m_partition_runs_a_graph_under_qemu() -> None:
     from tinyabi_cmsis_nn.backend import CmsisNNBackend
     from tinyabi_cmsis_nn.build.qemu_partition import CortexMPartition
 
-    data = _shared_model("ad01_int8").read_bytes()
+    data = shared_model("ad01_int8").read_bytes()
     graph = tinyabi.load(data)
     partition = CortexMPartition(graph, "cortex-m4", CmsisNNBackend().generate_code)
     feeds = random_inputs(graph, 2)

@@ -5,34 +5,21 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 import tinyabi
+from tests.conftest import shared_model
 from tinyabi.ir.graph import Graph, numpy_dtype
 
 #: ``plugins/tinyabi-tflm/tests`` -> the repository -> beside it, ``shared/models``.
 REPO = Path(__file__).resolve().parents[3]
 PLUGIN = Path(__file__).resolve().parents[1]
-MODELS_DIR = REPO.parent / "shared" / "models"
 
 INT8_MODELS = ["kws_ref_model", "vww_96_int8", "ad01_int8"]
 FLOAT_MODELS = ["vww_96_float", "ad01_fp32"]
 HYBRID_MODEL = "kws_ref_model_float32"
-
-
-def shared_model(name: str) -> Path:
-    """The path of a shared model; fails when ``CI`` is set and skips elsewhere if missing."""
-    path = MODELS_DIR / f"{name}.tflite"
-    if not path.is_file():
-        message = f"shared model {path} is missing"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 _GRAPHS: dict[str, Graph] = {}
