@@ -11,7 +11,11 @@
  * filters is dotted with both (2 x 2 accumulators). arm_convolve_1x1_s8_fast: pairs of output
  * channels outer, pairs of pixels inner; the input offset is folded into a per-channel
  * constant (input_offset * sum(w) + bias), so the inner loop is pure int8 multiply-accumulate.
- * The dot products use SMLAD (DSP extension) or VMLADAV (MVE) where available.
+ * The dot products use SMLAD (DSP extension) or VMLADAV (MVE) where available; with GCC on
+ * a DSP core the 1x1 inner loop is inline assembly (GCC's own allocation spills in it). When
+ * the activation range is all of int8 the clamp is one SSAT, and the 1x1 layers with right
+ * shifts and non-negative multipliers requantize with one 64-bit multiply-accumulate
+ * (tinyabi_requantize_fused). Window rows inside the input are gathered as contiguous runs.
  */
 #include <stddef.h>
 
@@ -22,7 +26,17 @@
 static inline int32_t sum_s8(const int8_t *w, int32_t n)
 {
     int32_t s = 0;
-    for (int32_t i = 0; i < n; i++)
+    int32_t i = 0;
+#if defined(TINYABI_DSP_NATIVE) && defined(__ARM_FEATURE_SIMD32)
+    /* Four bytes per USADA8: x ^ 0x80 read as unsigned is x + 128. */
+    uint32_t u = 0;
+    for (; i + 4 <= n; i += 4)
+    {
+        u = __usada8(tinyabi_read_s8x4(w + i) ^ 0x80808080u, 0u, u);
+    }
+    s = (int32_t)u - 128 * i;
+#endif
+    for (; i < n; i++)
     {
         s += w[i];
     }
@@ -138,9 +152,31 @@ static void gather_patch(int16_t *dst,
     const int32_t in_offset = p->input_offset;
     const int32_t base_y = oy * p->stride.h - p->padding.h;
     const int32_t base_x = ox * p->stride.w - p->padding.w;
+    /* Whole rows of the window are contiguous in the input when they lie inside it, the
+     * filter covers every input channel and taps are adjacent. */
+    const int32_t row_len = filter_dims->w * k_c;
+    const int rows_contiguous =
+        k_c == in_c && p->dilation.w == 1 && base_x >= 0 && base_x + filter_dims->w <= in_w;
     for (int32_t ky = 0; ky < filter_dims->h; ky++)
     {
         const int32_t iy = base_y + ky * p->dilation.h;
+        if (rows_contiguous)
+        {
+            if (iy < 0 || iy >= in_h)
+            {
+                memset(dst, 0, (size_t)row_len * sizeof(int16_t));
+            }
+            else
+            {
+                const int8_t *src = in_batch + ((size_t)iy * in_w + base_x) * in_c;
+                for (int32_t i = 0; i < row_len; i++)
+                {
+                    dst[i] = (int16_t)(src[i] + in_offset);
+                }
+            }
+            dst += row_len;
+            continue;
+        }
         for (int32_t kx = 0; kx < filter_dims->w; kx++)
         {
             const int32_t ix = base_x + kx * p->dilation.w;
@@ -226,6 +262,9 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
     const int32_t act_max = conv_params->activation.max;
     const int32_t *mult = quant_params->multiplier;
     const int32_t *shift = quant_params->shift;
+#if !TINYABI_MVE
+    const int full_range = tinyabi_full_range(act_min, act_max);
+#endif
 #if TINYABI_MVE
     /* byte offsets of {pixel a, pixel b} x {channel oc, oc + 1} from out_a + oc */
     const uint32x4_t pair_offsets = vreinterpretq_u32_s32(tinyabi_lanes4(0, 1, out_c, out_c + 1));
@@ -271,6 +310,16 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
                                               act_min,
                                               act_max));
 #else
+                    if (full_range)
+                    {
+                        out_a[oc] = tinyabi_sat_s8(tinyabi_requantize(acc[0], mult[oc], shift[oc]) + out_offset);
+                        out_a[oc + 1] =
+                            tinyabi_sat_s8(tinyabi_requantize(acc[1], mult[oc + 1], shift[oc + 1]) + out_offset);
+                        out_b[oc] = tinyabi_sat_s8(tinyabi_requantize(acc[2], mult[oc], shift[oc]) + out_offset);
+                        out_b[oc + 1] =
+                            tinyabi_sat_s8(tinyabi_requantize(acc[3], mult[oc + 1], shift[oc + 1]) + out_offset);
+                        continue;
+                    }
                     out_a[oc] = tinyabi_requantize_s8(acc[0], mult[oc], shift[oc], out_offset, act_min, act_max);
                     out_a[oc + 1] =
                         tinyabi_requantize_s8(acc[1], mult[oc + 1], shift[oc + 1], out_offset, act_min, act_max);
@@ -324,9 +373,47 @@ static inline int32_t dot_s8(const int8_t *x, const int8_t *w, int32_t n)
     return acc;
 }
 
-/* Two int8 rows (xa, xb) times two int8 filters (w0, w1), added to acc = {a.w0, a.w1, b.w0, b.w1}. */
-static inline void dot_s8_2x2(const int8_t *xa, const int8_t *xb, const int8_t *w0, const int8_t *w1,
-                              int32_t n, int32_t *acc)
+#if TINYABI_DSP && !TINYABI_MVE
+/* Four int8 of x and of w (x at xp, w at wp) into the 2 x 2 accumulators: the second pixel
+ * and the second filter each lie `step` bytes further. */
+#define TINYABI_DOT_2X2_STEP4(xp, wp, step)                                                        \
+    do                                                                                             \
+    {                                                                                              \
+        const uint32_t k0 = tinyabi_read_s8x4(wp);                                                 \
+        const uint32_t k0_02 = tinyabi_sxtb16(k0);                                                 \
+        const uint32_t k0_13 = tinyabi_sxtb16_ror8(k0);                                            \
+        const uint32_t va = tinyabi_read_s8x4(xp);                                                 \
+        const uint32_t va_02 = tinyabi_sxtb16(va);                                                 \
+        const uint32_t va_13 = tinyabi_sxtb16_ror8(va);                                            \
+        const uint32_t vb = tinyabi_read_s8x4((xp) + (step));                                      \
+        const uint32_t vb_02 = tinyabi_sxtb16(vb);                                                 \
+        const uint32_t vb_13 = tinyabi_sxtb16_ror8(vb);                                            \
+        a0 = tinyabi_smlad(k0_02, va_02, a0);                                                      \
+        a0 = tinyabi_smlad(k0_13, va_13, a0);                                                      \
+        b0 = tinyabi_smlad(k0_02, vb_02, b0);                                                      \
+        b0 = tinyabi_smlad(k0_13, vb_13, b0);                                                      \
+        const uint32_t k1 = tinyabi_read_s8x4((wp) + (step));                                      \
+        const uint32_t k1_02 = tinyabi_sxtb16(k1);                                                 \
+        const uint32_t k1_13 = tinyabi_sxtb16_ror8(k1);                                            \
+        a1 = tinyabi_smlad(k1_02, va_02, a1);                                                      \
+        a1 = tinyabi_smlad(k1_13, va_13, a1);                                                      \
+        b1 = tinyabi_smlad(k1_02, vb_02, b1);                                                      \
+        b1 = tinyabi_smlad(k1_13, vb_13, b1);                                                      \
+    } while (0)
+#endif
+
+/* The DSP 2 x 2 dot-product loop is written in assembly for GCC (13 registers, so that it
+ * also builds with a frame pointer). */
+#if defined(TINYABI_DSP_NATIVE) && defined(__GNUC__) && !defined(__clang__)
+#define TINYABI_ASM_2X2 1
+#else
+#define TINYABI_ASM_2X2 0
+#endif
+
+/* Two int8 rows (x, x + n) times two int8 filters (w, w + n), added to
+ * acc = {a.w0, a.w1, b.w0, b.w1}: one pointer per operand pair keeps the DSP loop in
+ * registers. */
+static inline void dot_s8_2x2(const int8_t *x, const int8_t *w, int32_t n, int32_t *acc)
 {
     int32_t a0 = acc[0];
     int32_t a1 = acc[1];
@@ -337,46 +424,77 @@ static inline void dot_s8_2x2(const int8_t *xa, const int8_t *xb, const int8_t *
     for (; i < n; i += 16)
     {
         const mve_pred16_t p = vctp8q((uint32_t)(n - i));
-        const int8x16_t k0 = vldrbq_z_s8(w0 + i, p);
-        const int8x16_t k1 = vldrbq_z_s8(w1 + i, p);
-        const int8x16_t va = vldrbq_z_s8(xa + i, p);
-        const int8x16_t vb = vldrbq_z_s8(xb + i, p);
+        const int8x16_t k0 = vldrbq_z_s8(w + i, p);
+        const int8x16_t k1 = vldrbq_z_s8(w + n + i, p);
+        const int8x16_t va = vldrbq_z_s8(x + i, p);
+        const int8x16_t vb = vldrbq_z_s8(x + n + i, p);
         a0 = vmladavaq_s8(a0, va, k0);
         a1 = vmladavaq_s8(a1, va, k1);
         b0 = vmladavaq_s8(b0, vb, k0);
         b1 = vmladavaq_s8(b1, vb, k1);
     }
 #elif TINYABI_DSP
-    for (; i + 4 <= n; i += 4)
     {
-        const uint32_t k0 = tinyabi_read_s8x4(w0 + i);
-        const uint32_t k0_02 = tinyabi_sxtb16(k0);
-        const uint32_t k0_13 = tinyabi_sxtb16_ror8(k0);
-        const uint32_t va = tinyabi_read_s8x4(xa + i);
-        const uint32_t va_02 = tinyabi_sxtb16(va);
-        const uint32_t va_13 = tinyabi_sxtb16_ror8(va);
-        const uint32_t vb = tinyabi_read_s8x4(xb + i);
-        const uint32_t vb_02 = tinyabi_sxtb16(vb);
-        const uint32_t vb_13 = tinyabi_sxtb16_ror8(vb);
-        a0 = tinyabi_smlad(k0_02, va_02, a0);
-        a0 = tinyabi_smlad(k0_13, va_13, a0);
-        b0 = tinyabi_smlad(k0_02, vb_02, b0);
-        b0 = tinyabi_smlad(k0_13, vb_13, b0);
-        const uint32_t k1 = tinyabi_read_s8x4(w1 + i);
-        const uint32_t k1_02 = tinyabi_sxtb16(k1);
-        const uint32_t k1_13 = tinyabi_sxtb16_ror8(k1);
-        a1 = tinyabi_smlad(k1_02, va_02, a1);
-        a1 = tinyabi_smlad(k1_13, va_13, a1);
-        b1 = tinyabi_smlad(k1_02, vb_02, b1);
-        b1 = tinyabi_smlad(k1_13, vb_13, b1);
+        const int8_t *xp = x;
+        const int8_t *wp = w;
+        const int8_t *end4 = x + (n & ~3);
+#if TINYABI_ASM_2X2
+        /* The loop below in assembly: GCC spills values inside it otherwise. */
+        if (xp != end4)
+        {
+            uint32_t t0;
+            uint32_t t1;
+            uint32_t t2;
+            uint32_t t3;
+            uint32_t t4;
+            uint32_t t5;
+            __asm__ volatile("1:\n\t"
+                             "ldr %[t0], [%[wp], %[n]]\n\t"
+                             "ldr %[t4], [%[xp], %[n]]\n\t"
+                             "ldr %[t2], [%[xp]], #4\n\t"
+                             "sxtb16 %[t1], %[t0]\n\t"
+                             "sxtb16 %[t0], %[t0], ror #8\n\t"
+                             "sxtb16 %[t3], %[t2]\n\t"
+                             "sxtb16 %[t2], %[t2], ror #8\n\t"
+                             "sxtb16 %[t5], %[t4]\n\t"
+                             "sxtb16 %[t4], %[t4], ror #8\n\t"
+                             "smlad %[a1], %[t1], %[t3], %[a1]\n\t"
+                             "smlad %[a1], %[t0], %[t2], %[a1]\n\t"
+                             "smlad %[b1], %[t1], %[t5], %[b1]\n\t"
+                             "smlad %[b1], %[t0], %[t4], %[b1]\n\t"
+                             "ldr %[t0], [%[wp]], #4\n\t"
+                             "sxtb16 %[t1], %[t0]\n\t"
+                             "sxtb16 %[t0], %[t0], ror #8\n\t"
+                             "smlad %[a0], %[t1], %[t3], %[a0]\n\t"
+                             "smlad %[a0], %[t0], %[t2], %[a0]\n\t"
+                             "smlad %[b0], %[t1], %[t5], %[b0]\n\t"
+                             "smlad %[b0], %[t0], %[t4], %[b0]\n\t"
+                             "ldr %[t0], %[end]\n\t"
+                             "cmp %[xp], %[t0]\n\t"
+                             "bne 1b"
+                             : [a0] "+r"(a0), [a1] "+r"(a1), [b0] "+r"(b0), [b1] "+r"(b1), [xp] "+r"(xp),
+                               [wp] "+r"(wp), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2),
+                               [t3] "=&r"(t3), [t4] "=&r"(t4), [t5] "=&r"(t5)
+                             : [n] "r"(n), [end] "m"(end4)
+                             : "cc", "memory");
+        }
+#else
+        while (xp != end4)
+        {
+            TINYABI_DOT_2X2_STEP4(xp, wp, n);
+            xp += 4;
+            wp += 4;
+        }
+#endif
+        i = n & ~3;
     }
 #endif
     for (; i < n; i++)
     {
-        const int32_t va = xa[i];
-        const int32_t vb = xb[i];
-        const int32_t k0 = w0[i];
-        const int32_t k1 = w1[i];
+        const int32_t va = x[i];
+        const int32_t vb = x[n + i];
+        const int32_t k0 = w[i];
+        const int32_t k1 = w[n + i];
         a0 += va * k0;
         a1 += va * k1;
         b0 += vb * k0;
@@ -448,10 +566,32 @@ arm_cmsis_nn_status arm_convolve_1x1_s8_fast(const cmsis_nn_context *ctx,
         const int8_t *x = input_data;
         int8_t *out = output_data + oc;
         int32_t p = 0;
+#if !TINYABI_MVE
+        if (s0 < 0 && s1 < 0 && m0 >= 0 && m1 >= 0 && tinyabi_full_range(act_min, act_max))
+        {
+            /* The common case with fewer instructions: right shifts and non-negative
+             * multipliers (one multiply-accumulate each), no clamp but int8's. */
+            const int32_t r0 = -s0 - 1;
+            const int32_t r1 = -s1 - 1;
+            const int64_t k0 = tinyabi_requantize_k(s0);
+            const int64_t k1 = tinyabi_requantize_k(s1);
+            for (; p + 2 <= pixels; p += 2)
+            {
+                int32_t acc[4] = {base0, base1, base0, base1};
+                dot_s8_2x2(x, w0, in_c, acc);
+                out[0] = tinyabi_sat_s8(tinyabi_requantize_fused(acc[0], m0, k0, r0) + out_offset);
+                out[1] = tinyabi_sat_s8(tinyabi_requantize_fused(acc[1], m1, k1, r1) + out_offset);
+                out[out_c] = tinyabi_sat_s8(tinyabi_requantize_fused(acc[2], m0, k0, r0) + out_offset);
+                out[out_c + 1] = tinyabi_sat_s8(tinyabi_requantize_fused(acc[3], m1, k1, r1) + out_offset);
+                x += 2 * in_c;
+                out += 2 * out_c;
+            }
+        }
+#endif
         for (; p + 2 <= pixels; p += 2)
         {
             int32_t acc[4] = {base0, base1, base0, base1};
-            dot_s8_2x2(x, x + in_c, w0, w1, in_c, acc);
+            dot_s8_2x2(x, w0, in_c, acc);
 #if TINYABI_MVE
             vstrbq_scatter_offset_s32(out,
                                       pair_offsets,

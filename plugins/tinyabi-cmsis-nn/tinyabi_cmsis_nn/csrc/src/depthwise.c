@@ -7,8 +7,9 @@
  * then per-channel requantization, + output_offset, clamp. Only taps that fall inside the
  * input are visited (the valid tap range is computed per output row and column), so padding
  * costs nothing. With ch_mult == 1, four channels are accumulated at once in registers
- * (one MVE vector on Cortex-M55), and full 3x3 windows are unrolled.
- * No scratch memory is needed.
+ * (one MVE vector on Cortex-M55), and full 3x3 windows are unrolled (in inline assembly
+ * with GCC on DSP cores, where the C version spills). A full int8 activation range clamps
+ * with one SSAT. No scratch memory is needed.
  */
 #include <stddef.h>
 
@@ -72,6 +73,55 @@ static inline void tap4(const int8_t *x, const int8_t *w, int32_t offset, acc4_t
 #endif
 }
 
+/* All nine taps of a full 3x3 window for four channels, in assembly with GCC on cores with
+ * the DSP extension (the C loop keeps spilling there): x at x (taps col apart, rows
+ * col * 2 + row_gap apart), the filter's taps col apart; x gets offset2's lanes added. */
+#if defined(TINYABI_DSP_NATIVE) && defined(__GNUC__) && !defined(__clang__)
+#define TINYABI_ASM_3X3 1
+#define TINYABI_TAP4_ASM(xa, wa)                                                                   \
+    "ldr %[t0], " xa "\n\t"                                                                        \
+    "ldr %[t2], " wa "\n\t"                                                                        \
+    "sxtab16 %[t1], %[o2], %[t0]\n\t"                                                              \
+    "sxtab16 %[t0], %[o2], %[t0], ror #8\n\t"                                                      \
+    "sxtb16 %[t3], %[t2]\n\t"                                                                      \
+    "sxtb16 %[t2], %[t2], ror #8\n\t"                                                              \
+    "smlabb %[a0], %[t1], %[t3], %[a0]\n\t"                                                        \
+    "smlatt %[a2], %[t1], %[t3], %[a2]\n\t"                                                        \
+    "smlabb %[a1], %[t0], %[t2], %[a1]\n\t"                                                        \
+    "smlatt %[a3], %[t0], %[t2], %[a3]\n\t"
+#define TINYABI_ROW3_ASM                                                                           \
+    TINYABI_TAP4_ASM("[%[xp]]", "[%[wp]]")                                                         \
+    TINYABI_TAP4_ASM("[%[xp], %[col]]", "[%[wp], %[col]]")                                         \
+    "add %[xp], %[xp], %[col], lsl #1\n\t"                                                         \
+    "add %[wp], %[wp], %[col], lsl #1\n\t"                                                         \
+    TINYABI_TAP4_ASM("[%[xp]]", "[%[wp]]")                                                         \
+    "add %[xp], %[xp], %[gap]\n\t"                                                                 \
+    "add %[wp], %[wp], %[col]\n\t"
+static inline void tap4_3x3_asm(const int8_t *x, const int8_t *w, int32_t col, int32_t row_gap,
+                                uint32_t offset2, acc4_t *acc)
+{
+    int32_t a0 = acc->v[0];
+    int32_t a1 = acc->v[1];
+    int32_t a2 = acc->v[2];
+    int32_t a3 = acc->v[3];
+    uint32_t t0;
+    uint32_t t1;
+    uint32_t t2;
+    uint32_t t3;
+    __asm__(TINYABI_ROW3_ASM TINYABI_ROW3_ASM TINYABI_ROW3_ASM
+            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [xp] "+r"(x), [wp] "+r"(w),
+              [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3)
+            : [col] "r"(col), [gap] "r"(row_gap), [o2] "r"(offset2)
+            : "cc", "memory");
+    acc->v[0] = a0;
+    acc->v[1] = a1;
+    acc->v[2] = a2;
+    acc->v[3] = a3;
+}
+#else
+#define TINYABI_ASM_3X3 0
+#endif
+
 static inline void acc4_store(acc4_t acc, int32_t *out)
 {
     out[0] = acc.v[0];
@@ -79,6 +129,10 @@ static inline void acc4_store(acc4_t acc, int32_t *out)
     out[2] = acc.v[2];
     out[3] = acc.v[3];
 }
+#endif
+
+#ifndef TINYABI_ASM_3X3
+#define TINYABI_ASM_3X3 0
 #endif
 
 /* Depth multiplier 1: four channels per pass over the valid taps. */
@@ -109,6 +163,12 @@ static void depthwise_mult1(const cmsis_nn_dw_conv_params *p,
     const int32_t col_step = dil_w * ch;
     const int32_t *mult = q->multiplier;
     const int32_t *shift = q->shift;
+#if TINYABI_ASM_3X3
+    const uint32_t offset2 = tinyabi_dup16(in_offset);
+#endif
+#if !TINYABI_MVE
+    const int full_range = tinyabi_full_range(act_min, act_max);
+#endif
 
     for (int32_t b = 0; b < input_dims->n; b++)
     {
@@ -138,6 +198,13 @@ static void depthwise_mult1(const cmsis_nn_dw_conv_params *p,
                     acc4_t acc = acc4_init(bias != NULL ? bias + c : NULL);
                     const int8_t *x_row = x_first + c;
                     const int8_t *w_row = w_first + c;
+#if TINYABI_ASM_3X3
+                    if (full3x3 && col_step == ch)
+                    {
+                        tap4_3x3_asm(x_row, w_row, ch, row_step - 2 * ch, offset2, &acc);
+                    }
+                    else
+#endif
                     if (full3x3)
                     {
                         for (int32_t ky = 0; ky < 3; ky++)
@@ -171,6 +238,17 @@ static void depthwise_mult1(const cmsis_nn_dw_conv_params *p,
 #else
                     int32_t sums[4];
                     acc4_store(acc, sums);
+                    if (full_range)
+                    {
+                        out[c] = tinyabi_sat_s8(tinyabi_requantize(sums[0], mult[c], shift[c]) + out_offset);
+                        out[c + 1] =
+                            tinyabi_sat_s8(tinyabi_requantize(sums[1], mult[c + 1], shift[c + 1]) + out_offset);
+                        out[c + 2] =
+                            tinyabi_sat_s8(tinyabi_requantize(sums[2], mult[c + 2], shift[c + 2]) + out_offset);
+                        out[c + 3] =
+                            tinyabi_sat_s8(tinyabi_requantize(sums[3], mult[c + 3], shift[c + 3]) + out_offset);
+                        continue;
+                    }
                     out[c] = tinyabi_requantize_s8(sums[0], mult[c], shift[c], out_offset, act_min, act_max);
                     out[c + 1] =
                         tinyabi_requantize_s8(sums[1], mult[c + 1], shift[c + 1], out_offset, act_min, act_max);

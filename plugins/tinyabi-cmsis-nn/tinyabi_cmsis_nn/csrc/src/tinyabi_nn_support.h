@@ -56,13 +56,28 @@ static inline int32_t tinyabi_rdbpot(int32_t x, int32_t exponent)
 /* TFLite's MultiplyByQuantizedMultiplier (CMSIS-NN's arm_nn_requantize, double rounding).
  * The multiplier must not be INT32_MIN (TFLite's QuantizeMultiplier never produces it), so
  * the high multiply cannot saturate and is computed without the check. */
+/* tinyabi_requantize for a negative shift, with right_m1 = -shift - 1 (in [0, 30]).
+ * The rounding divide by 2^e (e = right_m1 + 1), ties away from zero, in three steps:
+ * z = x - (x < 0) (never overflows: with a multiplier other than INT32_MIN the high multiply
+ * is above INT32_MIN), y = z >> (e - 1), result = y - (y >> 1) = ceil(y / 2). For x >= 0 this
+ * is floor((x + 2^(e-1)) / 2^e); for x < 0 floor((x - 1 + 2^(e-1)) / 2^e): exactly
+ * tinyabi_rdbpot(x, e). */
+static inline int32_t tinyabi_requantize_right(int32_t value, int32_t multiplier, int32_t right_m1)
+{
+    const int64_t ab = (int64_t)value * multiplier;
+    const int32_t high = (int32_t)((ab + ((int64_t)1 << 30)) >> 31);
+    const int32_t y = (high + (high >> 31)) >> right_m1;
+    return y - (y >> 1);
+}
+
 static inline int32_t tinyabi_requantize(int32_t value, int32_t multiplier, int32_t shift)
 {
-    const int32_t left = shift > 0 ? shift : 0;
-    const int32_t right = shift > 0 ? 0 : -shift;
-    const int64_t ab = (int64_t)tinyabi_shl_wrap(value, left) * multiplier;
-    const int32_t high = (int32_t)((ab + ((int64_t)1 << 30)) >> 31);
-    return tinyabi_rdbpot(high, right);
+    if (shift >= 0)
+    {
+        const int64_t ab = (int64_t)tinyabi_shl_wrap(value, shift) * multiplier;
+        return (int32_t)((ab + ((int64_t)1 << 30)) >> 31);
+    }
+    return tinyabi_requantize_right(value, multiplier, -shift - 1);
 }
 
 /* requantize, add the output offset, clamp to [lo, hi] and narrow to int8. */
@@ -73,6 +88,29 @@ static inline int8_t tinyabi_requantize_s8(int32_t acc, int32_t multiplier, int3
     v = v < lo ? lo : v;
     v = v > hi ? hi : v;
     return (int8_t)v;
+}
+
+/* tinyabi_requantize for a shift -e <= -1 and a multiplier >= 0 as one 64-bit
+ * multiply-accumulate and a shift: both roundings folded into
+ *   floor((value * multiplier + k - (value < 0 ? 2^31 : 0)) / 2^(31 + e)),
+ * k = tinyabi_requantize_k(shift) = 2^(30+e) + 2^30. (The srdhm step's x - (x < 0) correction
+ * of tinyabi_requantize_right follows the sign of the product, which is the value's sign
+ * whenever it matters, and ceil(floor(A / B) / 2) = floor((A + B) / 2B).) right_m1 = e - 1. */
+static inline int64_t tinyabi_requantize_k(int32_t shift)
+{
+    return ((int64_t)1 << (30 - shift)) + ((int64_t)1 << 30);
+}
+static inline int32_t tinyabi_requantize_fused(int32_t value, int32_t multiplier, int64_t k,
+                                               int32_t right_m1)
+{
+    const int64_t sum = (int64_t)value * multiplier + (k - (int64_t)((uint32_t)value & 0x80000000u));
+    return (int32_t)(sum >> 32) >> right_m1;
+}
+
+/* Whether an activation range is the whole int8 range (then tinyabi_sat_s8 clamps). */
+static inline int tinyabi_full_range(int32_t lo, int32_t hi)
+{
+    return lo == -128 && hi == 127;
 }
 
 /* Start and end (exclusive) of the kernel taps k in [0, size) whose input position
@@ -253,5 +291,15 @@ static inline uint32_t tinyabi_dup16(int32_t v)
     return ((uint32_t)v & 0xFFFFu) | ((uint32_t)v << 16);
 }
 #endif
+
+/* v clamped to [-128, 127] (one SSAT instruction on cores with the DSP extension). */
+static inline int8_t tinyabi_sat_s8(int32_t v)
+{
+#if defined(TINYABI_DSP_NATIVE) && defined(__ARM_FEATURE_SAT)
+    return (int8_t)__ssat(v, 8);
+#else
+    return (int8_t)(v < -128 ? -128 : (v > 127 ? 127 : v));
+#endif
+}
 
 #endif /* TINYABI_NN_SUPPORT_H */
