@@ -1,4 +1,4 @@
-"""The ``tinyabi`` command line: run, plan, inspect, spec, backends.
+"""The ``tinyabi`` command line: run, plan, inspect, spec, backends, conformance.
 
 Every command reports a bad input as one line on stderr and exits with status 2; ``--debug``
 shows the traceback instead.
@@ -263,6 +263,22 @@ def cmd_codegen(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_conformance(args: argparse.Namespace) -> int:
+    from tinyabi.conformance import run_conformance
+
+    if len(args.backend) != 1:
+        raise InputError(f"--backend takes one backend, got {len(args.backend)}")
+    ops = [o.strip().upper() for o in args.ops.split(",") if o.strip()] if args.ops else None
+    report = run_conformance(
+        args.backend[0], ops=ops, cases_per_signature=args.cases, seed=args.seed
+    )
+    print(report)
+    if args.json:
+        Path(args.json).write_text(report.to_json() + "\n")
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
 def _option_value(text: str) -> object:
     """A backend option's value from the command line: an int, a bool, or the text itself."""
     if text.lower() in ("true", "false"):
@@ -381,6 +397,29 @@ def build_parser() -> argparse.ArgumentParser:
     codegen.add_argument("--backend", required=True, help="the backend that generates the code")
     codegen.add_argument("--output", "-o", required=True, metavar="DIR", help="output folder")
     codegen.set_defaults(func=cmd_codegen)
+
+    conformance = sub.add_parser(
+        "conformance",
+        help="run a backend against the conformance cases generated from the spec",
+    )
+    conformance.add_argument(
+        "--backend",
+        required=True,
+        type=backend_list,
+        metavar="NAME[:KEY=VALUE...]",
+        help="the backend under test, with options as NAME:KEY=VALUE",
+    )
+    conformance.add_argument(
+        "--ops", metavar="A,B", help="only these operators, comma-separated (default: all)"
+    )
+    conformance.add_argument(
+        "--cases", type=int, default=5, help="cases per operator signature (default 5)"
+    )
+    conformance.add_argument(
+        "--seed", type=int, default=0, help="seed of the generated cases (default 0)"
+    )
+    conformance.add_argument("--json", metavar="FILE.json", help="also write the report as JSON")
+    conformance.set_defaults(func=cmd_conformance)
 
     demo = sub.add_parser(
         "demo", help="build a small int8 model in code, run it, compare with TFLM"

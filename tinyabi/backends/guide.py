@@ -51,6 +51,12 @@ def tinyabi_register_backends(registry):
 
 `tests/plugins/tinyabi-toy-backend/` in the repository is a complete example, and
 `plugins/tinyabi-tflm` and `plugins/tinyabi-cmsis-nn` are real ones.
+
+Check a backend against the spec with the conformance suite: `tinyabi conformance --backend
+my-npu [--ops CONV_2D,ADD] [--cases N] [--seed S] [--json report.json]` generates seeded random
+single-operator cases for every operator signature, runs each case the backend's `supports()`
+claims, and compares the outputs with the reference backend under the signature's tolerance
+(exit status 1 when any claimed case fails). From Python: `tinyabi.conformance.run_conformance`.
 """
 
 

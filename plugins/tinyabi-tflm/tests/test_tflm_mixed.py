@@ -31,18 +31,19 @@ def splits(name: str) -> list[list[BackendSpec]]:
 
 
 def three_way(name: str) -> list[BackendSpec]:
-    """tflm, litert and reference each take part; litert only where it is bit-exact with TFLM
-    (XNNPACK's int8 convolutions and fully-connected layers are not, see the model tests)."""
+    """tflm, litert and reference each take part; litert (told to take int8 nodes) only where it
+    is bit-exact with TFLM (XNNPACK's int8 convolutions and fully-connected layers are not, see
+    the model tests)."""
     if name == "ad01_int8":
         fc = node_names(name)
         return [
             ("tflm", {"nodes": fc[:4] + fc[8:]}),
-            ("litert", {"nodes": [fc[4]]}),
+            ("litert", {"nodes": [fc[4]], "int8": True}),
             "reference",
         ]
     return [
         ("tflm", {"ops": ["CONV_2D"]}),
-        ("litert", {"ops": ["RESHAPE", "AVERAGE_POOL_2D", "SOFTMAX"]}),
+        ("litert", {"ops": ["RESHAPE", "AVERAGE_POOL_2D", "SOFTMAX"], "int8": True}),
         "reference",
     ]
 

@@ -94,9 +94,9 @@ def test_hybrid_model_cannot_run_on_tflm_alone_and_falls_back_node_by_node() -> 
 @pytest.mark.parametrize("name", INT8_MODELS)
 def test_int8_models_on_litert_stay_within_xnnpack_s_known_differences(name: str) -> None:
     _, feeds, expected = references(name)
-    default = tinyabi.Session(load(name), backends=["litert"], fallback="error")
+    default = tinyabi.Session(load(name), backends=[("litert", {"int8": True})], fallback="error")
     reference_kernels = tinyabi.Session(
-        load(name), backends=[("litert", {"kernels": "reference"})], fallback="error"
+        load(name), backends=[("litert", {"kernels": "reference", "int8": True})], fallback="error"
     )
     worst = {"default": 0.0, "reference": 0.0}
     for feed, want in zip(feeds, expected):

@@ -63,9 +63,13 @@ class RuntimeBackend(Backend):
                 problem = state_problem(node, graph)
                 if problem:
                     return Verdict.no(problem)
-            return verdict
+            return self.refine(node, graph) if verdict else verdict
         except Exception as exc:  # the contract: never raise
             return Verdict.no(f"{self.name} could not check the node: {type(exc).__name__}: {exc}")
+
+    def refine(self, node: Node, graph: Graph) -> Verdict:
+        """A last say on a node the capability lists accept (default: accept)."""
+        return Verdict.yes()
 
     def claims(self) -> Mapping[str, Sequence[str]]:
         claims = self.capabilities.claims()

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from tinyabi.backends.base import CompiledPartition, MemoryNeeds
+from tinyabi.backends.base import CompiledPartition, MemoryNeeds, Verdict
 from tinyabi.errors import BackendError
-from tinyabi.ir.graph import Graph
+from tinyabi.ir.graph import Graph, Node
 from tinyabi_tflm import cache, runtimes
 from tinyabi_tflm.backend import RuntimeBackend
 from tinyabi_tflm.export import Exported
@@ -73,13 +73,43 @@ class LiteRTPartition(CompiledPartition):
 
 
 class LiteRTBackend(RuntimeBackend):
-    """LiteRT, the TFLite interpreter: int8, float32 and hybrid models, most TFLite operators;
-    its default XNNPACK kernels are fast but not bit-exact with TFLM for int8."""
+    """LiteRT, the TFLite interpreter: float32 and hybrid models and most TFLite operators.
+
+    Its integer kernels (XNNPACK's, and in places even its builtin ones) round differently from
+    TFLM, while the spec's integer signatures are exact; so spec nodes with quantized integer
+    outputs are declined unless the option ``int8=True`` accepts LiteRT's rounding (operators
+    outside the spec have no exactness rule and are claimed as the capability lists say).
+    """
 
     name = "litert"
-    profile = "full"
+    profile = "float32"
     runtime = runtimes.LITERT
-    extra_options = ("kernels", "threads")
+    extra_options = ("kernels", "threads", "int8")
+
+    #: Operators LiteRT refuses (CONV_2D) or crashes on (DEPTHWISE_CONV_2D) without a bias.
+    NEEDS_BIAS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D"})
+
+    def refine(self, node: Node, graph: Graph) -> Verdict:
+        if node.op in self.NEEDS_BIAS and (len(node.inputs) < 3 or node.inputs[2] is None):
+            return Verdict.no(
+                f"LiteRT needs a bias for {node.op} (it refuses or crashes without one)",
+                "give the node a zero bias, or let tflm or the reference backend run it",
+            )
+        if (
+            not node.is_extension
+            and not self.options.get("int8")
+            and any(
+                graph.tensor(name).quant is not None and graph.tensor(name).dtype != "float32"
+                for name in node.outputs
+            )
+        ):
+            return Verdict.no(
+                "LiteRT's integer kernels are not bit-exact with TFLM, and the spec's integer "
+                "signatures are exact",
+                "run integer nodes on tflm, or pass the litert option int8=True to accept "
+                "LiteRT's rounding",
+            )
+        return Verdict.yes()
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
