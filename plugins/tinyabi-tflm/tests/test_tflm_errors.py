@@ -76,7 +76,7 @@ def test_an_unsupported_operator_version_is_a_backend_error_naming_it() -> None:
 
 def test_a_run_time_failure_is_a_backend_error_naming_the_partition() -> None:
     session = tinyabi.Session(load("ad01_int8"), backends=["tflm"])
-    (compiled,) = session._compiled
+    (compiled,) = session.compiled
     assert isinstance(compiled, TFLMPartition)
     name = session.graph.inputs[0]
     with pytest.raises(BackendError, match=r"tflm backend, partition 'main:partition0'"):

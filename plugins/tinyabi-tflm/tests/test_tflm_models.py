@@ -123,7 +123,7 @@ def test_float_models_on_litert_match_reference_within_the_spec_tolerance(name: 
 
 def test_ad01_arena_is_what_tflm_needs_not_what_it_reports() -> None:
     session = tinyabi.Session(load("ad01_int8"), backends=["tflm"])
-    (compiled,) = session._compiled
+    (compiled,) = session.compiled
     assert isinstance(compiled, TFLMPartition)
     arena = compiled.arena
     # The runtime facts: TFLM reports 3,984 bytes for ad01_int8 and needs 4,632.
@@ -145,7 +145,7 @@ def test_ad01_arena_is_what_tflm_needs_not_what_it_reports() -> None:
 @pytest.mark.parametrize("name", INT8_MODELS)
 def test_arena_search_agrees_with_the_cache_and_the_record(name: str) -> None:
     session = tinyabi.Session(load(name), backends=["tflm"])
-    (compiled,) = session._compiled
+    (compiled,) = session.compiled
     assert isinstance(compiled, TFLMPartition)
     exported, graph = compiled.exported, session.graph
     again = find_arena(exported.model, exported.digest, probe_inputs(graph), 1)
