@@ -10,7 +10,7 @@ and their ``attrs`` keep the original options so that a backend that knows them 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -268,12 +268,3 @@ class Graph:
     def constant_bytes(self) -> int:
         """Total size in bytes of all constant tensors."""
         return sum(t.nbytes for t in self.tensors.values() if t.is_constant)
-
-
-def check_unique(names: Sequence[str], what: str) -> None:
-    """Raise :class:`GraphError` when ``names`` has a duplicate."""
-    seen: set[str] = set()
-    for n in names:
-        if n in seen:
-            raise GraphError(f"duplicate {what} {n!r}")
-        seen.add(n)
