@@ -84,10 +84,11 @@ def main() -> None:
     rows = []
     for name in INT8 + FLOAT:
         r = bench_model(name, args.runs)
-        ratio = "n/a" if r["tflm"] is None else f"{r['reference'] / r['tflm']:.2f}x"
+        reference, tflm = r["reference"], r["tflm"]
+        ratio = "n/a" if tflm is None or reference is None else f"{reference / tflm:.2f}x"
         rows.append(
             f"| {name} | {ms(r['reference'])} | {ms(r['tflm'])} | {ms(r['litert'])} | {ratio} "
-            f"| {ms(r['import'])} | {r['peak'] / 1e6:.1f} |"
+            f"| {ms(r['import'])} | {(r['peak'] or 0) / 1e6:.1f} |"
         )
         print(rows[-1], flush=True)
     body = "\n".join(

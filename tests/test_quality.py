@@ -30,6 +30,7 @@ def test_mypy() -> None:
     packages = [
         "tinyabi",
         *(str(p.parent) for p in sorted(ROOT.glob("plugins/*/tinyabi_*/__init__.py"))),
+        *(str(p) for p in sorted(ROOT.glob("benchmarks/*.py"))),
     ]
     result = subprocess.run([*_tool("mypy"), *packages], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

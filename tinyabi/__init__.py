@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from tinyabi.ir.graph import Graph
-from tinyabi.session import Session, as_graph
+from tinyabi.session import ModelLike, Session, as_graph
 
 __version__ = "0.1.0"
 
 
-def load(model: str | bytes | Graph) -> Graph:
-    """Import a model (a ``.tflite`` path or its bytes) into the graph IR."""
+def load(model: ModelLike) -> Graph:
+    """Import a model (a ``.tflite`` path or its bytes; plugins may add formats) into the IR."""
     return as_graph(model)
 
 

@@ -22,7 +22,7 @@ from tinyabi.backends.base import Backend, CompiledPartition
 from tinyabi.backends.registry import BackendRegistry, default_registry
 from tinyabi.dispatch.memory import memory_aware_order, peak_for_order, plan_memory
 from tinyabi.dispatch.partition import assign, group_partitions, split_partitions
-from tinyabi.dispatch.plan import Decline, NodePlan, PartitionPlan, Plan
+from tinyabi.dispatch.plan import Decline, MemoryPlan, NodePlan, PartitionPlan, Plan
 from tinyabi.errors import BackendError, InputError, TinyABIError, UnsupportedOperatorError
 from tinyabi.ir.graph import Graph, numpy_dtype
 
@@ -279,8 +279,9 @@ class Session:
     # --- running -----------------------------------------------------------------------------
 
     @property
-    def memory(self) -> Any:
+    def memory(self) -> MemoryPlan:
         """The memory plan: arena size, lower bound and per-tensor offsets."""
+        assert self.plan.memory is not None  # set once every partition has compiled
         return self.plan.memory
 
     def check_feeds(self, feeds: Feeds) -> dict[str, np.ndarray]:
