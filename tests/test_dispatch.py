@@ -17,6 +17,7 @@ from tests.backends import CONV_OPS, toy_registry
 from tests.conftest import INT8_MODELS, shared_model
 from tests.modelgen import random_int8_model
 from tinyabi.backends.registry import BackendRegistry
+from tinyabi.cli import random_inputs
 from tinyabi.dispatch.memory import plan_memory
 from tinyabi.dispatch.partition import (
     TRANSFER_SECONDS_FIXED,
@@ -25,7 +26,7 @@ from tinyabi.dispatch.partition import (
 )
 from tinyabi.errors import BackendError, TinyABIError, UnsupportedOperatorError
 from tinyabi.ir.builder import GraphBuilder
-from tinyabi.ir.graph import Graph, numpy_dtype
+from tinyabi.ir.graph import Graph
 from tinyabi.session import Session
 
 REGISTRY: BackendRegistry = toy_registry()
@@ -59,20 +60,6 @@ def random_model(seed: int) -> Graph:
     return random_int8_model(seed)
 
 
-def random_feeds(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    feeds = {}
-    for name in graph.inputs:
-        t = graph.tensor(name)
-        dtype = numpy_dtype(t.dtype)
-        if np.issubdtype(dtype, np.integer):
-            info = np.iinfo(dtype)
-            feeds[name] = rng.integers(info.min, info.max + 1, size=t.shape).astype(dtype)
-        else:
-            feeds[name] = rng.standard_normal(t.shape).astype(dtype)
-    return feeds
-
-
 def backend_of(s: Session) -> dict[str, str]:
     return {n.node: n.backend for n in s.plan.nodes}
 
@@ -83,7 +70,7 @@ def instance(s: Session, name: str) -> Any:
 
 def assert_same_outputs(s: Session, graph: Graph, seed: int = 0) -> None:
     """``s`` gives byte-identical outputs to a reference-only session."""
-    feeds = random_feeds(graph, seed)
+    feeds = random_inputs(graph, seed)
     expected = Session(graph, backends=["reference"], registry=REGISTRY).run(feeds)
     got = s.run(feeds)
     assert list(got) == list(expected)
@@ -613,7 +600,7 @@ def test_claim_then_refuse_in_compile_falls_back() -> None:
 def test_run_faults_are_backend_errors(backend: str, words: list[str]) -> None:
     graph = load("kws_ref_model")
     s = session(graph, [backend])
-    feeds = random_feeds(graph)
+    feeds = random_inputs(graph)
     with pytest.raises(BackendError) as info:
         s.run(feeds)
     message = str(info.value)
@@ -637,7 +624,7 @@ def test_backend_that_cannot_be_created_is_named() -> None:
 def test_profile_reports_every_partition() -> None:
     graph = load("kws_ref_model")
     s = session(graph, [("toy-a", {"ops": ["CONV_2D"]})])
-    profile = s.profile(random_feeds(graph), runs=3)
+    profile = s.profile(random_inputs(graph), runs=3)
     assert profile.runs == 3
     assert [(t.index, t.backend, t.nodes) for t in profile.partitions] == [
         (p.index, p.backend, len(p.nodes)) for p in s.plan.partitions

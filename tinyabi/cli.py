@@ -19,7 +19,7 @@ from tinyabi.errors import InputError, TinyABIError
 from tinyabi.ir.graph import Graph, numpy_dtype
 
 
-def random_inputs(graph: Graph, seed: int) -> dict[str, np.ndarray]:
+def random_inputs(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
     """Random valid inputs for every graph input: the full range for integer types, a standard
     normal sample for floats, 0/1 for bools."""
     rng = np.random.default_rng(seed)
@@ -314,6 +314,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"tinyabi: error: {self.prog}: {message} (see {self.prog} --help)\n")
 
 
+def _add_backends_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--backends",
+        type=backend_list,
+        default=["reference"],
+        help="backend preference order, comma-separated; options as NAME:KEY=VALUE, e.g. "
+        "cmsis-nn:target=cortex-m4 (default: reference)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``tinyabi`` command."""
     from tinyabi import __version__
@@ -329,13 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a model and print its outputs")
     run.add_argument("model", help="a .tflite file")
-    run.add_argument(
-        "--backends",
-        type=backend_list,
-        default=["reference"],
-        help="backend preference order, comma-separated; options as NAME:KEY=VALUE, e.g. "
-        "cmsis-nn:target=cortex-m4 (default: reference)",
-    )
+    _add_backends_argument(run)
     run.add_argument(
         "--input",
         action="append",
@@ -351,13 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
         "plan", help="show which backend runs each node, the partitions and the memory plan"
     )
     plan.add_argument("model", help="a .tflite file")
-    plan.add_argument(
-        "--backends",
-        type=backend_list,
-        default=["reference"],
-        help="backend preference order, comma-separated; options as NAME:KEY=VALUE, e.g. "
-        "cmsis-nn:target=cortex-m4 (default: reference)",
-    )
+    _add_backends_argument(plan)
     plan.add_argument(
         "--fallback",
         default="reference",

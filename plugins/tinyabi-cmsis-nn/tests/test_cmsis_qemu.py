@@ -16,7 +16,6 @@ import os
 import shutil
 import struct
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ from tinyabi_cmsis_nn.build import cortexm
 
 import tinyabi
 from tests.conftest import shared_model
+from tests.runtimes import run_tflm
 from tinyabi.cli import random_inputs
 from tinyabi.errors import BackendError
 from tinyabi.ir.graph import Graph, numpy_dtype
@@ -170,16 +170,6 @@ def test_compiler_errors_become_backend_errors(tmp_path: Path, cache: Path) -> N
 # --- the shared models ---------------------------------------------------------------------
 
 
-def _run_tflm(model: bytes, inputs: Sequence[np.ndarray], outputs: int) -> list[np.ndarray]:
-    from tflite_micro.python.tflite_micro import runtime
-
-    interpreter = runtime.Interpreter.from_bytes(model, arena_size=4 * len(model) + (1 << 20))
-    for i, value in enumerate(inputs):
-        interpreter.set_input(value, i)
-    interpreter.invoke()
-    return [np.array(interpreter.get_output(i)) for i in range(outputs)]
-
-
 def _split_outputs(graph: Graph, data: bytes) -> list[np.ndarray]:
     arrays = []
     offset = 0
@@ -227,7 +217,7 @@ def test_shared_model_on_qemu_matches_tflm(
         output, instructions = cortexm.run_on_qemu(
             elf, core, b"".join(v.tobytes() for v in values), timeout=60
         )
-        expected = _run_tflm(data, values, len(graph.outputs))
+        expected = run_tflm(data, values)
         for got, want in zip(_split_outputs(graph, output), expected):
             np.testing.assert_array_equal(got, want.reshape(got.shape))
         counts.add(instructions)
@@ -245,7 +235,7 @@ def test_cortex_m_partition_runs_a_graph_under_qemu() -> None:
     partition = CortexMPartition(graph, "cortex-m4", CmsisNNBackend().generate_code)
     feeds = random_inputs(graph, 2)
     outputs = partition.run(feeds)
-    expected = _run_tflm(data, [feeds[n] for n in graph.inputs], len(graph.outputs))
+    expected = run_tflm(data, [feeds[n] for n in graph.inputs])
     for name, want in zip(graph.outputs, expected):
         np.testing.assert_array_equal(outputs[name], want.reshape(outputs[name].shape))
     assert partition.last_run is not None and partition.last_run.instructions > 100_000

@@ -50,14 +50,3 @@ def random_inputs(graph: Graph, seed: int) -> list[np.ndarray]:
 def max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
     """The largest absolute difference (in LSB for integers)."""
     return float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64)), initial=0.0))
-
-
-def run_tflm_directly(model: bytes, inputs: list[np.ndarray], outputs: int) -> list[np.ndarray]:
-    """Run ``model`` once on TFLM in this process with a large arena (for trusted models)."""
-    from tflite_micro.python.tflite_micro import runtime
-
-    interpreter = runtime.Interpreter.from_bytes(model, arena_size=4 * len(model) + (1 << 20))
-    for i, value in enumerate(inputs):
-        interpreter.set_input(value, i)
-    interpreter.invoke()
-    return [np.array(interpreter.get_output(i)) for i in range(outputs)]
