@@ -249,7 +249,7 @@ def cmd_codegen(args: argparse.Namespace) -> int:
     from tinyabi.session import as_graph
 
     graph = as_graph(args.model)
-    backend = default_registry().get(args.backend).cls()
+    backend = default_registry().create(args.backend)
     refused = [(n, v) for n in graph.nodes if not (v := safe_supports(backend, n, graph))]
     if refused:
         details = "; ".join(f"{n.describe()}: {v.reason}" for n, v in refused[:5])

@@ -137,17 +137,7 @@ class Session:
             raise TinyABIError(f"a backend is listed twice in {names}")
         if fallback != "error" and fallback not in names:
             entries.append((fallback, {}))
-        backends = []
-        for name, options in entries:
-            entry = self.registry.get(name)
-            try:
-                backends.append(entry.cls(**options))
-            except Exception as exc:
-                raise BackendError(
-                    f"backend {name!r} (plugin {entry.plugin!r}) could not be created with "
-                    f"options {dict(options)}: {type(exc).__name__}: {exc}"
-                ) from None
-        return backends
+        return [self.registry.create(name, options) for name, options in entries]
 
     def _plan_and_compile(self) -> tuple[Plan, list[CompiledPartition]]:
         excluded: dict[str, dict[str, str]] = {}

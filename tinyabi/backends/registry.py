@@ -19,7 +19,7 @@ import pluggy
 
 from tinyabi import hookspecs
 from tinyabi.backends.base import Backend
-from tinyabi.errors import TinyABIError
+from tinyabi.errors import BackendError, TinyABIError
 
 ENV_DISABLE_AUTOLOAD = "TINYABI_DISABLE_PLUGIN_AUTOLOAD"
 ENV_BLOCK = "TINYABI_BLOCK_PLUGINS"
@@ -78,6 +78,19 @@ class BackendRegistry:
             raise TinyABIError(
                 f"unknown backend {name!r}: the backends available are {known} "
                 "(`tinyabi backends` lists them; is the plugin installed?)"
+            ) from None
+
+    def create(self, name: str, options: Mapping[str, Any] | None = None) -> Backend:
+        """An instance of backend ``name`` with ``options``; a :class:`BackendError` naming the
+        backend and its plugin when the plugin's constructor fails."""
+        entry = self.get(name)
+        options = dict(options or {})
+        try:
+            return entry.cls(**options)
+        except Exception as exc:
+            raise BackendError(
+                f"backend {name!r} (plugin {entry.plugin!r}) could not be created with "
+                f"options {options}: {type(exc).__name__}: {exc}"
             ) from None
 
 

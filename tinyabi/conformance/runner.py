@@ -11,7 +11,7 @@ from tinyabi.backends.base import Backend, CompiledPartition
 from tinyabi.backends.registry import BackendRegistry, default_registry
 from tinyabi.conformance.cases import Case, generate_cases
 from tinyabi.conformance.report import ConformanceReport, Failure, SignatureResult, Stage
-from tinyabi.errors import BackendError, InputError
+from tinyabi.errors import InputError
 from tinyabi.spec import SPEC_VERSION, Tolerance, load_spec
 
 #: How many failures a report keeps with their parameters.
@@ -26,15 +26,8 @@ def make_backend(spec: BackendLike, registry: BackendRegistry | None = None) -> 
     """A backend instance from a name, a ``(name, options)`` pair, or as given."""
     if isinstance(spec, Backend):
         return spec
-    name, options = (spec, {}) if isinstance(spec, str) else (spec[0], dict(spec[1]))
-    entry = (registry or default_registry()).get(name)
-    try:
-        return entry.cls(**options)
-    except Exception as exc:
-        raise BackendError(
-            f"backend {name!r} (plugin {entry.plugin!r}) could not be created with options "
-            f"{options}: {type(exc).__name__}: {exc}"
-        ) from None
+    name, options = (spec, {}) if isinstance(spec, str) else spec
+    return (registry or default_registry()).create(name, options)
 
 
 def _tolerance_text(tol: Tolerance) -> str:
