@@ -203,8 +203,7 @@ def cmd_backends(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from tflite_micro.python.tflite_micro import runtime
-
+    from tinyabi.backends.registry import default_registry
     from tinyabi.demo import build_demo_model
     from tinyabi.session import Session
     from tinyabi.tflite.exporter import export_tflite
@@ -218,8 +217,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.save:
         Path(args.save).write_bytes(model)
         print(f"wrote {args.save}")
-    from tinyabi.backends.registry import default_registry
-
     installed = default_registry().names()
     backends: list[str] = [b for b in ("cmsis-nn", "tflm") if b in installed] or ["reference"]
     session = Session(graph, backends=backends)
@@ -230,12 +227,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"  one arena of {session.memory.arena_bytes:,} bytes\n")
     feeds = random_inputs(graph, args.seed)
     ours = session.run(feeds)
-    tflm = runtime.Interpreter.from_bytes(model, arena_size=64 * 1024)
-    for i, value in enumerate(feeds.values()):
-        tflm.set_input(value, i)
-    tflm.invoke()
-    for i, (name, value) in enumerate(ours.items()):
-        theirs = np.asarray(tflm.get_output(i))
+    if "tflm" not in installed:
+        for name, value in ours.items():
+            print(f"{name}: {_describe(value)}")
+        print(
+            "\nto compare with TensorFlow Lite Micro, install the tflm plugin: "
+            "pip install -e plugins/tinyabi-tflm"
+        )
+        return 0
+    # The whole model on TFLM alone: a fallback would compare tinyabi with itself.
+    tflm = Session(graph, backends=["tflm"], fallback="error", strict=True).run(feeds)
+    for name, value in ours.items():
+        theirs = tflm[name]
         same = "byte-identical to" if np.array_equal(value, theirs) else "DIFFERENT from"
         print(f"{name}: {_describe(value)}")
         print(f"  {same} TensorFlow Lite Micro: {_describe(theirs)}")

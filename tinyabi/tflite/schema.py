@@ -1,6 +1,8 @@
 """The TFLite flatbuffer schema module (generated code with the object API).
 
-``ai-edge-litert`` ships it; the abandoned ``tflite-runtime`` wheel is accepted as a fallback.
+No package ships the schema module alone. tinyabi takes the copy in ``tflite-micro`` (a small
+distribution that needs only flatbuffers, numpy and PyYAML); the copies in ``ai-edge-litert``
+and the abandoned ``tflite-runtime`` are accepted when it is missing.
 """
 
 from __future__ import annotations
@@ -9,18 +11,20 @@ from types import ModuleType
 
 
 def _load() -> ModuleType:
-    try:
-        from ai_edge_litert import schema_py_generated
-    except ImportError:  # pragma: no cover - only without ai-edge-litert
-        try:
-            from tflite_runtime import schema_py_generated  # type: ignore[no-redef]
-        except ImportError:
-            from tinyabi.errors import TinyABIError
+    import importlib
 
-            raise TinyABIError(
-                "the TFLite schema module is missing: install ai-edge-litert"
-            ) from None
-    return schema_py_generated
+    for module in (
+        "tflite_micro.tensorflow.lite.micro.python.schema_py_generated",
+        "ai_edge_litert.schema_py_generated",
+        "tflite_runtime.schema_py_generated",
+    ):
+        try:
+            return importlib.import_module(module)
+        except ImportError:
+            continue
+    from tinyabi.errors import TinyABIError
+
+    raise TinyABIError("the TFLite schema module is missing: install tflite-micro")
 
 
 schema: ModuleType = _load()
