@@ -7,8 +7,8 @@
 * :class:`EstimatingBackend` (``toy-fast``, ``toy-slow``): gives cost estimates for cost mode.
 * :class:`ExtensionBackend` (``toy-ext``): runs the extension operator ``toy.DOUBLE``.
 * fault injection (``fault-*``): raising in ``supports``, ``compile`` or ``run``, compiling to
-  ``None``, returning a wrong shape or dtype or no outputs, and claiming ``DEPTHWISE_CONV_2D``
-  but refusing it when compiling.
+  ``None``, returning a wrong shape or dtype or no outputs or outputs one LSB high, and claiming
+  ``DEPTHWISE_CONV_2D`` but refusing it when compiling.
 
 :func:`toy_registry` registers them all through a plugin object with ``@hookimpl``.
 """
@@ -239,7 +239,15 @@ class _BadPartition(CompiledPartition):
             return {k: v.reshape(-1) for k, v in outputs.items()}
         if self.fault == "dtype":
             return {k: v.astype(np.float32) for k, v in outputs.items()}
+        if self.fault == "lsb":
+            return {k: _one_lsb_up(v) for k, v in outputs.items()}
         raise AssertionError(self.fault)
+
+
+def _one_lsb_up(values: np.ndarray) -> np.ndarray:
+    """Integer values one step higher where that stays in range (a typical rounding bug)."""
+    top = np.iinfo(values.dtype).max
+    return np.where(values < top, values + 1, values).astype(values.dtype)
 
 
 class RunRaises(_FaultyBackend):
@@ -273,6 +281,13 @@ class MissingOutputs(RunRaises):
     fault = "missing"
 
 
+class OneLsbUp(RunRaises):
+    """The compiled partition's integer outputs are one LSB too high (wrong, but well formed)."""
+
+    name = "fault-lsb"
+    fault = "lsb"
+
+
 TOY_BACKENDS: list[type[Backend]] = [
     ToyA,
     ToyB,
@@ -288,6 +303,7 @@ TOY_BACKENDS: list[type[Backend]] = [
     WrongShape,
     WrongDtype,
     MissingOutputs,
+    OneLsbUp,
 ]
 
 

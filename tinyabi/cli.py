@@ -11,12 +11,16 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import numpy as np
 
+from tinyabi.display import short_name
 from tinyabi.errors import InputError, TinyABIError
 from tinyabi.ir.graph import Graph, numpy_dtype
+
+if TYPE_CHECKING:
+    from tinyabi.session import Session
 
 
 def random_inputs(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
@@ -64,19 +68,95 @@ def _describe(value: np.ndarray) -> str:
     return f"{value.dtype}{list(value.shape)} {head[:-1]}{more}] argmax={int(flat.argmax())}"
 
 
+def _feeds(graph: Graph, args: argparse.Namespace) -> tuple[dict[str, np.ndarray], str]:
+    """The inputs of ``run``/``compare`` (files, or random with the seed) and where they came
+    from; float files for integer inputs are quantized, with a note on stderr."""
+    from tinyabi.display import prepare_input
+
+    if not args.input:
+        return random_inputs(graph, args.seed), f"random (seed {args.seed})"
+    feeds = read_inputs(graph, args.input)
+    for name in list(feeds):
+        feeds[name], note = prepare_input(graph, name, feeds[name])
+        if note:
+            print(note, file=sys.stderr)
+    return feeds, "from " + ", ".join(args.input)
+
+
+def _say_what_ran(session: Session) -> None:
+    """One line per partition on stderr (backend, node count), then every fallback."""
+    for part in session.plan.partitions:
+        ops = sorted({n.op for n in session.plan.nodes if n.partition == part.index})
+        print(
+            f"partition {part.index}: {part.backend} ran {len(part.nodes)} node(s) "
+            f"({', '.join(ops)})",
+            file=sys.stderr,
+        )
+    for fallback in getattr(session, "fallbacks", []):
+        print(f"fallback: {fallback}", file=sys.stderr)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    from tinyabi.display import describe_output
     from tinyabi.session import Session, as_graph
 
     graph = as_graph(args.model)
-    session = Session(graph, backends=args.backends)
-    feeds = read_inputs(graph, args.input) if args.input else random_inputs(graph, args.seed)
+    session = Session(graph, backends=args.backends, fallback=args.fallback, strict=args.strict)
+    feeds, origin = _feeds(graph, args)
+    print(f"inputs: {origin}", file=sys.stderr)
+    _say_what_ran(session)
     outputs = session.run(feeds)
     for name, value in outputs.items():
-        print(f"{name}: {_describe(value)}")
+        print(f"{name}: {describe_output(graph, name, value, full=args.full)}")
+    if args.profile:
+        print(session.profile(feeds, runs=args.profile_runs))
+    if args.dump_tensors:
+        _dump_tensors(graph, args, feeds)
     if args.output:
         np.savez(args.output, **outputs)  # type: ignore[arg-type]
-        print(f"wrote {args.output}")
+        print(f"wrote {args.output}", file=sys.stderr)
     return 0
+
+
+def _dump_tensors(graph: Graph, args: argparse.Namespace, feeds: dict[str, np.ndarray]) -> None:
+    """Every tensor a node produces, as ``DIR/NNN_<tensor>.npy`` in execution order."""
+    from tinyabi.compare import with_every_tensor_as_output
+    from tinyabi.session import Session
+
+    every = with_every_tensor_as_output(graph)
+    values = Session(every, backends=args.backends, fallback=args.fallback, strict=True).run(feeds)
+    folder = Path(args.dump_tensors)
+    folder.mkdir(parents=True, exist_ok=True)
+    step = 0
+    for node in every.nodes:
+        for name in node.outputs:
+            safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80]
+            np.save(folder / f"{step:03d}_{safe}.npy", values[name])
+            step += 1
+    print(f"wrote {step} tensors to {folder}", file=sys.stderr)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from tinyabi.compare import compare_backends
+    from tinyabi.session import as_graph
+
+    graph = as_graph(args.model)
+    feeds, origin = _feeds(graph, args)
+    comparison = compare_backends(
+        graph,
+        args.backends,
+        feeds,
+        inputs=origin,
+        runs=args.runs,
+        per_layer=args.per_layer,
+        fallback=args.fallback,
+    )
+    print(comparison)
+    if args.json:
+        Path(args.json).write_text(comparison.model_dump_json(indent=2) + "\n")
+        print(f"wrote {args.json}", file=sys.stderr)
+    agree = all(r.agrees for r in comparison.results) and not comparison.divergences
+    return 0 if agree else 1
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -134,14 +214,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _short(name: str, width: int = 40) -> str:
-    """A tensor name cut to ``width`` characters (converters produce very long ones)."""
-    return name if len(name) <= width else name[: width // 2 - 1] + "…" + name[-(width // 2) :]
-
-
 def _tensor_line(graph: Graph, name: str) -> str:
     t = graph.tensor(name)
-    text = f"{_short(name)} {t.dtype}{list(t.shape)}"
+    text = f"{short_name(name)} {t.dtype}{list(t.shape)}"
     if t.quant is not None and not t.quant.per_axis:
         text += f" q(scale={float(t.quant.scale[0]):.6g}, zp={int(t.quant.zero_point[0])})"
     elif t.quant is not None:
@@ -327,6 +402,21 @@ def _add_backends_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_fallback_arguments(parser: argparse.ArgumentParser, strict: bool = True) -> None:
+    parser.add_argument(
+        "--fallback",
+        default="reference",
+        metavar="NAME|error",
+        help="backend for nodes no listed backend takes, or 'error' (default: reference)",
+    )
+    if strict:
+        parser.add_argument(
+            "--strict",
+            action="store_true",
+            help="a backend that fails to compile is an error, not a fallback",
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``tinyabi`` command."""
     from tinyabi import __version__
@@ -352,19 +442,61 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--output", metavar="FILE.npz", help="write the outputs to an .npz file")
     run.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    _add_fallback_arguments(run)
+    run.add_argument("--full", action="store_true", help="print whole outputs, not 8 values")
+    run.add_argument(
+        "--profile", action="store_true", help="time the run per partition and print the table"
+    )
+    run.add_argument(
+        "--profile-runs", type=int, default=10, metavar="N", help="runs to profile (default 10)"
+    )
+    run.add_argument(
+        "--dump-tensors", metavar="DIR", help="write every intermediate tensor as .npy to DIR"
+    )
     run.set_defaults(func=cmd_run)
+
+    compare = sub.add_parser(
+        "compare", help="run the same inputs through several backend lists, side by side"
+    )
+    compare.add_argument("model", help="a model file")
+    compare.add_argument(
+        "--backends",
+        type=backend_list,
+        nargs="+",
+        required=True,
+        metavar="LIST",
+        help="two or more backend lists (each comma-separated, options as NAME:KEY=VALUE); "
+        "the first is the baseline",
+    )
+    compare.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="[NAME=]FILE.npy",
+        help="an input as a .npy file (float files are quantized for integer inputs)",
+    )
+    compare.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
+    compare.add_argument(
+        "--fallback",
+        default="reference",
+        metavar="NAME|error",
+        help="backend for nodes a list's backends do not take, or 'error' (default: reference)",
+    )
+    compare.add_argument(
+        "--per-layer", action="store_true", help="also find the first layer that differs"
+    )
+    compare.add_argument(
+        "--runs", type=int, default=5, help="timed runs per list for the latency (default 5)"
+    )
+    compare.add_argument("--json", metavar="FILE.json", help="also write the comparison as JSON")
+    compare.set_defaults(func=cmd_compare)
 
     plan = sub.add_parser(
         "plan", help="show which backend runs each node, the partitions and the memory plan"
     )
     plan.add_argument("model", help="a .tflite file")
     _add_backends_argument(plan)
-    plan.add_argument(
-        "--fallback",
-        default="reference",
-        metavar="NAME|error",
-        help="backend for nodes no listed backend takes, or 'error' (default: reference)",
-    )
+    _add_fallback_arguments(plan, strict=False)
     plan.add_argument(
         "--mode",
         choices=["first-claim", "cost"],

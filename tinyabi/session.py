@@ -56,11 +56,27 @@ class PartitionTiming(BaseModel):
 
 
 class Profile(BaseModel):
-    """Per-partition times of :meth:`Session.profile`."""
+    """Per-partition times of :meth:`Session.profile`; ``str()`` gives a table, and
+    ``model_dump_json()`` the same data as JSON."""
 
     runs: int
     partitions: list[PartitionTiming]
     median_total_seconds: float
+
+    def __str__(self) -> str:
+        total = self.median_total_seconds
+        lines = [
+            f"profile: median of {self.runs} run(s)",
+            f"{'partition':>9}  {'backend':<16} {'nodes':>5} {'median':>12} {'share':>6}",
+        ]
+        for p in self.partitions:
+            share = p.median_seconds / total if total > 0 else 0.0
+            lines.append(
+                f"{p.index:>9}  {p.backend:<16} {p.nodes:>5} "
+                f"{p.median_seconds * 1e3:>9.3f} ms {share:>6.1%}"
+            )
+        lines.append(f"{'total':>9}  {'':<16} {'':>5} {total * 1e3:>9.3f} ms")
+        return "\n".join(lines)
 
 
 class Session:

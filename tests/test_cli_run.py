@@ -1,0 +1,168 @@
+"""What ``tinyabi run`` and ``tinyabi compare`` tell a user, through the command line and the
+API: what ran, where the inputs came from, readable outputs, profiles, intermediate tensors,
+and backends side by side."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from backends import toy_registry
+from conftest import assert_one_line_error, shared_model, tinyabi_cli
+
+import tinyabi
+from tinyabi.cli import random_inputs
+from tinyabi.compare import compare_backends, with_every_tensor_as_output
+from tinyabi.display import is_classifier_output, prepare_input
+from tinyabi.kernels.tensor import affine_quantize
+
+
+def test_run_says_where_inputs_came_from_and_what_ran() -> None:
+    result = tinyabi_cli("run", str(shared_model("kws_ref_model")), "--seed", "7")
+    assert result.returncode == 0, result.stderr
+    assert "inputs: random (seed 7)" in result.stderr
+    assert "partition 0: reference ran 13 node(s)" in result.stderr
+    # The outputs go to stdout: raw values, dequantized values and the class picked.
+    assert "dequantized: [" in result.stdout
+    assert "argmax=" in result.stdout
+
+
+def test_argmax_only_for_classifier_outputs() -> None:
+    kws = tinyabi.load(shared_model("kws_ref_model"))
+    ad01 = tinyabi.load(shared_model("ad01_int8"))
+    assert is_classifier_output(kws, kws.outputs[0])  # softmax
+    assert not is_classifier_output(ad01, ad01.outputs[0])  # an autoencoder's reconstruction
+    result = tinyabi_cli("run", str(shared_model("ad01_int8")))
+    assert result.returncode == 0, result.stderr
+    assert "argmax" not in result.stdout
+
+
+def test_full_prints_every_value() -> None:
+    cut = tinyabi_cli("run", str(shared_model("ad01_int8")))
+    full = tinyabi_cli("run", str(shared_model("ad01_int8")), "--full")
+    assert "…" in cut.stdout.splitlines()[0]
+    values = full.stdout.split("dequantized")[0].split("] [", 1)[1]
+    assert "…" not in values
+    assert values.count(",") == 640 - 1
+
+
+def test_float_input_is_quantized_with_the_inputs_parameters(tmp_path: Path) -> None:
+    model = shared_model("ad01_int8")
+    graph = tinyabi.load(model)
+    name = graph.inputs[0]
+    real = np.random.default_rng(3).standard_normal((1, 640)).astype(np.float32)
+    np.save(tmp_path / "x.npy", real)
+    result = tinyabi_cli(
+        "run", str(model), "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npz")
+    )
+    assert result.returncode == 0, result.stderr
+    assert "float values quantized to int8" in result.stderr
+    q = graph.tensor(name).quant
+    assert q is not None
+    expected_input = affine_quantize(real, float(q.scale[0]), int(q.zero_point[0]), "int8")
+    expected = tinyabi.Session(graph).run({name: expected_input})
+    written = np.load(tmp_path / "y.npz")
+    for key, value in expected.items():
+        assert written[key].tobytes() == value.tobytes()
+
+
+def test_other_wrong_input_types_are_one_line_errors(tmp_path: Path) -> None:
+    graph = tinyabi.load(shared_model("ad01_int8"))
+    with pytest.raises(tinyabi.errors.InputError, match="int16"):
+        prepare_input(graph, graph.inputs[0], np.zeros((1, 640), np.int16))
+    np.save(tmp_path / "x.npy", np.zeros((1, 640), np.int16))
+    result = tinyabi_cli("run", str(shared_model("ad01_int8")), "--input", str(tmp_path / "x.npy"))
+    assert_one_line_error(result, "input_1", "int8", "int16")
+
+
+def test_profile_prints_a_table_per_partition() -> None:
+    result = tinyabi_cli("run", str(shared_model("ad01_int8")), "--profile", "--profile-runs", "3")
+    assert result.returncode == 0, result.stderr
+    assert "profile: median of 3 run(s)" in result.stdout
+    assert "total" in result.stdout
+    session = tinyabi.Session(tinyabi.load(shared_model("ad01_int8")))
+    graph = session.graph
+    profile = session.profile({graph.inputs[0]: np.zeros((1, 640), np.int8)}, runs=2)
+    assert json.loads(profile.model_dump_json())["runs"] == 2
+    assert str(profile).splitlines()[0] == "profile: median of 2 run(s)"
+
+
+def test_dump_tensors_writes_every_layer(tmp_path: Path) -> None:
+    model = shared_model("kws_ref_model")
+    out = tmp_path / "tensors"
+    result = tinyabi_cli("run", str(model), "--dump-tensors", str(out), "--seed", "1")
+    assert result.returncode == 0, result.stderr
+    graph = tinyabi.load(model)
+    files = sorted(out.glob("*.npy"))
+    assert len(files) == sum(len(n.outputs) for n in graph.nodes)
+    # The last layer's tensor is the model output.
+    final = tinyabi.Session(graph).run(random_inputs(graph, 1))[graph.outputs[0]]
+    assert np.load(files[-1]).tobytes() == final.tobytes()
+
+
+def test_compare_reports_equal_backends_and_the_first_differing_layer() -> None:
+    graph = tinyabi.load(shared_model("kws_ref_model"))
+    rng = np.random.default_rng(0)
+    feeds = {graph.inputs[0]: rng.integers(-128, 128, (1, 49, 10, 1)).astype(np.int8)}
+    comparison = compare_backends(
+        graph,
+        [
+            ["reference"],
+            [("toy-a", {"ops": ["CONV_2D"]})],
+            [("fault-lsb", {"ops": ["DEPTHWISE_CONV_2D"]})],
+        ],
+        feeds,
+        inputs="random (seed 0)",
+        runs=1,
+        per_layer=True,
+        registry=toy_registry(),
+    )
+    _, toy, faulty = comparison.results
+    assert toy.agrees and toy.ran_on == ["reference", "toy-a"]
+    assert faulty.ran_on == ["fault-lsb", "reference"]
+    # The softmax at the end can absorb a one-LSB error; comparing layer by layer cannot miss it.
+    (divergence,) = comparison.divergences
+    first_depthwise = next(n for n in graph.nodes if n.op == "DEPTHWISE_CONV_2D")
+    assert (divergence.node, divergence.op) == (first_depthwise.name, "DEPTHWISE_CONV_2D")
+    assert divergence.max_difference == 1.0
+    every = with_every_tensor_as_output(graph)
+    assert divergence.step == [n.name for n in every.nodes].index(first_depthwise.name)
+    assert "first differs at step" in str(comparison)
+
+
+def test_compare_reports_the_largest_output_difference() -> None:
+    graph = tinyabi.load(shared_model("ad01_int8"))
+    feeds = random_inputs(graph, 2)
+    comparison = compare_backends(
+        graph,
+        [["reference"], [("fault-lsb", {"ops": ["FULLY_CONNECTED"]})]],
+        feeds,
+        inputs="random (seed 2)",
+        runs=1,
+        registry=toy_registry(),
+    )
+    faulty = comparison.results[1]
+    assert faulty.ran_on == ["fault-lsb"]
+    assert not faulty.agrees and faulty.outputs[0].max_difference >= 1
+    assert "differ (max" in str(comparison)
+
+
+def test_compare_cli_runs_two_backend_lists(tmp_path: Path) -> None:
+    result = tinyabi_cli(
+        "compare",
+        str(shared_model("ad01_int8")),
+        "--backends",
+        "reference",
+        "tflm",
+        "--per-layer",
+        "--runs",
+        "2",
+        "--json",
+        str(tmp_path / "c.json"),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "every layer's output is equal" in result.stdout
+    data = json.loads((tmp_path / "c.json").read_text())
+    assert [r["ran_on"] for r in data["results"]] == [["reference"], ["tflm"]]
