@@ -166,3 +166,10 @@ def test_compare_cli_runs_two_backend_lists(tmp_path: Path) -> None:
     assert "every layer's output is equal" in result.stdout
     data = json.loads((tmp_path / "c.json").read_text())
     assert [r["ran_on"] for r in data["results"]] == [["reference"], ["tflm"]]
+
+
+def test_printing_a_graph_gives_a_summary_not_the_weights() -> None:
+    graph = tinyabi.load(shared_model("vww_96_int8"))
+    text = str(graph)
+    assert len(text.splitlines()) == 1 and len(text) < 400
+    assert "CONV_2D x14" in text and "input_1 int8[1, 96, 96, 3]" in text

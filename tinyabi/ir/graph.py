@@ -150,15 +150,39 @@ class Node:
         return f"node {self.name!r} ({self.op})"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Graph:
-    """A dataflow graph: tensors by name, nodes in execution order, graph inputs/outputs."""
+    """A dataflow graph: tensors by name, nodes in execution order, graph inputs/outputs.
+
+    ``print(graph)`` gives a one-line summary (operators, tensor count, inputs and outputs),
+    never the weights.
+    """
 
     tensors: dict[str, Tensor]
     nodes: list[Node]
     inputs: list[str]
     outputs: list[str]
     name: str = "main"
+
+    def __repr__(self) -> str:
+        counts: dict[str, int] = {}
+        for node in self.nodes:
+            counts[node.op] = counts.get(node.op, 0) + 1
+        ops = ", ".join(f"{op} x{n}" if n > 1 else op for op, n in sorted(counts.items()))
+
+        def signature(names: list[str]) -> str:
+            return ", ".join(
+                f"{n} {self.tensors[n].dtype}{list(self.tensors[n].shape)}"
+                if n in self.tensors
+                else n
+                for n in names
+            )
+
+        return (
+            f"Graph {self.name!r}: {len(self.nodes)} nodes ({ops}), {len(self.tensors)} tensors, "
+            f"{self.constant_bytes():,} constant bytes; inputs: {signature(self.inputs)}; "
+            f"outputs: {signature(self.outputs)}"
+        )
 
     def tensor(self, name: str) -> Tensor:
         """The tensor called ``name``; a :class:`GraphError` when there is none."""
