@@ -172,4 +172,4 @@ def test_printing_a_graph_gives_a_summary_not_the_weights() -> None:
     graph = tinyabi.load(shared_model("vww_96_int8"))
     text = str(graph)
     assert len(text.splitlines()) == 1 and len(text) < 400
-    assert "CONV_2D x14" in text and "input_1 int8[1, 96, 96, 3]" in text
+    assert "CONV_2D x14" in text and "input_1_int8 int8[1, 96, 96, 3]" in text
