@@ -173,3 +173,109 @@ def test_printing_a_graph_gives_a_summary_not_the_weights() -> None:
     text = str(graph)
     assert len(text.splitlines()) == 1 and len(text) < 400
     assert "CONV_2D x14" in text and "input_1_int8 int8[1, 96, 96, 3]" in text
+
+
+def test_accuracy_against_the_float_model(tmp_path: Path) -> None:
+    int8, fp32 = shared_model("vww_96_int8"), shared_model("vww_96_float")
+    int_graph, float_graph = tinyabi.load(int8), tinyabi.load(fp32)
+    rng = np.random.default_rng(5)
+    batch = rng.uniform(-1, 1, (12, 96, 96, 3)).astype(np.float32)
+    (tmp_path / "samples").mkdir()
+    np.save(tmp_path / "samples" / "a.npy", batch[:8])  # a batch
+    for k in range(8, 12):
+        np.save(tmp_path / "samples" / f"b{k:02d}.npy", batch[k][None])  # single samples
+    # Independently: both models on every sample, the int8 input quantized by hand.
+    q = int_graph.tensor(int_graph.inputs[0]).quant
+    out_q = int_graph.tensor(int_graph.outputs[0]).quant
+    assert q is not None and out_q is not None
+    int_session, float_session = tinyabi.Session(int_graph), tinyabi.Session(float_graph)
+    signal = noise = 0.0
+    picks = []
+    for sample in batch:
+        x = sample[None]
+        xq = affine_quantize(x, float(q.scale[0]), int(q.zero_point[0]), "int8")
+        got = int_session.run([xq])[int_graph.outputs[0]].astype(np.float64)
+        real = float(out_q.scale[0]) * (got - int(out_q.zero_point[0]))
+        want = float_session.run([x])[float_graph.outputs[0]].astype(np.float64)
+        signal += float(np.sum(want**2))
+        noise += float(np.sum((want - real) ** 2))
+        picks.append((int(np.argmax(real)), int(np.argmax(want))))
+    labels = [p[1] for p in picks]  # the float model's classes: its accuracy is 100%
+    (tmp_path / "labels.txt").write_text("\n".join(map(str, labels)) + "\n")
+    result = tinyabi_cli(
+        "compare",
+        str(int8),
+        "--against",
+        str(fp32),
+        "--inputs",
+        str(tmp_path / "samples"),
+        "--labels",
+        str(tmp_path / "labels.txt"),
+        "--json",
+        str(tmp_path / "acc.json"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "12 samples" in result.stdout
+    (output,) = json.loads((tmp_path / "acc.json").read_text())["outputs"]
+    agreement = sum(a == b for a, b in picks) / len(picks)
+    assert output["top1_agreement"] == pytest.approx(agreement)
+    assert output["accuracy_int"] == pytest.approx(agreement)
+    assert output["accuracy_float"] == 1.0
+    assert output["sqnr_db"] == pytest.approx(10 * np.log10(signal / noise), rel=1e-4)
+
+
+def test_accuracy_needs_samples_in_a_folder(tmp_path: Path) -> None:
+    int8, fp32 = shared_model("ad01_int8"), shared_model("ad01_fp32")
+    assert_one_line_error(tinyabi_cli("compare", str(int8), "--against", str(fp32)), "--inputs")
+    assert_one_line_error(
+        tinyabi_cli("compare", str(int8), "--against", str(fp32), "--inputs", str(tmp_path)),
+        "no .npy files",
+    )
+
+
+def _stderr_on_a_terminal(*args: str) -> str:
+    """What ``tinyabi ARGS`` writes to stderr when stderr is a terminal (a pseudo-terminal)."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    from conftest import ROOT
+
+    leader, follower = pty.openpty()
+    # A terminal 80 columns wide (a new pseudo-terminal has 0: nothing would fit).
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tinyabi", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+        cwd=ROOT,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed: the process ended
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    process.wait(timeout=120)
+    os.close(leader)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_shows_on_a_terminal_only_and_never_with_quiet(tmp_path: Path) -> None:
+    folder = tmp_path / "samples"
+    folder.mkdir()
+    np.save(folder / "x.npy", np.zeros((40, 640), np.float32))
+    args = ["compare", str(shared_model("ad01_int8")), "--against", str(shared_model("ad01_fp32"))]
+    args += ["--inputs", str(folder)]
+    assert "evaluating" in _stderr_on_a_terminal(*args)
+    assert "evaluating" not in _stderr_on_a_terminal("--quiet", *args)
+    piped = tinyabi_cli(*args)
+    assert piped.returncode == 0 and "evaluating" not in piped.stderr

@@ -17,6 +17,7 @@ CORE_DEPENDENCIES = {
     "pluggy",
     "flatbuffers",
     "pyyaml",
+    "tqdm",
     "tflite-micro",
 }
 #: pydantic's own dependencies.

@@ -141,6 +141,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from tinyabi.session import as_graph
 
     graph = as_graph(args.model)
+    if args.against:
+        return _compare_with_float(graph, args)
+    if args.inputs or args.labels:
+        raise InputError("--inputs and --labels go with --against FLOAT_MODEL")
+    if len(args.backends) < 2:
+        raise InputError("compare needs two or more backend lists (or --against FLOAT_MODEL)")
     feeds, origin = _feeds(graph, args)
     comparison = compare_backends(
         graph,
@@ -157,6 +163,26 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(f"wrote {args.json}", file=sys.stderr)
     agree = all(r.agrees for r in comparison.results) and not comparison.divergences
     return 0 if agree else 1
+
+
+def _compare_with_float(graph: Graph, args: argparse.Namespace) -> int:
+    from tinyabi.accuracy import compare_with_float, read_labels, read_samples
+    from tinyabi.session import as_graph
+
+    if not args.inputs:
+        raise InputError("--against needs --inputs DIR (a folder of .npy samples)")
+    float_graph = as_graph(args.against)
+    samples = read_samples(args.inputs, float_graph)
+    labels = read_labels(args.labels) if args.labels else None
+    backends = args.backends[0] if args.backends else ["reference"]
+    report = compare_with_float(
+        graph, float_graph, samples, labels, backends=backends, float_backends=args.float_backends
+    )
+    print(report)
+    if args.json:
+        Path(args.json).write_text(report.model_dump_json(indent=2) + "\n")
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -426,6 +452,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"tinyabi {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument(
+        "--quiet", "-q", action="store_true", help="no progress bars (shown only on a terminal)"
+    )
     sub = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )
@@ -463,10 +492,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--backends",
         type=backend_list,
         nargs="+",
-        required=True,
+        default=[],
         metavar="LIST",
         help="two or more backend lists (each comma-separated, options as NAME:KEY=VALUE); "
-        "the first is the baseline",
+        "the first is the baseline (with --against: one list, for the integer model)",
+    )
+    compare.add_argument(
+        "--against", metavar="FLOAT_MODEL", help="the float model to measure accuracy against"
+    )
+    compare.add_argument(
+        "--inputs", metavar="DIR", help="with --against: a folder of .npy float samples"
+    )
+    compare.add_argument(
+        "--labels", metavar="FILE", help="with --against: class labels (text or .npy)"
+    )
+    compare.add_argument(
+        "--float-backends",
+        type=backend_list,
+        default=["reference"],
+        metavar="LIST",
+        help="with --against: backends for the float model (default: reference)",
     )
     compare.add_argument(
         "--input",
@@ -567,8 +612,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tinyabi`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    from tinyabi.progress import quiet
+
     try:
-        return int(args.func(args))
+        with quiet(args.quiet):
+            return int(args.func(args))
     except (TinyABIError, OSError) as exc:
         if args.debug:
             raise
