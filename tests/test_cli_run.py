@@ -279,3 +279,33 @@ def test_progress_shows_on_a_terminal_only_and_never_with_quiet(tmp_path: Path) 
     assert "evaluating" not in _stderr_on_a_terminal("--quiet", *args)
     piped = tinyabi_cli(*args)
     assert piped.returncode == 0 and "evaluating" not in piped.stderr
+
+
+def test_file_problems_are_plain_one_line_errors(tmp_path: Path) -> None:
+    model = str(shared_model("ad01_int8"))
+    assert_one_line_error(tinyabi_cli("run", str(tmp_path)), "is a folder, not a model file")
+    missing = tinyabi_cli("run", model, "--input", str(tmp_path / "nope.npy"))
+    assert_one_line_error(missing, "nope.npy", "no such file")
+    assert "Errno" not in missing.stderr
+    np.save(tmp_path / "p.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    pickled = tinyabi_cli("run", model, "--input", str(tmp_path / "p.npy"))
+    assert_one_line_error(pickled, "p.npy", "pickled data")
+
+
+def test_a_closed_pipe_is_not_an_error() -> None:
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    listing = subprocess.Popen(
+        [sys.executable, "-m", "tinyabi", "backends", "-v"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    assert listing.stdout is not None
+    listing.stdout.close()  # before it writes anything, as `| head -0` would
+    _, err = listing.communicate(timeout=120)
+    assert listing.returncode == 0, err
+    assert b"Broken pipe" not in err

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from tinyabi.display import is_classifier_output, prepare_input
+from tinyabi.display import is_classifier_output, load_array, prepare_input
 from tinyabi.errors import InputError
 from tinyabi.ir.graph import Graph
 from tinyabi.kernels.tensor import dequantize
@@ -86,10 +86,7 @@ def read_samples(folder: str | Path, graph: Graph) -> list[dict[str, np.ndarray]
     shape = graph.tensor(name).shape
     samples = []
     for file in sorted(path.glob("*.npy")):
-        try:
-            array = np.load(file, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read sample file {file}: {exc}") from None
+        array = load_array(file, "sample file")
         if array.shape == shape:
             samples.append({name: array})
         elif array.shape[1:] == shape[1:] and shape[:1] == (1,):
@@ -111,7 +108,7 @@ def read_labels(path: str | Path) -> list[int]:
     file = Path(path)
     try:
         if file.suffix == ".npy":
-            return [int(v) for v in np.load(file, allow_pickle=False).reshape(-1)]
+            return [int(v) for v in load_array(file, "labels file").reshape(-1)]
         return [int(line) for line in file.read_text().split()]
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read labels from {path}: {exc}") from None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import numpy as np
 
-from tinyabi.display import short_name
+from tinyabi.display import load_array, short_name
 from tinyabi.errors import InputError, TinyABIError
 from tinyabi.ir.graph import Graph, numpy_dtype
 
@@ -54,10 +55,7 @@ def read_inputs(graph: Graph, paths: Sequence[str]) -> dict[str, np.ndarray]:
                     f"{len(paths)} input files given, the model has {len(graph.inputs)} inputs"
                 )
             name, path = graph.inputs[position], item
-        try:
-            feeds[name] = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read input file {path}: {exc}") from None
+        feeds[name] = load_array(path, "input file")
     return feeds
 
 
@@ -565,7 +563,9 @@ def build_parser() -> argparse.ArgumentParser:
     spec.set_defaults(func=cmd_spec)
 
     backends = sub.add_parser("backends", help="list the available backends")
-    backends.add_argument("--verbose", "-v", action="store_true", help="list operators too")
+    backends.add_argument(
+        "--verbose", "-v", action="store_true", help="one operator per line, not a wrapped list"
+    )
     backends.set_defaults(func=cmd_backends)
 
     codegen = sub.add_parser(
@@ -617,9 +617,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with quiet(args.quiet):
             return int(args.func(args))
+    except BrokenPipeError:  # the reader went away (`tinyabi backends | head`): not an error
+        # Python flushes stdout again at exit; point it at /dev/null so that cannot fail.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (TinyABIError, OSError) as exc:
         if args.debug:
             raise
+        if isinstance(exc, OSError) and exc.strerror:
+            exc = OSError(f"{exc.filename or ''}: {exc.strerror.lower()}".lstrip(": "))
         message = " ".join(str(exc).split())
         print(f"tinyabi: error: {message}", file=sys.stderr)
         return 2

@@ -1,7 +1,10 @@
-"""How the command line shows tensors to a person: values with their real meaning, the class a
-classifier picked, and float inputs quantized for an integer model (with a note saying so)."""
+"""Tensors as a person meets them on the command line: values with their real meaning, the class
+a classifier picked, arrays read from ``.npy`` files, and float inputs quantized for an integer
+model (with a note saying so)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -13,6 +16,7 @@ __all__ = [
     "CLASSIFIER_MAX_CLASSES",
     "describe_output",
     "is_classifier_output",
+    "load_array",
     "prepare_input",
     "short_name",
 ]
@@ -21,6 +25,23 @@ __all__ = [
 CLASSIFIER_MAX_CLASSES = 1000
 #: Values shown per output unless the user asks for all of them.
 SHOWN = 8
+
+
+def load_array(path: str | Path, what: str) -> np.ndarray:
+    """The array of a ``.npy`` file; an :class:`InputError` in plain words when it cannot be
+    read (missing, a folder, not ``.npy``, or pickled Python objects, which are never loaded)."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise InputError(f"cannot read {what} {path}: {reason}") from None
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise InputError(
+                f"{what} {path} holds Python objects (pickled data), which tinyabi never loads: "
+                "save a numeric array"
+            ) from None
+        raise InputError(f"{what} {path} is not a .npy array: {exc}") from None
 
 
 def short_name(name: str, width: int = 40) -> str:

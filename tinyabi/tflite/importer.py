@@ -80,8 +80,10 @@ def read_model_bytes(source: str | os.PathLike[str] | bytes | bytearray | memory
     path = Path(source)
     try:
         info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise ModelError(f"{path} is a folder, not a model file")
         if not stat.S_ISREG(info.st_mode):
-            raise ModelError(f"{path} is not a regular file (pass the model's bytes instead)")
+            raise ModelError(f"{path} is not a regular file (a model is read from a file)")
         if info.st_size > MAX_FILE_BYTES:
             raise ModelError(
                 f"{path}: {info.st_size} bytes is larger than the 2 GiB a flatbuffer can be"
