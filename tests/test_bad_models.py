@@ -532,7 +532,7 @@ def test_root_offset_past_the_end() -> None:
 
 def test_paths_that_are_not_model_files(tmp_path: Path) -> None:
     assert_refused(tmp_path / "missing.tflite", "cannot read model file")
-    assert_refused(tmp_path, "not a regular file")
+    assert_refused(tmp_path, "is a folder, not a model file")
     if Path("/dev/zero").exists():
         assert_refused("/dev/zero", "not a regular file")
 
