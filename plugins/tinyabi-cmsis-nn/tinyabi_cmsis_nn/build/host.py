@@ -249,11 +249,20 @@ class ModelTensor(ctypes.Structure):
 #: Which HostModel last initialized each loaded library (one dlopen handle per path, so the
 #: generated code's arena pointer is shared between models loaded from the same file).
 _active: dict[str, int] = {}
-_active_lock = threading.Lock()
+#: One lock per loaded library: its code keeps the arena pointer in a static variable and is
+#: not re-entrant, while different libraries run in parallel (ctypes releases the GIL).
+_library_locks: dict[str, threading.Lock] = {}
+_locks_lock = threading.Lock()
+
+
+def _library_lock(path: str) -> threading.Lock:
+    with _locks_lock:
+        return _library_locks.setdefault(path, threading.Lock())
 
 
 class HostModel:
-    """A loaded ``libmodel.so`` with its own arena."""
+    """A loaded ``libmodel.so`` with its own arena; runs of models loaded from the same file
+    (from any thread) take turns."""
 
     def __init__(self, path: Path, generated: GeneratedModel, what: str) -> None:
         self.path = str(path)
@@ -268,6 +277,7 @@ class HostModel:
             getter.argtypes = [ctypes.c_int]
             getter.restype = ctypes.POINTER(ModelTensor)
         self._lib = lib
+        self._lock = _library_lock(self.path)
         total = generated.layout.total
         raw = np.zeros(total + ALIGNMENT, dtype=np.uint8)
         start = (-raw.ctypes.data) % ALIGNMENT
@@ -292,7 +302,7 @@ class HostModel:
     def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Copy ``arrays`` (in input order) in, run, and copy the outputs out."""
         arena = self.arena
-        with _active_lock:
+        with self._lock:
             if _active.get(self.path) != id(self):
                 self._init()
             for tensor, array in zip(self.inputs, arrays):

@@ -1,0 +1,89 @@
+"""One Session called from many threads at once gives every caller the same bytes as a
+sequential run, on every backend in the repository (TFLM and LiteRT interpreters and the
+generated CMSIS-NN code on the host are not re-entrant: their partitions serialize runs; each
+QEMU run is its own process)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pytest
+
+import tinyabi
+from tests.conftest import shared_model
+from tinyabi.cli import random_inputs
+
+THREADS = 8
+
+#: Test id -> the backend list entry that runs all of kws on one backend (litert declines int8
+#: nodes unless told to accept its rounding), and the runs per thread.
+BACKENDS: dict[str, tuple[str | tuple[str, Mapping[str, Any]], int]] = {
+    "reference": ("reference", 40),
+    "tflm": ("tflm", 40),
+    "litert": (("litert", {"int8": True}), 40),
+    "cmsis-nn": ("cmsis-nn", 40),
+    "cmsis-nn-qemu": (("cmsis-nn", {"target": "cortex-m4"}), 2),
+}
+
+
+@pytest.fixture(scope="module")
+def kws() -> tinyabi.Graph:
+    return tinyabi.load(shared_model("kws_ref_model"))
+
+
+@pytest.mark.parametrize("case", list(BACKENDS))
+def test_one_session_from_many_threads_matches_sequential_runs(
+    kws: tinyabi.Graph, case: str
+) -> None:
+    spec, runs_per_thread = BACKENDS[case]
+    backend = spec if isinstance(spec, str) else spec[0]
+    if case.endswith("-qemu"):
+        from tinyabi_cmsis_nn.build import cortexm
+
+        if cortexm.missing_tools():
+            message = f"{cortexm.missing_tools()} missing: install {cortexm.DEBIAN_PACKAGES}"
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
+    session = tinyabi.Session(kws, backends=[spec], fallback="error", strict=True)
+    assert [p.backend for p in session.plan.partitions] == [backend]
+    assert {n.backend for n in session.plan.nodes} == {backend}
+
+    count = THREADS * runs_per_thread
+    feeds = [random_inputs(kws, seed) for seed in range(count)]
+    expected = [
+        {name: (v.dtype, v.shape, v.tobytes()) for name, v in session.run(f).items()} for f in feeds
+    ]
+    assert len({tuple(e[n][2] for n in kws.outputs) for e in expected}) > 1  # distinct outputs
+
+    got: list[dict[str, np.ndarray] | None] = [None] * count
+    errors: list[BaseException] = []
+    start = threading.Barrier(THREADS)
+
+    def worker(first: int) -> None:
+        try:
+            start.wait()
+            for i in range(first, count, THREADS):  # the threads' runs interleave
+                got[i] = session.run(feeds[i])
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a thread hung"
+    assert not errors, errors[0]
+
+    wrong = [
+        i
+        for i, (outputs, want) in enumerate(zip(got, expected))
+        if outputs is None
+        or {name: (v.dtype, v.shape, v.tobytes()) for name, v in outputs.items()} != want
+    ]
+    assert not wrong, f"{case}: {len(wrong)} of {count} threaded runs differ from sequential"
