@@ -5,7 +5,7 @@ backend option ``cmsis_nn_path`` or the ``CMSIS_NN_PATH`` environment variable) 
 once into position-independent objects and a shared library (the latter serves the buffer-size
 oracle). Each generated model is compiled with those objects into ``libmodel.so`` with
 ``gcc -O2 -shared -fPIC``. Both are cached by a SHA-256 of everything that goes into them, under
-``$TINYABI_CACHE_DIR/cmsis-nn`` (default ``~/.cache/tinyabi/cmsis-nn``), so a second session on
+``cmsis-nn/`` in tinyabi's cache directory (``$TINYABI_CACHE_DIR``), so a second session on
 the same model compiles nothing. The host compiler is ``gcc`` unless the backend option ``cc``
 or ``TINYABI_HOST_CC`` says otherwise.
 """
@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from tinyabi.backends.base import CompiledPartition, MemoryNeeds
+from tinyabi.cache import ENV_CACHE_DIR as ENV_CACHE_DIR
+from tinyabi.cache import cache_dir as tinyabi_cache_dir
 from tinyabi.errors import BackendError
 from tinyabi.ir.graph import Graph
 from tinyabi_cmsis_nn.codegen.emit import ALIGNMENT, GeneratedModel, generate
@@ -36,7 +38,6 @@ from tinyabi_cmsis_nn.codegen.sizes import SizeOracle
 #: The portable CMSIS-NN subset shipped with the plugin.
 PORTABLE_LIBRARY = Path(__file__).resolve().parents[1] / "csrc"
 ENV_CMSIS_NN_PATH = "CMSIS_NN_PATH"
-ENV_CACHE_DIR = "TINYABI_CACHE_DIR"
 ENV_HOST_CC = "TINYABI_HOST_CC"
 #: Changes whenever the build recipe below changes, so old cache entries are not reused.
 RECIPE = "tinyabi-cmsis-nn host build 1"
@@ -96,11 +97,9 @@ def find_library(cmsis_nn_path: str | os.PathLike[str] | None = None) -> Library
 
 
 def cache_dir() -> Path:
-    """Where builds are cached: ``$TINYABI_CACHE_DIR/cmsis-nn`` or
-    ``~/.cache/tinyabi/cmsis-nn``."""
-    root = os.environ.get(ENV_CACHE_DIR)
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "tinyabi"
-    return base / "cmsis-nn"
+    """Where builds are cached: ``cmsis-nn`` in tinyabi's cache directory
+    (:func:`tinyabi.cache.cache_dir`)."""
+    return tinyabi_cache_dir("cmsis-nn")
 
 
 def host_compiler(cc: str | None = None) -> str:
