@@ -6,6 +6,7 @@ QEMU run is its own process)."""
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -57,12 +58,38 @@ def test_one_session_from_many_threads_matches_sequential_runs(
     assert {p.backend for p in session.plan.partitions} == set(names)
     assert (len(session.plan.partitions) > 1) == (len(names) > 1)  # mixed hands tensors over
 
+    assert_threads_match_sequential(session, runs_per_thread, case)
+
+
+@pytest.mark.parametrize("backend", ["tflm", "litert"])
+def test_stateful_partition_runs_stay_atomic_across_threads(backend: str) -> None:
+    """An LSTM's state is reset before every run: reset and run must not interleave."""
+    from tinyabi_tflm.forms import extension_model
+    from tinyabi_tflm.litert import LiteRTPartition
+    from tinyabi_tflm.tflm import TFLMPartition
+
+    graph = extension_model("UNIDIRECTIONAL_SEQUENCE_LSTM", "lstm", "float32")
+    assert graph is not None
+    session = tinyabi.Session(graph, backends=[backend], fallback="error", strict=True)
+    assert [p.backend for p in session.plan.partitions] == [backend]
+    compiled = session.compiled[0]
+    assert isinstance(compiled, TFLMPartition | LiteRTPartition) and compiled.exported.stateful
+    assert_threads_match_sequential(session, 500, f"{backend} LSTM")
+
+
+def _key(outputs: Mapping[str, np.ndarray]) -> dict[str, tuple[Any, ...]]:
+    return {name: (v.dtype, v.shape, v.tobytes()) for name, v in outputs.items()}
+
+
+def assert_threads_match_sequential(
+    session: tinyabi.Session, runs_per_thread: int, what: str
+) -> None:
+    """``THREADS`` threads run ``session`` on distinct random inputs at the same time; each
+    output has the bytes a sequential run gave for the same input."""
     count = THREADS * runs_per_thread
-    feeds = [random_inputs(kws, seed) for seed in range(count)]
-    expected = [
-        {name: (v.dtype, v.shape, v.tobytes()) for name, v in session.run(f).items()} for f in feeds
-    ]
-    assert len({tuple(e[n][2] for n in kws.outputs) for e in expected}) > 1  # distinct outputs
+    feeds = [random_inputs(session.graph, seed) for seed in range(count)]
+    expected = [_key(session.run(f)) for f in feeds]
+    assert len({repr(e) for e in expected}) > 1  # the inputs give distinct outputs
 
     got: list[dict[str, np.ndarray] | None] = [None] * count
     errors: list[BaseException] = []
@@ -77,17 +104,18 @@ def test_one_session_from_many_threads_matches_sequential_runs(
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(t,)) for t in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns often, even inside a short run
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    finally:
+        sys.setswitchinterval(switch)
     assert not any(t.is_alive() for t in threads), "a thread hung"
     assert not errors, errors[0]
-
     wrong = [
-        i
-        for i, (outputs, want) in enumerate(zip(got, expected))
-        if outputs is None
-        or {name: (v.dtype, v.shape, v.tobytes()) for name, v in outputs.items()} != want
+        i for i, (out, want) in enumerate(zip(got, expected)) if out is None or _key(out) != want
     ]
-    assert not wrong, f"{case}: {len(wrong)} of {count} threaded runs differ from sequential"
+    assert not wrong, f"{what}: {len(wrong)} of {count} threaded runs differ from sequential"
