@@ -331,7 +331,10 @@ class Session:
         return list(self._compiled)
 
     def run(self, feeds: Feeds) -> dict[str, np.ndarray]:
-        """Run the model; returns the outputs by name."""
+        """Run the model; returns the outputs by name.
+
+        Safe to call from several threads at once: each call keeps its own tensors, and each
+        compiled partition serializes what its runtime cannot run concurrently."""
         if not self._feeds_ok(feeds):
             feeds = self.check_feeds(feeds)  # raises with a message saying what is wrong
         return self._run(feeds, None)  # type: ignore[arg-type]

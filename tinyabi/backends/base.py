@@ -88,7 +88,14 @@ class CompiledPartition(ABC):
     @abstractmethod
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run once: ``inputs`` by the partition graph's input names; returns every output of
-        the partition graph by name, with the dtype and shape its tensor declares."""
+        the partition graph by name, with the dtype and shape its tensor declares.
+
+        ``run`` may be called from several threads at once, and every call must give the
+        correct result for its own inputs: a partition whose runtime is not re-entrant
+        serializes its runs internally (a lock held for the whole run). A stateful partition
+        keeps each run atomic: resetting or updating its state and running happen under the
+        same lock. Returned arrays belong to the caller and must not be changed by later runs.
+        """
 
 
 class Backend(ABC):

@@ -1,9 +1,9 @@
 """A small on-disk cache of facts about exported models (TFLM arena sizes, models a runtime
 was seen to run), keyed by the model's hash and the runtime's version.
 
-The directory is ``$TINYABI_TFLM_CACHE``, else ``$XDG_CACHE_HOME/tinyabi-tflm``, else
-``~/.cache/tinyabi-tflm``; ``TINYABI_TFLM_CACHE=off`` keeps facts in memory only. Each entry
-is one JSON file written atomically; an unreadable entry counts as missing.
+The directory is ``tflm`` in tinyabi's cache directory (:func:`tinyabi.cache.cache_dir`, moved
+with ``$TINYABI_CACHE_DIR``). Each entry is one JSON file written atomically; an unreadable
+entry counts as missing, and a cache that cannot be written keeps facts in memory only.
 """
 
 from __future__ import annotations
@@ -16,19 +16,15 @@ import threading
 from pathlib import Path
 from typing import Any
 
-ENV_CACHE = "TINYABI_TFLM_CACHE"
+from tinyabi.cache import cache_dir
 
 _MEMORY: dict[str, dict[str, Any]] = {}
 _LOCK = threading.Lock()
 
 
-def directory() -> Path | None:
-    """The cache directory, or ``None`` when the disk cache is off."""
-    configured = os.environ.get(ENV_CACHE)
-    if configured is not None:
-        return None if configured.strip().lower() in ("", "off", "0", "none") else Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "tinyabi-tflm"
+def directory() -> Path:
+    """The cache directory (read from the environment on every call)."""
+    return cache_dir("tflm")
 
 
 def _name(kind: str, key: str) -> str:
@@ -42,8 +38,6 @@ def load(kind: str, key: str) -> dict[str, Any] | None:
         if name in _MEMORY:
             return dict(_MEMORY[name])
     folder = directory()
-    if folder is None:
-        return None
     try:
         entry = json.loads((folder / f"{name}.json").read_text())
     except (OSError, ValueError):
@@ -64,8 +58,6 @@ def store(kind: str, key: str, value: dict[str, Any]) -> None:
     with _LOCK:
         _MEMORY[name] = dict(value)
     folder = directory()
-    if folder is None:
-        return
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")

@@ -9,11 +9,14 @@ Compiling a partition exports it and runs it once in the worker process (cached 
 hash), then creates the in-process interpreter once. A run copies each input in, invokes and
 copies each output out, calling the interpreter's native wrapper directly: the public methods
 add a safety check (no numpy views into LiteRT's buffers may be alive) that costs as much as a
-small model's inference, and this backend never creates such views.
+small model's inference, and this backend never creates such views. An interpreter used from
+several threads at once gives wrong outputs without an error, so a partition holds a lock for
+the whole of a run (the ``threads`` option is how LiteRT uses more cores on one inference).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,7 +32,7 @@ from tinyabi_tflm.jobs import probe_inputs, run_isolated
 
 
 class LiteRTPartition(CompiledPartition):
-    """A partition with its own LiteRT interpreter."""
+    """A partition with its own LiteRT interpreter; runs from several threads take turns."""
 
     def __init__(self, interpreter: Any, graph: Graph, exported: Exported) -> None:
         held = sum(t.nbytes for t in graph.tensors.values() if not t.is_constant)
@@ -57,17 +60,19 @@ class LiteRTPartition(CompiledPartition):
                 interpreter.get_tensor,
             )
         self._reset = interpreter.reset_all_variables if exported.stateful else None
+        self._lock = threading.Lock()
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         try:
-            if self._reset is not None:
-                self._reset()  # the state starts from zero on every run
-            set_tensor = self._set
-            for index, name in self._inputs:
-                set_tensor(index, inputs[name])
-            self._invoke()
-            get = self._get
-            return {name: get(index) for index, name in self._outputs}
+            with self._lock:
+                if self._reset is not None:
+                    self._reset()  # the state starts from zero on every run
+                set_tensor = self._set
+                for index, name in self._inputs:
+                    set_tensor(index, inputs[name])
+                self._invoke()
+                get = self._get
+                return {name: get(index) for index, name in self._outputs}
         except (RuntimeError, ValueError) as exc:
             raise BackendError(f"{self._where}: LiteRT failed: {exc}") from None
 

@@ -5,11 +5,15 @@ Compiling a partition exports it, finds the arena it needs in the worker process
 record), and only then creates the in-process interpreter with exactly that arena, once. The
 arena is the partition's ``MemoryNeeds.persistent``. Each run writes every input (TFLM may reuse
 input memory for activations, as on a microcontroller), invokes, and reads the outputs: one copy
-in and one copy out per tensor, which is what TFLM's Python API allows.
+in and one copy out per tensor, which is what TFLM's Python API allows. An interpreter used from
+several threads at once gives wrong outputs without an error, so a partition holds a lock for
+the whole of a run (one interpreter per thread would multiply the arena for no gain: TFLM runs
+with the GIL held).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,7 +30,8 @@ from tinyabi_tflm.jobs import probe_inputs
 
 
 class TFLMPartition(CompiledPartition):
-    """A partition with its own TFLM interpreter and arena."""
+    """A partition with its own TFLM interpreter and arena; runs from several threads take
+    turns."""
 
     def __init__(self, interpreter: Any, graph: Graph, arena: Arena, exported: Exported) -> None:
         self.memory = MemoryNeeds(persistent=arena.size)
@@ -40,17 +45,19 @@ class TFLMPartition(CompiledPartition):
         self._invoke = interpreter.invoke
         self._get = interpreter.get_output
         self._reset = interpreter.reset if exported.stateful else None
+        self._lock = threading.Lock()
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         try:
-            if self._reset is not None:
-                self._reset()  # the state starts from zero on every run
-            set_input = self._set
-            for index, name in self._inputs:
-                set_input(inputs[name], index)
-            self._invoke()
-            get = self._get
-            return {name: get(index) for index, name in self._outputs}
+            with self._lock:
+                if self._reset is not None:
+                    self._reset()  # the state starts from zero on every run
+                set_input = self._set
+                for index, name in self._inputs:
+                    set_input(inputs[name], index)
+                self._invoke()
+                get = self._get
+                return {name: get(index) for index, name in self._outputs}
         except (RuntimeError, ValueError) as exc:
             raise BackendError(f"{self._where}: TensorFlow Lite Micro failed: {exc}") from None
 

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tinyabi.cache import cache_dir as tinyabi_cache_dir
 from tinyabi.errors import BackendError
 
 FIRMWARE_DIR = Path(__file__).resolve().parents[1] / "firmware"
@@ -128,11 +129,9 @@ def _require_tools() -> None:
 
 
 def cache_root() -> Path:
-    """Where built firmware is cached: ``$TINYABI_CACHE_DIR`` or ``~/.cache/tinyabi``, then
-    ``cmsis-nn/firmware``."""
-    root = os.environ.get("TINYABI_CACHE_DIR")
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "tinyabi"
-    return base / "cmsis-nn" / "firmware"
+    """Where built firmware is cached: ``cmsis-nn/firmware`` in tinyabi's cache directory
+    (:func:`tinyabi.cache.cache_dir`)."""
+    return tinyabi_cache_dir("cmsis-nn", "firmware")
 
 
 @functools.cache

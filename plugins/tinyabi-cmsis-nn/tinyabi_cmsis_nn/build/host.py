@@ -5,7 +5,7 @@ backend option ``cmsis_nn_path`` or the ``CMSIS_NN_PATH`` environment variable) 
 once into position-independent objects and a shared library (the latter serves the buffer-size
 oracle). Each generated model is compiled with those objects into ``libmodel.so`` with
 ``gcc -O2 -shared -fPIC``. Both are cached by a SHA-256 of everything that goes into them, under
-``$TINYABI_CACHE_DIR/cmsis-nn`` (default ``~/.cache/tinyabi/cmsis-nn``), so a second session on
+``cmsis-nn/`` in tinyabi's cache directory (``$TINYABI_CACHE_DIR``), so a second session on
 the same model compiles nothing. The host compiler is ``gcc`` unless the backend option ``cc``
 or ``TINYABI_HOST_CC`` says otherwise.
 """
@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from tinyabi.backends.base import CompiledPartition, MemoryNeeds
+from tinyabi.cache import ENV_CACHE_DIR as ENV_CACHE_DIR
+from tinyabi.cache import cache_dir as tinyabi_cache_dir
 from tinyabi.errors import BackendError
 from tinyabi.ir.graph import Graph
 from tinyabi_cmsis_nn.codegen.emit import ALIGNMENT, GeneratedModel, generate
@@ -36,7 +38,6 @@ from tinyabi_cmsis_nn.codegen.sizes import SizeOracle
 #: The portable CMSIS-NN subset shipped with the plugin.
 PORTABLE_LIBRARY = Path(__file__).resolve().parents[1] / "csrc"
 ENV_CMSIS_NN_PATH = "CMSIS_NN_PATH"
-ENV_CACHE_DIR = "TINYABI_CACHE_DIR"
 ENV_HOST_CC = "TINYABI_HOST_CC"
 #: Changes whenever the build recipe below changes, so old cache entries are not reused.
 RECIPE = "tinyabi-cmsis-nn host build 1"
@@ -96,11 +97,9 @@ def find_library(cmsis_nn_path: str | os.PathLike[str] | None = None) -> Library
 
 
 def cache_dir() -> Path:
-    """Where builds are cached: ``$TINYABI_CACHE_DIR/cmsis-nn`` or
-    ``~/.cache/tinyabi/cmsis-nn``."""
-    root = os.environ.get(ENV_CACHE_DIR)
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "tinyabi"
-    return base / "cmsis-nn"
+    """Where builds are cached: ``cmsis-nn`` in tinyabi's cache directory
+    (:func:`tinyabi.cache.cache_dir`)."""
+    return tinyabi_cache_dir("cmsis-nn")
 
 
 def host_compiler(cc: str | None = None) -> str:
@@ -249,11 +248,20 @@ class ModelTensor(ctypes.Structure):
 #: Which HostModel last initialized each loaded library (one dlopen handle per path, so the
 #: generated code's arena pointer is shared between models loaded from the same file).
 _active: dict[str, int] = {}
-_active_lock = threading.Lock()
+#: One lock per loaded library: its code keeps the arena pointer in a static variable and is
+#: not re-entrant, while different libraries run in parallel (ctypes releases the GIL).
+_library_locks: dict[str, threading.Lock] = {}
+_locks_lock = threading.Lock()
+
+
+def _library_lock(path: str) -> threading.Lock:
+    with _locks_lock:
+        return _library_locks.setdefault(path, threading.Lock())
 
 
 class HostModel:
-    """A loaded ``libmodel.so`` with its own arena."""
+    """A loaded ``libmodel.so`` with its own arena; runs of models loaded from the same file
+    (from any thread) take turns."""
 
     def __init__(self, path: Path, generated: GeneratedModel, what: str) -> None:
         self.path = str(path)
@@ -268,6 +276,7 @@ class HostModel:
             getter.argtypes = [ctypes.c_int]
             getter.restype = ctypes.POINTER(ModelTensor)
         self._lib = lib
+        self._lock = _library_lock(self.path)
         total = generated.layout.total
         raw = np.zeros(total + ALIGNMENT, dtype=np.uint8)
         start = (-raw.ctypes.data) % ALIGNMENT
@@ -292,7 +301,7 @@ class HostModel:
     def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Copy ``arrays`` (in input order) in, run, and copy the outputs out."""
         arena = self.arena
-        with _active_lock:
+        with self._lock:
             if _active.get(self.path) != id(self):
                 self._init()
             for tensor, array in zip(self.inputs, arrays):

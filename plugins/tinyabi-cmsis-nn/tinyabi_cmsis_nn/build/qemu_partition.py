@@ -3,7 +3,8 @@
 The backend hands over the partition graph and its code generator; the partition generates the
 project once, builds the firmware for the core (:func:`~.cortexm.build_firmware`, cached) and
 runs it under QEMU for every :meth:`CortexMPartition.run`. The instructions and stack of the
-last run stay available as :attr:`CortexMPartition.last_run`.
+last run stay available as :attr:`CortexMPartition.last_run`. Runs may come from several threads
+at once: each is its own QEMU process in its own folder, and the firmware file is only read.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ class CortexMPartition(CompiledPartition):
         self.graph = graph
         self.core = core
         self.timeout = timeout
-        #: The last run: outputs, instructions of ``model_run()``, peak stack, wall time.
+        #: The last run to finish: outputs, instructions of ``model_run()``, peak stack, wall
+        #: time.
         self.last_run: QemuRun | None = None
         with tempfile.TemporaryDirectory(prefix="tinyabi-cmsis-nn-") as tmp:
             generate(graph, Path(tmp))
