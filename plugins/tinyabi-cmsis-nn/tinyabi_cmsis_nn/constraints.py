@@ -27,6 +27,7 @@ from tinyabi.quantization import conv as conv_quant
 from tinyabi.quantization import elementwise as elementwise_quant
 from tinyabi.quantization import pooling as pooling_quant
 from tinyabi.quantization import softmax as softmax_quant
+from tinyabi.quantization.tensors import per_tensor
 
 Check = Callable[[Node, Graph], "str | None"]
 
@@ -226,10 +227,12 @@ def check_pool_same_quantization(node: Node, graph: Graph) -> str | None:
 def check_softmax_output_quantization(node: Node, graph: Graph) -> str | None:
     """The SOFTMAX output is quantized with scale 1/256 and zero point -128, the only int8
     output ``arm_softmax_s8`` writes."""
-    q = _output(node, graph).quant
-    got = None if q is None else (float(q.scale[0]), int(q.zero_point[0]))
-    if got != softmax_quant.SOFTMAX_OUTPUT:
-        return f"output quantization {got} is not scale 1/256 and zero point -128"
+    try:
+        scale, zero_point = per_tensor(node, _output(node, graph), "output")
+    except GraphError as exc:
+        return str(exc)
+    if (scale, zero_point) != softmax_quant.SOFTMAX_OUTPUT:
+        return f"output scale {scale:g} and zero point {zero_point} are not 1/256 and -128"
     return None
 
 
