@@ -42,7 +42,17 @@ from tinyabi.quantization.tensors import channel_scales
 
 @kernel("CONV_2D")
 def prepare_conv2d(node: Node, graph: Graph) -> Eval:
-    """CONV_2D in the int8, float32 and hybrid signatures, grouped convolution included."""
+    """CONV_2D in the int8, float32 and hybrid signatures, grouped convolution included.
+
+    int8, with ``(m, e, zp_in, zp_out, act_min, act_max)`` from
+    :func:`tinyabi.quantization.conv.conv_params`::
+
+        out[n, y, x, o] = clamp(MBQM(bias[o] + sum((in - zp_in) * w[o]), m[o], e[o]) + zp_out,
+                                act_min, act_max)
+
+    the sum running over the (padded, strided, dilated) window and the input channels of the
+    output channel's group (padding counts as ``zp_in``).
+    """
     ops = conv_operands(node, graph, weights_axis=0, constant_weights=True)
     w_data = ops.w.data
     assert w_data is not None

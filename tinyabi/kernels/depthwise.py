@@ -109,7 +109,15 @@ def depthwise_accumulator(
 
 @kernel("DEPTHWISE_CONV_2D")
 def prepare_depthwise_conv2d(node: Node, graph: Graph) -> Eval:
-    """DEPTHWISE_CONV_2D in the int8 and float32 signatures, with any depth multiplier."""
+    """DEPTHWISE_CONV_2D in the int8 and float32 signatures, with any depth multiplier.
+
+    int8, with the parameters of :func:`tinyabi.quantization.conv.depthwise_conv_params`::
+
+        out[n, y, x, o] = clamp(MBQM(bias[o] + sum((in[..., o // M] - zp_in) * w[0, :, :, o]),
+                                     m[o], e[o]) + zp_out, act_min, act_max)
+
+    the sum running over the window's taps only (``M`` the depth multiplier).
+    """
     ops = conv_operands(node, graph, weights_axis=3, constant_weights=True)
     if ops.signature == "hybrid":
         raise GraphError(

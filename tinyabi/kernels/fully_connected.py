@@ -8,8 +8,8 @@ filter depth::
     out = clamp(MBQM(acc, m[u], e[u]) + zp_out, act_min, act_max)
 
 float32 accumulates in float64; hybrid quantizes each input row on the fly as LiteRT's XNNPACK
-does. In the int8 and float32 signatures the filter and bias may be computed at run time
-(:func:`_fully_connected_int8`'s dynamic path requantizes without folding).
+does. In the int8 and float32 signatures the filter and bias may be computed at run time (the
+int8 kernel's dynamic path then requantizes without folding the multiplier into the weights).
 """
 
 from __future__ import annotations
@@ -39,7 +39,11 @@ def prepare_fully_connected(node: Node, graph: Graph) -> Eval:
     """FULLY_CONNECTED in the int8, float32 and hybrid signatures.
 
     The input is read as ``[-1, depth]`` rows; the filter is ``[units, depth]``. In the int8 and
-    float32 signatures the filter and the bias may be computed at run time.
+    float32 signatures the filter and the bias may be computed at run time. int8, with the
+    parameters of :func:`tinyabi.quantization.conv.fully_connected_params`::
+
+        out[b, u] = clamp(MBQM(bias[u] + sum_k((in[b, k] - zp_in) * w[u, k]), m[u], e[u])
+                          + zp_out, act_min, act_max)
     """
     ops = conv_operands(node, graph, weights_axis=0, constant_weights=False)
     if len(ops.w.shape) != 2:

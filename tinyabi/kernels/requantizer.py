@@ -32,8 +32,9 @@ class RequantPlan:
     When ``scale`` is set, the caller multiplies its weights by it (per output channel) and
     accumulates in float64: the products then arrive already multiplied by the fixed-point
     multiplier and divided by the final power of two, exactly, and :attr:`finish` only adds a
-    constant and takes the floor. Otherwise the caller accumulates plain integer products (in the
-    float type :func:`_exact_dtype` picks) and :attr:`finish` does the integer arithmetic.
+    constant and takes the floor. Otherwise the caller accumulates plain integer products (in
+    the float type :func:`tinyabi.kernels.gemm.exact_dtype` picks) and :attr:`finish` does the
+    integer arithmetic.
     """
 
     finish: Callable[[Array], Array]
