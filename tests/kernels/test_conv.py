@@ -22,9 +22,16 @@ from tinyabi.ir.builder import GraphBuilder
 from tinyabi.ir.graph import Graph, Quantization
 from tinyabi.ir.shapes import infer_shapes
 from tinyabi.ir.shapes.conv import conv_output_size
-from tinyabi.kernels import conv as conv_kernels
+from tinyabi.kernels import depthwise as depthwise_kernels
 from tinyabi.kernels import prepare
-from tinyabi.kernels.quant import multiply_by_quantized_multiplier, quantize_multipliers, wrap_int32
+from tinyabi.kernels.float_finish import dynamic_quantize_rows
+from tinyabi.kernels.gemm import exact_dtype
+from tinyabi.kernels.requantizer import Requantizer
+from tinyabi.quantization.fixed_point import (
+    multiply_by_quantized_multiplier,
+    quantize_multipliers,
+    wrap_int32,
+)
 from tinyabi.session import Session
 from tinyabi.tflite.exporter import export_tflite
 from tinyabi.tflite.importer import load_tflite
@@ -272,7 +279,7 @@ def test_int8_is_bit_exact_with_tflm(op: str, cases: int) -> None:
 def test_depthwise_tap_loop(monkeypatch: pytest.MonkeyPatch, signature: str) -> None:
     """Large depthwise outputs loop over the kernel taps instead of gathering them; the random
     cases above are small, so force that path here."""
-    monkeypatch.setattr(conv_kernels, "_DEPTHWISE_GATHER_PIXELS", 0)
+    monkeypatch.setattr(depthwise_kernels, "DEPTHWISE_GATHER_PIXELS", 0)
     rng = np.random.default_rng([16, len(signature)])
     tol = tolerance("DEPTHWISE_CONV_2D", signature)
     runtime = run_tflm if signature == "int8" else run_litert
@@ -418,7 +425,7 @@ def test_int8_conv_float64_accumulation() -> None:
     y = b.tensor("y", "int8", (1, 4, 4, 3), quant=(300.0, 0))
     b.node("CONV_2D", [x, w, None], [y], padding="SAME")
     graph = b.build([y])
-    assert conv_kernels._exact_dtype(np.array([3 * 3 * 400 * 127]), 128) is np.float64
+    assert exact_dtype(np.array([3 * 3 * 400 * 127]), 128) is np.float64
     for _ in range(3):
         check_int8(graph, int8_values(rng, (1, 4, 4, 400)), "deep conv")
 
@@ -433,13 +440,13 @@ def test_requantizer_plans_match_the_literal_algorithm() -> None:
         real = log_uniform(rng, 1e-9, 50.0, channels)
         zero_point = int(rng.integers(-128, 128))
         lo, hi = sorted(int(v) for v in rng.integers(-128, 128, 2))
-        requant = conv_kernels.Requantizer(real, zero_point, lo, hi)
+        mult, shift = quantize_multipliers(real)
+        requant = Requantizer(mult, shift, zero_point, lo, hi)
         bound = float(2 ** rng.uniform(4, 31)) / (2.0 ** requant.left.max())
         offset = rng.integers(-bound / 4, bound / 4 + 1, channels)
         raw_bound = np.maximum(bound - np.abs(offset), 0)
         acc = np.trunc(rng.uniform(-1, 1, (200, channels)) * raw_bound)
         acc[:3] = np.floor(raw_bound) * np.array([[1], [-1], [0]])
-        mult, shift = quantize_multipliers(real)
         v = wrap_int32(acc.astype(np.int64) + offset)
         want = np.clip(multiply_by_quantized_multiplier(v, mult, shift) + zero_point, lo, hi)
         integer = requant.plan(raw_bound, offset, allow_scaled=False)
@@ -499,7 +506,7 @@ def test_hybrid_fully_connected_needs_constant_weights() -> None:
 
 
 def test_dynamic_quantize_rows() -> None:
-    d, scale = conv_kernels.dynamic_quantize_rows(
+    d, scale = dynamic_quantize_rows(
         np.array([[0.0, 0.0], [-1.0, 3.0], [2.0, 4.0], [-2.0, -1.0]], dtype=np.float32)
     )
     assert scale[0] == 1.0 and np.all(d[0] == 0)

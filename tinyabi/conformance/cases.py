@@ -23,6 +23,7 @@ from tinyabi.errors import TinyABIError
 from tinyabi.ir.builder import GraphBuilder
 from tinyabi.ir.graph import Graph, Node, Quantization, numpy_dtype
 from tinyabi.ir.shapes import has_shape_rule, infer_shapes
+from tinyabi.quantization.conv import bias_scales
 from tinyabi.spec import OperandType, OperatorSpec, Signature, Spec, load_spec
 
 #: Candidates drawn per wanted case before giving up on a signature.
@@ -214,7 +215,7 @@ def _quantizations(
     bias = sig.operands.get("bias")
     if bias is not None and bias.quantization != "none" and "input" in quant and "filter" in quant:
         w = quant["filter"]
-        bias_scale = float(quant["input"].scale[0]) * w.scale.astype(np.float64)
+        bias_scale = bias_scales(float(quant["input"].scale[0]), w.scale)
         quant["bias"] = Quantization(bias_scale, np.zeros(bias_scale.size, np.int64))
     for name, want in sig.operands.items():
         if want.same_as and want.same_as in quant:

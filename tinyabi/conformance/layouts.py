@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from tinyabi.quantization.activations import LOGISTIC_OUTPUT, TANH_OUTPUT
+from tinyabi.quantization.softmax import SOFTMAX_OUTPUT
 from tinyabi.spec import Signature
 
 Shape = tuple[int, ...]
@@ -74,20 +76,20 @@ def unary(rng: np.random.Generator, sig: Signature) -> Layout:
 
 def softmax(rng: np.random.Generator, sig: Signature) -> Layout:
     """Rank 1 to 4, a random beta; int8 output fixed at (1/256, -128)."""
-    fixed = {"output": (1 / 256, -128)} if sig.operands["output"].dtype == "int8" else {}
+    fixed = {"output": SOFTMAX_OUTPUT} if sig.operands["output"].dtype == "int8" else {}
     beta = float(rng.choice([1.0, float(rng.uniform(0.1, 2.0))]))
     return Layout([Slot("input", _shape(rng, 1, 4, 8))], {"beta": beta}, fixed)
 
 
 def logistic(rng: np.random.Generator, sig: Signature) -> Layout:
     """Like :func:`unary`; int8 output fixed at (1/256, -128)."""
-    fixed = {"output": (1 / 256, -128)} if sig.operands["output"].dtype == "int8" else {}
+    fixed = {"output": LOGISTIC_OUTPUT} if sig.operands["output"].dtype == "int8" else {}
     return Layout([Slot("input", _shape(rng, 0, 4, 6))], {}, fixed)
 
 
 def tanh(rng: np.random.Generator, sig: Signature) -> Layout:
     """Like :func:`unary`; int8 output fixed at (1/128, 0)."""
-    fixed = {"output": (1 / 128, 0)} if sig.operands["output"].dtype == "int8" else {}
+    fixed = {"output": TANH_OUTPUT} if sig.operands["output"].dtype == "int8" else {}
     return Layout([Slot("input", _shape(rng, 0, 4, 6))], {}, fixed)
 
 

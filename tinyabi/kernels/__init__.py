@@ -4,7 +4,15 @@ int8 kernels are bit-exact with TensorFlow Lite Micro; float32 kernels are withi
 tolerance of LiteRT. Importing this package registers every kernel family.
 """
 
-from tinyabi.kernels import activations, conv, elementwise, pooling, tensor  # noqa: F401
+from tinyabi.kernels import (  # noqa: F401
+    activations,
+    conv2d,
+    depthwise,
+    elementwise,
+    fully_connected,
+    pooling,
+    tensor,
+)
 from tinyabi.kernels.registry import Eval, has_kernel, kernel_ops, prepare
 
 __all__ = ["Eval", "has_kernel", "kernel_ops", "prepare"]

@@ -17,24 +17,24 @@ of integer bits (``Qk.(31-k)``), and emulate the int32 wrap-around of the C code
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from tinyabi.errors import BackendError, GraphError
+from tinyabi.errors import GraphError, InputError
 from tinyabi.ir.graph import Graph, Node, Tensor
-from tinyabi.kernels.quant import (
+from tinyabi.kernels.registry import Eval, kernel
+from tinyabi.quantization import activations as activation_quant
+from tinyabi.quantization import softmax as softmax_quant
+from tinyabi.quantization.fixed_point import (
     INT32_MAX,
     INT32_MIN,
     multiply_by_quantized_multiplier,
-    quantize_multiplier,
-    round_half_away,
     rounding_divide_by_pot,
     saturating_rounding_doubling_high_mul,
     wrap_int32,
 )
-from tinyabi.kernels.registry import Eval, kernel
+from tinyabi.quantization.tensors import float32_attribute
 
 # -------------------------------------------------------------------------------------------------
 # Fixed-point math on int32 raw values (gemmlowp conventions), vectorized.
@@ -256,46 +256,6 @@ def _io(node: Node, graph: Graph) -> tuple[Tensor, Tensor]:
     return x, y
 
 
-def _per_tensor(node: Node, t: Tensor, role: str) -> tuple[float, int]:
-    """``(scale, zero_point)`` of an int8 operand, which must be quantized per tensor."""
-    q = t.quant
-    if q is None or q.scale.size != 1 or q.zero_point.size != 1:
-        raise GraphError(
-            f"{node.describe()}: the int8 {role} {t.name!r} needs per-tensor quantization "
-            "(one scale, one zero point)"
-        )
-    scale = float(q.scale[0])
-    zero_point = int(q.zero_point[0])
-    if not (math.isfinite(scale) and scale > 0.0):
-        raise GraphError(
-            f"{node.describe()}: {role} scale must be positive and finite, got {scale}"
-        )
-    if not -128 <= zero_point <= 127:
-        raise GraphError(
-            f"{node.describe()}: {role} zero point {zero_point} is outside the int8 range"
-        )
-    return scale, zero_point
-
-
-def _require_output_quant(node: Node, y: Tensor, scale: float, zero_point: int, why: str) -> None:
-    got = _per_tensor(node, y, "output")
-    if got != (scale, zero_point):
-        raise GraphError(
-            f"{node.describe()}: the int8 output must be quantized with scale {scale!r} and zero "
-            f"point {zero_point} ({why}), got scale {got[0]!r} and zero point {got[1]}"
-        )
-
-
-def _float_attr(node: Node, name: str) -> float:
-    """A required float attribute, as the float32 value TFLite stores."""
-    if name not in node.attrs:
-        raise GraphError(f"{node.describe()}: missing required attribute {name}")
-    value = float(np.float32(node.attrs[name]))
-    if not math.isfinite(value):
-        raise GraphError(f"{node.describe()}: attribute {name} must be finite, got {value}")
-    return value
-
-
 def _lookup_eval(table: np.ndarray) -> Eval:
     """An Eval mapping each int8 input value ``q`` to ``table[q + 128]``."""
     # Reorder so that the table is indexed by the input's bytes read as uint8.
@@ -320,17 +280,6 @@ def _clamp_int8(x: np.ndarray) -> np.ndarray:
     return np.clip(x, -128, 127)
 
 
-def _requantize_multiplier(node: Node, real: float) -> tuple[int, int]:
-    """quantize_multiplier(|real|), declining ratios whose left shift would overflow int32."""
-    multiplier, shift = quantize_multiplier(abs(real))
-    if shift > 30:
-        raise GraphError(
-            f"{node.describe()}: the rescaling factor {real:g} between input and output scales "
-            "is too large (its left shift overflows int32)"
-        )
-    return multiplier, shift
-
-
 # -------------------------------------------------------------------------------------------------
 # RELU, RELU6, LEAKY_RELU
 # -------------------------------------------------------------------------------------------------
@@ -340,121 +289,84 @@ def _requantize_multiplier(node: Node, real: float) -> tuple[int, int]:
 def prepare_relu(node: Node, graph: Graph) -> Eval:
     """RELU: ``max(x, 0)``; int8 requantizes from the input to the output scale, then clamps at
     the output's zero point."""
-    x, y = _io(node, graph)
+    x, _ = _io(node, graph)
     if x.dtype == "float32":
         return _float_eval(lambda v: np.maximum(v, np.float32(0)))
-    s_in, zp_in = _per_tensor(node, x, "input")
-    s_out, zp_out = _per_tensor(node, y, "output")
-    multiplier, shift = _requantize_multiplier(node, s_in / s_out)
-    q = zp_out + multiply_by_quantized_multiplier(_INT8_VALUES - zp_in, multiplier, shift)
-    return _lookup_eval(np.clip(q, max(-128, zp_out), 127))
+    p = activation_quant.relu_params(node, graph)
+    q = p.output_zero_point + multiply_by_quantized_multiplier(
+        _INT8_VALUES - p.input_zero_point, p.multiplier, p.shift
+    )
+    return _lookup_eval(np.clip(q, max(-128, p.output_zero_point), 127))
 
 
 @kernel("RELU6")
 def prepare_relu6(node: Node, graph: Graph) -> Eval:
     """RELU6: ``min(max(x, 0), 6)``; int8 clamps in the input's units (output quantization must
     equal the input's, as TFLM does not requantize)."""
-    x, y = _io(node, graph)
+    x, _ = _io(node, graph)
     if x.dtype == "float32":
         return _float_eval(lambda v: np.clip(v, np.float32(0), np.float32(6)))
-    s_in, zp_in = _per_tensor(node, x, "input")
-    _require_output_quant(node, y, s_in, zp_in, "RELU6 clamps int8 values without rescaling them")
-    six_in_steps = float(np.float32(6.0) / np.float32(s_in))
-    if six_in_steps >= 2.0**31:
-        raise GraphError(f"{node.describe()}: input scale {s_in:g} is too small to represent 6")
-    six = min(127, max(-128, round_half_away(six_in_steps) + zp_in))
-    return _lookup_eval(np.clip(_INT8_VALUES, zp_in, six))
+    p = activation_quant.relu6_params(node, graph)
+    return _lookup_eval(np.clip(_INT8_VALUES, p.zero_point, p.six))
 
 
 @kernel("LEAKY_RELU")
 def prepare_leaky_relu(node: Node, graph: Graph) -> Eval:
     """LEAKY_RELU: ``x`` for ``x > 0`` else ``alpha * x``; int8 rescales each side with its own
     multiplier (``s_in / s_out`` and ``s_in * alpha / s_out``, computed in single precision)."""
-    x, y = _io(node, graph)
-    alpha = _float_attr(node, "alpha")
+    x, _ = _io(node, graph)
     if x.dtype == "float32":
-        alpha32 = np.float32(alpha)
+        alpha32 = np.float32(float32_attribute(node, "alpha"))
         return _float_eval(lambda v: np.where(v > 0, v, v * alpha32))
-    s_in, zp_in = _per_tensor(node, x, "input")
-    s_out, zp_out = _per_tensor(node, y, "output")
-    f_in, f_out, f_alpha = np.float32(s_in), np.float32(s_out), np.float32(alpha)
-    identity_real = float(f_in / f_out)
-    alpha_real = float(f_in * f_alpha / f_out)
-    identity_mult, identity_shift = _requantize_multiplier(node, identity_real)
-    alpha_mult, alpha_shift = _requantize_multiplier(node, alpha_real)
-    v = _INT8_VALUES - zp_in
-    positive = multiply_by_quantized_multiplier(v, identity_mult, identity_shift)
-    negative = multiply_by_quantized_multiplier(v, alpha_mult, alpha_shift)
-    if alpha_real < 0:
+    p = activation_quant.leaky_relu_params(node, graph)
+    v = _INT8_VALUES - p.input_zero_point
+    positive = multiply_by_quantized_multiplier(v, p.identity_multiplier, p.identity_shift)
+    negative = multiply_by_quantized_multiplier(v, p.alpha_multiplier, p.alpha_shift)
+    if p.alpha_negative:
         negative = -negative
-    return _lookup_eval(_clamp_int8(zp_out + np.where(v >= 0, positive, negative)))
+    return _lookup_eval(_clamp_int8(p.output_zero_point + np.where(v >= 0, positive, negative)))
 
 
 # -------------------------------------------------------------------------------------------------
 # LOGISTIC, TANH
 # -------------------------------------------------------------------------------------------------
 
-#: Integer bits of the fixed-point input of LOGISTIC and TANH (Q4.27).
-_SIGMOID_INPUT_INTEGER_BITS = 4
-
-
-def _q4_input_rescaling(node: Node, s_in: float) -> tuple[int, int, int]:
-    """``(multiplier, left_shift, radius)`` mapping ``q - zp`` to Q4.27.
-
-    ``s_in * 2**27 = multiplier * 2**(left_shift - 31)``; inputs with ``|q - zp| >= radius``
-    saturate (the radius is where the rescaled value would leave the Q4.27 range).
-    """
-    fraction, left_shift = math.frexp(s_in * float(1 << (31 - _SIGMOID_INPUT_INTEGER_BITS)))
-    if left_shift < 0:
-        raise GraphError(
-            f"{node.describe()}: input scale {s_in:g} is below 2**-28, outside the range TFLM "
-            "handles"
-        )
-    multiplier = round_half_away(fraction * (1 << 31))
-    limit = ((1 << _SIGMOID_INPUT_INTEGER_BITS) - 1) * (1 << (31 - _SIGMOID_INPUT_INTEGER_BITS))
-    radius = math.floor(limit / 2.0**left_shift)
-    return multiplier, left_shift, radius
-
 
 def _sigmoid_like_table(
-    node: Node,
-    x: Tensor,
-    function: Callable[[np.ndarray, int], np.ndarray],
-    output_shift: int,
-    output_zero_point: int,
+    p: activation_quant.SigmoidParams, function: Callable[[np.ndarray, int], np.ndarray]
 ) -> np.ndarray:
     """The int8 table of LOGISTIC or TANH: saturate outside the radius, else rescale to Q4.27,
     apply the fixed-point function and round the Q0.31 result to the output's units."""
-    s_in, zp_in = _per_tensor(node, x, "input")
-    multiplier, left_shift, radius = _q4_input_rescaling(node, s_in)
-    v = _INT8_VALUES - zp_in
-    inside = np.abs(v) < radius
-    table = np.where(v <= -radius, -128, 127)
+    v = _INT8_VALUES - p.input_zero_point
+    inside = np.abs(v) < p.input_radius
+    table = np.where(v <= -p.input_radius, -128, 127)
     if inside.any():
-        q4 = multiply_by_quantized_multiplier(v[inside], multiplier, left_shift)
-        q0 = function(q4, _SIGMOID_INPUT_INTEGER_BITS)
-        table[inside] = _clamp_int8(rounding_divide_by_pot(q0, output_shift) + output_zero_point)
+        q4 = multiply_by_quantized_multiplier(v[inside], p.input_multiplier, p.input_left_shift)
+        q0 = function(q4, activation_quant.SIGMOID_INPUT_INTEGER_BITS)
+        table[inside] = _clamp_int8(
+            rounding_divide_by_pot(q0, p.output_shift) + p.output_zero_point
+        )
     return table
 
 
 @kernel("LOGISTIC")
 def prepare_logistic(node: Node, graph: Graph) -> Eval:
     """LOGISTIC: ``1 / (1 + exp(-x))``; int8 output is fixed at scale 1/256, zero point -128."""
-    x, y = _io(node, graph)
+    x, _ = _io(node, graph)
     if x.dtype == "float32":
         return _float_eval(lambda v: 1.0 / (1.0 + np.exp(-v.astype(np.float64))))
-    _require_output_quant(node, y, 1.0 / 256, -128, "int8 LOGISTIC writes Q0.8 probabilities")
-    return _lookup_eval(_sigmoid_like_table(node, x, fixed_logistic, 31 - 8, -128))
+    p = activation_quant.logistic_params(node, graph)
+    return _lookup_eval(_sigmoid_like_table(p, fixed_logistic))
 
 
 @kernel("TANH")
 def prepare_tanh(node: Node, graph: Graph) -> Eval:
     """TANH: ``tanh(x)``; int8 output is fixed at scale 1/128, zero point 0."""
-    x, y = _io(node, graph)
+    x, _ = _io(node, graph)
     if x.dtype == "float32":
         return _float_eval(lambda v: np.tanh(v.astype(np.float64)))
-    _require_output_quant(node, y, 1.0 / 128, 0, "int8 TANH writes Q0.7 values")
-    return _lookup_eval(_sigmoid_like_table(node, x, fixed_tanh, 31 - 7, 0))
+    p = activation_quant.tanh_params(node, graph)
+    return _lookup_eval(_sigmoid_like_table(p, fixed_tanh))
 
 
 # -------------------------------------------------------------------------------------------------
@@ -462,18 +374,10 @@ def prepare_tanh(node: Node, graph: Graph) -> Eval:
 # -------------------------------------------------------------------------------------------------
 
 
-def _int16_multiplier(real: float) -> tuple[int, int]:
-    """A quantized multiplier reduced to Q15 (rounded, saturating at 32767), and its exponent."""
-    multiplier, exponent = quantize_multiplier(real)
-    if multiplier >= INT32_MAX - (1 << 15):
-        return 2**15 - 1, exponent
-    return (multiplier + (1 << 15)) >> 16, exponent
-
-
 @kernel("HARD_SWISH")
 def prepare_hard_swish(node: Node, graph: Graph) -> Eval:
     """HARD_SWISH: ``x * relu6(x + 3) / 6``; int8 follows TFLM's int16 fixed-point algorithm."""
-    x, y = _io(node, graph)
+    x, _ = _io(node, graph)
     if x.dtype == "float32":
 
         def hard_swish(v: np.ndarray) -> np.ndarray:
@@ -484,20 +388,10 @@ def prepare_hard_swish(node: Node, graph: Graph) -> Eval:
             return v * np.clip(gate, np.float32(0), np.float32(1))
 
         return _float_eval(hard_swish)
-    s_in, zp_in = _per_tensor(node, x, "input")
-    s_out, zp_out = _per_tensor(node, y, "output")
-    # Single-precision scale arithmetic, as TFLM's prepare does it.
-    hires_input_scale = np.float32(1.0 / 128.0) * np.float32(s_in)
-    reluish_scale = np.float32(3.0 / 32768.0)
-    out_mult, out_exp = _int16_multiplier(float(hires_input_scale / np.float32(s_out)))
-    if out_exp > 0:
-        raise GraphError(
-            f"{node.describe()}: output scale {s_out:g} is too small for input scale {s_in:g} "
-            "(TFLM needs input_scale / (128 * output_scale) < 1)"
-        )
-    relu_mult, relu_exp = _int16_multiplier(float(hires_input_scale / reluish_scale))
-
-    hires = _wrap16(_INT8_VALUES - zp_in) * 128
+    p = activation_quant.hard_swish_params(node, graph)
+    out_mult, out_exp = p.output_multiplier, p.output_exponent
+    relu_mult, relu_exp = p.reluish_multiplier, p.reluish_exponent
+    hires = _wrap16(_INT8_VALUES - p.input_zero_point) * 128
     # The input on the output scale, before the final right shift.
     preshift_out = _srdhm16(hires, out_mult)
     # The "relu-ish" factor: the input rescaled so that 3.0 maps to 32768, saturated to int16.
@@ -511,16 +405,15 @@ def prepare_hard_swish(node: Node, graph: Graph) -> Eval:
         reluish = _rounding_divide_by_pot16(reluish, -relu_exp)
     reluish = (reluish + (1 << 15)) >> 1  # [-1, 1] -> [0, 1] in Q0.15
     out = _rounding_divide_by_pot16(_sdhm16(reluish, preshift_out), -out_exp)
-    return _lookup_eval(_clamp_int8(_wrap16(out + zp_out)))
+    return _lookup_eval(_clamp_int8(_wrap16(out + p.output_zero_point)))
 
 
 # -------------------------------------------------------------------------------------------------
 # SOFTMAX
 # -------------------------------------------------------------------------------------------------
 
-#: Integer bits of the scaled input differences (Q5.26) and of the sum of exponentials (Q12.19).
-_SOFTMAX_DIFF_INTEGER_BITS = 5
-_SOFTMAX_ACCUM_INTEGER_BITS = 12
+_SOFTMAX_DIFF_INTEGER_BITS = softmax_quant.SOFTMAX_DIFF_INTEGER_BITS
+_SOFTMAX_ACCUM_INTEGER_BITS = softmax_quant.SOFTMAX_ACCUM_INTEGER_BITS
 
 
 def _softmax_float(beta: float) -> Eval:
@@ -544,23 +437,13 @@ def prepare_softmax(node: Node, graph: Graph) -> Eval:
     the fixed-point exp on negative values, the Q12.19 sum is inverted with the fixed-point
     reciprocal, and the output is fixed at scale 1/256, zero point -128.
     """
-    x, y = _io(node, graph)
+    x, _ = _io(node, graph)
     if len(x.shape) < 1:
         raise GraphError(f"{node.describe()}: the input needs at least one dimension")
-    beta = _float_attr(node, "beta")
     if x.dtype == "float32":
-        return _softmax_float(beta)
-    s_in, _ = _per_tensor(node, x, "input")
-    _require_output_quant(node, y, 1.0 / 256, -128, "int8 SOFTMAX writes Q0.8 probabilities")
-    real = beta * s_in * float(1 << (31 - _SOFTMAX_DIFF_INTEGER_BITS))
-    if not real > 1.0:
-        raise GraphError(
-            f"{node.describe()}: beta * input scale = {beta * s_in:g} must exceed 2**-26 "
-            "(TFLM aborts on smaller values)"
-        )
-    multiplier, left_shift = quantize_multiplier(min(real, float(INT32_MAX)))
-    limit = ((1 << _SOFTMAX_DIFF_INTEGER_BITS) - 1) * (1 << (31 - _SOFTMAX_DIFF_INTEGER_BITS))
-    diff_min = -math.floor(limit / 2.0**left_shift)
+        return _softmax_float(float32_attribute(node, "beta"))
+    p = softmax_quant.softmax_params(node, graph)
+    multiplier, left_shift, diff_min = p.input_multiplier, p.input_left_shift, p.diff_min
 
     # Tables over the 256 possible differences d = x - max(row), d = -255..0 at index d + 255.
     diffs = np.arange(-255, 1, dtype=np.int64)
@@ -586,8 +469,8 @@ def prepare_softmax(node: Node, graph: Graph) -> Eval:
         reciprocal = one_over_one_plus_x_for_x_in_0_1(shifted_minus_one)
         exponent = bits_over_unit + 31 - 8
         if np.any((exponent < 0) | (exponent > 31)):
-            raise BackendError(
-                f"reference backend: {describe}: a row's sum of exponentials reaches 512 "
+            raise InputError(
+                f"{describe}: a row's sum of exponentials reaches 512 "
                 "(about 512 or more entries at or near the row maximum), beyond the range of "
                 "int8 SOFTMAX's output shift; TFLM aborts here"
             )

@@ -27,20 +27,20 @@ tabulates the result of every one of the 65536 input pairs and ``Eval`` is a sin
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from tinyabi.errors import GraphError
-from tinyabi.ir.graph import Graph, Node, Quantization, Tensor, numpy_dtype
+from tinyabi.ir.graph import Graph, Node, Tensor, numpy_dtype
 from tinyabi.ir.shapes.elementwise import binary_operands, broadcast_shape
-from tinyabi.kernels.quant import (
+from tinyabi.kernels.registry import Eval, kernel
+from tinyabi.quantization import elementwise as elementwise_quant
+from tinyabi.quantization.elementwise import AddSubParams, MulParams
+from tinyabi.quantization.fixed_point import (
     activation_range,
     multiply_by_quantized_multiplier,
-    quantize_multiplier,
     wrap_int32,
 )
-from tinyabi.kernels.registry import Eval, kernel
 
 #: The fused activations ADD, SUB and MUL accept.
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
@@ -48,113 +48,11 @@ ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 #: Element types the three operators accept (both inputs and the output share one).
 DTYPES = ("int8", "int32", "float32")
 
-#: Bits an int8 ADD/SUB input (after removing its zero point) is shifted left before scaling.
-ADD_SUB_LEFT_SHIFT = 20
-
-#: int8 MUL rejects a real multiplier ``s1 * s2 / s_out`` from this value on: with a left shift
-#: above 15 the shifted product ``(q1 - zp1) * (q2 - zp2) * 2**shift`` leaves the int32 range,
-#: which is undefined behaviour in TFLite Micro's C++ code.
-MUL_MAX_REAL_MULTIPLIER = 2.0**15
-
 #: From this many output elements on, an int8 node tabulates its result for all 65536 input
 #: pairs in prepare and evaluates by lookup (the same numbers, several times faster).
 PAIR_TABLE_MIN_ELEMENTS = 1 << 16
 
 _INT8_VALUES = np.arange(-128, 128, dtype=np.int64)
-
-
-@dataclass(frozen=True)
-class AddSubParams:
-    """The fixed-point parameters of an int8 ADD or SUB, as TFLite Micro prepares them.
-
-    Multipliers are Q31 integers; shifts are powers of two, positive to the left (all of them
-    are <= 0 here). ``act_min``/``act_max`` are the clamp bounds in output units.
-    """
-
-    input1_offset: int
-    input2_offset: int
-    output_offset: int
-    left_shift: int
-    input1_multiplier: int
-    input1_shift: int
-    input2_multiplier: int
-    input2_shift: int
-    output_multiplier: int
-    output_shift: int
-    act_min: int
-    act_max: int
-
-
-@dataclass(frozen=True)
-class MulParams:
-    """The fixed-point parameters of an int8 MUL, as TFLite Micro prepares them."""
-
-    input1_offset: int
-    input2_offset: int
-    output_offset: int
-    output_multiplier: int
-    output_shift: int
-    act_min: int
-    act_max: int
-
-
-def _quantize_below_one(real: float, what: str) -> tuple[int, int]:
-    """TFLite's ``QuantizeMultiplierSmallerThanOneExp``: ``real`` must lie in (0, 1) and its
-    quantized shift must not be positive (TFLM aborts otherwise); raises ``ValueError``."""
-    if not 0.0 < real < 1.0:
-        raise ValueError(f"{what} {real!r} must lie strictly between 0 and 1")
-    multiplier, shift = quantize_multiplier(real)
-    if shift > 0:
-        raise ValueError(f"{what} {real!r} rounds up to 1 as a Q31 multiplier")
-    return multiplier, shift
-
-
-def add_sub_params(
-    input1: tuple[float, int],
-    input2: tuple[float, int],
-    output: tuple[float, int],
-    activation: str,
-) -> AddSubParams:
-    """The int8 parameters of ADD or SUB from the ``(scale, zero_point)`` of each operand.
-
-    The real multipliers are derived in double precision from the float32 scales. Raises
-    ``ValueError`` when the output scale is too small for the output multiplier to stay below
-    one, i.e. when ``s_out <= 2 max(s1, s2) / 2**20`` (TFLM aborts on such models).
-    """
-    (s1, zp1), (s2, zp2), (so, zpo) = input1, input2, output
-    shift = ADD_SUB_LEFT_SHIFT
-    twice_max = 2.0 * max(float(s1), float(s2))
-    m1, sh1 = _quantize_below_one(float(s1) / twice_max, "input 1 multiplier")
-    m2, sh2 = _quantize_below_one(float(s2) / twice_max, "input 2 multiplier")
-    mo, sho = _quantize_below_one(
-        twice_max / ((1 << shift) * float(so)),
-        "output multiplier 2 * max(s1, s2) / (2**20 * s_out) =",
-    )
-    lo, hi = (int(v) for v in activation_range(activation, "int8", float(so), int(zpo)))
-    return AddSubParams(-int(zp1), -int(zp2), int(zpo), shift, m1, sh1, m2, sh2, mo, sho, lo, hi)
-
-
-def mul_params(
-    input1: tuple[float, int],
-    input2: tuple[float, int],
-    output: tuple[float, int],
-    activation: str,
-) -> MulParams:
-    """The int8 parameters of MUL from the ``(scale, zero_point)`` of each operand.
-
-    Raises ``ValueError`` when ``s1 * s2 / s_out >= 2**15`` (see
-    :data:`MUL_MAX_REAL_MULTIPLIER`).
-    """
-    (s1, zp1), (s2, zp2), (so, zpo) = input1, input2, output
-    real = float(s1) * float(s2) / float(so)
-    if not real < MUL_MAX_REAL_MULTIPLIER:
-        raise ValueError(
-            f"real multiplier s1 * s2 / s_out = {real!r} must be below 2**15 (larger ones "
-            "overflow TFLite Micro's int32 arithmetic)"
-        )
-    multiplier, shift = quantize_multiplier(real)
-    lo, hi = (int(v) for v in activation_range(activation, "int8", float(so), int(zpo)))
-    return MulParams(-int(zp1), -int(zp2), int(zpo), multiplier, shift, lo, hi)
 
 
 def scaled_input_tables(params: AddSubParams) -> tuple[np.ndarray, np.ndarray]:
@@ -210,53 +108,27 @@ def _fail(node: Node, message: str) -> GraphError:
     return GraphError(f"{node.describe()}: {message}")
 
 
-def _per_tensor(node: Node, tensor: Tensor, role: str) -> tuple[float, int]:
-    """``(scale, zero_point)`` of an int8 operand, which must be per-tensor quantized."""
-    quant: Quantization | None = tensor.quant
-    if quant is None:
-        raise _fail(node, f"int8 {role} {tensor.name!r} has no quantization parameters")
-    if quant.per_axis or quant.scale.size != 1:
-        raise _fail(node, f"int8 {role} {tensor.name!r} must be quantized per tensor")
-    scale, zero_point = float(quant.scale[0]), int(quant.zero_point[0])
-    if not (np.isfinite(scale) and scale > 0):
-        raise _fail(node, f"{role} {tensor.name!r} has scale {scale}; it must be positive")
-    if not -128 <= zero_point <= 127:
-        raise _fail(node, f"{role} {tensor.name!r} has zero point {zero_point}, outside int8")
-    return scale, zero_point
-
-
-def _int8_direct(
-    op: str, q1: tuple[float, int], q2: tuple[float, int], qo: tuple[float, int], activation: str
-) -> Binary:
-    """The int8 computation of ``op`` with its parameters bound (``ValueError`` if invalid)."""
+def _int8_direct(op: str, node: Node, graph: Graph) -> Binary:
+    """The int8 computation of ``op`` with its parameters bound."""
     if op == "MUL":
-        mul = mul_params(q1, q2, qo, activation)
+        mul = elementwise_quant.mul_params(node, graph)
 
         def multiply(x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
             return mul_int8(x1, x2, mul)
 
         return multiply
-    params = add_sub_params(q1, q2, qo, activation)
-    tables = scaled_input_tables(params)
+    add_sub = elementwise_quant.add_sub_params(node, graph)
+    tables = scaled_input_tables(add_sub)
     subtract = op == "SUB"
 
     def add_or_subtract(x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
-        return add_sub_int8(x1, x2, params, subtract, tables)
+        return add_sub_int8(x1, x2, add_sub, subtract, tables)
 
     return add_or_subtract
 
 
-def _int8_function(
-    op: str, node: Node, operands: tuple[Tensor, Tensor, Tensor], activation: str
-) -> Binary:
-    first, second, output = operands
-    q1 = _per_tensor(node, first, "input 1")
-    q2 = _per_tensor(node, second, "input 2")
-    qo = _per_tensor(node, output, "output")
-    try:
-        direct = _int8_direct(op, q1, q2, qo, activation)
-    except ValueError as error:
-        raise _fail(node, str(error)) from None
+def _int8_function(op: str, node: Node, graph: Graph, output: Tensor) -> Binary:
+    direct = _int8_direct(op, node, graph)
     if output.size < PAIR_TABLE_MIN_ELEMENTS:
         return direct
     # The result depends only on the pair (q1, q2): tabulate all 65536 pairs once.
@@ -320,7 +192,7 @@ def _prepare_binary(op: str, node: Node, graph: Graph) -> Eval:
 
     compute: Binary
     if dtype == "int8":
-        compute = _int8_function(op, node, (first, second, output), activation)
+        compute = _int8_function(op, node, graph, output)
     else:
         for tensor in (first, second, output):
             if tensor.quant is not None:

@@ -36,18 +36,16 @@ from tinyabi.ir.shapes.pooling import (
     pool2d_shape,
     pool_geometry,
 )
-from tinyabi.kernels.quant import (
+from tinyabi.kernels.registry import Eval, kernel
+from tinyabi.quantization import pooling as pooling_quant
+from tinyabi.quantization.fixed_point import (
     activation_range,
     multiply_by_quantized_multiplier,
-    quantize_multiplier,
     wrap_int32,
 )
-from tinyabi.kernels.registry import Eval, kernel
 
 #: Element types of the integer (quantized) signatures.
 _INTEGER_TYPES = ("int8", "int16")
-#: Largest input/output scale difference TFLite Micro accepts for 2-D pooling.
-POOL_SCALE_TOLERANCE = 1.0e-6
 _ACTIVATIONS = ("NONE", "RELU", "RELU_N1_TO_1", "RELU6")
 #: Window counts below this divide in float64 (exactly, see AVERAGE_POOL_2D); larger in int.
 FLOAT_DIVIDE_COUNT_LIMIT = 2**21
@@ -56,15 +54,6 @@ FLOAT_DIVIDE_COUNT_LIMIT = 2**21
 # --------------------------------------------------------------------------------------------
 # Shared checks
 # --------------------------------------------------------------------------------------------
-
-
-def _per_tensor(node: Node, t: Tensor) -> tuple[float, int]:
-    """``(scale, zero_point)`` of a per-tensor quantized tensor; GraphError otherwise."""
-    if t.quant is None:
-        raise GraphError(f"{node.describe()}: {t.dtype} tensor {t.name!r} must be quantized")
-    if t.quant.per_axis:
-        raise GraphError(f"{node.describe()}: tensor {t.name!r} must be quantized per tensor")
-    return float(t.quant.scale[0]), int(t.quant.zero_point[0])
 
 
 def _check_types(node: Node, x: Tensor, y: Tensor, allowed: Sequence[str]) -> None:
@@ -164,15 +153,8 @@ def _prepare_pool(node: Node, graph: Graph) -> tuple[Tensor, Tensor, PoolGeometr
     if x.dtype == "float32":
         lo, hi = activation_range(act, "float32")
         return x, y, g, lo, hi
-    s_in, zp_in = _per_tensor(node, x)
-    s_out, zp_out = _per_tensor(node, y)
-    if abs(s_in - s_out) > POOL_SCALE_TOLERANCE or zp_in != zp_out:
-        raise GraphError(
-            f"{node.describe()}: {x.dtype} pooling needs the output quantized like the input "
-            f"(scale {s_in:g} vs {s_out:g}, zero point {zp_in} vs {zp_out})"
-        )
-    qlo, qhi = activation_range(act, x.dtype, s_out, zp_out)
-    return x, y, g, float(qlo), float(qhi)
+    p = pooling_quant.pool_params(node, graph)
+    return x, y, g, float(p.act_min), float(p.act_max)
 
 
 @kernel("MAX_POOL_2D")
@@ -245,18 +227,6 @@ def prepare_average_pool_2d(node: Node, graph: Graph) -> Eval:
 # --------------------------------------------------------------------------------------------
 
 
-def mean_multiplier(real_scale: float, count: int) -> tuple[int, int]:
-    """The quantized multiplier and shift of MEAN: ``real_scale / count`` as TFLite Micro
-    derives it from the quantized multiplier of ``real_scale`` (``s_in / s_out``).
-
-    With ``(M, s)`` the quantized multiplier of ``real_scale`` and
-    ``k = min(floor(log2 count), 32, 31 + s)``: ``(M * 2**k // count, s - k)``.
-    """
-    multiplier, shift = quantize_multiplier(real_scale)
-    k = min(count.bit_length() - 1, 32, 31 + shift)
-    return (multiplier << k) // count, shift - k
-
-
 @kernel("MEAN")
 def prepare_mean(node: Node, graph: Graph) -> Eval:
     """MEAN over the constant ``axis`` operand's axes, with or without ``keep_dims``."""
@@ -278,10 +248,9 @@ def prepare_mean(node: Node, graph: Graph) -> Eval:
 
         return evaluate_float
 
-    s_in, zp_in = _per_tensor(node, x)
-    s_out, zp_out = _per_tensor(node, y)
-    multiplier, shift = mean_multiplier(s_in / s_out, count)
-    offset = zp_in * count
+    p = pooling_quant.mean_params(node, graph)
+    multiplier, shift, zp_out = p.multiplier, p.shift, p.output_zero_point
+    offset = p.input_zero_point * p.count
     info = np.iinfo(numpy_dtype(y.dtype))
     out_dtype = numpy_dtype(y.dtype)
 

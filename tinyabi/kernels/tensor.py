@@ -32,14 +32,15 @@ from tinyabi.ir.shapes.tensor import (
     strided_slice_plan,
     transpose_perm,
 )
-from tinyabi.kernels.quant import (
+from tinyabi.kernels.registry import Eval, kernel
+from tinyabi.quantization import requantize as requantize_quant
+from tinyabi.quantization.fixed_point import (
     INT32_MAX,
     INT32_MIN,
     multiply_by_quantized_multiplier,
-    quantize_multiplier,
     wrap_int32,
 )
-from tinyabi.kernels.registry import Eval, kernel
+from tinyabi.quantization.tensors import per_tensor
 
 _ALL = ("float32", "int8", "uint8", "int16", "int32", "int64", "bool")
 
@@ -114,36 +115,11 @@ def _moved_dtype(node: Node, inputs: Sequence[Tensor], output: Tensor) -> str:
     return dtype
 
 
-def _per_tensor(node: Node, t: Tensor, role: str) -> tuple[float, int]:
-    """``(scale, zero_point)`` of a per-tensor quantized tensor, checked for its type.
-
-    int16 tensors must be symmetric (zero point 0), as TFLite's int16 convention has it.
-    """
-    if t.quant is None:
-        raise node_error(node, f"{role} {t.name!r} ({t.dtype}) needs quantization parameters")
-    if t.quant.per_axis:
-        raise node_error(node, f"{role} {t.name!r} must be quantized per tensor, not per axis")
-    scale = float(t.quant.scale[0])
-    zero_point = int(t.quant.zero_point[0])
-    if not (np.isfinite(scale) and scale > 0):
-        raise node_error(node, f"{role} {t.name!r} has a non-positive scale {scale}")
-    info = np.iinfo(numpy_dtype(t.dtype))
-    if not info.min <= zero_point <= info.max:
-        raise node_error(
-            node, f"{role} {t.name!r} has zero point {zero_point} outside the {t.dtype} range"
-        )
-    if t.dtype == "int16" and zero_point != 0:
-        raise node_error(
-            node, f"{role} {t.name!r} is int16 with zero point {zero_point}; must be 0"
-        )
-    return scale, zero_point
-
-
 def _same_quantization(node: Node, inputs: Sequence[Tensor], output: Tensor) -> None:
     """Quantized data movement: every input must carry the output's quantization."""
     if output.dtype not in _QUANTIZED:
         return
-    _per_tensor(node, output, "output")
+    per_tensor(node, output, "output", symmetric_int16=True)
     for t in inputs:
         if t.quant != output.quant:
             raise node_error(
@@ -246,7 +222,7 @@ def prepare_pad(node: Node, graph: Graph) -> Eval:
     _declared(node, output, shape)
     value: Any = 0
     if dtype == "int8":
-        value = _per_tensor(node, output, "output")[1]
+        value = per_tensor(node, output, "output", symmetric_int16=True)[1]
     fill = np.full(shape, value, dtype=numpy_dtype(dtype))
     fill.setflags(write=False)
     window = tuple(slice(int(p[0]), int(p[0]) + d) for d, p in zip(x.shape, paddings))
@@ -367,22 +343,19 @@ def prepare_quantize(node: Node, graph: Graph) -> Eval:
             f"(supported: {sorted(f'{a}->{b}' for a, b in QUANTIZE_PAIRS)})",
         )
     _declared(node, output, same_shape(node, graph)[0])
-    out_scale, out_zp = _per_tensor(node, output, "output")
+    p = requantize_quant.quantize_params(node, graph)
     dtype = output.dtype
     if x.dtype == "float32":
+        out_scale, out_zp = p.output_scale, p.output_zero_point
 
         def run(inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
             return [affine_quantize(np.asarray(inputs[0]), out_scale, out_zp, dtype)]
 
         return run
 
-    in_scale, in_zp = _per_tensor(node, x, "input")
-    # The effective scale is formed in double precision from the single-precision scales.
-    multiplier, shift = quantize_multiplier(in_scale / out_scale)
-    if shift > 30:
-        raise node_error(
-            node, f"input/output scale ratio {in_scale / out_scale:g} is too large (>= 2**30)"
-        )
+    assert p.multiplier is not None and p.shift is not None and p.input_zero_point is not None
+    multiplier, shift = p.multiplier, p.shift
+    in_zp, out_zp = p.input_zero_point, p.output_zero_point
     if x.dtype == "int32":
 
         def run_int32(inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
@@ -407,9 +380,9 @@ def prepare_dequantize(node: Node, graph: Graph) -> Eval:
             f"(supported: {[f'{t}->float32' for t in DEQUANTIZE_INPUTS]})",
         )
     _declared(node, output, same_shape(node, graph)[0])
-    scale, zero_point = _per_tensor(node, x, "input")
+    p = requantize_quant.dequantize_params(node, graph)
     domain = _input_range(x.dtype)
-    table = dequantize(domain, scale, zero_point)
+    table = dequantize(domain, p.scale, p.zero_point)
     return _table_eval(table, int(domain[0]))
 
 

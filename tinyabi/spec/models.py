@@ -7,6 +7,7 @@ export the JSON Schema that vendors in other languages read.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 import numpy as np
@@ -120,8 +121,28 @@ class OperatorSpec(_Strict):
     attributes: list[Attribute] = []
     fused_activations: list[str] = []
     signatures: list[Signature] = Field(min_length=1)
+    parameters: str | list[str] | None = Field(
+        None,
+        description="the function(s) that compute the quantized signatures' parameters, as "
+        "dotted paths into tinyabi.quantization (one per operator, or a list when signatures "
+        "need different ones)",
+    )
     shape_rule: str
     semantics: str
+
+    @property
+    def parameter_functions(self) -> list[str]:
+        """The dotted paths of :attr:`parameters`, as a list (empty when there are none)."""
+        if self.parameters is None:
+            return []
+        return [self.parameters] if isinstance(self.parameters, str) else list(self.parameters)
+
+    @model_validator(mode="after")
+    def _parameters_are_dotted_paths(self) -> OperatorSpec:
+        for path in self.parameter_functions:
+            if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+", path):
+                raise ValueError(f"parameters: {path!r} is not a dotted path module.function")
+        return self
 
     @model_validator(mode="after")
     def _signatures_name_operands(self) -> OperatorSpec:

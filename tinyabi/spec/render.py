@@ -87,6 +87,9 @@ def _render_operator(op: OperatorSpec) -> list[str]:
         lines.append(f"| {sig.name} | " + " | ".join(cells) + f" | {tol} |")
     notes = [f"- {s.name}: {s.notes}" for s in op.signatures if s.notes]
     lines += ["", *notes, *([""] if notes else [])]
+    if op.parameter_functions:
+        paths = ", ".join(f"`{path}`" for path in op.parameter_functions)
+        lines += [f"**Quantization parameters.** Computed once, for every backend, by {paths}.", ""]
     lines += [
         "**Shapes.** " + op.shape_rule.strip(),
         "",

@@ -24,9 +24,9 @@ from tinyabi.cli import main as cli_main
 from tinyabi.dispatch.memory import plan_memory
 from tinyabi.errors import BackendError, UnsupportedOperatorError
 from tinyabi.ir.builder import GraphBuilder
-from tinyabi.ir.graph import Graph, Quantization
+from tinyabi.ir.graph import Graph, Node, Quantization
 from tinyabi.ir.shapes.conv import conv_output_size, same_padding
-from tinyabi.kernels.quant import quantize_multiplier
+from tinyabi.quantization.fixed_point import quantize_multiplier
 
 ARM_PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi"
 
@@ -142,15 +142,26 @@ def test_padding_is_tflites() -> None:
             assert params.padding(size, k, stride, dilation, out) == expected
 
 
+def _conv_with_filter_scales(scales: np.ndarray) -> tuple[Node, Graph]:
+    b = GraphBuilder("conv")
+    x = b.input("x", "int8", (1, 3, 3, 2), quant=(0.05, 0))
+    quant = Quantization(scales, np.zeros(scales.size, np.int64), axis=0)
+    w = b.const("w", np.ones((4, 1, 1, 2), np.int8), quant=quant)
+    y = b.tensor("y", "int8", (1, 3, 3, 4), quant=(0.1, 0))
+    node = b.node("CONV_2D", [x, w, None], [y], padding="VALID")
+    return node, b.build(outputs=[y])
+
+
 def test_requantization_is_tflite_double_rounding() -> None:
     scales = np.array([0.0031, 0.02, 1e-12, 0.5], dtype=np.float32)
-    mults, shifts = params.requantization(0.05, scales, 0.1, 4)
-    for scale, m, s in zip(scales, mults, shifts):
-        assert (int(m), int(s)) == quantize_multiplier(0.05 * float(scale) / 0.1)
-    assert (int(mults[2]), int(shifts[2])) == (0, 0)  # tiny multipliers become zero, as TFLite
+    p = params.conv_params(*_conv_with_filter_scales(scales))
+    s_in, s_out = float(np.float32(0.05)), float(np.float32(0.1))
+    for scale, m, s in zip(scales, p.multipliers, p.shifts):
+        assert (int(m), int(s)) == quantize_multiplier(s_in * float(scale) / s_out)
+    assert (int(p.multipliers[2]), int(p.shifts[2])) == (0, 0)  # tiny ones become zero (TFLite)
     # One per-tensor scale covers every channel.
-    mults, _ = params.requantization(0.05, np.array([0.01], np.float32), 0.1, 3)
-    assert mults.tolist() == [mults[0]] * 3
+    p = params.conv_params(*_conv_with_filter_scales(np.array([0.01], np.float32)))
+    assert p.multipliers.tolist() == [p.multipliers[0]] * 4
 
 
 def test_softmax_parameters() -> None:

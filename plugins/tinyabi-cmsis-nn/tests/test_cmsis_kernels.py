@@ -33,8 +33,12 @@ from tinyabi.backends.reference import ReferencePartition
 from tinyabi.ir.builder import GraphBuilder
 from tinyabi.ir.graph import Graph, Quantization
 from tinyabi.ir.shapes.conv import conv_output_size, same_padding
-from tinyabi.kernels.elementwise import add_sub_params, mul_params
-from tinyabi.kernels.quant import activation_range, quantize_multiplier, quantize_multipliers
+from tinyabi.quantization import elementwise as elementwise_quant
+from tinyabi.quantization.fixed_point import (
+    activation_range,
+    quantize_multiplier,
+    quantize_multipliers,
+)
 from tinyabi.session import Session
 from tinyabi.tflite.exporter import export_tflite
 
@@ -595,7 +599,7 @@ def elementwise_case(lib: ctypes.CDLL, rng: np.random.Generator) -> list[Case]:
     out = np.zeros(shape, dtype=np.int8)
     size = int(np.prod(shape))
     if op == "ADD":
-        p = add_sub_params(q1, q2, qo, act)
+        p = elementwise_quant.add_sub_params(graph.nodes[0], graph)
         args = (p.input1_offset, p.input1_multiplier, p.input1_shift)
         args2 = (p.input2_offset, p.input2_multiplier, p.input2_shift)
         tail = (p.output_offset, p.output_multiplier, p.output_shift, p.act_min, p.act_max, size)
@@ -603,7 +607,7 @@ def elementwise_case(lib: ctypes.CDLL, rng: np.random.Generator) -> list[Case]:
             ptr(v1), ptr(v2), *args, *args2, p.left_shift, ptr(out), *tail
         )
     else:
-        m = mul_params(q1, q2, qo, act)
+        m = elementwise_quant.mul_params(graph.nodes[0], graph)
         tail = (m.output_offset, m.output_multiplier, m.output_shift, m.act_min, m.act_max, size)
         status = lib.arm_elementwise_mul_s8(
             ptr(v1), ptr(v2), m.input1_offset, m.input2_offset, ptr(out), *tail

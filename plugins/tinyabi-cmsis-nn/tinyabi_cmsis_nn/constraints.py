@@ -14,7 +14,6 @@ The checks never raise: a node whose tensors cannot even be looked up fails the 
 from __future__ import annotations
 
 import argparse
-import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -24,8 +23,11 @@ from tinyabi.backends.base import Verdict
 from tinyabi.errors import GraphError
 from tinyabi.ir.graph import Graph, Node, Tensor
 from tinyabi.ir.validate import validate_node
-from tinyabi.kernels.elementwise import add_sub_params, mul_params
-from tinyabi.kernels.quant import quantize_multiplier
+from tinyabi.quantization import conv as conv_quant
+from tinyabi.quantization import elementwise as elementwise_quant
+from tinyabi.quantization import pooling as pooling_quant
+from tinyabi.quantization import softmax as softmax_quant
+from tinyabi.quantization.tensors import per_tensor
 
 Check = Callable[[Node, Graph], "str | None"]
 
@@ -35,10 +37,8 @@ MAX_RANK = 6
 MAX_ELEMENTS = 2**31 - 1
 #: Fused activations CMSIS-NN's int8 kernels apply as a clamp.
 CLAMP_ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
-#: SOFTMAX's fixed int8 output quantization (TFLM and CMSIS-NN write Q0.8 from -128).
-SOFTMAX_OUTPUT = (1.0 / 256, -128)
-#: Integer bits of SOFTMAX's scaled input differences (Q5.26).
-SOFTMAX_DIFF_INTEGER_BITS = 5
+#: The range of requantization shifts CMSIS-NN applies (positive = left).
+SHIFT_RANGE = (-31, 30)
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -58,23 +58,17 @@ def _output(node: Node, graph: Graph) -> Tensor:
     return graph.tensor(node.outputs[0])
 
 
-def _scale_zp(t: Tensor) -> tuple[float, int]:
-    assert t.quant is not None
-    return float(t.quant.scale[0]), int(t.quant.zero_point[0])
-
-
 def _activation(node: Node) -> str:
     return str(node.attrs.get("fused_activation", "NONE"))
 
 
-def _real_multipliers(node: Node, graph: Graph) -> np.ndarray:
-    """``s_in * s_w[c] / s_out`` of a conv-family node, in double precision (as TFLM)."""
-    tensors = _inputs(node, graph)
-    x, w = tensors[0], tensors[1]
-    assert x is not None and w is not None and w.quant is not None
-    s_in, _ = _scale_zp(x)
-    s_out, _ = _scale_zp(_output(node, graph))
-    return s_in * w.quant.scale.astype(np.float64) / s_out
+def _conv_family_params(node: Node, graph: Graph) -> conv_quant.ConvQuantParams:
+    """The node's requantization, from the one function of its operator."""
+    if node.op == "CONV_2D":
+        return conv_quant.conv_params(node, graph)
+    if node.op == "DEPTHWISE_CONV_2D":
+        return conv_quant.depthwise_conv_params(node, graph)
+    return conv_quant.fully_connected_params(node, graph)
 
 
 # --- checks for every operator -----------------------------------------------------------------
@@ -182,14 +176,17 @@ def check_constant_weights(node: Node, graph: Graph) -> str | None:
 
 
 def check_requantization_shifts(node: Node, graph: Graph) -> str | None:
-    """Every output channel's real multiplier ``s_in * s_w / s_out`` quantizes to a Q31
-    multiplier whose shift lies in [-31, 30] (CMSIS-NN's requantization range), or is so small
-    that it quantizes to zero (as in TFLite)."""
-    for real in _real_multipliers(node, graph):
-        if not math.isfinite(float(real)) or real <= 0:
-            return f"real multiplier {real!r} is not finite and positive"
-        multiplier, shift = quantize_multiplier(float(real))
-        if multiplier != 0 and not -31 <= shift <= 30:
+    """The node's requantization exists (:mod:`tinyabi.quantization.conv`) and every output
+    channel's real multiplier ``s_in * s_w / s_out`` quantizes to a Q31 multiplier whose shift
+    lies in [-31, 30] (CMSIS-NN's requantization range), or is so small that it quantizes to
+    zero (as in TFLite)."""
+    try:
+        params = _conv_family_params(node, graph)
+    except GraphError as exc:
+        return str(exc)
+    lo, hi = SHIFT_RANGE
+    for real, multiplier, shift in zip(params.real_multipliers, params.multipliers, params.shifts):
+        if multiplier != 0 and not lo <= shift <= hi:
             return f"real multiplier {real:g} is outside the range CMSIS-NN requantizes"
     return None
 
@@ -208,16 +205,7 @@ def check_fc_per_tensor_filter(node: Node, graph: Graph) -> str | None:
 def check_fc_bias_scale(node: Node, graph: Graph) -> str | None:
     """A per-tensor FULLY_CONNECTED's bias scale is within 2% of the output scale of
     ``input scale * filter scale`` (TFLite refuses other models)."""
-    tensors = _inputs(node, graph)
-    x, w = tensors[0], tensors[1]
-    bias = tensors[2] if len(tensors) > 2 else None
-    if bias is None or x is None or w is None or w.quant is None:
-        return None
-    product = _scale_zp(x)[0] * float(w.quant.scale[0])
-    bias_scale = 0.0 if bias.quant is None else float(bias.quant.scale[0])
-    if abs(product - bias_scale) / _scale_zp(_output(node, graph))[0] > 0.02:
-        return f"bias scale {bias_scale:g} differs from input x filter scale {product:g}"
-    return None
+    return conv_quant.bias_scale_problem(node, graph)
 
 
 # --- pooling -----------------------------------------------------------------------------------
@@ -226,8 +214,10 @@ def check_fc_bias_scale(node: Node, graph: Graph) -> str | None:
 def check_pool_same_quantization(node: Node, graph: Graph) -> str | None:
     """Pooling keeps the input's quantization: output scale and zero point equal the input's
     (CMSIS-NN's pooling does not requantize)."""
-    if _first_input(node, graph).quant != _output(node, graph).quant:
-        return "the output's quantization differs from the input's"
+    try:
+        pooling_quant.pool_params(node, graph)
+    except GraphError as exc:
+        return str(exc)
     return None
 
 
@@ -237,20 +227,23 @@ def check_pool_same_quantization(node: Node, graph: Graph) -> str | None:
 def check_softmax_output_quantization(node: Node, graph: Graph) -> str | None:
     """The SOFTMAX output is quantized with scale 1/256 and zero point -128, the only int8
     output ``arm_softmax_s8`` writes."""
-    scale, zero_point = _scale_zp(_output(node, graph))
-    if (scale, zero_point) != SOFTMAX_OUTPUT:
+    try:
+        scale, zero_point = per_tensor(node, _output(node, graph), "output")
+    except GraphError as exc:
+        return str(exc)
+    if (scale, zero_point) != softmax_quant.SOFTMAX_OUTPUT:
         return f"output scale {scale:g} and zero point {zero_point} are not 1/256 and -128"
     return None
 
 
 def check_softmax_beta(node: Node, graph: Graph) -> str | None:
-    """``beta * input scale`` exceeds 2**-26, so that the input multiplier is at least one
+    """SOFTMAX's parameters exist (:func:`tinyabi.quantization.softmax.softmax_params`):
+    ``beta * input scale`` exceeds 2**-26, so that the input multiplier is at least one
     (TFLM's condition), and is finite."""
-    scale, _ = _scale_zp(_first_input(node, graph))
-    beta = float(np.float32(node.attrs.get("beta", 1.0)))
-    real = beta * scale * float(1 << (31 - SOFTMAX_DIFF_INTEGER_BITS))
-    if not (math.isfinite(real) and real > 1.0):
-        return f"beta * input scale = {beta * scale:g} is not above 2**-26"
+    try:
+        softmax_quant.softmax_params(node, graph)
+    except GraphError as exc:
+        return str(exc)
     return None
 
 
@@ -273,27 +266,18 @@ def check_same_shape_inputs(node: Node, graph: Graph) -> str | None:
 def check_add_parameters(node: Node, graph: Graph) -> str | None:
     """ADD's fixed-point parameters exist: each input multiplier and the output multiplier
     ``2 max(s1, s2) / (2**20 s_out)`` quantize below one (TFLM's condition)."""
-    return _elementwise_parameters_problem(node, graph, add_sub_params)
+    try:
+        elementwise_quant.add_sub_params(node, graph)
+    except GraphError as exc:
+        return str(exc)
+    return None
 
 
 def check_mul_parameters(node: Node, graph: Graph) -> str | None:
     """MUL's real multiplier ``s1 * s2 / s_out`` is below 2**15 (TFLM's int32 arithmetic)."""
-    return _elementwise_parameters_problem(node, graph, mul_params)
-
-
-def _elementwise_parameters_problem(
-    node: Node, graph: Graph, compute: Callable[..., object]
-) -> str | None:
-    tensors = _inputs(node, graph)
-    assert tensors[0] is not None and tensors[1] is not None
     try:
-        compute(
-            _scale_zp(tensors[0]),
-            _scale_zp(tensors[1]),
-            _scale_zp(_output(node, graph)),
-            _activation(node),
-        )
-    except ValueError as exc:
+        elementwise_quant.mul_params(node, graph)
+    except GraphError as exc:
         return str(exc)
     return None
 
@@ -333,7 +317,14 @@ _CONV: tuple[Check, ...] = (
 CHECKS: dict[str, tuple[Check, ...]] = {
     "CONV_2D": _CONV,
     "DEPTHWISE_CONV_2D": _CONV,
-    "FULLY_CONNECTED": (*_CONV, check_fc_per_tensor_filter, check_fc_bias_scale),
+    # The filter and bias checks come first: the requantization refuses what they decline.
+    "FULLY_CONNECTED": (
+        check_clamp_activation,
+        check_constant_weights,
+        check_fc_per_tensor_filter,
+        check_fc_bias_scale,
+        check_requantization_shifts,
+    ),
     "AVERAGE_POOL_2D": (check_clamp_activation, check_pool_same_quantization),
     "MAX_POOL_2D": (check_clamp_activation, check_pool_same_quantization),
     "SOFTMAX": (check_softmax_output_quantization, check_softmax_beta),

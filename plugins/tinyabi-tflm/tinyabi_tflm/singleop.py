@@ -16,6 +16,7 @@ import numpy as np
 
 from tinyabi.ir.builder import GraphBuilder, QuantLike
 from tinyabi.ir.graph import Graph, Quantization
+from tinyabi.quantization.conv import bias_scales
 from tinyabi.spec import load_spec
 
 #: The element types the survey tries for every extension operator.
@@ -94,7 +95,7 @@ def bias_const(
     """A bias named ``bias``: int32 with scale ``in_scale`` x weight scales, or float."""
     if typed[0] == "int32":
         assert wq is not None
-        q = Quantization(in_scale * wq.scale.astype(np.float64), np.zeros(n, np.int64))
+        q = Quantization(bias_scales(in_scale, wq.scale), np.zeros(n, np.int64))
         return b.const("bias", np.arange(n, dtype=np.int32) * 10, q)
     return b.const("bias", np.linspace(-0.5, 0.5, n).astype(np.float32))
 

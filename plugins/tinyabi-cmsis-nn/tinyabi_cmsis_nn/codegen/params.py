@@ -1,28 +1,26 @@
 """CMSIS-NN parameters of each layer, computed when the code is generated.
 
-Everything here is the arithmetic TFLite Micro's CMSIS-NN kernels do in their ``Prepare``:
-``input_offset = -zero_point_in``, ``output_offset = zero_point_out``, per-channel Q31
-multipliers with signed shifts (TFLite's double-rounding convention,
-:func:`tinyabi.kernels.quant.quantize_multiplier`), the fused activation's clamp range
-(:func:`tinyabi.kernels.quant.activation_range`), the top/left padding TFLite computes for SAME
-and VALID, SOFTMAX's input multiplier and ``diff_min``, and ADD/MUL's parameters (shared with
-the reference kernels, :mod:`tinyabi.kernels.elementwise`). The generated C code then holds
-only literals.
+The quantization parameters (``input_offset = -zero_point_in``, ``output_offset =
+zero_point_out``, per-channel Q31 multipliers with signed shifts, the fused activation's clamp,
+SOFTMAX's input multiplier and ``diff_min``, ADD/MUL's multipliers) come from
+:mod:`tinyabi.quantization`, the functions the reference kernels use too; this module only
+lays them out as CMSIS-NN's structs want them, together with the geometry (dimensions, strides,
+the top/left padding TFLite computes for SAME and VALID). The generated C code then holds only
+literals.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from tinyabi.ir.graph import Graph, Node, Tensor
-from tinyabi.kernels.elementwise import AddSubParams, MulParams, add_sub_params, mul_params
-from tinyabi.kernels.quant import INT32_MAX, activation_range, quantize_multiplier
-
-#: Integer bits of SOFTMAX's scaled input differences (Q5.26), as in TFLite.
-SOFTMAX_DIFF_INTEGER_BITS = 5
+from tinyabi.quantization import conv as conv_quant
+from tinyabi.quantization import elementwise as elementwise_quant
+from tinyabi.quantization import pooling as pooling_quant
+from tinyabi.quantization import softmax as softmax_quant
+from tinyabi.quantization.elementwise import AddSubParams, MulParams
 
 
 @dataclass(frozen=True)
@@ -113,11 +111,6 @@ class SoftmaxParams:
     diff_min: int
 
 
-def _quant(t: Tensor) -> tuple[float, int]:
-    assert t.quant is not None, f"tensor {t.name!r} is not quantized"
-    return float(t.quant.scale[0]), int(t.quant.zero_point[0])
-
-
 def _operands(node: Node, graph: Graph) -> tuple[Tensor, Tensor, Tensor | None, Tensor]:
     tensors = graph.node_inputs(node)
     x, w = tensors[0], tensors[1]
@@ -146,51 +139,28 @@ def window_padding(node: Node, x: Tensor, kh: int, kw: int, y: Tensor) -> Tile:
     )
 
 
-def requantization(
-    s_in: float, filter_scales: np.ndarray, s_out: float, channels: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel ``(multipliers, shifts)`` for ``s_in * s_w[c] / s_out`` (double precision,
-    from the float32 scales, as TFLite Micro); a single filter scale covers every channel."""
-    scales = np.broadcast_to(np.asarray(filter_scales, dtype=np.float64), (channels,))
-    reals = s_in * scales / s_out
-    pairs = [quantize_multiplier(float(r)) for r in reals]
-    return (
-        np.array([p[0] for p in pairs], dtype=np.int32),
-        np.array([p[1] for p in pairs], dtype=np.int32),
-    )
-
-
-def _clamp(node: Node, y: Tensor) -> tuple[int, int]:
-    scale, zero_point = _quant(y)
-    lo, hi = activation_range(
-        str(node.attrs.get("fused_activation", "NONE")), "int8", scale, zero_point
-    )
-    return int(lo), int(hi)
-
-
 def conv_params(node: Node, graph: Graph) -> ConvParams:
     """CONV_2D (filter OHWI) or DEPTHWISE_CONV_2D (filter 1HWO) parameters."""
     x, w, _, y = _operands(node, graph)
-    s_in, zp_in = _quant(x)
-    s_out, zp_out = _quant(y)
-    assert w.quant is not None
+    depthwise = node.op == "DEPTHWISE_CONV_2D"
+    if depthwise:
+        q = conv_quant.depthwise_conv_params(node, graph)
+    else:
+        q = conv_quant.conv_params(node, graph)
     channels = y.shape[3]
-    multipliers, shifts = requantization(s_in, w.quant.scale, s_out, channels)
-    lo, hi = _clamp(node, y)
     a = node.attrs
     kh, kw = w.shape[1], w.shape[2]
-    depthwise = node.op == "DEPTHWISE_CONV_2D"
     filter_dims = Dims(1, kh, kw, channels) if depthwise else Dims(channels, kh, kw, w.shape[3])
     return ConvParams(
-        input_offset=-zp_in,
-        output_offset=zp_out,
+        input_offset=q.input_offset,
+        output_offset=q.output_offset,
         stride=Tile(int(a.get("stride_h", 1)), int(a.get("stride_w", 1))),
         padding=window_padding(node, x, kh, kw, y),
         dilation=Tile(int(a.get("dilation_h", 1)), int(a.get("dilation_w", 1))),
-        act_min=lo,
-        act_max=hi,
-        multipliers=multipliers,
-        shifts=shifts,
+        act_min=q.act_min,
+        act_max=q.act_max,
+        multipliers=q.multipliers.astype(np.int32),
+        shifts=q.shifts.astype(np.int32),
         input_dims=Dims(*x.shape),
         filter_dims=filter_dims,
         bias_dims=Dims(1, 1, 1, channels),
@@ -200,22 +170,19 @@ def conv_params(node: Node, graph: Graph) -> ConvParams:
 
 
 def fully_connected_params(node: Node, graph: Graph) -> FullyConnectedParams:
-    """FULLY_CONNECTED parameters: the input read as ``[batches, depth]`` rows."""
-    x, w, _, y = _operands(node, graph)
-    s_in, zp_in = _quant(x)
-    s_out, zp_out = _quant(y)
-    assert w.quant is not None
+    """FULLY_CONNECTED parameters: the input read as ``[batches, depth]`` rows (a per-tensor
+    filter: the first channel's multiplier is every channel's)."""
+    x, w, _, _ = _operands(node, graph)
+    q = conv_quant.fully_connected_params(node, graph)
     units, depth = w.shape
     batches = x.size // depth
-    multipliers, shifts = requantization(s_in, w.quant.scale[:1], s_out, 1)
-    lo, hi = _clamp(node, y)
     return FullyConnectedParams(
-        input_offset=-zp_in,
-        output_offset=zp_out,
-        act_min=lo,
-        act_max=hi,
-        multiplier=int(multipliers[0]),
-        shift=int(shifts[0]),
+        input_offset=q.input_offset,
+        output_offset=q.output_offset,
+        act_min=q.act_min,
+        act_max=q.act_max,
+        multiplier=int(q.multipliers[0]),
+        shift=int(q.shifts[0]),
         input_dims=Dims(batches, 1, 1, depth),
         filter_dims=Dims(depth, 1, 1, units),
         bias_dims=Dims(1, 1, 1, units),
@@ -229,12 +196,12 @@ def pool_params(node: Node, graph: Graph) -> PoolParams:
     y = graph.tensor(node.outputs[0])
     a = node.attrs
     kh, kw = int(a["filter_h"]), int(a["filter_w"])
-    lo, hi = _clamp(node, y)
+    q = pooling_quant.pool_params(node, graph)
     return PoolParams(
         stride=Tile(int(a.get("stride_h", 1)), int(a.get("stride_w", 1))),
         padding=window_padding(node, x, kh, kw, y),
-        act_min=lo,
-        act_max=hi,
+        act_min=q.act_min,
+        act_max=q.act_max,
         input_dims=Dims(*x.shape),
         filter_dims=Dims(1, kh, kw, 1),
         output_dims=Dims(*y.shape),
@@ -242,30 +209,21 @@ def pool_params(node: Node, graph: Graph) -> PoolParams:
 
 
 def softmax_params(node: Node, graph: Graph) -> SoftmaxParams:
-    """SOFTMAX parameters over the last axis: TFLite's ``beta * s_in * 2**26`` as a Q31
-    multiplier with a left shift, and ``diff_min = -floor(31 * 2**26 / 2**shift)``."""
+    """SOFTMAX parameters over the last axis (rows and the prepared multiplier, left shift and
+    ``diff_min`` of :func:`tinyabi.quantization.softmax.softmax_params`)."""
     x = graph.tensor(str(node.inputs[0]))
-    s_in, _ = _quant(x)
-    beta = float(np.float32(node.attrs.get("beta", 1.0)))
-    real = beta * s_in * float(1 << (31 - SOFTMAX_DIFF_INTEGER_BITS))
-    multiplier, shift = quantize_multiplier(min(real, float(INT32_MAX)))
-    limit = ((1 << SOFTMAX_DIFF_INTEGER_BITS) - 1) * (1 << (31 - SOFTMAX_DIFF_INTEGER_BITS))
-    diff_min = -math.floor(limit / 2.0**shift)
+    q = softmax_quant.softmax_params(node, graph)
     row_size = x.shape[-1]
-    return SoftmaxParams(x.size // row_size, row_size, multiplier, shift, diff_min)
+    return SoftmaxParams(
+        x.size // row_size, row_size, q.input_multiplier, q.input_left_shift, q.diff_min
+    )
 
 
 def add_params(node: Node, graph: Graph) -> AddSubParams:
     """ADD parameters as TFLite Micro's CMSIS-NN kernel fills them (left shift 20)."""
-    a, b = (graph.tensor(str(n)) for n in node.inputs[:2])
-    y = graph.tensor(node.outputs[0])
-    activation = str(node.attrs.get("fused_activation", "NONE"))
-    return add_sub_params(_quant(a), _quant(b), _quant(y), activation)
+    return elementwise_quant.add_sub_params(node, graph)
 
 
 def elementwise_mul_params(node: Node, graph: Graph) -> MulParams:
     """MUL parameters as TFLite Micro's CMSIS-NN kernel fills them."""
-    a, b = (graph.tensor(str(n)) for n in node.inputs[:2])
-    y = graph.tensor(node.outputs[0])
-    activation = str(node.attrs.get("fused_activation", "NONE"))
-    return mul_params(_quant(a), _quant(b), _quant(y), activation)
+    return elementwise_quant.mul_params(node, graph)

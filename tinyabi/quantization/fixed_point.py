@@ -1,4 +1,4 @@
-"""Fixed-point arithmetic of the TinyABI quantization rules, vectorized over numpy arrays.
+"""Fixed-point primitives of the TinyABI quantization rules, vectorized over numpy arrays.
 
 These are the rules TFLite and TFLite Micro apply (the "double rounding" convention): a real
 multiplier is stored as a Q31 integer and a power-of-two exponent, and applied to an int32
@@ -13,6 +13,22 @@ import math
 
 import numpy as np
 
+__all__ = [
+    "INT32_MAX",
+    "INT32_MIN",
+    "activation_range",
+    "multiply_by_quantized_multiplier",
+    "multiply_by_quantized_multiplier_single_rounding",
+    "quantize_multiplier",
+    "quantize_multiplier_single_rounding",
+    "quantize_multipliers",
+    "round_half_away",
+    "rounding_divide_by_pot",
+    "saturating_rounding_doubling_high_mul",
+    "wrap_int32",
+]
+
+#: The int32 range the fixed-point arithmetic stays in.
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
 
@@ -29,6 +45,16 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
         shift += 1
     if shift < -31:
         return 0, 0
+    return multiplier, shift
+
+
+def quantize_multiplier_single_rounding(real: float) -> tuple[int, int]:
+    """:func:`quantize_multiplier` as TFLite builds it for single rounding: the same Q31
+    multiplier, but a shift above 30 saturates to ``(INT32_MAX, 30)``, as the single-rounding
+    multiply (:func:`multiply_by_quantized_multiplier_single_rounding`) cannot shift further."""
+    multiplier, shift = quantize_multiplier(real)
+    if shift > 30:
+        return INT32_MAX, 30
     return multiplier, shift
 
 
@@ -83,6 +109,18 @@ def multiply_by_quantized_multiplier(
     right = np.maximum(-shift, 0)
     scaled = wrap_int32(np.asarray(x, dtype=np.int64) << left)
     return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(scaled, multiplier), right)
+
+
+def multiply_by_quantized_multiplier_single_rounding(
+    x: np.ndarray, multiplier: np.ndarray | int, shift: np.ndarray | int
+) -> np.ndarray:
+    """Apply a quantized multiplier with one rounding (TFLite's ``TFLITE_SINGLE_ROUNDING``):
+    ``(x * multiplier + 2**(30 - shift)) >> (31 - shift)``, saturated to int32 (``shift`` in
+    -31..30). Not what TFLM or CMSIS-NN do by default; kept to show the difference."""
+    total = 31 - np.asarray(shift, dtype=np.int64)
+    product = np.asarray(x, dtype=np.int64) * np.asarray(multiplier, dtype=np.int64)
+    result = (product + (np.int64(1) << (total - 1))) >> total
+    return np.clip(result, INT32_MIN, INT32_MAX)
 
 
 def activation_range(

@@ -1,0 +1,39 @@
+"""One home for quantization arithmetic, shared by the reference kernels and every backend.
+
+* :mod:`~tinyabi.quantization.fixed_point`: TFLite's fixed-point primitives (quantized
+  multipliers, the rounding doubling high multiply, rounding shifts, activation ranges).
+* :mod:`~tinyabi.quantization.tensors`: reading a tensor's per-tensor scale and zero point or
+  per-channel scales, checked.
+* one module per operator family with one function per operator, ``xxx_params(node, graph)``,
+  returning a frozen dataclass of everything the operator's int8 computation needs:
+  :mod:`~tinyabi.quantization.conv`, :mod:`~tinyabi.quantization.pooling`,
+  :mod:`~tinyabi.quantization.softmax`, :mod:`~tinyabi.quantization.activations`,
+  :mod:`~tinyabi.quantization.elementwise`, :mod:`~tinyabi.quantization.requantize`.
+
+Each operator's spec file names its function (the ``parameters`` field). A parameter function
+raises :class:`~tinyabi.errors.GraphError` naming the node and the rule when the operator
+cannot run with the node's quantization. Callers reach the functions through their module
+(``conv.conv_params(node, graph)``), so that a test can observe every call.
+"""
+
+from tinyabi.quantization import (
+    activations,
+    conv,
+    elementwise,
+    fixed_point,
+    pooling,
+    requantize,
+    softmax,
+    tensors,
+)
+
+__all__ = [
+    "activations",
+    "conv",
+    "elementwise",
+    "fixed_point",
+    "pooling",
+    "requantize",
+    "softmax",
+    "tensors",
+]
