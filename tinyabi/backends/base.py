@@ -90,6 +90,16 @@ class CompiledPartition(ABC):
         """Run once: ``inputs`` by the partition graph's input names; returns every output of
         the partition graph by name, with the dtype and shape its tensor declares."""
 
+    def reset(self) -> None:
+        """Return the partition's state to where it started, as TFLM's ``reset()`` does.
+
+        A partition whose graph has variable tensors (the state of an LSTM or SVDF) keeps
+        their values from one :meth:`run` to the next; ``reset`` sets them back to their
+        initial value (the zero point for int8, else zero). The default does nothing, which is
+        right for a partition without state.
+        """
+        return None
+
 
 class Backend(ABC):
     """Base class of every backend. Subclasses set the identity class attributes and implement
