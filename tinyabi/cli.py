@@ -126,6 +126,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     activations = [t for t in graph.tensors.values() if not t.is_constant]
     print(f"activation bytes (all tensors, no reuse): {sum(t.nbytes for t in activations):,}")
     print(f"planned arena bytes (reference backend): {planned_arena(graph)}")
+    if graph.import_notes:
+        print(f"import notes ({len(graph.import_notes)}):")
+        for note in graph.import_notes:
+            print(f"  {note}")
     print()
     print(f"{'#':>3}  {'node':<28} {'op':<20} outputs")
     for i, node in enumerate(graph.nodes):
@@ -156,11 +160,14 @@ def inspect_dict(graph: Graph) -> dict[str, object]:
         "inputs": graph.inputs,
         "outputs": graph.outputs,
         "constant_bytes": graph.constant_bytes(),
+        "import_notes": graph.import_notes,
         "tensors": {
             name: {
                 "dtype": t.dtype,
                 "shape": list(t.shape),
                 "constant": t.is_constant,
+                "variable": t.variable,
+                "scratch": t.scratch,
                 "quantization": None if t.quant is None else t.quant.to_dict(),
             }
             for name, t in graph.tensors.items()
