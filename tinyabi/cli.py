@@ -11,12 +11,15 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
 from tinyabi.errors import InputError, TinyABIError
 from tinyabi.ir.graph import Graph, numpy_dtype
+
+if TYPE_CHECKING:
+    from tinyabi.session import Session
 
 
 def random_inputs(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
@@ -65,10 +68,10 @@ def _describe(value: np.ndarray) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from tinyabi.session import Session, as_graph
+    from tinyabi.session import as_graph
 
     graph = as_graph(args.model)
-    session = Session(graph, backends=args.backends)
+    session = _session(graph, backends=args.backends)
     feeds = read_inputs(graph, args.input) if args.input else random_inputs(graph, args.seed)
     outputs = session.run(feeds)
     for name, value in outputs.items():
@@ -81,9 +84,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from tinyabi.dispatch.html import render_plan_html
-    from tinyabi.session import Session
+    from tinyabi.session import as_graph
 
-    session = Session(args.model, backends=args.backends, fallback=args.fallback, mode=args.mode)
+    graph = as_graph(args.model)
+    session = _session(graph, backends=args.backends, fallback=args.fallback, mode=args.mode)
     print(session.plan)
     if args.json:
         Path(args.json).write_text(session.plan.to_json() + "\n")
@@ -92,6 +96,22 @@ def cmd_plan(args: argparse.Namespace) -> int:
         Path(args.html).write_text(render_plan_html(session.plan, session.graph), encoding="utf-8")
         print(f"wrote {args.html}", file=sys.stderr)
     return 0
+
+
+def _session(graph: Graph, **options: Any) -> Session:
+    """A session for ``graph``; when a node no backend runs is a custom operator tinyabi knows
+    (Vela's ``ethos-u``), the error says what it is and what to do instead."""
+    from tinyabi.errors import UnsupportedOperatorError
+    from tinyabi.session import Session
+    from tinyabi.tflite.custom import custom_op_hints
+
+    try:
+        return Session(graph, **options)
+    except UnsupportedOperatorError as exc:
+        hints = [h for h in custom_op_hints(graph) if h.split(": ")[0] in str(exc)]
+        if not hints:
+            raise
+        raise UnsupportedOperatorError(f"{exc}; hint: {'; '.join(hints)}") from None
 
 
 def planned_arena(graph: Graph) -> str:
