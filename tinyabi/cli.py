@@ -143,8 +143,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         counts[node.op] = counts.get(node.op, 0) + 1
     print("operators: " + ", ".join(f"{op} x{n}" for op, n in sorted(counts.items())))
     print(f"constant bytes: {graph.constant_bytes():,}")
-    activations = [t for t in graph.tensors.values() if not t.is_constant]
+    activations = [t for t in graph.tensors.values() if not t.is_state_or_constant]
     print(f"activation bytes (all tensors, no reuse): {sum(t.nbytes for t in activations):,}")
+    persistent = [t for t in graph.tensors.values() if t.is_persistent]
+    if persistent:
+        names = ", ".join(_short(t.name) for t in persistent)
+        print(f"state and scratch bytes: {sum(t.nbytes for t in persistent):,} ({names})")
     print(f"planned arena bytes (reference backend): {planned_arena(graph)}")
     if graph.import_notes:
         print(f"import notes ({len(graph.import_notes)}):")
