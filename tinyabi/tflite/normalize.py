@@ -11,6 +11,8 @@ runs, because it reads only part of it (facts from its loader and kernels):
 * ``zero-point-broadcast``: one zero point for several scales. TFLM uses it for every channel.
 * ``bias-zero-points``: an int32/int64 tensor with scales but no zero points. TFLM then reads
   no quantization at all, and its kernels never read a bias's anyway; the zero points are 0.
+* ``unread-quantization``: scales without zero points on a float (or other unquantized) tensor.
+  TFLM reads no quantization, and none is kept.
 * ``bias-quantization``: the integer bias of an int8 convolution or fully connected layer
   without quantization. TFLM's kernels take the bias scale to be input scale x filter scale,
   which is what the bias gets.
@@ -40,6 +42,8 @@ from tinyabi.ir.graph import Graph, Quantization, Tensor
 #: Spec operators whose third input is a bias TFLM scales by input scale x filter scale.
 BIAS_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"})
 _INTEGER_BIAS = ("int32", "int64")
+#: Element types whose kernels need the quantization TFLM would not read without zero points.
+_QUANTIZED_ACTIVATIONS = ("int8", "uint8", "int16")
 
 
 def note(name: str, rule: str, what: str) -> str:
@@ -57,11 +61,16 @@ def quantization(
     scale = np.asarray(q.scale, dtype=np.float32).reshape(-1)
     zero_point = np.asarray(q.zeroPoint if q.zeroPoint is not None else [], np.int64).reshape(-1)
     if zero_point.size == 0:
-        if dtype not in _INTEGER_BIAS:
+        if dtype in _QUANTIZED_ACTIVATIONS:
             raise ModelError(
                 f"{where}: {scale.size} quantization scales but no zero points (TFLM would "
-                "read the tensor as not quantized)"
+                f"read the {dtype} tensor as not quantized)"
             )
+        if dtype not in _INTEGER_BIAS:
+            notes.append(
+                note(name, "unread-quantization", f"scales without zero points on {dtype}: dropped")
+            )
+            return None
         zero_point = np.zeros(1, np.int64)
         notes.append(note(name, "bias-zero-points", "scales without zero points: zero points 0"))
     if zero_point.size == 1 and scale.size > 1:
