@@ -68,10 +68,10 @@ def _describe(value: np.ndarray) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from tinyabi.session import as_graph
+    from tinyabi.session import Session, as_graph
 
     graph = as_graph(args.model)
-    session = _session(graph, backends=args.backends)
+    session = Session(graph, backends=args.backends)
     feeds = read_inputs(graph, args.input) if args.input else random_inputs(graph, args.seed)
     outputs = session.run(feeds)
     for name, value in outputs.items():
@@ -87,7 +87,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from tinyabi.session import as_graph
 
     graph = as_graph(args.model)
-    session = _session(graph, backends=args.backends, fallback=args.fallback, mode=args.mode)
+    session = _plan_session(graph, args.backends, args.fallback, args.mode)
     print(session.plan)
     if args.json:
         Path(args.json).write_text(session.plan.to_json() + "\n")
@@ -98,15 +98,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _session(graph: Graph, **options: Any) -> Session:
-    """A session for ``graph``; when a node no backend runs is a custom operator tinyabi knows
-    (Vela's ``ethos-u``), the error says what it is and what to do instead."""
+def _plan_session(graph: Graph, backends: list[Any], fallback: str, mode: Any) -> Session:
+    """The session ``plan`` shows; when a node no backend runs is a custom operator tinyabi
+    knows (Vela's ``ethos-u``), the error says what it is and what to do instead."""
     from tinyabi.errors import UnsupportedOperatorError
     from tinyabi.session import Session
     from tinyabi.tflite.custom import custom_op_hints
 
     try:
-        return Session(graph, **options)
+        return Session(graph, backends=backends, fallback=fallback, mode=mode)
     except UnsupportedOperatorError as exc:
         hints = [h for h in custom_op_hints(graph) if h.split(": ")[0] in str(exc)]
         if not hints:
