@@ -198,3 +198,67 @@ def test_state_with_a_nonzero_buffer_is_refused() -> None:
 
     with pytest.raises(ModelError, match=r"activation_state.*nonzero initial state"):
         tinyabi.load(_with_state_buffers(export_tflite(svdf_graph()), 7))
+
+
+def test_int8_state_without_a_zero_point_is_refused() -> None:
+    from tinyabi.errors import ModelError
+
+    tree = schema.ModelT.InitFromPackedBuf(export_tflite(lstm_graph()), 0)
+    for tensor in tree.subgraphs[0].tensors:
+        if tensor.name == b"output_state":
+            tensor.quantization = None
+    builder = flatbuffers.Builder(4096)
+    builder.Finish(tree.Pack(builder), file_identifier=FILE_IDENTIFIER)
+    with pytest.raises(ModelError, match=r"output_state.*needs a zero point"):
+        tinyabi.load(bytes(builder.Output()))
+
+
+def float_svdf_graph() -> Graph:
+    """A float32 SVDF whose activation state is a variable tensor."""
+    rng = np.random.default_rng(13)
+    b = GraphBuilder("svdf_float")
+    x = b.input("x", "float32", (1, 8))
+    feature = b.const("weights_feature", rng.uniform(-1, 1, (4, 8)).astype(np.float32))
+    time = b.const("weights_time", rng.uniform(-1, 1, (4, 3)).astype(np.float32))
+    bias = b.const("bias", rng.uniform(-1, 1, 4).astype(np.float32))
+    state = b.variable("activation_state", "float32", (1, 12))
+    y = b.tensor("y", "float32", (1, 4))
+    options = {"__class__": "SVDFOptionsT", "rank": 1, "fusedActivationFunction": 0}
+    b.node(
+        "tflite.SVDF",
+        [x, feature, time, bias, state],
+        [y],
+        options_type="SVDFOptions",
+        options=options,
+    )
+    return b.build([y])
+
+
+def test_litert_keeps_and_resets_state_as_litert_does() -> None:
+    from ai_edge_litert.interpreter import Interpreter
+
+    graph = float_svdf_graph()
+    model = export_tflite(graph)
+    values = [np.random.default_rng(i).uniform(-1, 1, (1, 8)).astype(np.float32) for i in range(6)]
+    values[3] = values[0]  # after the reset, the first input again
+    interpreter = Interpreter(model_content=model)
+    interpreter.allocate_tensors()
+    (x,), (y,) = interpreter.get_input_details(), interpreter.get_output_details()
+    expected = []
+    for i, value in enumerate(values):
+        if i == 3:
+            interpreter.reset_all_variables()
+        interpreter.set_tensor(x["index"], value)
+        interpreter.invoke()
+        expected.append(np.array(interpreter.get_tensor(y["index"])))
+    session = tinyabi.Session(graph, backends=["litert"], strict=True)
+    assert {n.backend for n in session.plan.nodes} == {"litert"}
+    got = []
+    for i, value in enumerate(values):
+        if i == 3:
+            session.reset()
+        got.append(session.run({"x": value})["y"])
+    assert all(np.array_equal(a, b) for a, b in zip(got, expected))
+    assert np.array_equal(got[3], got[0])  # the reset restarted the sequence
+    fresh = tinyabi.Session(graph, backends=["litert"], strict=True).run({"x": values[1]})["y"]
+    assert not np.array_equal(fresh, got[1])  # the state carried over from the first run
