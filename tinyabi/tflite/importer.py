@@ -7,6 +7,12 @@ file shared many times over, cannot make the unpacker loop or allocate out of pr
 file. Afterwards every index, shape, buffer and quantization parameter is checked against the
 rest of the file. Whatever is wrong becomes a :class:`~tinyabi.errors.ModelError` that says
 what and where; no other exception escapes :func:`load_tflite` for any file content.
+
+Metadata that is inconsistent but that TensorFlow Lite Micro reads one unambiguous way (older
+converters' per-channel biases with axis 3, a single zero point for many scales, a variable's
+buffer of zeros, the scratch tensors of a model compiled by Vela...) is normalized to what TFLM
+does, each time with a note in :attr:`~tinyabi.ir.graph.Graph.import_notes`
+(:mod:`tinyabi.tflite.normalize` has the rules).
 """
 
 from __future__ import annotations
