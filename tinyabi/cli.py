@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
@@ -185,9 +185,10 @@ def _compare_with_float(graph: Graph, args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from tinyabi.dispatch.html import render_plan_html
-    from tinyabi.session import Session
+    from tinyabi.session import as_graph
 
-    session = Session(args.model, backends=args.backends, fallback=args.fallback, mode=args.mode)
+    graph = as_graph(args.model)
+    session = _plan_session(graph, args.backends, args.fallback, args.mode)
     print(session.plan)
     if args.json:
         Path(args.json).write_text(session.plan.to_json() + "\n")
@@ -196,6 +197,22 @@ def cmd_plan(args: argparse.Namespace) -> int:
         Path(args.html).write_text(render_plan_html(session.plan, session.graph), encoding="utf-8")
         print(f"wrote {args.html}", file=sys.stderr)
     return 0
+
+
+def _plan_session(graph: Graph, backends: list[Any], fallback: str, mode: Any) -> Session:
+    """The session ``plan`` shows; when a node no backend runs is a custom operator tinyabi
+    knows (Vela's ``ethos-u``), the error says what it is and what to do instead."""
+    from tinyabi.errors import UnsupportedOperatorError
+    from tinyabi.session import Session
+    from tinyabi.tflite.custom import custom_op_hints
+
+    try:
+        return Session(graph, backends=backends, fallback=fallback, mode=mode)
+    except UnsupportedOperatorError as exc:
+        hints = [h for h in custom_op_hints(graph) if h.split(": ")[0] in str(exc)]
+        if not hints:
+            raise
+        raise UnsupportedOperatorError(f"{exc}; hint: {'; '.join(hints)}") from None
 
 
 def planned_arena(graph: Graph) -> str:
@@ -227,9 +244,17 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         counts[node.op] = counts.get(node.op, 0) + 1
     print("operators: " + ", ".join(f"{op} x{n}" for op, n in sorted(counts.items())))
     print(f"constant bytes: {graph.constant_bytes():,}")
-    activations = [t for t in graph.tensors.values() if not t.is_constant]
+    activations = [t for t in graph.tensors.values() if not t.is_state_or_constant]
     print(f"activation bytes (all tensors, no reuse): {sum(t.nbytes for t in activations):,}")
+    persistent = [t for t in graph.tensors.values() if t.is_persistent]
+    if persistent:
+        names = ", ".join(short_name(t.name) for t in persistent)
+        print(f"state and scratch bytes: {sum(t.nbytes for t in persistent):,} ({names})")
     print(f"planned arena bytes (reference backend): {planned_arena(graph)}")
+    if graph.import_notes:
+        print(f"import notes ({len(graph.import_notes)}):")
+        for note in graph.import_notes:
+            print(f"  {note}")
     print()
     print(f"{'#':>3}  {'node':<28} {'op':<20} outputs")
     for i, node in enumerate(graph.nodes):
@@ -255,11 +280,14 @@ def inspect_dict(graph: Graph) -> dict[str, object]:
         "inputs": graph.inputs,
         "outputs": graph.outputs,
         "constant_bytes": graph.constant_bytes(),
+        "import_notes": graph.import_notes,
         "tensors": {
             name: {
                 "dtype": t.dtype,
                 "shape": list(t.shape),
                 "constant": t.is_constant,
+                "variable": t.variable,
+                "scratch": t.scratch,
                 "quantization": None if t.quant is None else t.quant.to_dict(),
             }
             for name, t in graph.tensors.items()

@@ -438,6 +438,12 @@ class Session:
             )
         return value
 
+    def reset(self) -> None:
+        """Reset the model's state (variable tensors) on every partition, as TFLM's
+        ``reset()`` does; the next :meth:`run` starts from the initial state."""
+        for compiled in self._compiled:
+            compiled.reset()
+
 
 def _safe_estimate(backend: Backend, subgraph: Graph) -> float | None:
     try:

@@ -97,6 +97,16 @@ class CompiledPartition(ABC):
         same lock. Returned arrays belong to the caller and must not be changed by later runs.
         """
 
+    def reset(self) -> None:
+        """Return the partition's state to where it started, as TFLM's ``reset()`` does.
+
+        A partition whose graph has variable tensors (the state of an LSTM or SVDF) keeps
+        their values from one :meth:`run` to the next; ``reset`` sets them back to their
+        initial value (the zero point for int8, else zero). The default does nothing, which is
+        right for a partition without state.
+        """
+        return None
+
 
 class Backend(ABC):
     """Base class of every backend. Subclasses set the identity class attributes and implement

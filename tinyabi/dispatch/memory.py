@@ -54,7 +54,8 @@ def _lifetimes(graph: Graph, alignment: int) -> _Lifetimes:
     end = len(graph.nodes)
     first: dict[str, int] = {name: -1 for name in graph.inputs}
     last: dict[str, int] = {}
-    constant = {name for name, t in graph.tensors.items() if t.is_constant}
+    # Constants live in the model; state and scratch live for the session, outside the arena.
+    constant = {n for n, t in graph.tensors.items() if t.is_constant or t.is_persistent}
     for step, node in enumerate(graph.nodes):
         for name in node.inputs:
             if name is not None and name not in constant:
@@ -65,9 +66,6 @@ def _lifetimes(graph: Graph, alignment: int) -> _Lifetimes:
     for name in graph.outputs:
         if name in first:
             last[name] = end
-    for name, t in graph.tensors.items():
-        if t.variable and name in last:  # state lives for the whole session
-            first[name], last[name] = -1, end
     for name, start in first.items():
         last.setdefault(name, start)
     owner: dict[str, _Buffer] = {}
@@ -163,7 +161,14 @@ def plan_memory(
     scratch_bytes: int = 0,
     persistent_bytes: int = 0,
 ) -> MemoryPlan:
-    """Offsets for every activation tensor of ``graph`` in its node order."""
+    """Offsets for every activation tensor of ``graph`` in its node order.
+
+    State (variable) and scratch tensors are not activations: they live for the whole session,
+    so they are listed as persistent tensors and their bytes (aligned) added to
+    ``persistent_bytes``.
+    """
+    persistent = [n for n, t in graph.tensors.items() if t.is_persistent]
+    persistent_bytes += sum(align(_nbytes(graph.tensor(n)), alignment) for n in persistent)
     lifetimes = _lifetimes(graph, alignment)
     buffers = lifetimes.buffers
     bound = lower_bound(buffers)
@@ -196,6 +201,7 @@ def plan_memory(
         persistent_bytes=persistent_bytes,
         alignment=alignment,
         tensors=tensors,
+        persistent_tensors=persistent,
     )
 
 

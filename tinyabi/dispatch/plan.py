@@ -67,9 +67,16 @@ class MemoryPlan(_Model):
     arena_bytes: int = Field(description="tensor arena size, including alignment")
     lower_bound_bytes: int = Field(description="largest sum of simultaneously live tensors")
     scratch_bytes: int = Field(description="largest scratch need of any partition")
-    persistent_bytes: int = Field(description="sum of the partitions' persistent needs")
+    persistent_bytes: int = Field(
+        description="sum of the partitions' persistent needs and the persistent tensors' sizes"
+    )
     alignment: int
     tensors: list[TensorPlacement]
+    persistent_tensors: list[str] = Field(
+        [],
+        description="state (variable) and scratch tensors: they live for the whole session, "
+        "outside the arena",
+    )
 
     @property
     def total_bytes(self) -> int:

@@ -93,7 +93,10 @@ class Tensor:
     quantization parameters and constant data.
 
     A *variable* tensor is state that persists across runs (an LSTM's or SVDF's memory): no
-    node produces it, it is not a graph input, and it lives for the whole session.
+    node produces it, it is not a graph input, and it lives for the whole session. A *scratch*
+    tensor is working memory an extension node owns (the scratch areas of a model compiled by
+    Vela for Ethos-U): no node produces it, it is not a graph input, it holds nothing between
+    runs, and only the node that reads it knows what it holds.
     """
 
     name: str
@@ -102,6 +105,7 @@ class Tensor:
     quant: Quantization | None = None
     data: np.ndarray | None = None
     variable: bool = False
+    scratch: bool = False
 
     @property
     def is_constant(self) -> bool:
@@ -110,8 +114,15 @@ class Tensor:
 
     @property
     def is_state_or_constant(self) -> bool:
-        """Whether the tensor is constant data or a variable (never fed, never produced)."""
-        return self.data is not None or self.variable
+        """Whether the tensor is constant data, a variable or scratch (never fed, never
+        produced)."""
+        return self.data is not None or self.variable or self.scratch
+
+    @property
+    def is_persistent(self) -> bool:
+        """Whether the tensor is memory that lives for the whole session outside the arena of
+        activations (a variable's state, an extension node's scratch)."""
+        return self.data is None and (self.variable or self.scratch)
 
     @property
     def size(self) -> int:
@@ -156,6 +167,8 @@ class Graph:
 
     ``print(graph)`` gives a one-line summary (operators, tensor count, inputs and outputs),
     never the weights.
+    ``import_notes`` lists, one line each, what the importer normalized in the source file
+    (metadata the runtime reads one way although the file says it inconsistently).
     """
 
     tensors: dict[str, Tensor]
@@ -163,6 +176,7 @@ class Graph:
     inputs: list[str]
     outputs: list[str]
     name: str = "main"
+    import_notes: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
         counts: dict[str, int] = {}
@@ -222,7 +236,7 @@ class Graph:
         """
         producers = self.producers()
         available = set(self.inputs) | {
-            n for n, t in self.tensors.items() if t.is_constant or t.variable
+            n for n, t in self.tensors.items() if t.is_state_or_constant
         }
         pending = [0] * len(self.nodes)
         waiting: dict[int, list[int]] = {}

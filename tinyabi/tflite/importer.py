@@ -7,6 +7,12 @@ file shared many times over, cannot make the unpacker loop or allocate out of pr
 file. Afterwards every index, shape, buffer and quantization parameter is checked against the
 rest of the file. Whatever is wrong becomes a :class:`~tinyabi.errors.ModelError` that says
 what and where; no other exception escapes :func:`load_tflite` for any file content.
+
+Metadata that is inconsistent but that TensorFlow Lite Micro reads one unambiguous way (older
+converters' per-channel biases with axis 3, a single zero point for many scales, a variable's
+buffer of zeros, the scratch tensors of a model compiled by Vela...) is normalized to what TFLM
+does, each time with a note in :attr:`~tinyabi.ir.graph.Graph.import_notes`
+(:mod:`tinyabi.tflite.normalize` has the rules).
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from typing import Any
 import numpy as np
 
 from tinyabi.errors import GraphError, ModelError
-from tinyabi.ir.graph import Graph, Node, Quantization, Tensor
+from tinyabi.ir.graph import Graph, Node, Tensor
+from tinyabi.tflite import normalize
 from tinyabi.tflite import options as opmap
 from tinyabi.tflite.schema import (
     BUILTIN_NAMES,
@@ -356,6 +363,8 @@ class _Importer:
         self.tensors = self.sub.tensors or []
         self.names: list[str] = []
         self.raw: dict[int, bytes | None] = {}
+        #: What was normalized, one line per tensor and rule (see :mod:`.normalize`).
+        self.notes: list[str] = []
 
     def graph(self) -> Graph:
         """The checked graph of the main subgraph."""
@@ -370,7 +379,10 @@ class _Importer:
             outputs=[self._ref(i, "subgraph outputs") for i in _ints(self.sub.outputs)],
             name=_text(self.sub.name) or "main",
         )
+        normalize.bias_quantization(graph, self.notes)
+        normalize.scratch_tensors(graph, self.notes)
         self._check_dataflow(graph)
+        graph.import_notes = self.notes
         return graph
 
     def _ref(self, index: int, where: str) -> str:
@@ -410,13 +422,16 @@ class _Importer:
             raise ModelError(
                 f"{where}: data in external buffer {t.externalBuffer} is not supported"
             )
+        normalize.shape_signature(name, t.shapeSignature, shape, self.notes)
+        quant = normalize.quantization(where, name, t.quantization, shape, dtype, self.notes)
+        data = self._data(where, t.buffer, dtype, shape, nbytes)
+        variable = bool(t.isVariable)
+        if variable:
+            reset = normalize.reset_value(where, dtype, quant)
+            normalize.variable_data(where, name, data, reset, self.notes)
+            data = None
         return Tensor(
-            name=name,
-            dtype=dtype,
-            shape=shape,
-            quant=self._quantization(where, t.quantization, shape),
-            data=self._data(where, t.buffer, dtype, shape, nbytes),
-            variable=bool(t.isVariable),
+            name=name, dtype=dtype, shape=shape, quant=quant, data=data, variable=variable
         )
 
     @staticmethod
@@ -464,32 +479,6 @@ class _Importer:
             raw = np.asarray(buffer.data, dtype=np.uint8).tobytes()
         self.raw[index] = raw
         return raw
-
-    @staticmethod
-    def _quantization(where: str, q: Any, shape: tuple[int, ...]) -> Quantization | None:
-        if q is None or q.scale is None or len(q.scale) == 0:
-            return None
-        scale = np.asarray(q.scale, dtype=np.float32).reshape(-1)
-        zero_point = np.asarray(
-            q.zeroPoint if q.zeroPoint is not None else [0], dtype=np.int64
-        ).reshape(-1)
-        if zero_point.size == 1 and scale.size > 1:
-            zero_point = np.repeat(zero_point, scale.size)
-        if zero_point.size != scale.size:
-            raise ModelError(f"{where}: {scale.size} scales but {zero_point.size} zero points")
-        bad = np.flatnonzero(~(np.isfinite(scale) & (scale > 0)))
-        if bad.size:
-            raise ModelError(
-                f"{where}: quantization scale[{bad[0]}] is {scale[bad[0]]}; "
-                "scales must be finite and positive"
-            )
-        axis = int(q.quantizedDimension)
-        if scale.size > 1 and not (0 <= axis < len(shape) and shape[axis] == scale.size):
-            raise ModelError(
-                f"{where}: {scale.size} per-axis scales do not match "
-                f"axis {axis} of shape {list(shape)}"
-            )
-        return Quantization(scale, zero_point, axis)
 
     def _builtin(self, where: str, op: Any) -> tuple[Any, str]:
         if not 0 <= op.opcodeIndex < len(self.codes) or self.codes[op.opcodeIndex] is None:

@@ -28,6 +28,7 @@ from tinyabi.backends.base import Verdict
 from tinyabi.errors import GraphError
 from tinyabi.ir.graph import Graph, Node
 from tinyabi.ir.validate import validate_node
+from tinyabi.tflite.custom import custom_op_hint
 
 #: The name of the data file inside the package.
 DATA_FILE = "capabilities.yaml"
@@ -87,9 +88,11 @@ class RuntimeCapabilities:
     def _extension_verdict(self, node: Node, graph: Graph) -> Verdict:
         if node.op.startswith(CUSTOM_PREFIX):
             code = node.op.removeprefix(CUSTOM_PREFIX)
+            known = custom_op_hint(node.op)
             return Verdict.no(
-                f"custom operator {code!r} is not registered with {self.title}",
-                "register it with the runtime in a backend of your own, or replace it",
+                f"custom operator {code!r} is not registered with {self.title}"
+                + (f" ({known.split(':')[0]})" if known else ""),
+                known or "register it with the runtime in a backend of your own, or replace it",
             )
         if not node.op.startswith(TFLITE_PREFIX):
             return Verdict.no(f"{self.title} runs TFLite operators only, not {node.op}")

@@ -1,10 +1,12 @@
 """A partition as the ``.tflite`` bytes the runtimes get: tinyabi's exporter, plus state.
 
 The runtimes only ever see what :func:`tinyabi.tflite.exporter.export_tflite` produced from a
-graph tinyabi validated. One addition: TFLite's recurrent operators keep state between
-invocations in *variable* tensors, which tinyabi's graph cannot express yet. A state input
-given as a constant of zeros (all zero points) is exported as a variable tensor, the state
-the runtime starts from and returns to before every run (:data:`STATE_INPUTS` lists them).
+graph tinyabi validated. TFLite's recurrent operators keep state between invocations in
+*variable* tensors (:data:`STATE_INPUTS` lists where). A state input that is a variable tensor
+of the graph, as converters write it, is exported as one: the runtime keeps it across runs
+and zeroes it on reset, exactly as TFLM does. A state input given instead as a constant of
+zeros (all zero points) is exported as a variable too, but a constant does not change between
+runs, so the runtime resets it before every run.
 """
 
 from __future__ import annotations
@@ -33,7 +35,10 @@ class Exported:
     model: bytes
     #: sha256 of the bytes: the key of every cached fact about the model.
     digest: str
-    #: Whether the model has state tensors (the runtime must reset them before each run).
+    #: Whether state given as constant zeros became variables (the runtime must reset them
+    #: before each run).
+    reset_each_run: bool
+    #: Whether the model has variable tensors at all (state that persists across runs).
     stateful: bool
 
 
@@ -46,32 +51,36 @@ def state_problem(node: Node, graph: Graph) -> str | None:
         if name is None:
             return f"{node.op} needs its state input {position}"
         t = graph.tensor(name)
+        if t.variable:
+            continue
         zero = 0 if t.quant is None else int(t.quant.zero_point[0])
         if t.data is None or not np.all(t.data == zero):
             return (
-                f"state input {name!r} of {node.op} must be a constant initial state of zeros: "
-                "tinyabi's graph has no variable tensors, so the state is given as that constant"
+                f"state input {name!r} of {node.op} must be a variable tensor (or a constant "
+                "initial state of zeros)"
             )
     return None
 
 
-def _state_tensors(graph: Graph) -> set[str]:
+def _constant_states(graph: Graph) -> set[str]:
+    """State inputs given as constants (variables need no marking)."""
     names: set[str] = set()
     for node in graph.nodes:
         for position in STATE_INPUTS.get(node.op.removeprefix("tflite."), ()):
             name = node.inputs[position] if position < len(node.inputs) else None
-            if name is not None:
+            if name is not None and not graph.tensor(name).variable:
                 names.add(name)
     return names
 
 
 def export_partition(graph: Graph) -> Exported:
-    """Export ``graph`` for a runtime (state tensors become variables)."""
+    """Export ``graph`` for a runtime (constant state inputs become variables)."""
     model = export_tflite(graph, description="tinyabi-tflm")
-    states = _state_tensors(graph)
+    states = _constant_states(graph)
     if states:
         model = _mark_variables(model, states)
-    return Exported(model, hashlib.sha256(model).hexdigest(), bool(states))
+    stateful = bool(states) or any(t.variable for t in graph.tensors.values())
+    return Exported(model, hashlib.sha256(model).hexdigest(), bool(states), stateful)
 
 
 def _mark_variables(model: bytes, names: set[str]) -> bytes:

@@ -59,14 +59,23 @@ class LiteRTPartition(CompiledPartition):
                 interpreter.invoke,
                 interpreter.get_tensor,
             )
-        self._reset = interpreter.reset_all_variables if exported.stateful else None
+        self._reset = interpreter.reset_all_variables if exported.reset_each_run else None
         self._lock = threading.Lock()
+
+    def reset(self) -> None:
+        """Reset the state (variable tensors) as LiteRT's ``reset_all_variables()`` does."""
+        if self.exported.stateful:
+            try:
+                with self._lock:
+                    self.interpreter.reset_all_variables()
+            except (RuntimeError, ValueError) as exc:
+                raise BackendError(f"{self._where}: LiteRT failed: {exc}") from None
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         try:
             with self._lock:
                 if self._reset is not None:
-                    self._reset()  # the state starts from zero on every run
+                    self._reset()  # constant state: it starts from zero on every run
                 set_tensor = self._set
                 for index, name in self._inputs:
                     set_tensor(index, inputs[name])

@@ -5,10 +5,11 @@ Compiling a partition exports it, finds the arena it needs in the worker process
 record), and only then creates the in-process interpreter with exactly that arena, once. The
 arena is the partition's ``MemoryNeeds.persistent``. Each run writes every input (TFLM may reuse
 input memory for activations, as on a microcontroller), invokes, and reads the outputs: one copy
-in and one copy out per tensor, which is what TFLM's Python API allows. An interpreter used from
-several threads at once gives wrong outputs without an error, so a partition holds a lock for
-the whole of a run (one interpreter per thread would multiply the arena for no gain: TFLM runs
-with the GIL held).
+in and one copy out per tensor, which is what TFLM's Python API allows. Variable (state)
+tensors keep their values across runs as in TFLM; :meth:`TFLMPartition.reset` zeroes them. An
+interpreter used from several threads at once gives wrong outputs without an error, so a
+partition holds a lock for the whole of a run and of a reset (one interpreter per thread would
+multiply the arena for no gain: TFLM runs with the GIL held).
 """
 
 from __future__ import annotations
@@ -44,14 +45,23 @@ class TFLMPartition(CompiledPartition):
         self._set = interpreter.set_input
         self._invoke = interpreter.invoke
         self._get = interpreter.get_output
-        self._reset = interpreter.reset if exported.stateful else None
+        self._reset = interpreter.reset if exported.reset_each_run else None
         self._lock = threading.Lock()
+
+    def reset(self) -> None:
+        """Reset the state (variable tensors) as TFLM's ``reset()`` does."""
+        if self.exported.stateful:
+            try:
+                with self._lock:
+                    self.interpreter.reset()
+            except (RuntimeError, ValueError) as exc:
+                raise BackendError(f"{self._where}: TensorFlow Lite Micro failed: {exc}") from None
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         try:
             with self._lock:
                 if self._reset is not None:
-                    self._reset()  # the state starts from zero on every run
+                    self._reset()  # constant state: it starts from zero on every run
                 set_input = self._set
                 for index, name in self._inputs:
                     set_input(inputs[name], index)
