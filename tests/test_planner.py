@@ -11,6 +11,7 @@ import pytest
 import tinyabi
 from tests.backends import CompileRaises, SubsetOptions, ToyA, toy_registry
 from tests.conftest import FLOAT_MODELS, INT8_MODELS, shared_model
+from tests.modelgen import random_int8_model
 from tinyabi.backends import Backend
 from tinyabi.backends.registry import default_registry
 from tinyabi.cli import random_inputs
@@ -202,3 +203,19 @@ def test_check_node_never_raises_and_never_changes_the_node() -> None:
     assert validate_node(ok, graph) == "int8"
     with pytest.raises(GraphError, match="match no signature"):
         validate_node(bad, graph)
+
+
+def test_a_refused_pattern_chain_is_never_split() -> None:
+    from tests.test_dispatch import PAD_CONV_SEEDS
+
+    registry = toy_registry()
+    for seed in PAD_CONV_SEEDS[:2]:
+        graph = random_int8_model(seed)
+        fused = registry.create("toy-fused", {"ops": ["PAD", "CONV_2D"], "max_nodes": 1})
+        plan = make_plan(graph, [fused, registry.create("reference")])
+        assert not any(n.pattern for n in plan.nodes if n.backend == "toy-fused")
+        refused = [n for n in plan.nodes if n.op == "PAD" and n.backend == "reference"]
+        assert refused, seed
+        for n in refused:
+            assert any(d.reason.startswith("partition refused: ") for d in n.declined)
+        assert all(len(p.nodes) == 1 for p in plan.partitions if p.backend == "toy-fused")

@@ -6,8 +6,9 @@ activations), checks every node against the spec once and hands that check to ev
 assigns nodes to backends, groups them into convex partitions and offers each proposed partition
 to its backend's :meth:`~tinyabi.backends.Backend.accept`. A refused partition of several units
 (a unit is a node or a pattern's chain) is split before its middle unit and grouped again; a
-refused single unit leaves that backend for the next one. Each refusal adds a break or an
-exclusion that cannot be added twice, so planning ends, and it is deterministic.
+refused single unit leaves that backend for the next one; then planning starts over. Each
+refusal adds a break or an exclusion that cannot be added twice, so planning ends, and it is
+deterministic.
 :func:`partition_graphs` gives the subgraph of each partition of a plan.
 """
 
@@ -90,7 +91,6 @@ def make_plan(
                 notes.append(
                     f"{backend.name} refused {', '.join(names)} as a partition: {verdict.reason}"
                 )
-            break  # plan again with the new break or exclusion
         if not refused:
             return _plan(view, backends, fallback, mode, assignments, part_of, members, notes)
 
@@ -208,19 +208,16 @@ def partition_graphs(graph: Graph, plan: Plan) -> list[Graph]:
     """The subgraph of each partition of ``plan`` (in ``plan.partitions`` order), named
     ``<model>:partition<index>``: nodes in execution order, inputs and outputs as the plan
     lists them."""
-    position = {node.name: i for i, node in enumerate(graph.nodes)}
-    part_of = [-1] * len(graph.nodes)
-    order: list[int] = []
+    ordered = execution_graph(graph, plan)
+    position = {node.name: i for i, node in enumerate(ordered.nodes)}
+    part_of = [-1] * len(ordered.nodes)
     for part in plan.partitions:
         for name in part.nodes:
             part_of[position[name]] = part.index
-            order.append(position[name])
-    if len(order) == len(graph.nodes):
-        ordered = ordered_graph(graph, order)
-        return split_partitions(
-            ordered, [part_of[i] for i in order], lambda p: f"{graph.name}:partition{p}"
-        )
+    if -1 not in part_of:
+        return split_partitions(ordered, part_of, lambda p: f"{graph.name}:partition{p}")
+    # Some nodes have no backend: each partition on its own (a plan no session runs).
     return [
-        graph.subgraph((position[n] for n in part.nodes), f"{graph.name}:partition{part.index}")
+        ordered.subgraph((position[n] for n in part.nodes), f"{graph.name}:partition{part.index}")
         for part in plan.partitions
     ]
