@@ -88,7 +88,10 @@ def host_latencies(data: bytes, graph: Graph, runs: int) -> dict[str, float]:
     values = [feeds[n] for n in graph.inputs]
     result = {}
     for backend in ("cmsis-nn", "reference"):
-        session = tinyabi.Session(tinyabi.load(data), backends=[backend])
+        # strict, no fallback: the figure under a backend's name is that backend's alone.
+        session = tinyabi.Session(
+            tinyabi.load(data), backends=[backend], fallback="error", strict=True
+        )
         result[backend] = median_seconds(functools.partial(session.run, feeds), runs)
     interpreter = _tflm(data)
 

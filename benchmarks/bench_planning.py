@@ -17,14 +17,22 @@ from __future__ import annotations
 import argparse
 import time
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
 import numpy as np
+from pydantic import Field
 from results import machine, median_seconds, write_section
 
-from tinyabi.backends.base import Backend, CompiledPartition, Verdict
+from tinyabi.backends.base import (
+    Backend,
+    BackendOptions,
+    CompiledPartition,
+    NameList,
+    NodeCheck,
+    Verdict,
+)
 from tinyabi.backends.reference import ReferencePartition
 from tinyabi.backends.registry import BackendRegistry, build_registry, create_plugin_manager
 from tinyabi.dispatch.memory import plan_memory
@@ -55,21 +63,28 @@ def synthetic_graph(n: int, seed: int = 0) -> Graph:
     return b.build(outputs=[names[-1]])
 
 
+class _ToyOptions(BackendOptions):
+    share: float | None = Field(None, description="claim this pseudo-random share of the nodes")
+    ops: NameList = Field((), description="claim the nodes of these operators")
+
+
 class _Toy(Backend):
     """Claims the operators in ``ops``, or (with ``share``) a pseudo-random share of the nodes."""
 
     name = "toy"
+    Options = _ToyOptions
+    options: _ToyOptions
 
-    def supports(self, node: Node, graph: Graph) -> Verdict:
-        share = self.options.get("share")
+    def supports(self, node: Node, graph: Graph, check: NodeCheck) -> Verdict:
+        share = self.options.share
         if share is not None:
             h = zlib.crc32(f"{self.name}/{node.name}".encode()) / 2**32
             return Verdict.yes() if h < share else Verdict.no("not my share")
-        if node.op in self.options.get("ops", ()):
+        if node.op in self.options.ops:
             return Verdict.yes()
         return Verdict.no(f"{self.name} does not run {node.op}")
 
-    def compile(self, subgraph: Graph, options: Mapping[str, Any]) -> CompiledPartition:
+    def compile(self, subgraph: Graph) -> CompiledPartition:
         return ReferencePartition(subgraph)
 
 

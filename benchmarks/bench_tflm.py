@@ -95,7 +95,8 @@ def bench_latency(name: str, backend: str, seconds: float) -> dict[str, float] |
         return None
     # litert is told to take int8 nodes too: here its speed is measured, not its rounding.
     spec = ("litert", {"int8": True}) if backend == "litert" else backend
-    session = tinyabi.Session(graph, backends=[spec], fallback="error")
+    # strict: a figure published under a backend's name is never another backend's.
+    session = tinyabi.Session(graph, backends=[spec], fallback="error", strict=True)
     feeds = random_inputs(session.graph, 0)
     values = [feeds[n] for n in session.graph.inputs]
     (partition,) = session.compiled
@@ -117,7 +118,7 @@ def bench_latency(name: str, backend: str, seconds: float) -> dict[str, float] |
 
 def arena_row(name: str) -> str:
     graph = tinyabi.load(str(MODELS / f"{name}.tflite"))
-    session = tinyabi.Session(graph, backends=["tflm"], fallback="error")
+    session = tinyabi.Session(graph, backends=["tflm"], fallback="error", strict=True)
     (partition,) = session.compiled
     assert isinstance(partition, TFLMPartition)
     arena, memory = partition.arena, session.memory
@@ -135,7 +136,12 @@ def litert_rows(name: str, inputs: int) -> list[str]:
     truth = [reference.run(f) for f in feeds]
     rows = []
     for kernels in ("default", "builtin", "reference"):
-        session = tinyabi.Session(graph, backends=[("litert", {"kernels": kernels, "int8": True})])
+        session = tinyabi.Session(
+            graph,
+            backends=[("litert", {"kernels": kernels, "int8": True})],
+            fallback="error",
+            strict=True,
+        )
         worst, elements, differing, runs = 0, 0, 0, 0
         for feed, want in zip(feeds, truth):
             got = session.run(feed)

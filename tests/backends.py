@@ -6,9 +6,9 @@
   ``CONV_2D`` -> ``DEPTHWISE_CONV_2D`` chains as patterns.
 * :class:`EstimatingBackend` (``toy-fast``, ``toy-slow``): gives cost estimates for cost mode.
 * :class:`ExtensionBackend` (``toy-ext``): runs the extension operator ``toy.DOUBLE``.
-* fault injection (``fault-*``): raising in ``supports``, ``compile`` or ``run``, compiling to
-  ``None``, returning a wrong shape or dtype or no outputs or outputs one LSB high, and claiming
-  ``DEPTHWISE_CONV_2D`` but refusing it when compiling.
+* fault injection (``fault-*``): raising in the constructor, ``supports``, ``compile`` or
+  ``run``, compiling to ``None``, returning a wrong shape or dtype or no outputs or outputs one
+  LSB high, and claiming ``DEPTHWISE_CONV_2D`` but refusing it when compiling.
 
 :func:`toy_registry` registers them all through a plugin object with ``@hookimpl``.
 """
@@ -16,15 +16,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
+from pydantic import Field
 
 from tinyabi.backends.base import (
     Backend,
+    BackendOptions,
     CompiledPartition,
     Estimate,
     MemoryNeeds,
+    NameList,
     Pattern,
     Verdict,
 )
@@ -32,41 +35,60 @@ from tinyabi.backends.reference import ReferencePartition
 from tinyabi.backends.registry import BackendRegistry, build_registry, create_plugin_manager
 from tinyabi.hookspecs import hookimpl
 from tinyabi.ir.graph import Graph, Node
+from tinyabi.ir.validate import NodeCheck
 
 #: Operators of the shared convolutional models (kws, vww).
 CONV_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D"})
 
 
+class SubsetOptions(BackendOptions):
+    """Options of the operator-subset backends."""
+
+    ops: NameList | None = Field(None, description="the operators claimed (default: the class's)")
+    nodes: NameList | None = Field(None, description="claim only the nodes with these names")
+    max_nodes: int | None = Field(
+        None, ge=1, description="refuse (in accept) partitions of more nodes than this"
+    )
+
+
 class OpSubsetBackend(Backend):
     """Claims the operators in ``ops`` (option or class default), optionally only the nodes
-    named in the ``nodes`` option, and runs them with the reference kernels.
+    named in the ``nodes`` option, and runs them with the reference kernels. With the
+    ``max_nodes`` option it refuses partitions of more nodes.
 
-    Every instance records the subgraphs it compiled and the options ``compile`` got.
+    Every instance records the subgraphs it compiled.
     """
 
     name = "toy-op-subset"
     version = "1.2.3"
     profile = "int8"
     ops: ClassVar[frozenset[str]] = frozenset()
+    Options: ClassVar[type[BackendOptions]] = SubsetOptions
+    options: SubsetOptions
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.claimed_ops = frozenset(options.get("ops", self.ops))
-        nodes = options.get("nodes")
+    def __init__(self, options: BackendOptions | None = None) -> None:
+        super().__init__(options)
+        given = self.options.ops
+        self.claimed_ops = frozenset(self.ops if given is None else given)
+        nodes = self.options.nodes
         self.claimed_nodes = None if nodes is None else frozenset(nodes)
         self.compiled: list[Graph] = []
-        self.compile_options: list[Mapping[str, Any]] = []
 
-    def supports(self, node: Node, graph: Graph) -> Verdict:
+    def accept(self, partition: Graph) -> Verdict:
+        limit = self.options.max_nodes
+        if limit is not None and len(partition.nodes) > limit:
+            return Verdict.no(f"{len(partition.nodes)} nodes are more than {limit}")
+        return Verdict.yes()
+
+    def supports(self, node: Node, graph: Graph, check: NodeCheck) -> Verdict:
         if node.op not in self.claimed_ops:
             return Verdict.no(f"{self.name} does not implement {node.op}")
         if self.claimed_nodes is not None and node.name not in self.claimed_nodes:
             return Verdict.no(f"{self.name} was told to leave {node.name!r} alone")
         return Verdict.yes()
 
-    def compile(self, subgraph: Graph, options: Mapping[str, Any]) -> CompiledPartition:
+    def compile(self, subgraph: Graph) -> CompiledPartition:
         self.compiled.append(subgraph)
-        self.compile_options.append(options)
         return ReferencePartition(subgraph)
 
     def claims(self) -> Mapping[str, Sequence[str]]:
@@ -89,6 +111,14 @@ PAD_CONV = Pattern("pad-conv", ("PAD", "CONV_2D"))
 CONV_DW = Pattern("conv-dw", ("CONV_2D", "DEPTHWISE_CONV_2D"))
 
 
+class FusingOptions(SubsetOptions):
+    """Options of :class:`FusingBackend`."""
+
+    patterns: list[tuple[str, ...]] | None = Field(
+        None, description="chains of operators wanted as units (default: PAD-CONV, CONV-DW)"
+    )
+
+
 class FusingBackend(OpSubsetBackend):
     """Claims ``PAD``, ``CONV_2D`` and ``DEPTHWISE_CONV_2D`` (or ``ops``) and wants the chains
     ``PAD`` -> ``CONV_2D`` and ``CONV_2D`` -> ``DEPTHWISE_CONV_2D`` as units (or the chains of
@@ -97,10 +127,12 @@ class FusingBackend(OpSubsetBackend):
 
     name = "toy-fused"
     ops = frozenset({"PAD", "CONV_2D", "DEPTHWISE_CONV_2D"})
+    Options = FusingOptions
+    options: FusingOptions
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        given = options.get("patterns")
+    def __init__(self, options: BackendOptions | None = None) -> None:
+        super().__init__(options)
+        given = self.options.patterns
         self._patterns = (
             [PAD_CONV, CONV_DW]
             if given is None
@@ -111,18 +143,28 @@ class FusingBackend(OpSubsetBackend):
         return self._patterns
 
 
+class EstimatingOptions(SubsetOptions):
+    """Options of :class:`EstimatingBackend`."""
+
+    seconds_per_node: float | None = Field(None, description="estimate per node")
+    costs: dict[str, float] = Field({}, description="estimate per node of these operators")
+
+
 class EstimatingBackend(OpSubsetBackend):
     """Claims every operator (or ``ops``) and estimates ``seconds_per_node`` (option, default the
     class's) per node, or ``costs[op]`` for operators listed in the ``costs`` option."""
 
     seconds_per_node: ClassVar[float] = 1e-3
+    Options = EstimatingOptions
+    options: EstimatingOptions
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        if "ops" not in options:
+    def __init__(self, options: BackendOptions | None = None) -> None:
+        super().__init__(options)
+        if self.options.ops is None:
             self.claimed_ops = frozenset(_all_ops())
-        self.per_node = float(options.get("seconds_per_node", self.seconds_per_node))
-        self.costs: Mapping[str, float] = options.get("costs", {})
+        given = self.options.seconds_per_node
+        self.per_node = float(self.seconds_per_node if given is None else given)
+        self.costs: Mapping[str, float] = self.options.costs
 
     def estimate(self, subgraph: Graph) -> Estimate | None:
         return Estimate(sum(self.costs.get(n.op, self.per_node) for n in subgraph.nodes))
@@ -161,12 +203,12 @@ class ExtensionBackend(Backend):
     name = "toy-ext"
     version = "0.1"
 
-    def supports(self, node: Node, graph: Graph) -> Verdict:
+    def supports(self, node: Node, graph: Graph, check: NodeCheck) -> Verdict:
         if node.op == "toy.DOUBLE":
             return Verdict.yes()
         return Verdict.no(f"toy-ext only runs toy.DOUBLE, not {node.op}")
 
-    def compile(self, subgraph: Graph, options: Mapping[str, Any]) -> CompiledPartition:
+    def compile(self, subgraph: Graph) -> CompiledPartition:
         return _DoublePartition(subgraph)
 
     def claims(self) -> Mapping[str, Sequence[str]]:
@@ -191,7 +233,7 @@ class SupportsRaises(_FaultyBackend):
 
     name = "fault-supports"
 
-    def supports(self, node: Node, graph: Graph) -> Verdict:
+    def supports(self, node: Node, graph: Graph, check: NodeCheck) -> Verdict:
         raise FaultError(f"supports exploded on {node.name}")
 
 
@@ -200,7 +242,7 @@ class CompileRaises(_FaultyBackend):
 
     name = "fault-compile"
 
-    def compile(self, subgraph: Graph, options: Mapping[str, Any]) -> CompiledPartition:
+    def compile(self, subgraph: Graph) -> CompiledPartition:
         raise FaultError("compile exploded")
 
 
@@ -209,10 +251,19 @@ class RefusesDepthwise(_FaultyBackend):
 
     name = "fault-refuse"
 
-    def compile(self, subgraph: Graph, options: Mapping[str, Any]) -> CompiledPartition:
+    def compile(self, subgraph: Graph) -> CompiledPartition:
         if any(n.op == "DEPTHWISE_CONV_2D" for n in subgraph.nodes):
             raise FaultError("DEPTHWISE_CONV_2D is not implemented after all")
-        return super().compile(subgraph, options)
+        return super().compile(subgraph)
+
+
+class ConstructorRaises(_FaultyBackend):
+    """The constructor raises."""
+
+    name = "fault-create"
+
+    def __init__(self, options: BackendOptions | None = None) -> None:
+        raise FaultError("constructor exploded")
 
 
 class CompileReturnsNone(_FaultyBackend):
@@ -220,7 +271,7 @@ class CompileReturnsNone(_FaultyBackend):
 
     name = "fault-none"
 
-    def compile(self, subgraph: Graph, options: Mapping[str, Any]) -> CompiledPartition:
+    def compile(self, subgraph: Graph) -> CompiledPartition:
         return None  # type: ignore[return-value]
 
 
@@ -256,7 +307,7 @@ class RunRaises(_FaultyBackend):
     name = "fault-run"
     fault: ClassVar[str] = "run"
 
-    def compile(self, subgraph: Graph, options: Mapping[str, Any]) -> CompiledPartition:
+    def compile(self, subgraph: Graph) -> CompiledPartition:
         return _BadPartition(subgraph, self.fault)
 
 
@@ -297,6 +348,7 @@ TOY_BACKENDS: list[type[Backend]] = [
     ExtensionBackend,
     SupportsRaises,
     CompileRaises,
+    ConstructorRaises,
     CompileReturnsNone,
     RefusesDepthwise,
     RunRaises,

@@ -97,7 +97,7 @@ def test_backend_options_on_the_command_line() -> None:
 
     assert backend_list("a, b:x=1:fast=true:mode=cost ,c") == [
         "a",
-        ("b", {"x": 1, "fast": True, "mode": "cost"}),
+        ("b", {"x": "1", "fast": "true", "mode": "cost"}),
         "c",
     ]
 

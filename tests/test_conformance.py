@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
 from tests.conftest import assert_one_line_error, tinyabi_cli
 from tinyabi import cli
-from tinyabi.backends.base import Backend, CompiledPartition, Verdict
+from tinyabi.backends.base import Backend, CompiledPartition, NodeCheck, Verdict
 from tinyabi.backends.reference import ReferencePartition
 from tinyabi.backends.registry import (
     BackendRegistry,
@@ -48,10 +47,10 @@ class OffByOneBackend(Backend):
 
     name = "toy-off-by-one"
 
-    def supports(self, node: Node, graph: Graph) -> Verdict:
+    def supports(self, node: Node, graph: Graph, check: NodeCheck) -> Verdict:
         return Verdict.yes()
 
-    def compile(self, subgraph: Graph, options: Mapping[str, Any]) -> CompiledPartition:
+    def compile(self, subgraph: Graph) -> CompiledPartition:
         return _OffByOnePartition(subgraph)
 
 
@@ -60,10 +59,10 @@ class ExplodingBackend(Backend):
 
     name = "toy-exploding"
 
-    def supports(self, node: Node, graph: Graph) -> Verdict:
+    def supports(self, node: Node, graph: Graph, check: NodeCheck) -> Verdict:
         return Verdict.yes() if node.op == "RELU" else Verdict.no(f"only RELU, not {node.op}")
 
-    def compile(self, subgraph: Graph, options: Mapping[str, Any]) -> CompiledPartition:
+    def compile(self, subgraph: Graph) -> CompiledPartition:
         raise RuntimeError("kernel generator exploded")
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import tinyabi
-from tests.backends import CONV_OPS, toy_registry
+from tests.backends import CONV_OPS, SubsetOptions, toy_registry
 from tests.conftest import INT8_MODELS, shared_model
 from tests.modelgen import random_int8_model
 from tinyabi.backends.registry import BackendRegistry
@@ -24,7 +24,13 @@ from tinyabi.dispatch.partition import (
     group_partitions,
     split_partitions,
 )
-from tinyabi.errors import BackendError, TinyABIError, UnsupportedOperatorError
+from tinyabi.dispatch.planner import execution_graph
+from tinyabi.errors import (
+    BackendError,
+    FallbackWarning,
+    TinyABIError,
+    UnsupportedOperatorError,
+)
 from tinyabi.ir.builder import GraphBuilder
 from tinyabi.ir.graph import Graph
 from tinyabi.session import Session
@@ -87,7 +93,8 @@ def check_partitions(s: Session) -> None:
     """Every node in exactly one partition, run by the partition's backend; partitions convex
     (checked by reachability) and in dependency order; inputs available when a partition runs;
     pattern chains in one partition."""
-    graph, plan = s.graph, s.plan
+    plan = s.plan
+    graph = execution_graph(s.graph, plan)
     names = [n.name for n in graph.nodes]
     assert [n.node for n in plan.nodes] == names
     in_parts = [name for p in plan.partitions for name in p.nodes]
@@ -131,7 +138,7 @@ def check_memory(s: Session, within: float | None = None) -> None:
     """Tensors with overlapping lifetimes never overlap in the arena (unless one reuses the
     other's bytes in place); lifetimes are right; the arena is at least the lower bound, which
     an independent count confirms."""
-    graph, memory = s.graph, s.plan.memory
+    graph, memory = execution_graph(s.graph, s.plan), s.plan.memory
     assert memory is not None
     end = len(graph.nodes)
     first: dict[str, int] = {name: -1 for name in graph.inputs}
@@ -226,11 +233,10 @@ def test_reference_may_come_anywhere_in_the_list() -> None:
 
 
 def test_options_reach_the_backend() -> None:
-    options = {"ops": ["CONV_2D"], "tuning": {"level": 3}}
-    s = session(load("kws_ref_model"), [("toy-a", options)])
+    s = session(load("kws_ref_model"), [("toy-a", {"ops": ["CONV_2D"], "max_nodes": "50"})])
     toy = instance(s, "toy-a")
-    assert toy.options == options
-    assert toy.compile_options and all(o == options for o in toy.compile_options)
+    assert toy.options == SubsetOptions(ops=("CONV_2D",), max_nodes=50)
+    assert toy.compiled and set(backend_of(s).values()) == {"toy-a", "reference"}
     assert s.plan.backends == ["toy-a", "reference"]
 
 
@@ -321,11 +327,12 @@ def test_pad_conv_pattern_on_random_models(seed: int) -> None:
     s = session(graph, [("toy-fused", {"ops": ["PAD", "CONV_2D"]})])
     chains = [n for n in s.plan.nodes if n.pattern == "pad-conv"]
     assert chains and len(chains) % 2 == 0
-    consumers = s.graph.consumers()
-    index = {n.name: i for i, n in enumerate(s.graph.nodes)}
+    ordered = execution_graph(s.graph, s.plan)
+    consumers = ordered.consumers()
+    index = {n.name: i for i, n in enumerate(ordered.nodes)}
     for n in chains:
         if n.op == "PAD":
-            (user,) = consumers[s.graph.nodes[index[n.node]].outputs[0]]
+            (user,) = consumers[ordered.nodes[index[n.node]].outputs[0]]
             assert s.plan.nodes[user].pattern == "pad-conv"
             assert s.plan.nodes[user].partition == n.partition
     check_partitions(s)
@@ -533,14 +540,24 @@ def test_supports_raising_is_a_refusal_quoting_the_exception() -> None:
 
 def test_compile_raising_warns_and_falls_back() -> None:
     graph = load("kws_ref_model")
-    with pytest.warns(UserWarning) as record:
+    with pytest.warns(FallbackWarning) as record:
         s = session(graph, ["fault-compile"])
-    (warning,) = [str(w.message) for w in record]
-    assert "backend 'fault-compile' failed to compile partition" in warning
-    assert "FaultError: compile exploded" in warning
-    assert "fall back" in warning
+    (warning,) = record
     conv = [n.name for n in graph.nodes if n.op in CONV_OPS]
-    assert all(name in warning for name in conv)
+    assert str(warning.message) == (
+        f"fault-compile failed to compile partition 0 ({len(conv)} nodes): "
+        "FaultError: compile exploded; reference runs them"
+    )
+    assert warning.filename == __file__  # it points at the code that made the session
+    (fallback,) = s.fallbacks
+    assert (fallback.backend, fallback.partition, fallback.taken_by) == (
+        "fault-compile",
+        0,
+        ["reference"],
+    )
+    assert sorted(fallback.nodes) == sorted(conv)
+    assert fallback.error == "FaultError: compile exploded"
+    assert f"fallback: {warning.message}" in str(s.plan).splitlines()
     assert set(backend_of(s).values()) == {"reference"}
     for n in s.plan.nodes:
         if n.op in CONV_OPS:
@@ -552,7 +569,9 @@ def test_compile_raising_warns_and_falls_back() -> None:
 
 def test_compile_returning_no_partition_is_a_compile_failure() -> None:
     graph = load("kws_ref_model")
-    with pytest.warns(UserWarning, match=r"'fault-none'.*TypeError: compile returned None"):
+    with pytest.warns(
+        FallbackWarning, match=r"fault-none failed.*TypeError: compile returned None"
+    ):
         s = session(graph, ["fault-none"])
     assert set(backend_of(s).values()) == {"reference"}
     assert_same_outputs(s, graph)
@@ -568,7 +587,7 @@ def test_compile_raising_is_an_error_in_strict_mode() -> None:
 
 def test_compile_raising_with_nothing_to_fall_back_to() -> None:
     with (
-        pytest.warns(UserWarning, match="fault-compile"),
+        pytest.warns(FallbackWarning, match="fault-compile .*; nothing runs them"),
         pytest.raises(UnsupportedOperatorError, match="failed to compile it: FaultError"),
     ):
         session(
@@ -578,7 +597,7 @@ def test_compile_raising_with_nothing_to_fall_back_to() -> None:
 
 def test_claim_then_refuse_in_compile_falls_back() -> None:
     graph = load("kws_ref_model")
-    with pytest.warns(UserWarning, match="DEPTHWISE_CONV_2D is not implemented after all"):
+    with pytest.warns(FallbackWarning, match="DEPTHWISE_CONV_2D is not implemented after all"):
         s = session(graph, ["fault-refuse", ("toy-a", {"ops": ["DEPTHWISE_CONV_2D"]})])
     for n in s.plan.nodes:
         if n.op == "DEPTHWISE_CONV_2D":
@@ -614,8 +633,8 @@ def test_run_faults_are_backend_errors(backend: str, words: list[str]) -> None:
 
 
 def test_backend_that_cannot_be_created_is_named() -> None:
-    with pytest.raises(BackendError, match=r"backend 'toy-fast' \(plugin 'toy-plugin'\)"):
-        session(load("ad01_int8"), [("toy-fast", {"seconds_per_node": "fast"})])
+    with pytest.raises(BackendError, match=r"backend 'fault-create' \(plugin 'toy-plugin'\)"):
+        session(load("ad01_int8"), ["fault-create"])
 
 
 # --- profile and memory ---------------------------------------------------------------------------

@@ -10,7 +10,6 @@ import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import pytest
 import tinyabi
 from tests.conftest import FLOAT_MODELS, INT8_MODELS, shared_model
 from tests.png import read_png
-from tinyabi.backends.base import Backend, CompiledPartition, Verdict
+from tinyabi.backends.base import Backend, CompiledPartition, NodeCheck, Verdict
 from tinyabi.backends.reference import ReferenceBackend, ReferencePartition
 from tinyabi.backends.registry import BackendRegistry
 from tinyabi.dispatch.html import render_plan_html
@@ -39,12 +38,12 @@ class ConvOnly(Backend):
 
     name = "test-conv"
 
-    def supports(self, node: Node, graph: Graph) -> Verdict:
+    def supports(self, node: Node, graph: Graph, check: NodeCheck) -> Verdict:
         if node.op == "CONV_2D":
             return Verdict.yes()
         return Verdict.no(f"{node.op} is not a convolution", "let the reference backend run it")
 
-    def compile(self, subgraph: Graph, options: Mapping[str, Any]) -> CompiledPartition:
+    def compile(self, subgraph: Graph) -> CompiledPartition:
         return ReferencePartition(subgraph)
 
 
@@ -53,12 +52,12 @@ class Picky(Backend):
 
     name = "test-picky"
 
-    def supports(self, node: Node, graph: Graph) -> Verdict:
+    def supports(self, node: Node, graph: Graph, check: NodeCheck) -> Verdict:
         if node.op == "DEPTHWISE_CONV_2D" and node.name[-1] in "13579":
             return Verdict.yes()
         return Verdict.no(EVIL_REASON)
 
-    def compile(self, subgraph: Graph, options: Mapping[str, Any]) -> CompiledPartition:
+    def compile(self, subgraph: Graph) -> CompiledPartition:
         return ReferencePartition(subgraph)
 
 

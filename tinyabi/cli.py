@@ -409,30 +409,21 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _option_value(text: str) -> object:
-    """A backend option's value from the command line: an int, a bool, or the text itself."""
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    try:
-        return int(text)
-    except ValueError:
-        return text
-
-
 def backend_list(text: str) -> list[str | tuple[str, dict[str, object]]]:
     """``a,b:key=value:key2=value2,c`` as the backend list a Session takes: names, or
-    ``(name, options)`` pairs for entries that carry options."""
+    ``(name, options)`` pairs for entries that carry options. Values stay text: the backend's
+    declared options convert them (``"4"`` to 4, ``"true"`` to True, ``"A+B"`` to a list)."""
     backends: list[str | tuple[str, dict[str, object]]] = []
     for item in (b.strip() for b in text.split(",")):
         if not item:
             continue
         name, *pairs = item.split(":")
-        options = {}
+        options: dict[str, object] = {}
         for pair in pairs:
             key, sep, value = pair.partition("=")
             if not sep or not key:
                 raise argparse.ArgumentTypeError(f"backend option {pair!r} is not KEY=VALUE")
-            options[key] = _option_value(value)
+            options[key] = value
         backends.append((name, options) if options else name)
     return backends
 

@@ -9,6 +9,10 @@ the whole family with one ``except``. The subclasses say *whose* fault it is:
 * :class:`UnsupportedOperatorError`: no backend can run a node (names the operator).
 * :class:`InputError`: a feed does not match the model's inputs (says what was expected).
 * :class:`BackendError`: a backend failed while compiling or running (names the backend).
+* :class:`OptionsError`: options given to a backend are not the ones it declares.
+
+:class:`FallbackWarning` is the warning a session gives when a backend fails to compile a
+partition and other backends take its nodes.
 """
 
 from __future__ import annotations
@@ -41,3 +45,13 @@ class InputError(TinyABIError):
 
 class BackendError(TinyABIError):
     """A backend failed while compiling or running a partition."""
+
+
+class OptionsError(TinyABIError):
+    """Options given to a backend are unknown or have bad values (one line: the backend, the
+    option, what is wrong and the options it takes)."""
+
+
+class FallbackWarning(UserWarning):
+    """A backend failed to compile a partition and the session gave its nodes to other
+    backends (one line: the backend, the partition, the error and who runs the nodes now)."""

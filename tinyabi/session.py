@@ -1,8 +1,9 @@
 """The unified run API: a :class:`Session` runs a model on a preference-ordered list of backends.
 
-Creating a session plans and compiles: every node is assigned to a backend (first claim, or
-lowest estimated cost), nodes are grouped into convex partitions, one arena is planned for all
-activation tensors, and each partition is compiled once. :meth:`Session.run` then runs the
+Creating a session validates the backends' options, plans
+(:func:`~tinyabi.dispatch.planner.make_plan`: every node is assigned to a backend, by first
+claim or lowest estimated cost, and nodes are grouped into convex partitions), compiles each
+partition once and plans one arena for all activation tensors. :meth:`Session.run` then runs the
 partitions in order and hands tensors across their boundaries.
 """
 
@@ -20,10 +21,16 @@ from pydantic import BaseModel
 
 from tinyabi.backends.base import Backend, CompiledPartition
 from tinyabi.backends.registry import BackendRegistry, default_registry
-from tinyabi.dispatch.memory import memory_aware_order, peak_for_order, plan_memory
-from tinyabi.dispatch.partition import assign, group_partitions, split_partitions
-from tinyabi.dispatch.plan import Decline, MemoryPlan, NodePlan, PartitionPlan, Plan
-from tinyabi.errors import BackendError, InputError, TinyABIError, UnsupportedOperatorError
+from tinyabi.dispatch.memory import plan_memory
+from tinyabi.dispatch.plan import Fallback, MemoryPlan, PartitionPlan, Plan
+from tinyabi.dispatch.planner import execution_graph, make_plan, partition_graphs
+from tinyabi.errors import (
+    BackendError,
+    FallbackWarning,
+    InputError,
+    TinyABIError,
+    UnsupportedOperatorError,
+)
 from tinyabi.ir.graph import Graph, numpy_dtype
 
 ModelLike = Graph | str | os.PathLike[str] | bytes
@@ -86,8 +93,10 @@ class Session:
     supports a node takes it. Nodes no listed backend supports go to ``fallback`` (a backend
     name, ``"reference"`` by default); ``fallback="error"`` makes them an error instead.
     ``mode="cost"`` lets backends that give estimates compete on estimated time. With
-    ``strict=True`` a backend that fails to compile is an error; otherwise its nodes fall back
-    to the next backend with a warning.
+    ``strict=True`` a backend that fails to compile is an error; otherwise the session plans
+    again without that backend for the partition's nodes, records the event in
+    ``plan.fallbacks`` and warns with a :class:`~tinyabi.errors.FallbackWarning`. Backend
+    options are validated first: bad ones raise :class:`~tinyabi.errors.OptionsError`.
     """
 
     def __init__(
@@ -105,15 +114,7 @@ class Session:
         self.fallback = fallback
         self.mode = mode
         self.strict = strict
-        order = memory_aware_order(graph)
-        if peak_for_order(graph, order) < peak_for_order(graph, range(len(graph.nodes))):
-            graph = Graph(
-                graph.tensors,
-                [graph.nodes[i] for i in order],
-                graph.inputs,
-                graph.outputs,
-                graph.name,
-            )
+        #: The model's graph, as given (the plan says in which order its nodes run).
         self.graph = graph
         self.plan, self._compiled = self._plan_and_compile()
         # What run() checks, worked out once: (name, dtype, shape) of every graph input, and
@@ -156,35 +157,52 @@ class Session:
         return [self.registry.create(name, options) for name, options in entries]
 
     def _plan_and_compile(self) -> tuple[Plan, list[CompiledPartition]]:
+        """Plan, compile every partition, and plan again without a backend for the nodes of a
+        partition it failed to compile (unless strict), until every partition compiles."""
         excluded: dict[str, dict[str, str]] = {}
+        fallbacks: list[Fallback] = []
         while True:
-            plan, subgraphs = self._make_plan(excluded)
+            plan = make_plan(
+                self.graph, self.backends, fallback=self.fallback, mode=self.mode, excluded=excluded
+            )
+            plan.fallbacks = list(fallbacks)
+            if fallbacks:
+                self._warn_fallback(fallbacks[-1], plan)
+            if plan.unassigned:
+                raise UnsupportedOperatorError(self._unassigned_message(plan))
             compiled: list[CompiledPartition] = []
-            failed = False
+            subgraphs = partition_graphs(self.graph, plan)
             for part, subgraph in zip(plan.partitions, subgraphs):
                 backend = self._backend(part.backend)
                 try:
-                    result = backend.compile(subgraph, backend.options)
+                    result = backend.compile(subgraph)
                     if not isinstance(result, CompiledPartition):
                         raise TypeError(f"compile returned {result!r}, not a CompiledPartition")
-                    compiled.append(result)
                 except Exception as exc:
-                    message = (
-                        f"backend {part.backend!r} failed to compile partition {part.index} "
-                        f"(nodes {part.nodes}): {type(exc).__name__}: {exc}"
-                    )
+                    error = " ".join(f"{type(exc).__name__}: {exc}".split())
                     if self.strict or part.backend == self.backends[-1].name == self.fallback:
                         # Keep the error's kind (a GraphError stays a GraphError) with context.
                         kind = type(exc) if isinstance(exc, TinyABIError) else BackendError
-                        raise kind(message) from None
-                    warnings.warn(
-                        message + "; its nodes fall back to the next backend", stacklevel=3
-                    )
+                        raise kind(
+                            f"backend {part.backend!r} failed to compile partition "
+                            f"{part.index} (nodes {part.nodes}): {error}"
+                        ) from None
                     for name in part.nodes:
-                        excluded.setdefault(name, {})[part.backend] = f"{type(exc).__name__}: {exc}"
-                    failed = True
+                        excluded.setdefault(name, {})[part.backend] = (
+                            f"failed to compile it: {error}"
+                        )
+                    fallbacks.append(
+                        Fallback(
+                            backend=part.backend,
+                            partition=part.index,
+                            nodes=part.nodes,
+                            error=error,
+                            taken_by=[],
+                        )
+                    )
                     break
-            if not failed:
+                compiled.append(result)
+            else:
                 scratch = max((c.memory.scratch for c in compiled), default=0)
                 persistent = sum(c.memory.persistent for c in compiled)
                 for part, c in zip(plan.partitions, compiled):
@@ -193,94 +211,38 @@ class Session:
                         c.memory.persistent,
                     )
                 plan.memory = plan_memory(
-                    self.graph, scratch_bytes=scratch, persistent_bytes=persistent
+                    execution_graph(self.graph, plan),
+                    scratch_bytes=scratch,
+                    persistent_bytes=persistent,
                 )
                 return plan, compiled
 
+    @staticmethod
+    def _warn_fallback(fallback: Fallback, plan: Plan) -> None:
+        """Fill in who took the nodes of the failed partition, and warn (pointing at the code
+        that created the session)."""
+        taken = {n.node: n.backend for n in plan.nodes}
+        fallback.taken_by = list(dict.fromkeys(taken[n] for n in fallback.nodes if taken[n]))
+        # Session() -> _plan_and_compile -> _warn_fallback: the user's line is 4 frames up.
+        warnings.warn(str(fallback), FallbackWarning, stacklevel=4)
+
+    def _unassigned_message(self, plan: Plan) -> str:
+        unassigned = plan.unassigned
+        details = "; ".join(
+            f"node {n.node!r} ({n.op}): "
+            + (", ".join(f"{d.backend} declined ({d.reason})" for d in n.declined) or "no backend")
+            for n in unassigned
+        )
+        what = (
+            "fallback is 'error' and no listed backend supports"
+            if self.fallback == "error"
+            else "no backend can run"
+        )
+        ops = ", ".join(sorted({n.op for n in unassigned}))
+        return f"{what} {len(unassigned)} node(s) ({ops}): {details}"
+
     def _backend(self, name: str) -> Backend:
         return next(b for b in self.backends if b.name == name)
-
-    def _make_plan(self, excluded: dict[str, dict[str, str]]) -> tuple[Plan, list[Graph]]:
-        """The plan, and the subgraph of each of its partitions."""
-        graph = self.graph
-        assignments = assign(graph, self.backends, self.mode, excluded)
-        unassigned = [(graph.nodes[i], a) for i, a in enumerate(assignments) if a.backend is None]
-        if unassigned:
-            details = "; ".join(
-                f"{node.describe()}: "
-                + (", ".join(f"{b} declined ({v.reason})" for b, v in a.declined) or "no backend")
-                for node, a in unassigned
-            )
-            what = (
-                "fallback is 'error' and no listed backend supports"
-                if self.fallback == "error"
-                else "no backend can run"
-            )
-            ops = ", ".join(sorted({n.op for n, _ in unassigned}))
-            raise UnsupportedOperatorError(f"{what} {len(unassigned)} node(s) ({ops}): {details}")
-        backend_of = [a.backend or "" for a in assignments]
-        chains: dict[int, list[int]] = {}
-        for i, a in enumerate(assignments):
-            if a.chain is not None:
-                chains.setdefault(a.chain, []).append(i)
-        part_of = group_partitions(graph, backend_of, list(chains.values()))
-        count = max(part_of, default=-1) + 1
-        members: list[list[int]] = [[] for _ in range(count)]
-        for i, p in enumerate(part_of):
-            members[p].append(i)
-        # Execution order: partitions in order, nodes in their stored (topological) order.
-        order = [i for p in members for i in p]
-        self.graph = graph = Graph(
-            graph.tensors, [graph.nodes[i] for i in order], graph.inputs, graph.outputs, graph.name
-        )
-        assignments = [assignments[i] for i in order]
-        part_of = [part_of[i] for i in order]
-        subgraphs = split_partitions(graph, part_of, lambda p: f"{graph.name}:partition{p}")
-        partitions = []
-        for p, sub in enumerate(subgraphs):
-            backend = self._backend(backend_of[members[p][0]])
-            estimate = _safe_estimate(backend, sub)
-            partitions.append(
-                PartitionPlan(
-                    index=p,
-                    backend=backend.name,
-                    nodes=[node.name for node in sub.nodes],
-                    inputs=sub.inputs,
-                    outputs=sub.outputs,
-                    estimated_seconds=estimate,
-                )
-            )
-        nodes = [
-            NodePlan(
-                node=node.name,
-                op=node.op,
-                backend=a.backend or "",
-                partition=part_of[i],
-                pattern=a.pattern,
-                declined=[Decline(backend=b, reason=v.reason, hint=v.hint) for b, v in a.declined],
-                first_claim=a.first_claim,
-            )
-            for i, (node, a) in enumerate(zip(graph.nodes, assignments))
-        ]
-        notes = []
-        changed = [n.node for n in nodes if n.first_claim]
-        if changed:
-            notes.append(
-                f"cost mode moved {len(changed)} node(s) away from their first-claim backend: "
-                + ", ".join(
-                    f"{n.node} ({n.first_claim} -> {n.backend})" for n in nodes if n.first_claim
-                )
-            )
-        plan = Plan(
-            model=graph.name,
-            backends=[b.name for b in self.backends],
-            fallback=self.fallback,
-            mode=self.mode,
-            partitions=partitions,
-            nodes=nodes,
-            notes=notes,
-        )
-        return plan, subgraphs
 
     # --- running -----------------------------------------------------------------------------
 
@@ -324,6 +286,11 @@ class Session:
                 )
             checked[name] = value
         return checked
+
+    @property
+    def fallbacks(self) -> list[Fallback]:
+        """The partitions a backend failed to compile and who runs their nodes instead."""
+        return list(self.plan.fallbacks)
 
     @property
     def compiled(self) -> list[CompiledPartition]:
@@ -443,11 +410,3 @@ class Session:
         ``reset()`` does; the next :meth:`run` starts from the initial state."""
         for compiled in self._compiled:
             compiled.reset()
-
-
-def _safe_estimate(backend: Backend, subgraph: Graph) -> float | None:
-    try:
-        estimate = backend.estimate(subgraph)
-    except Exception:
-        return None
-    return None if estimate is None else float(estimate.seconds)

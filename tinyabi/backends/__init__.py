@@ -2,11 +2,22 @@
 
 from tinyabi.backends.base import (
     Backend,
+    BackendOptions,
     CompiledPartition,
     Estimate,
     MemoryNeeds,
     Pattern,
     Verdict,
 )
+from tinyabi.ir.validate import NodeCheck
 
-__all__ = ["Backend", "CompiledPartition", "Estimate", "MemoryNeeds", "Pattern", "Verdict"]
+__all__ = [
+    "Backend",
+    "BackendOptions",
+    "CompiledPartition",
+    "Estimate",
+    "MemoryNeeds",
+    "NodeCheck",
+    "Pattern",
+    "Verdict",
+]

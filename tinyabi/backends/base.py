@@ -1,7 +1,10 @@
 """The backend contract: what a plugin implements so the dispatcher can give it work.
 
-A backend says, node by node, whether it can run a node (:meth:`Backend.supports`, never
-raising), optionally which multi-node patterns it wants as one unit, compiles a partition into a
+A backend declares its options as a pydantic model (:class:`BackendOptions`), which the
+registry validates before anything runs. It says, node by node, whether it can run a node
+(:meth:`Backend.supports`, given the node's spec check computed once by the dispatcher),
+optionally which multi-node patterns it wants as one unit and whether it accepts a whole
+proposed partition (:meth:`Backend.accept`), compiles a partition into a
 :class:`CompiledPartition` once, and runs it many times. It may also estimate a partition's cost
 for cost-based planning and report the memory it needs beyond the tensors.
 """
@@ -12,12 +15,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from tinyabi.errors import BackendError
 from tinyabi.ir.graph import Graph, Node
+from tinyabi.ir.validate import NodeCheck
 
 
 @dataclass(frozen=True)
@@ -108,9 +113,33 @@ class CompiledPartition(ABC):
         return None
 
 
+class BackendOptions(BaseModel):
+    """The options a backend takes, as a frozen pydantic model that forbids unknown keys.
+
+    A backend with options subclasses it, declares each option as a field with a default and a
+    ``description=`` (documentation is generated from them) and sets
+    ``Options = ThatModel`` on the backend class. The registry validates what users pass (in
+    pydantic's lax mode, so ``"4"`` from the command line becomes ``4``) before anything runs.
+    This base model declares no options.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _split_names(value: Any) -> Any:
+    return tuple(v for v in value.split("+") if v) if isinstance(value, str) else value
+
+
+#: An option holding names (operators, nodes): a list, or on the command line one text with
+#: the names joined by ``+`` (``tflm:ops=CONV_2D+ADD``).
+NameList = Annotated[tuple[str, ...], BeforeValidator(_split_names)]
+
+
 class Backend(ABC):
     """Base class of every backend. Subclasses set the identity class attributes and implement
-    :meth:`supports` and :meth:`compile`; the rest is optional."""
+    :meth:`supports` and :meth:`compile`; the rest is optional. The constructor takes an
+    instance of :attr:`Options` (the registry builds it from what users pass) and keeps it as
+    ``self.options``; a subclass that overrides ``__init__`` passes it on."""
 
     #: Unique name users put in the backend list, e.g. ``"cmsis-nn"``.
     name: ClassVar[str]
@@ -121,13 +150,31 @@ class Backend(ABC):
     #: The part of the spec it implements, e.g. ``"int8"``, ``"float32"`` or ``"full"``.
     profile: ClassVar[str] = "full"
 
-    def __init__(self, **options: Any) -> None:
+    #: The model of the options this backend takes (default: none).
+    Options: ClassVar[type[BackendOptions]] = BackendOptions
+
+    def __init__(self, options: BackendOptions | None = None) -> None:
+        """``options`` is an instance of :attr:`Options` (default: every option's default);
+        :meth:`BackendRegistry.create <tinyabi.backends.registry.BackendRegistry.create>`
+        builds it from a mapping and reports bad options."""
+        if options is None:
+            options = self.Options()
+        elif not isinstance(options, self.Options):
+            raise TypeError(
+                f"backend {self.name!r} takes {self.Options.__name__} options, "
+                f"not {type(options).__name__}"
+            )
         self.options = options
 
     @abstractmethod
-    def supports(self, node: Node, graph: Graph) -> Verdict:
-        """Whether this backend can run ``node`` of ``graph``. Must not raise; if it does
-        anyway, the dispatcher records the exception as the reason."""
+    def supports(self, node: Node, graph: Graph, check: NodeCheck) -> Verdict:
+        """Whether this backend can run ``node`` of ``graph``.
+
+        ``check`` is the node's check against the spec, computed once by the dispatcher:
+        ``check.signature`` is the matched signature name (``None`` for extension nodes and
+        invalid nodes) and ``check.problem`` says which rule an invalid node breaks. Backends
+        use it instead of validating the node again. Should not raise; if it does anyway, the
+        dispatcher records the exception as the reason."""
 
     def patterns(self) -> Sequence[Pattern]:
         """Chains of operators this backend wants to take as one unit (default: none).
@@ -137,9 +184,22 @@ class Backend(ABC):
         backend took any of its nodes and :meth:`supports` accepts each of them."""
         return ()
 
+    def accept(self, partition: Graph) -> Verdict:
+        """Whether this backend takes a whole proposed partition (default: yes).
+
+        Called while planning, after nodes are grouped and before anything compiles, once per
+        proposed partition of this backend (``partition`` holds its nodes in execution order).
+        A refusal of a partition of several nodes splits it before its middle node (a pattern's
+        chain stays whole) and offers the parts; a refused single node (or chain) goes to the
+        next backend in preference order, with "partition refused: <reason>" among its
+        declines. Use it for limits that depend on the partition as a whole (memory, node
+        count); should not raise (an exception counts as a refusal quoting it)."""
+        return Verdict.yes()
+
     @abstractmethod
-    def compile(self, subgraph: Graph, options: Mapping[str, Any]) -> CompiledPartition:
-        """Compile a partition (a subgraph of nodes this backend supports) once."""
+    def compile(self, subgraph: Graph) -> CompiledPartition:
+        """Compile a partition (a subgraph of nodes this backend supports) once, with this
+        backend's :attr:`options`."""
 
     def estimate(self, subgraph: Graph) -> Estimate | None:
         """A cost estimate for running ``subgraph``, or ``None`` (the default) when unknown."""

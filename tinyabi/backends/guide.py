@@ -12,6 +12,7 @@ from typing import Any
 
 from tinyabi import hookspecs
 from tinyabi.backends import base
+from tinyabi.ir.validate import NodeCheck
 
 _INTRO = """\
 # Writing a tinyabi backend plugin
@@ -28,26 +29,40 @@ my_npu = "my_npu_backend.plugin"
 ```
 
 ```python
-from tinyabi.backends import Backend, CompiledPartition, Verdict
+from pydantic import Field
+
+from tinyabi.backends import Backend, BackendOptions, CompiledPartition, Verdict
 from tinyabi.hookspecs import hookimpl
+
+
+class MyNpuOptions(BackendOptions):
+    device: int = Field(0, description="which NPU to run on")
 
 
 class MyNpu(Backend):
     name = "my-npu"
+    Options = MyNpuOptions
 
-    def supports(self, node, graph):
-        if node.op == "CONV_2D":
+    def supports(self, node, graph, check):
+        if check.problem is not None:  # the node breaks the spec
+            return Verdict.no(check.problem)
+        if node.op == "CONV_2D" and check.signature == "int8":
             return Verdict.yes()
-        return Verdict.no(f"{node.op} has no NPU kernel")
+        return Verdict.no(f"{node.op} ({check.signature}) has no NPU kernel")
 
-    def compile(self, subgraph, options):
-        return MyNpuPartition(subgraph)  # a CompiledPartition: run(inputs) -> outputs
+    def compile(self, subgraph):
+        # a CompiledPartition: run(inputs) -> outputs
+        return MyNpuPartition(subgraph, device=self.options.device)
 
 
 @hookimpl
 def tinyabi_register_backends(registry):
     registry.add(MyNpu)
 ```
+
+Users pass options as `("my-npu", {"device": 1})` in a session's backend list or
+`--backends my-npu:device=1` on the command line; the registry validates them against
+`Options` before anything runs and reports an unknown key or a bad value in one line.
 
 `tests/plugins/tinyabi-toy-backend/` in the repository is a complete example, and
 `plugins/tinyabi-tflm` and `plugins/tinyabi-cmsis-nn` are real ones.
@@ -84,6 +99,8 @@ def render_plugin_guide() -> str:
     lines += ["## The backend contract", "", _doc(base), ""]
     for cls in (
         base.Backend,
+        base.BackendOptions,
+        NodeCheck,
         base.CompiledPartition,
         base.Verdict,
         base.MemoryNeeds,

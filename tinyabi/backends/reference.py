@@ -12,10 +12,9 @@ from typing import Any
 import numpy as np
 
 from tinyabi.backends.base import Backend, CompiledPartition, Verdict
-from tinyabi.errors import GraphError
 from tinyabi.hookspecs import hookimpl
 from tinyabi.ir.graph import Graph, Node
-from tinyabi.ir.validate import validate_node
+from tinyabi.ir.validate import NodeCheck
 from tinyabi.kernels import has_kernel, prepare
 from tinyabi.spec import SPEC_VERSION, load_spec
 
@@ -45,7 +44,7 @@ class ReferenceBackend(Backend):
     spec_version = SPEC_VERSION
     profile = "full"
 
-    def supports(self, node: Node, graph: Graph) -> Verdict:
+    def supports(self, node: Node, graph: Graph, check: NodeCheck) -> Verdict:
         if node.is_extension:
             return Verdict.no(
                 f"{node.op} is outside the TinyABI spec",
@@ -53,13 +52,11 @@ class ReferenceBackend(Backend):
             )
         if not has_kernel(node.op):
             return Verdict.no(f"no reference kernel for {node.op}")
-        try:
-            validate_node(node, graph)
-        except GraphError as exc:
-            return Verdict.no(str(exc))
+        if check.problem is not None:
+            return Verdict.no(check.problem)
         return Verdict.yes()
 
-    def compile(self, subgraph: Graph, options: Mapping[str, Any]) -> CompiledPartition:
+    def compile(self, subgraph: Graph) -> CompiledPartition:
         return ReferencePartition(subgraph)
 
     def claims(self) -> Mapping[str, Sequence[str]]:

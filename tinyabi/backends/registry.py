@@ -9,6 +9,7 @@ that implements an unknown hook is an error that names it.
 
 from __future__ import annotations
 
+import difflib
 import importlib.metadata
 import os
 from collections.abc import Iterable, Mapping
@@ -16,10 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
+from pydantic import ValidationError
 
 from tinyabi import hookspecs
-from tinyabi.backends.base import Backend
-from tinyabi.errors import BackendError, TinyABIError
+from tinyabi.backends.base import Backend, BackendOptions
+from tinyabi.errors import BackendError, OptionsError, TinyABIError
 
 ENV_DISABLE_AUTOLOAD = "TINYABI_DISABLE_PLUGIN_AUTOLOAD"
 ENV_BLOCK = "TINYABI_BLOCK_PLUGINS"
@@ -81,17 +83,54 @@ class BackendRegistry:
             ) from None
 
     def create(self, name: str, options: Mapping[str, Any] | None = None) -> Backend:
-        """An instance of backend ``name`` with ``options``; a :class:`BackendError` naming the
-        backend and its plugin when the plugin's constructor fails."""
+        """An instance of backend ``name`` with ``options`` validated against its declared
+        :attr:`~tinyabi.backends.Backend.Options` (an :class:`~tinyabi.errors.OptionsError`
+        naming the option and the allowed ones when they do not fit); a
+        :class:`BackendError` naming the backend and its plugin when its constructor fails."""
         entry = self.get(name)
-        options = dict(options or {})
+        validated = parse_options(name, entry.cls.Options, options)
         try:
-            return entry.cls(**options)
+            return entry.cls(validated)
         except Exception as exc:
             raise BackendError(
                 f"backend {name!r} (plugin {entry.plugin!r}) could not be created with "
-                f"options {options}: {type(exc).__name__}: {exc}"
+                f"options {dict(options or {})}: {type(exc).__name__}: {exc}"
             ) from None
+
+
+def parse_options(
+    backend: str, model: type[BackendOptions], options: Mapping[str, Any] | None
+) -> BackendOptions:
+    """``options`` validated by ``model`` (lax: ``"4"`` becomes ``4``, ``"true"`` ``True``);
+    a one-line :class:`~tinyabi.errors.OptionsError` when a key is unknown or a value bad."""
+    if isinstance(options, model):
+        return options
+    given = dict(options or {})
+    allowed = list(model.model_fields)
+    if not allowed and given:
+        raise OptionsError(
+            f"backend {backend!r} takes no options; got {', '.join(repr(k) for k in given)}"
+        )
+    unknown = [k for k in given if k not in model.model_fields]
+    if unknown:
+        key = str(unknown[0])
+        close = difflib.get_close_matches(key, allowed, n=1)
+        guess = f" (did you mean {close[0]!r}?)" if close else ""
+        raise OptionsError(
+            f"backend {backend!r}: unknown option {key!r}{guess}; "
+            f"its options are {', '.join(allowed)}"
+        )
+    try:
+        return model.model_validate(given)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = str(error["loc"][0]) if error["loc"] else "?"
+        value = given.get(key)
+        reason = " ".join(str(error["msg"]).split())
+        raise OptionsError(
+            f"backend {backend!r}: option {key!r} = {value!r}: {reason}; "
+            f"its options are {', '.join(allowed)}"
+        ) from None
 
 
 def create_plugin_manager(

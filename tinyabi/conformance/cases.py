@@ -23,6 +23,7 @@ from tinyabi.errors import TinyABIError
 from tinyabi.ir.builder import GraphBuilder
 from tinyabi.ir.graph import Graph, Node, Quantization, numpy_dtype
 from tinyabi.ir.shapes import has_shape_rule, infer_shapes
+from tinyabi.ir.validate import check_node
 from tinyabi.quantization.conv import bias_scales
 from tinyabi.spec import OperandType, OperatorSpec, Signature, Spec, load_spec
 
@@ -86,10 +87,11 @@ def generate_cases(op: OperatorSpec, signature: Signature, count: int, seed: int
         if candidate is None:
             continue
         graph, inputs = candidate
-        if not reference.supports(graph.nodes[0], graph):
+        node = graph.nodes[0]
+        if not reference.supports(node, graph, check_node(node, graph)):
             continue
         try:
-            expected = reference.compile(graph, {}).run(inputs)
+            expected = reference.compile(graph).run(inputs)
         except (TinyABIError, ValueError, ArithmeticError):
             continue
         cases.append(Case(op.name, signature.name, len(cases), graph, inputs, expected))

@@ -12,6 +12,7 @@ from tinyabi.backends.registry import BackendRegistry, default_registry
 from tinyabi.conformance.cases import Case, generate_cases
 from tinyabi.conformance.report import ConformanceReport, Failure, SignatureResult, Stage
 from tinyabi.errors import InputError
+from tinyabi.ir.validate import check_node
 from tinyabi.spec import SPEC_VERSION, Tolerance, load_spec
 
 #: How many failures a report keeps with their parameters.
@@ -43,7 +44,7 @@ def check_case(backend: Backend, case: Case, tol: Tolerance) -> tuple[Stage, str
     failed and why. Never raises for the backend's errors."""
     stage: Stage = "compile"
     try:
-        compiled = backend.compile(case.graph, backend.options)
+        compiled = backend.compile(case.graph)
         if not isinstance(compiled, CompiledPartition):
             return "compile", f"compile returned {compiled!r}, not a CompiledPartition"
         stage = "run"
@@ -136,7 +137,7 @@ def _claim(backend: Backend, case: Case) -> str | tuple[Stage, str] | None:
     """``None`` when the backend claims the case, the reason (a string) when it declines, or
     a ``supports`` failure when it raises."""
     try:
-        verdict = backend.supports(case.node, case.graph)
+        verdict = backend.supports(case.node, case.graph, check_node(case.node, case.graph))
     except Exception as exc:
         return "supports", _error(exc)
     if verdict:

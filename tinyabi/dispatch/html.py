@@ -21,6 +21,7 @@ from tinyabi.dispatch.plan_view.graph_svg import graph_svg
 from tinyabi.dispatch.plan_view.layout import layered_layout
 from tinyabi.dispatch.plan_view.memory_svg import memory_svg
 from tinyabi.dispatch.plan_view.text import esc, fmt_bytes, json_for_script, shorten
+from tinyabi.dispatch.planner import execution_graph
 from tinyabi.ir.graph import Graph
 
 #: Graphs with more nodes are drawn up to this many (the page stays a few megabytes at most).
@@ -30,7 +31,9 @@ MAX_DECLINE_ROWS = 60
 
 
 def render_plan_html(plan: Plan, graph: Graph, max_nodes: int = MAX_NODES) -> str:
-    """The page for ``plan`` of ``graph`` (the session's graph, in execution order)."""
+    """The page for ``plan`` of ``graph`` (the session's graph; drawn in the plan's execution
+    order)."""
+    graph = execution_graph(graph, plan)
     facts = gather_facts(plan, graph, max_nodes)
     colours = backend_colours([*plan.backends, *(n.backend for n in plan.nodes)])
     layout = layered_layout(graph, [n.partition for n in facts.nodes])

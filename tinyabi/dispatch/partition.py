@@ -17,11 +17,12 @@ operations and planning stays linear in practice.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from tinyabi.backends.base import Backend, Pattern, Verdict
 from tinyabi.ir.graph import Graph, Node, Tensor
+from tinyabi.ir.validate import NodeCheck, check_node
 
 #: Seconds charged per byte that crosses a partition boundary in cost mode (a memcpy-ish rate).
 TRANSFER_SECONDS_PER_BYTE = 1e-10
@@ -41,10 +42,16 @@ class Assignment:
     chain: int | None = None
 
 
-def safe_supports(backend: Backend, node: Node, graph: Graph) -> Verdict:
-    """``backend.supports`` with any exception turned into a refusal that quotes it."""
+def safe_supports(
+    backend: Backend, node: Node, graph: Graph, check: NodeCheck | None = None
+) -> Verdict:
+    """``backend.supports`` with any exception turned into a refusal that quotes it: the one
+    place the contract's "supports never raises" is enforced. ``check`` is the node's spec
+    check (computed here when not given)."""
+    if check is None:
+        check = check_node(node, graph)
     try:
-        verdict = backend.supports(node, graph)
+        verdict = backend.supports(node, graph, check)
     except Exception as exc:
         return Verdict.no(f"{backend.name}.supports raised {type(exc).__name__}: {exc}")
     if not isinstance(verdict, Verdict):
@@ -52,10 +59,22 @@ def safe_supports(backend: Backend, node: Node, graph: Graph) -> Verdict:
     return verdict
 
 
+def safe_accept(backend: Backend, partition: Graph) -> Verdict:
+    """``backend.accept`` with any exception turned into a refusal that quotes it."""
+    try:
+        verdict = backend.accept(partition)
+    except Exception as exc:
+        return Verdict.no(f"{backend.name}.accept raised {type(exc).__name__}: {exc}")
+    if not isinstance(verdict, Verdict):
+        return Verdict.no(f"{backend.name}.accept returned {verdict!r}, not a Verdict")
+    return verdict
+
+
 def assign_first_claim(
     graph: Graph,
     backends: Sequence[Backend],
     excluded: dict[str, dict[str, str]] | None = None,
+    checks: Sequence[NodeCheck] | None = None,
 ) -> list[Assignment]:
     """First-claim assignment of every node (by position in ``graph.nodes``).
 
@@ -63,16 +82,18 @@ def assign_first_claim(
     chains its patterns match among the nodes still unclaimed (a chain is claimed whole or not
     at all), then every other unclaimed node it supports. So a backend's pattern never takes a
     node from a backend the user preferred. ``excluded`` maps a node name to the backends that
-    must not take it, each with the error it failed to compile the node with; they are recorded
-    as refusals quoting that error.
+    must not take it, each with the reason (e.g. the error it failed to compile the node with);
+    they are recorded as refusals with that reason. ``checks`` are the nodes' spec checks (by
+    position; computed once here when not given) handed to every backend.
     """
     excluded = excluded or {}
+    checks = _checks(graph, checks)
     result: list[Assignment | None] = [None] * len(graph.nodes)
     declined: list[list[tuple[str, Verdict]]] = [[] for _ in graph.nodes]
     consumers = graph.consumers()
     chains = 0
     for backend in backends:
-        verdict = _Verdicts(graph, backend, excluded)
+        verdict = _Verdicts(graph, backend, excluded, checks)
         for pattern, chain in _pattern_matches(graph, backend, consumers, result):
             if not all(verdict(i) for i in chain):
                 continue
@@ -98,19 +119,29 @@ def assign_first_claim(
 class _Verdicts:
     """One backend's verdicts on the nodes of a graph, each asked for at most once."""
 
-    def __init__(self, graph: Graph, backend: Backend, excluded: dict[str, dict[str, str]]) -> None:
-        self.graph, self.backend, self.excluded = graph, backend, excluded
+    def __init__(
+        self,
+        graph: Graph,
+        backend: Backend,
+        excluded: dict[str, dict[str, str]],
+        checks: Sequence[NodeCheck],
+    ) -> None:
+        self.graph, self.backend, self.excluded, self.checks = graph, backend, excluded, checks
         self.cache: dict[int, Verdict] = {}
 
     def __call__(self, i: int) -> Verdict:
         if i not in self.cache:
             node = self.graph.nodes[i]
-            error = self.excluded.get(node.name, {}).get(self.backend.name)
-            if error is not None:
-                self.cache[i] = Verdict.no(f"failed to compile it: {error}")
+            reason = self.excluded.get(node.name, {}).get(self.backend.name)
+            if reason is not None:
+                self.cache[i] = Verdict.no(reason)
             else:
-                self.cache[i] = safe_supports(self.backend, node, self.graph)
+                self.cache[i] = safe_supports(self.backend, node, self.graph, self.checks[i])
         return self.cache[i]
+
+
+def _checks(graph: Graph, checks: Sequence[NodeCheck] | None) -> Sequence[NodeCheck]:
+    return [check_node(node, graph) for node in graph.nodes] if checks is None else checks
 
 
 def _pattern_matches(
@@ -156,13 +187,17 @@ def _match_chain(
 
 
 def group_partitions(
-    graph: Graph, backend_of: Sequence[str], chains: Sequence[Sequence[int]] = ()
+    graph: Graph,
+    backend_of: Sequence[str],
+    chains: Sequence[Sequence[int]] = (),
+    breaks: Collection[int] = (),
 ) -> list[int]:
     """The partition index of every node (by position), partitions numbered in a dependency
     order.
 
     Each node in ``chains`` (pattern matches: node positions, each chain in order, each node
-    feeding only the next) lands in the same partition as the rest of its chain.
+    feeding only the next) lands in the same partition as the rest of its chain. A node in
+    ``breaks`` (or a chain holding one) starts a new partition (later nodes may join it).
 
     Nodes (a chain counts as one unit, visited where its last node is) join the partition of one
     of their producers run by the same backend when the partitions stay acyclic (which also
@@ -199,7 +234,7 @@ def group_partitions(
         for q in pred_parts:
             above |= upstream[q] | (1 << q)
         chosen = -1
-        for p in pred_parts:
+        for p in pred_parts if members.isdisjoint(breaks) else ():
             if part_backend[p] != backend:
                 continue
             if not feeds_others[p] or above & ~upstream[p] & ~(1 << p) == 0:
@@ -301,14 +336,17 @@ def assign(
     backends: Sequence[Backend],
     mode: str = "first-claim",
     excluded: dict[str, dict[str, str]] | None = None,
+    checks: Sequence[NodeCheck] | None = None,
 ) -> list[Assignment]:
-    """Assign every node to a backend, by first claim or (``mode="cost"``) by estimated cost."""
-    first = assign_first_claim(graph, backends, excluded)
+    """Assign every node to a backend, by first claim or (``mode="cost"``) by estimated cost.
+    ``excluded`` and ``checks`` are as for :func:`assign_first_claim`."""
+    if mode not in ("first-claim", "cost"):
+        raise ValueError(f"unknown planning mode {mode!r}: use 'first-claim' or 'cost'")
+    checks = _checks(graph, checks)
+    first = assign_first_claim(graph, backends, excluded, checks)
     if mode == "first-claim":
         return first
-    if mode != "cost":
-        raise ValueError(f"unknown planning mode {mode!r}: use 'first-claim' or 'cost'")
-    return _assign_by_cost(graph, backends, first, excluded or {})
+    return _assign_by_cost(graph, backends, first, excluded or {}, checks)
 
 
 def _assign_by_cost(
@@ -316,6 +354,7 @@ def _assign_by_cost(
     backends: Sequence[Backend],
     first: list[Assignment],
     excluded: dict[str, dict[str, str]],
+    checks: Sequence[NodeCheck],
 ) -> list[Assignment]:
     """Greedy in execution order: each node goes to the supporting backend with an estimate that
     minimizes its own estimated time plus the cost of fetching its inputs from other backends.
@@ -335,7 +374,7 @@ def _assign_by_cost(
         for rank, backend in enumerate(backends):
             if backend.name in excluded.get(node.name, ()):
                 continue
-            if backend.name != a.backend and not safe_supports(backend, node, graph):
+            if backend.name != a.backend and not safe_supports(backend, node, graph, checks[i]):
                 continue
             try:
                 estimate = backend.estimate(single)

@@ -21,7 +21,7 @@ class Decline(_Model):
 
 
 class NodePlan(_Model):
-    """Where one node runs."""
+    """Where one node runs (``backend`` ``""`` and ``partition`` -1: no backend takes it)."""
 
     node: str
     op: str
@@ -45,6 +45,23 @@ class PartitionPlan(_Model):
     estimated_seconds: float | None = None
     persistent_bytes: int = 0
     scratch_bytes: int = 0
+
+
+class Fallback(_Model):
+    """A backend failed to compile a partition, and other backends took its nodes."""
+
+    backend: str = Field(description="the backend that failed to compile the partition")
+    partition: int = Field(description="the partition's index in the plan that failed")
+    nodes: list[str] = Field(description="the partition's nodes")
+    error: str = Field(description="the compile error, on one line")
+    taken_by: list[str] = Field(description="the backends that run those nodes instead")
+
+    def __str__(self) -> str:
+        return (
+            f"{self.backend} failed to compile partition {self.partition} "
+            f"({len(self.nodes)} nodes): {self.error}; {', '.join(self.taken_by) or 'nothing'} "
+            "runs them"
+        )
 
 
 class TensorPlacement(_Model):
@@ -95,6 +112,17 @@ class Plan(_Model):
     nodes: list[NodePlan]
     memory: MemoryPlan | None = None
     notes: list[str] = []
+    #: Compile failures of earlier plans, whose nodes other backends took.
+    fallbacks: list[Fallback] = []
+
+    @property
+    def unassigned(self) -> list[NodePlan]:
+        """The nodes no backend takes (a session cannot run a plan that has any)."""
+        return [n for n in self.nodes if not n.backend]
+
+    def execution_order(self) -> list[str]:
+        """The node names in the order they run: partition by partition."""
+        return [name for part in self.partitions for name in part.nodes]
 
     def to_json(self) -> str:
         """A stable JSON form (keys in declaration order, two-space indent)."""
@@ -121,8 +149,9 @@ class Plan(_Model):
             declined = "; ".join(f"{d.backend}: {d.reason}" for d in n.declined)
             if len(declined) > 100:
                 declined = declined[:99] + "…"
-            lines.append(
-                f"{n.partition:>4}  {n.backend:<12} {n.node:<{width}}  {n.op:<20} {declined}"
-            )
+            part = str(n.partition) if n.backend else "-"
+            backend = n.backend or "(none)"
+            lines.append(f"{part:>4}  {backend:<12} {n.node:<{width}}  {n.op:<20} {declined}")
         lines += [f"note: {note}" for note in self.notes]
+        lines += [f"fallback: {fallback}" for fallback in self.fallbacks]
         return "\n".join(lines)

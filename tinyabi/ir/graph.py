@@ -9,6 +9,7 @@ and their ``attrs`` keep the original options so that a backend that knows them 
 
 from __future__ import annotations
 
+import functools
 import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -141,7 +142,10 @@ class Node:
 
     ``inputs`` and ``outputs`` are tensor names (``None`` for an omitted optional input).
     ``attrs`` holds the operator's attributes by their spec names; for extension nodes, the
-    original options of the source format.
+    original options of the source format. Construction fills in the spec default of every
+    optional attribute a spec node leaves out (or sets to ``None``), so every way of making a
+    node (builder, importer, ``dataclasses.replace``) gives complete attributes and validation
+    never has to change a node.
     """
 
     name: str
@@ -151,6 +155,19 @@ class Node:
     attrs: dict[str, Any] = field(default_factory=dict)
     version: int = 1
 
+    def __post_init__(self) -> None:
+        if self.is_extension:
+            return
+        attrs = self.attrs
+        missing = [
+            (k, d)
+            for k, d in _attribute_defaults(self.op)
+            if k not in attrs or (attrs[k] is None and d is not None)
+        ]
+        if missing:
+            # A new dict: the caller's mapping is not changed behind its back.
+            self.attrs = {**attrs, **dict(missing)}
+
     @property
     def is_extension(self) -> bool:
         """Whether the operator lies outside the spec (its name has a namespace)."""
@@ -159,6 +176,17 @@ class Node:
     def describe(self) -> str:
         """``'name' (OP)`` for error messages."""
         return f"node {self.name!r} ({self.op})"
+
+
+@functools.cache
+def _attribute_defaults(op: str) -> tuple[tuple[str, Any], ...]:
+    """The spec defaults of ``op``'s optional attributes (none for operators not in the spec)."""
+    from tinyabi.spec import load_spec  # the spec package does not import the IR
+
+    spec = load_spec().operators.get(op)
+    if spec is None:
+        return ()
+    return tuple((a.name, a.default) for a in spec.attributes if not a.required)
 
 
 @dataclass(eq=False, repr=False)

@@ -2,11 +2,14 @@
 
 Every problem is a :class:`~tinyabi.errors.GraphError` whose message names the node, the
 operator and the rule it breaks. Extension nodes (operators outside the spec) are not checked
-here: whichever backend claims them checks them.
+here: whichever backend claims them checks them. :func:`check_node` gives the outcome as a value
+(the dispatcher computes it once per node and hands it to every backend); :func:`validate_node`
+raises instead. Neither changes the node: spec defaults are filled in when a node is made.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,19 +20,61 @@ from tinyabi.ir.shapes import has_shape_rule, infer_shapes
 from tinyabi.spec import OperandType, OperatorSpec, Signature, Spec, load_spec
 
 
+@dataclass(frozen=True)
+class NodeCheck:
+    """The outcome of checking one node against the spec.
+
+    ``signature`` is the name of the signature the node matches (``None`` for extension nodes
+    and for nodes that break the spec); ``problem`` is the message of the rule the node breaks
+    (``None`` when it breaks none).
+    """
+
+    signature: str | None = None
+    problem: str | None = None
+
+    @property
+    def valid(self) -> bool:
+        """Whether the node satisfies the spec (extension nodes always do: nothing to check)."""
+        return self.problem is None
+
+
+_EXTENSION = NodeCheck()  # checks are immutable: one serves every extension node
+
+
 def validate_graph(graph: Graph, spec: Spec | None = None) -> dict[str, str | None]:
     """Validate every node; returns each node's matching signature name (``None`` for
-    extension nodes). Missing attributes are filled in with their spec defaults."""
+    extension nodes)."""
     spec = spec or load_spec()
     graph.topological_order()
     return {node.name: validate_node(node, graph, spec) for node in graph.nodes}
 
 
 def validate_node(node: Node, graph: Graph, spec: Spec | None = None) -> str | None:
-    """Validate one node; returns the name of its signature (``None`` for extension nodes)."""
+    """Validate one node; returns the name of its signature (``None`` for extension nodes).
+    Raises :class:`~tinyabi.errors.GraphError` naming the rule the node breaks."""
+    check = check_node(node, graph, spec)
+    if check.problem is not None:
+        raise GraphError(check.problem)
+    return check.signature
+
+
+def check_node(node: Node, graph: Graph, spec: Spec | None = None) -> NodeCheck:
+    """Check one node against the spec; never raises for a bad node (the problem is in the
+    result). A malformed graph (a tensor that does not exist...) is a problem too."""
     if node.is_extension:
-        return None
-    spec = spec or load_spec()
+        return _EXTENSION
+    try:
+        return NodeCheck(signature=_signature_of(node, graph, spec or load_spec()))
+    except GraphError as exc:
+        return NodeCheck(problem=str(exc))
+    except Exception as exc:  # an inconsistent graph must not make a check raise
+        return NodeCheck(
+            problem=f"{node.describe()}: cannot be checked: {type(exc).__name__}: {exc}"
+        )
+
+
+def _signature_of(node: Node, graph: Graph, spec: Spec) -> str:
+    """The node's signature name; a :class:`GraphError` for the first rule it breaks."""
     op = spec.operators.get(node.op)
     if op is None:
         raise GraphError(
@@ -89,8 +134,7 @@ def _check_attributes(node: Node, op: OperatorSpec) -> None:
         if attr.name not in node.attrs or node.attrs[attr.name] is None:
             if attr.required:
                 raise GraphError(f"{node.describe()}: missing required attribute {attr.name!r}")
-            node.attrs[attr.name] = attr.default
-            continue
+            continue  # construction filled in the default; None means "not given"
         value = node.attrs[attr.name]
         problem = _attribute_problem(attr.type, value, attr.values, attr.min, attr.max)
         if problem:

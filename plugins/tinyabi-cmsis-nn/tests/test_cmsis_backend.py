@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tinyabi_cmsis_nn.backend import CmsisNNBackend
+from tinyabi_cmsis_nn.backend import CmsisNNBackend, CmsisNNOptions
 from tinyabi_cmsis_nn.build import host
 
 import tinyabi
@@ -18,7 +18,7 @@ from tests.conftest import INT8_MODELS, shared_model
 from tests.modelgen import random_int8_model
 from tests.runtimes import run_tflm
 from tinyabi.backends.registry import default_registry
-from tinyabi.errors import BackendError
+from tinyabi.errors import BackendError, FallbackWarning
 from tinyabi.ir.builder import GraphBuilder
 from tinyabi.ir.graph import Graph, Quantization
 from tinyabi.ir.shapes.conv import conv_output_size
@@ -376,10 +376,10 @@ def test_second_compile_comes_from_the_cache(
 ) -> None:
     monkeypatch.setenv(host.ENV_CACHE_DIR, str(tmp_path))
     graph = _tiny_graph(1)
-    first = CmsisNNBackend().compile(graph, {})
+    first = CmsisNNBackend().compile(graph)
     runs = host.compiler_runs
     assert runs > 0 and any((tmp_path / "cmsis-nn").glob("*/libmodel.so"))
-    second = CmsisNNBackend().compile(graph, {})  # a new backend, as in a new session
+    second = CmsisNNBackend().compile(graph)  # a new backend, as in a new session
     assert host.compiler_runs == runs, "the second compile invoked the compiler"
     x = np.random.default_rng(0).integers(-128, 128, size=(1, 5, 5, 2)).astype(np.int8)
     assert np.array_equal(first.run({"x": x})["y"], second.run({"x": x})["y"])
@@ -396,17 +396,18 @@ def test_compiler_failures_name_the_backend_and_partition(
     monkeypatch.setenv(host.ENV_CACHE_DIR, str(tmp_path))
     graph = _tiny_graph(2)
     with pytest.raises(BackendError, match=r"cmsis-nn: .*false.*failed[\s\S]*partition 'tiny2'"):
-        CmsisNNBackend(cc="false").compile(graph, {})
+        CmsisNNBackend(CmsisNNOptions(cc="false")).compile(graph)
     with pytest.raises(BackendError, match=r"cmsis-nn.*failed to compile partition 0"):
         tinyabi.Session(graph, backends=[("cmsis-nn", {"cc": "false"})], strict=True)
-    with pytest.warns(UserWarning, match="fall back"):
+    with pytest.warns(FallbackWarning, match="cmsis-nn failed to compile partition 0"):
         session = tinyabi.Session(graph, backends=[("cmsis-nn", {"cc": "false"})])
     assert [p.backend for p in session.plan.partitions] == ["reference"]
+    assert [f.taken_by for f in session.fallbacks] == [["reference"]]
 
 
 def test_a_missing_cmsis_nn_tree_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(BackendError, match="not a CMSIS-NN source tree"):
-        CmsisNNBackend(cmsis_nn_path=str(tmp_path)).compile(_tiny_graph(3), {})
+        CmsisNNBackend(CmsisNNOptions(cmsis_nn_path=str(tmp_path))).compile(_tiny_graph(3))
 
 
 def test_backend_identity() -> None:

@@ -26,6 +26,7 @@ from tinyabi.errors import BackendError, UnsupportedOperatorError
 from tinyabi.ir.builder import GraphBuilder
 from tinyabi.ir.graph import Graph, Node, Quantization
 from tinyabi.ir.shapes.conv import conv_output_size, same_padding
+from tinyabi.ir.validate import check_node
 from tinyabi.quantization.fixed_point import quantize_multiplier
 
 ARM_PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi"
@@ -289,7 +290,7 @@ def test_supports_never_raises_on_broken_graphs() -> None:
     y = b.tensor("y", "int8", (1, 4), quant=(0.1, 0))
     node = b.node("ADD", [x, "missing"], [y])
     graph = Graph(dict(b._tensors), [node], ["x"], ["y"])
-    verdict = CmsisNNBackend().supports(node, graph)
+    verdict = CmsisNNBackend().supports(node, graph, check_node(node, graph))
     assert not verdict and "missing" in verdict.reason
 
 

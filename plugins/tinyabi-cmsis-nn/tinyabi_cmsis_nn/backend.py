@@ -1,27 +1,43 @@
 """The ``cmsis-nn`` backend: int8 partitions as generated C code calling CMSIS-NN.
 
-Options (``Session(model, backends=[("cmsis-nn", {...})])``):
-
-* ``cmsis_nn_path``: a real CMSIS-NN source tree to build with instead of the portable copy
-  (default: the ``CMSIS_NN_PATH`` environment variable, else the portable copy);
-* ``cc``: the host C compiler (default ``$TINYABI_HOST_CC`` or ``gcc``);
-* ``target``: ``"host"`` (default: a shared library run in-process) or a Cortex-M core
-  (``"cortex-m4"``, ``"cortex-m55"``): the partition then runs as firmware under QEMU
-  (:mod:`tinyabi_cmsis_nn.build.cortexm`).
+Options (``Session(model, backends=[("cmsis-nn", {...})])``) are declared by
+:class:`CmsisNNOptions`: ``target`` (the host, or a Cortex-M core whose firmware runs under
+QEMU, :mod:`tinyabi_cmsis_nn.build.cortexm`), ``cc`` and ``cmsis_nn_path``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import ClassVar, Literal
 
-from tinyabi.backends.base import Backend, CompiledPartition, Verdict
+from pydantic import Field
+
+from tinyabi.backends.base import Backend, BackendOptions, CompiledPartition, Verdict
 from tinyabi.errors import UnsupportedOperatorError
 from tinyabi.ir.graph import Graph, Node
+from tinyabi.ir.validate import NodeCheck
 from tinyabi_cmsis_nn import __version__, constraints
 from tinyabi_cmsis_nn.build import host
 from tinyabi_cmsis_nn.codegen.emit import generate, write_project
+
+
+class CmsisNNOptions(BackendOptions):
+    """The ``cmsis-nn`` backend's options."""
+
+    target: Literal["host", "cortex-m4", "cortex-m55"] = Field(
+        "host",
+        description="where partitions run: host (a shared library run in-process) or a "
+        "Cortex-M core (firmware run under QEMU)",
+    )
+    cc: str | None = Field(
+        None, description="the host C compiler (default: $TINYABI_HOST_CC, else gcc)"
+    )
+    cmsis_nn_path: str | None = Field(
+        None,
+        description="a CMSIS-NN source tree to build with instead of the portable copy "
+        "(default: $CMSIS_NN_PATH, else the portable copy)",
+    )
 
 
 class CmsisNNBackend(Backend):
@@ -31,33 +47,31 @@ class CmsisNNBackend(Backend):
     version = __version__
     spec_version = "0.1"
     profile = "int8"
+    Options: ClassVar[type[BackendOptions]] = CmsisNNOptions
+    options: CmsisNNOptions
 
-    def supports(self, node: Node, graph: Graph) -> Verdict:
-        return constraints.supports(node, graph)
+    def supports(self, node: Node, graph: Graph, check: NodeCheck) -> Verdict:
+        return constraints.supports(node, graph, check)
 
-    def compile(self, subgraph: Graph, options: Mapping[str, Any]) -> CompiledPartition:
-        merged = {**self.options, **options}
-        target = merged.get("target", "host")
+    def compile(self, subgraph: Graph) -> CompiledPartition:
+        target, path = self.options.target, self.options.cmsis_nn_path
         if target != "host":
             from tinyabi_cmsis_nn.build.qemu_partition import CortexMPartition
 
-            return CortexMPartition(
-                subgraph, str(target), self.generate_code, cmsis_nn_path=merged.get("cmsis_nn_path")
-            )
-        return host.compile_host(subgraph, merged.get("cmsis_nn_path"), merged.get("cc"))
+            return CortexMPartition(subgraph, target, self.generate_code, cmsis_nn_path=path)
+        return host.compile_host(subgraph, path, self.options.cc)
 
     def generate_code(self, graph: Graph, directory: Path) -> Sequence[Path]:
         """Write the C project of ``graph`` (model files, Makefile, README and, unless a real
         CMSIS-NN tree was configured, the portable library in ``cmsis_nn/``)."""
-        refused = [(n, v) for n in graph.nodes if not (v := self.supports(n, graph))]
+        refused = [(n, v) for n in graph.nodes if not (v := constraints.supports(n, graph))]
         if refused:
             details = "; ".join(f"{n.describe()}: {v.reason}" for n, v in refused[:5])
             raise UnsupportedOperatorError(
                 f"backend 'cmsis-nn' cannot generate code for {len(refused)} node(s): {details}"
             )
-        path = self.options.get("cmsis_nn_path")
-        library = host.find_library(path)
-        built = host.build_library(library, self.options.get("cc"))
+        library = host.find_library(self.options.cmsis_nn_path)
+        built = host.build_library(library, self.options.cc)
         generated = generate(graph, host.size_oracle(built))
         real_tree = library.description != host.portable_library().description
         if real_tree:

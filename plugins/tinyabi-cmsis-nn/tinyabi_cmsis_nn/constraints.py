@@ -2,13 +2,16 @@
 
 Every reason to decline a node is one function ``check_...(node, graph) -> str | None``: it
 returns ``None`` when the node passes and otherwise the reason, and its docstring is the rule in
-words. :data:`CHECKS` lists, per operator, the checks that apply in order; :func:`supports`
-runs them and turns the first failure into a :class:`~tinyabi.backends.base.Verdict` with a
-hint (:data:`HINTS`). :func:`support_table` renders the whole table as Markdown
+words. The checks about the spec (:data:`SPEC_CHECKS`) also take the node's
+:class:`~tinyabi.ir.validate.NodeCheck`, which the dispatcher computes once for every backend.
+:data:`CHECKS` lists, per operator, the checks that apply in order; :func:`supports` runs them
+and turns the first failure into a :class:`~tinyabi.backends.base.Verdict` with a hint
+(:data:`HINTS`). :func:`support_table` renders the whole table as Markdown
 (``docs/cmsis-nn-support.md``; ``python -m tinyabi_cmsis_nn.constraints --write`` regenerates
 it).
 
-The checks never raise: a node whose tensors cannot even be looked up fails the spec check.
+The checks do not raise: a node whose tensors cannot even be looked up fails the spec check
+(and the dispatcher turns an exception from ``supports`` into a refusal quoting it).
 """
 
 from __future__ import annotations
@@ -16,13 +19,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
 from tinyabi.backends.base import Verdict
 from tinyabi.errors import GraphError
 from tinyabi.ir.graph import Graph, Node, Tensor
-from tinyabi.ir.validate import validate_node
+from tinyabi.ir.validate import NodeCheck, check_node
 from tinyabi.quantization import conv as conv_quant
 from tinyabi.quantization import elementwise as elementwise_quant
 from tinyabi.quantization import pooling as pooling_quant
@@ -30,6 +34,9 @@ from tinyabi.quantization import softmax as softmax_quant
 from tinyabi.quantization.tensors import per_tensor
 
 Check = Callable[[Node, Graph], "str | None"]
+#: A check that reads the node's spec check too.
+SpecCheck = Callable[[Node, Graph, NodeCheck], "str | None"]
+AnyCheck = Check | SpecCheck
 
 #: The most dimensions a tensor the generated code exposes may have (``model_tensor_t.shape``).
 MAX_RANK = 6
@@ -89,26 +96,16 @@ def check_operator_listed(node: Node, graph: Graph) -> str | None:
     return None
 
 
-def check_spec_valid(node: Node, graph: Graph) -> str | None:
+def check_spec_valid(node: Node, graph: Graph, spec: NodeCheck) -> str | None:
     """The node satisfies the TinyABI spec: operands, attributes, a type signature, shapes."""
-    try:
-        validate_node(node, graph)
-    except GraphError as exc:
-        return str(exc)
-    except Exception as exc:  # a malformed graph must not make supports() raise
-        return f"the node cannot be validated: {type(exc).__name__}: {exc}"
-    return None
+    return spec.problem
 
 
-def check_int8_signature(node: Node, graph: Graph) -> str | None:
+def check_int8_signature(node: Node, graph: Graph, spec: NodeCheck) -> str | None:
     """The node matches the spec's int8 signature: int8 activations quantized per tensor (no
     float32, hybrid or int16 variants)."""
-    try:
-        signature = validate_node(node, graph)
-    except GraphError as exc:  # pragma: no cover - check_spec_valid runs first
-        return str(exc)
-    if signature != "int8":
-        return f"only the int8 signature is supported, not {signature}"
+    if spec.signature != "int8":
+        return f"only the int8 signature is supported, not {spec.signature}"
     return None
 
 
@@ -296,8 +293,11 @@ def check_constant_shape_operand(node: Node, graph: Graph) -> str | None:
 
 # --- the table ---------------------------------------------------------------------------------
 
+#: The checks that read the node's spec check (called with it as a third argument).
+SPEC_CHECKS: frozenset[SpecCheck] = frozenset({check_spec_valid, check_int8_signature})
+
 #: Checks that apply to every operator, before the operator's own.
-COMMON: tuple[Check, ...] = (
+COMMON: tuple[AnyCheck, ...] = (
     check_not_extension,
     check_operator_listed,
     check_spec_valid,
@@ -352,7 +352,7 @@ KERNELS: dict[str, str] = {
 _OTHER_BACKEND = "let another backend (e.g. reference or tflm) run it"
 
 #: What a user can do when a check fails.
-HINTS: dict[Check, str] = {
+HINTS: dict[AnyCheck, str] = {
     check_not_extension: "run it on a backend that declares the extension operator, e.g. tflm",
     check_operator_listed: _OTHER_BACKEND,
     check_spec_valid: "fix the model so that it satisfies the spec (`tinyabi inspect` shows it)",
@@ -380,36 +380,39 @@ HINTS: dict[Check, str] = {
 }
 
 
-def checks_for(op: str) -> tuple[Check, ...]:
+def checks_for(op: str) -> tuple[AnyCheck, ...]:
     """The checks a node of ``op`` must pass, in order."""
     return (*COMMON, *CHECKS.get(op, ()))
 
 
-def first_failure(node: Node, graph: Graph) -> tuple[Check, str] | None:
-    """The first check ``node`` fails and its reason, or ``None`` when it passes them all."""
+def first_failure(
+    node: Node, graph: Graph, spec: NodeCheck | None = None
+) -> tuple[AnyCheck, str] | None:
+    """The first check ``node`` fails and its reason, or ``None`` when it passes them all.
+    ``spec`` is the node's spec check (computed here when not given)."""
+    if spec is None:
+        spec = check_node(node, graph)
     for check in checks_for(node.op):
-        try:
-            reason = check(node, graph)
-        except Exception as exc:  # a check must never make supports() raise
-            reason = f"{check.__name__} could not decide: {type(exc).__name__}: {exc}"
+        if check in SPEC_CHECKS:
+            reason = cast(SpecCheck, check)(node, graph, spec)
+        else:
+            reason = cast(Check, check)(node, graph)
         if reason is not None:
             return check, reason
     return None
 
 
-def supports(node: Node, graph: Graph) -> Verdict:
-    """Whether the CMSIS-NN backend runs ``node``; never raises."""
-    try:
-        failure = first_failure(node, graph)
-    except Exception as exc:  # pragma: no cover - first_failure guards each check
-        return Verdict.no(f"cmsis-nn could not check the node: {type(exc).__name__}: {exc}")
+def supports(node: Node, graph: Graph, spec: NodeCheck | None = None) -> Verdict:
+    """Whether the CMSIS-NN backend runs ``node`` (``spec``: its spec check, computed when not
+    given)."""
+    failure = first_failure(node, graph, spec)
     if failure is None:
         return Verdict.yes()
     check, reason = failure
     return Verdict.no(reason, HINTS.get(check, ""))
 
 
-def rule(check: Check) -> str:
+def rule(check: AnyCheck) -> str:
     """A check's rule in words: its docstring on one line."""
     return " ".join((check.__doc__ or check.__name__).split())
 
@@ -450,7 +453,7 @@ def support_table() -> str:
     return "\n".join(lines)
 
 
-def _row(check: Check) -> str:
+def _row(check: AnyCheck) -> str:
     cells = (f"`{check.__name__}`", rule(check), HINTS.get(check, ""))
     return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 

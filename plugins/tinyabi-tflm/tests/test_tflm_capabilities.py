@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from tflm_support import HYBRID_MODEL, load
@@ -11,7 +13,11 @@ from tinyabi_tflm.litert import LiteRTBackend
 from tinyabi_tflm.singleop import spec_model
 from tinyabi_tflm.tflm import TFLMBackend
 
+from tinyabi.backends import Backend
+from tinyabi.backends.registry import default_registry
+from tinyabi.errors import OptionsError
 from tinyabi.ir.builder import GraphBuilder
+from tinyabi.ir.validate import check_node
 from tinyabi.spec import load_spec
 from tinyabi.tflite.schema import BUILTIN_NAMES
 
@@ -70,13 +76,17 @@ def test_hybrid_nodes_are_declined_by_tflm_with_the_runtime_s_reason() -> None:
     hybrid = [n for n in graph.nodes if n.op == "CONV_2D"]
     assert hybrid
     for node in hybrid:
-        verdict = tflm.supports(node, graph)
+        verdict = tflm.supports(node, graph, check_node(node, graph))
         assert not verdict
         assert HYBRID_REASON in verdict.reason
         assert "litert" in verdict.hint and "reference" in verdict.hint
-        assert litert.supports(node, graph)
+        assert litert.supports(node, graph, check_node(node, graph))
     # The float depthwise convolutions of the same model are TFLM's.
-    assert all(tflm.supports(n, graph) for n in graph.nodes if n.op == "DEPTHWISE_CONV_2D")
+    assert all(
+        tflm.supports(n, graph, check_node(n, graph))
+        for n in graph.nodes
+        if n.op == "DEPTHWISE_CONV_2D"
+    )
 
 
 def unary(op: str, dtype: str, quant: tuple[float, int] | None = None) -> tuple[GraphBuilder, str]:
@@ -90,32 +100,34 @@ def unary(op: str, dtype: str, quant: tuple[float, int] | None = None) -> tuple[
 def test_extension_verdicts_name_the_types_the_runtime_runs() -> None:
     b, y = unary("tflite.ABS", "int32")
     graph = b.build([y])
-    verdict = TFLMBackend().supports(graph.nodes[0], graph)
+    verdict = TFLMBackend().supports(graph.nodes[0], graph, check_node(graph.nodes[0], graph))
     assert not verdict
     assert "tflite.ABS on int32" in verdict.reason and "float32, int8, int16" in verdict.reason
     assert verdict.hint
-    assert LiteRTBackend().supports(graph.nodes[0], graph)  # LiteRT's ABS takes int32
+    assert LiteRTBackend().supports(
+        graph.nodes[0], graph, check_node(graph.nodes[0], graph)
+    )  # LiteRT's ABS takes int32
 
 
 def test_unknown_and_custom_operators_are_declined() -> None:
     for op in ["tflite.RNN", "tflite.custom.MyOp", "onnx.Gelu"]:
         b, y = unary(op, "float32")
         graph = b.build([y])
-        verdict = TFLMBackend().supports(graph.nodes[0], graph)
+        verdict = TFLMBackend().supports(graph.nodes[0], graph, check_node(graph.nodes[0], graph))
         assert not verdict and verdict.reason, op
 
 
 def test_spec_nodes_the_spec_rejects_are_declined_with_the_spec_s_reason() -> None:
     graph = spec_model("RELU", "int8")
     graph.tensor("output").dtype = "int16"  # no RELU signature has an int16 output
-    verdict = TFLMBackend().supports(graph.nodes[0], graph)
+    verdict = TFLMBackend().supports(graph.nodes[0], graph, check_node(graph.nodes[0], graph))
     assert not verdict and "match no signature" in verdict.reason
 
 
 def test_litert_does_not_claim_int8_to_int32_quantize_but_tflm_does() -> None:
     graph = spec_model("QUANTIZE", "int8_to_int32")
-    assert TFLMBackend().supports(graph.nodes[0], graph)
-    verdict = LiteRTBackend().supports(graph.nodes[0], graph)
+    assert TFLMBackend().supports(graph.nodes[0], graph, check_node(graph.nodes[0], graph))
+    verdict = LiteRTBackend().supports(graph.nodes[0], graph, check_node(graph.nodes[0], graph))
     assert not verdict and "int8_to_int32" in verdict.reason
 
 
@@ -123,22 +135,28 @@ def test_state_inputs_must_be_constant_zeros() -> None:
     graph = extension_model("SVDF", "svdf", "float32")
     assert graph is not None
     node = graph.nodes[0]
-    assert TFLMBackend().supports(node, graph)
+    assert TFLMBackend().supports(node, graph, check_node(node, graph))
     state = graph.tensor(node.inputs[4] or "")
     state.data = np.ones_like(state.data)
-    verdict = TFLMBackend().supports(node, graph)
+    verdict = TFLMBackend().supports(node, graph, check_node(node, graph))
     assert not verdict and "constant initial state of zeros" in verdict.reason
 
 
+def tflm_with(**options: Any) -> Backend:
+    return default_registry().create("tflm", options)
+
+
 def test_options_restrict_claims() -> None:
-    backend = TFLMBackend(ops=["CONV_2D", "tflite.ABS"])
+    backend = tflm_with(ops=["CONV_2D", "tflite.ABS"])
     assert set(backend.claims()) == {"CONV_2D", "tflite.ABS"}
     graph = spec_model("RELU", "int8")
-    verdict = backend.supports(graph.nodes[0], graph)
+    node = graph.nodes[0]
+    check = check_node(node, graph)
+    verdict = backend.supports(node, graph, check)
     assert not verdict and "option ops" in verdict.reason
-    assert not TFLMBackend(nodes=["other"]).supports(graph.nodes[0], graph)
-    assert TFLMBackend(nodes=[graph.nodes[0].name]).supports(graph.nodes[0], graph)
-    with pytest.raises(TypeError, match="unknown option"):
-        TFLMBackend(kernels="reference")
-    with pytest.raises(ValueError, match="kernels"):
-        LiteRTBackend(kernels="fastest")
+    assert not tflm_with(nodes=["other"]).supports(node, graph, check)
+    assert tflm_with(nodes=node.name).supports(node, graph, check)  # the command line's form
+    with pytest.raises(OptionsError, match="unknown option 'kernels'; its options are ops, nodes"):
+        tflm_with(kernels="reference")
+    with pytest.raises(OptionsError, match="option 'kernels' = 'fastest': Input should be"):
+        default_registry().create("litert", {"kernels": "fastest"})

@@ -16,7 +16,7 @@ from tinyabi_tflm.jobs import run_isolated
 from tinyabi_tflm.tflm import TFLMPartition
 
 import tinyabi
-from tinyabi.errors import BackendError, UnsupportedOperatorError
+from tinyabi.errors import BackendError, OptionsError, UnsupportedOperatorError
 from tinyabi.ir.builder import GraphBuilder
 from tinyabi.ir.graph import Graph
 from tinyabi.tflite.exporter import export_tflite
@@ -84,9 +84,15 @@ def test_a_run_time_failure_is_a_backend_error_naming_the_partition() -> None:
 
 
 def test_bad_options_are_a_one_line_error() -> None:
-    with pytest.raises(BackendError, match="could not be created") as info:
-        tinyabi.Session(load("ad01_int8"), backends=[("tflm", {"arena": 1})])
-    assert "\n" not in str(info.value) and "unknown option" in str(info.value)
+    with pytest.raises(OptionsError) as info:
+        tinyabi.Session(load("ad01_int8"), backends=[("tflm", {"bogus": 1})])
+    assert str(info.value) == "backend 'tflm': unknown option 'bogus'; its options are ops, nodes"
+    with pytest.raises(OptionsError) as info:
+        tinyabi.Session(load("ad01_int8"), backends=[("litert", {"threads": 0})])
+    message = str(info.value)
+    assert message.startswith("backend 'litert': option 'threads' = 0: Input should be greater")
+    assert message.endswith("its options are ops, nodes, kernels, threads, int8")
+    assert "\n" not in message
 
 
 @pytest.mark.parametrize(("need", "guess"), [(4632, 3984), (100, 96), (24272, 24272), (7, 4096)])

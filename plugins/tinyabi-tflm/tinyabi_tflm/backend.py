@@ -1,25 +1,39 @@
 """What the two backends share: options, the node verdicts from ``capabilities.yaml``, and
 turning a partition into a model the runtime accepts before anything runs in-process.
 
-Options (pass them as ``("tflm", {...})`` in a Session's backend list):
-
-* ``ops``: a list of operator names (``"CONV_2D"``, ``"tflite.ABS"``); the backend then claims
-  only nodes of those operators (to split a model across backends on purpose).
-* ``nodes``: a list of node names; the backend then claims only those nodes.
+Options (pass them as ``("tflm", {...})`` in a Session's backend list) are declared by
+:class:`RuntimeOptions`: ``ops`` limits the backend to nodes of those operators, ``nodes`` to
+the nodes with those names.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from tinyabi.backends.base import Backend, CompiledPartition, Verdict
+from pydantic import Field
+
+from tinyabi.backends.base import Backend, BackendOptions, CompiledPartition, NameList, Verdict
 from tinyabi.errors import BackendError, TinyABIError
 from tinyabi.ir.graph import Graph, Node
+from tinyabi.ir.validate import NodeCheck, check_node
 from tinyabi.spec import SPEC_VERSION
 from tinyabi_tflm import __version__, capabilities, runtimes
 from tinyabi_tflm.export import Exported, export_partition, state_problem
+
+
+class RuntimeOptions(BackendOptions):
+    """The options both runtime backends take."""
+
+    ops: NameList | None = Field(
+        None,
+        description="claim only nodes of these operators (e.g. CONV_2D, tflite.ABS), to split a "
+        "model across backends on purpose; on the command line join them with +",
+    )
+    nodes: NameList | None = Field(
+        None, description="claim only the nodes with these names; on the command line join with +"
+    )
 
 
 class RuntimeBackend(Backend):
@@ -27,19 +41,13 @@ class RuntimeBackend(Backend):
 
     #: ``runtimes.TFLM`` or ``runtimes.LITERT``.
     runtime: ClassVar[str]
-    #: The options a subclass accepts besides ``ops`` and ``nodes``.
-    extra_options: ClassVar[tuple[str, ...]] = ()
+    Options: ClassVar[type[BackendOptions]] = RuntimeOptions
+    options: RuntimeOptions
     version = __version__
     spec_version = SPEC_VERSION
 
-    def __init__(self, **options: Any) -> None:
-        unknown = sorted(set(options) - {"ops", "nodes", *self.extra_options})
-        if unknown:
-            known = ", ".join(["ops", "nodes", *self.extra_options])
-            raise TypeError(f"unknown option(s) {unknown} (the {self.name} options are {known})")
-        super().__init__(**options)
-        self._ops = _names(options, "ops", "operator names")
-        self._nodes = _names(options, "nodes", "node names")
+    def __init__(self, options: BackendOptions | None = None) -> None:
+        super().__init__(options)
         self.capabilities = capabilities.for_runtime(self.runtime)
 
     @property
@@ -47,25 +55,21 @@ class RuntimeBackend(Backend):
         """The runtime's name for messages."""
         return runtimes.runtime_title(self.runtime)
 
-    def supports(self, node: Node, graph: Graph) -> Verdict:
-        try:
-            if self._ops is not None and node.op not in self._ops:
-                return Verdict.no(
-                    f"{node.op} is not among the operators this {self.name} backend is limited "
-                    f"to (option ops={sorted(self._ops)})"
-                )
-            if self._nodes is not None and node.name not in self._nodes:
-                return Verdict.no(
-                    f"the {self.name} backend is limited to other nodes (option nodes)"
-                )
-            verdict = self.capabilities.verdict(node, graph)
-            if verdict and node.is_extension:
-                problem = state_problem(node, graph)
-                if problem:
-                    return Verdict.no(problem)
-            return self.refine(node, graph) if verdict else verdict
-        except Exception as exc:  # the contract: never raise
-            return Verdict.no(f"{self.name} could not check the node: {type(exc).__name__}: {exc}")
+    def supports(self, node: Node, graph: Graph, check: NodeCheck) -> Verdict:
+        ops, nodes = self.options.ops, self.options.nodes
+        if ops is not None and node.op not in ops:
+            return Verdict.no(
+                f"{node.op} is not among the operators this {self.name} backend is limited "
+                f"to (option ops={sorted(ops)})"
+            )
+        if nodes is not None and node.name not in nodes:
+            return Verdict.no(f"the {self.name} backend is limited to other nodes (option nodes)")
+        verdict = self.capabilities.verdict(node, graph, check)
+        if verdict and node.is_extension:
+            problem = state_problem(node, graph)
+            if problem:
+                return Verdict.no(problem)
+        return self.refine(node, graph) if verdict else verdict
 
     def refine(self, node: Node, graph: Graph) -> Verdict:
         """A last say on a node the capability lists accept (default: accept)."""
@@ -73,13 +77,13 @@ class RuntimeBackend(Backend):
 
     def claims(self) -> Mapping[str, Sequence[str]]:
         claims = self.capabilities.claims()
-        if self._ops is not None:
-            claims = {op: sigs for op, sigs in claims.items() if op in self._ops}
+        if self.options.ops is not None:
+            claims = {op: sigs for op, sigs in claims.items() if op in self.options.ops}
         return claims
 
-    def compile(self, subgraph: Graph, options: Mapping[str, Any]) -> CompiledPartition:
+    def compile(self, subgraph: Graph) -> CompiledPartition:
         for node in subgraph.nodes:
-            verdict = self.supports(node, subgraph)
+            verdict = self.supports(node, subgraph, check_node(node, subgraph))
             if not verdict:
                 raise self.error(subgraph, f"cannot take {node.describe()}: {verdict.reason}")
         try:
@@ -98,12 +102,3 @@ class RuntimeBackend(Backend):
     def error(self, subgraph: Graph, message: str) -> BackendError:
         """A :class:`BackendError` naming this backend and the partition."""
         return BackendError(f"{self.name} backend, partition {subgraph.name!r}: {message}")
-
-
-def _names(options: Mapping[str, Any], key: str, what: str) -> frozenset[str] | None:
-    value = options.get(key)
-    if value is None:
-        return None
-    if isinstance(value, str) or not isinstance(value, Sequence | frozenset | set):
-        raise TypeError(f"option {key} must be a list of {what}, not {value!r}")
-    return frozenset(str(v) for v in value)

@@ -25,9 +25,8 @@ from typing import Any
 import yaml
 
 from tinyabi.backends.base import Verdict
-from tinyabi.errors import GraphError
 from tinyabi.ir.graph import Graph, Node
-from tinyabi.ir.validate import validate_node
+from tinyabi.ir.validate import NodeCheck
 from tinyabi.tflite.custom import custom_op_hint
 
 #: The name of the data file inside the package.
@@ -63,14 +62,14 @@ class RuntimeCapabilities:
     #: Extra notes per extension operator (why a type is missing), shown in refusals.
     notes: Mapping[str, str] = field(default_factory=dict)
 
-    def verdict(self, node: Node, graph: Graph) -> Verdict:
-        """Whether the runtime runs ``node`` of ``graph``, with a reason and hint if not."""
+    def verdict(self, node: Node, graph: Graph, check: NodeCheck) -> Verdict:
+        """Whether the runtime runs ``node`` of ``graph`` (``check``: its spec check), with a
+        reason and hint if not."""
         if node.is_extension:
             return self._extension_verdict(node, graph)
-        try:
-            signature = validate_node(node, graph)
-        except GraphError as exc:
-            return Verdict.no(str(exc))
+        if check.problem is not None:
+            return Verdict.no(check.problem)
+        signature = check.signature
         if signature is not None and signature in self.refused:
             refusal = self.refused[signature]
             return Verdict.no(f"{node.op} {signature}: {refusal.reason}", refusal.hint)

@@ -1,9 +1,7 @@
 """The ``litert`` backend: partitions run on LiteRT (``ai-edge-litert``, else ``tflite-runtime``).
 
-Options besides ``ops``: ``kernels`` chooses LiteRT's kernels, ``"default"`` (its builtin
-kernels with the XNNPACK delegate, the fast path, not bit-exact with TFLM for int8),
-``"builtin"`` (builtin kernels without XNNPACK) or ``"reference"`` (TFLite's reference kernels);
-``threads`` sets LiteRT's thread count.
+Options besides ``ops`` and ``nodes`` (:class:`LiteRTOptions`): ``kernels`` chooses LiteRT's
+kernels, ``threads`` its thread count, and ``int8`` accepts LiteRT's integer rounding.
 
 Compiling a partition exports it and runs it once in the worker process (cached by the model's
 hash), then creates the in-process interpreter once. A run copies each input in, invokes and
@@ -18,15 +16,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field, PositiveInt
 
 from tinyabi.backends.base import CompiledPartition, MemoryNeeds, Verdict
 from tinyabi.errors import BackendError
 from tinyabi.ir.graph import Graph, Node
 from tinyabi_tflm import cache, runtimes
-from tinyabi_tflm.backend import RuntimeBackend
+from tinyabi_tflm.backend import RuntimeBackend, RuntimeOptions
 from tinyabi_tflm.export import Exported
 from tinyabi_tflm.jobs import probe_inputs, run_isolated
 
@@ -86,6 +85,25 @@ class LiteRTPartition(CompiledPartition):
             raise BackendError(f"{self._where}: LiteRT failed: {exc}") from None
 
 
+class LiteRTOptions(RuntimeOptions):
+    """The ``litert`` backend's options."""
+
+    kernels: Literal["default", "builtin", "reference"] = Field(
+        "default",
+        description="LiteRT's kernels: default (builtin kernels with the XNNPACK delegate, the "
+        "fast path, not bit-exact with TFLM for int8), builtin (without XNNPACK) or reference "
+        "(TFLite's reference kernels)",
+    )
+    threads: PositiveInt | None = Field(
+        None, description="LiteRT's thread count (default: LiteRT's own choice)"
+    )
+    int8: bool = Field(
+        False,
+        description="also claim spec nodes with quantized integer outputs, accepting LiteRT's "
+        "rounding (not bit-exact with TFLM)",
+    )
+
+
 class LiteRTBackend(RuntimeBackend):
     """LiteRT, the TFLite interpreter: float32 and hybrid models and most TFLite operators.
 
@@ -98,7 +116,8 @@ class LiteRTBackend(RuntimeBackend):
     name = "litert"
     profile = "float32"
     runtime = runtimes.LITERT
-    extra_options = ("kernels", "threads", "int8")
+    Options = LiteRTOptions
+    options: LiteRTOptions
 
     #: Operators LiteRT refuses (CONV_2D) or crashes on (DEPTHWISE_CONV_2D) without a bias.
     NEEDS_BIAS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D"})
@@ -111,7 +130,7 @@ class LiteRTBackend(RuntimeBackend):
             )
         if (
             not node.is_extension
-            and not self.options.get("int8")
+            and not self.options.int8
             and any(
                 graph.tensor(name).quant is not None and graph.tensor(name).dtype != "float32"
                 for name in node.outputs
@@ -125,18 +144,15 @@ class LiteRTBackend(RuntimeBackend):
             )
         return Verdict.yes()
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.kernels = str(options.get("kernels", "default"))
-        if self.kernels not in runtimes.LITERT_KERNELS:
-            raise ValueError(
-                f"option kernels must be one of {sorted(runtimes.LITERT_KERNELS)}, "
-                f"not {self.kernels!r}"
-            )
-        threads = options.get("threads")
-        if threads is not None and (not isinstance(threads, int) or threads < 1):
-            raise ValueError(f"option threads must be a positive integer, not {threads!r}")
-        self.threads: int | None = threads
+    @property
+    def kernels(self) -> str:
+        """The ``kernels`` option: a key of :data:`tinyabi_tflm.runtimes.LITERT_KERNELS`."""
+        return self.options.kernels
+
+    @property
+    def threads(self) -> int | None:
+        """The ``threads`` option."""
+        return self.options.threads
 
     def prepare(self, subgraph: Graph, exported: Exported) -> CompiledPartition:
         key = (

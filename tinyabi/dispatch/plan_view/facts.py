@@ -13,7 +13,7 @@ from typing import Any
 
 from tinyabi.dispatch.plan import Decline, NodePlan, Plan
 from tinyabi.ir.graph import Graph, Node
-from tinyabi.ir.validate import validate_node
+from tinyabi.ir.validate import check_node
 
 
 @dataclass(frozen=True)
@@ -124,12 +124,8 @@ def type_text(graph: Graph, name: str | None) -> str:
 
 
 def signature_of(node: Node, graph: Graph) -> str | None:
-    """The name of the spec signature the node matches, or ``None`` (never raises, never
-    changes the node: validation fills in default attributes, so it runs on a copy)."""
-    try:
-        return validate_node(dataclasses.replace(node, attrs=dict(node.attrs)), graph)
-    except Exception:
-        return None
+    """The name of the spec signature the node matches, or ``None`` (never raises)."""
+    return check_node(node, graph).signature
 
 
 def gather_facts(plan: Plan, graph: Graph, max_nodes: int | None = None) -> PlanFacts:

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tinyabi import hookspecs
-from tinyabi.backends import Backend, CompiledPartition, Verdict
+from tinyabi.backends import Backend, CompiledPartition, NodeCheck, Verdict
 from tinyabi.backends.reference import ReferencePartition
 from tinyabi.ir.graph import Graph, Node
 
@@ -25,12 +25,12 @@ class ToyBackend(Backend):
     spec_version = "0.1"
     profile = "int8"
 
-    def supports(self, node: Node, graph: Graph) -> Verdict:
+    def supports(self, node: Node, graph: Graph, check: NodeCheck) -> Verdict:
         if node.op in OPS:
             return Verdict.yes()
         return Verdict.no(f"the toy backend only runs {', '.join(OPS)}")
 
-    def compile(self, subgraph: Graph, options: Mapping[str, Any]) -> CompiledPartition:
+    def compile(self, subgraph: Graph) -> CompiledPartition:
         return ReferencePartition(subgraph)
 
     def claims(self) -> Mapping[str, Sequence[str]]:
