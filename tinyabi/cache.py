@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+__all__ = ["ENV_CACHE_DIR", "cache_dir"]
+
 #: The environment variable that moves the whole cache.
 ENV_CACHE_DIR = "TINYABI_CACHE_DIR"
 

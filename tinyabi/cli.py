@@ -23,6 +23,25 @@ from tinyabi.ir.graph import Graph, numpy_dtype
 if TYPE_CHECKING:
     from tinyabi.session import Session
 
+__all__ = [
+    "backend_list",
+    "build_parser",
+    "cmd_backends",
+    "cmd_codegen",
+    "cmd_compare",
+    "cmd_conformance",
+    "cmd_demo",
+    "cmd_inspect",
+    "cmd_plan",
+    "cmd_run",
+    "cmd_spec",
+    "inspect_dict",
+    "main",
+    "planned_arena",
+    "random_inputs",
+    "read_inputs",
+]
+
 
 def random_inputs(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
     """Random valid inputs for every graph input: the full range for integer types, a standard

@@ -12,6 +12,8 @@ import numpy as np
 from tinyabi.ir.builder import GraphBuilder
 from tinyabi.ir.graph import Graph, Quantization
 
+__all__ = ["build_demo_model"]
+
 
 def _weights(
     rng: np.random.Generator, shape: tuple[int, ...], axis: int

@@ -17,6 +17,18 @@ partition and other backends take its nodes.
 
 from __future__ import annotations
 
+__all__ = [
+    "BackendError",
+    "FallbackWarning",
+    "GraphError",
+    "InputError",
+    "ModelError",
+    "OptionsError",
+    "SpecError",
+    "TinyABIError",
+    "UnsupportedOperatorError",
+]
+
 
 class TinyABIError(Exception):
     """Base class of every error tinyabi raises on purpose."""

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from tinyabi.backends.registry import BackendRegistry
     from tinyabi.ir.graph import Graph
 
+__all__ = ["hookimpl", "hookspec", "tinyabi_load_model", "tinyabi_register_backends"]
+
 hookspec = pluggy.HookspecMarker("tinyabi")
 hookimpl = pluggy.HookimplMarker("tinyabi")
 

@@ -33,6 +33,8 @@ from tinyabi.errors import (
 )
 from tinyabi.ir.graph import Graph, numpy_dtype
 
+__all__ = ["BackendSpec", "Feeds", "ModelLike", "PartitionTiming", "Profile", "Session", "as_graph"]
+
 ModelLike = Graph | str | os.PathLike[str] | bytes
 Feeds = Mapping[str, np.ndarray] | Sequence[np.ndarray]
 BackendSpec = str | tuple[str, Mapping[str, Any]]

@@ -6,6 +6,7 @@ from tinyabi.backends.base import (
     CompiledPartition,
     Estimate,
     MemoryNeeds,
+    NameList,
     Pattern,
     Verdict,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "CompiledPartition",
     "Estimate",
     "MemoryNeeds",
+    "NameList",
     "NodeCheck",
     "Pattern",
     "Verdict",

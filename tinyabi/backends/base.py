@@ -24,6 +24,17 @@ from tinyabi.errors import BackendError
 from tinyabi.ir.graph import Graph, Node
 from tinyabi.ir.validate import NodeCheck
 
+__all__ = [
+    "Backend",
+    "BackendOptions",
+    "CompiledPartition",
+    "Estimate",
+    "MemoryNeeds",
+    "NameList",
+    "Pattern",
+    "Verdict",
+]
+
 
 @dataclass(frozen=True)
 class Verdict:

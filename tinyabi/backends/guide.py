@@ -14,6 +14,8 @@ from tinyabi import hookspecs
 from tinyabi.backends import base
 from tinyabi.ir.validate import NodeCheck
 
+__all__ = ["render_plugin_guide"]
+
 _INTRO = """\
 # Writing a tinyabi backend plugin
 

@@ -18,6 +18,8 @@ from tinyabi.ir.validate import NodeCheck
 from tinyabi.kernels import has_kernel, prepare
 from tinyabi.spec import SPEC_VERSION, load_spec
 
+__all__ = ["ReferenceBackend", "ReferencePartition", "tinyabi_register_backends"]
+
 
 class ReferencePartition(CompiledPartition):
     """A partition prepared for the reference kernels."""

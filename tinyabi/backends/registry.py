@@ -23,6 +23,22 @@ from tinyabi import hookspecs
 from tinyabi.backends.base import Backend, BackendOptions
 from tinyabi.errors import BackendError, OptionsError, TinyABIError
 
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "ENV_BLOCK",
+    "ENV_DISABLE_AUTOLOAD",
+    "BackendEntry",
+    "BackendRegistry",
+    "PluginError",
+    "build_registry",
+    "create_plugin_manager",
+    "default_plugin_manager",
+    "default_registry",
+    "describe_backends",
+    "parse_options",
+    "reset_default_registry",
+]
+
 ENV_DISABLE_AUTOLOAD = "TINYABI_DISABLE_PLUGIN_AUTOLOAD"
 ENV_BLOCK = "TINYABI_BLOCK_PLUGINS"
 ENTRY_POINT_GROUP = "tinyabi"

@@ -27,6 +27,8 @@ from tinyabi.ir.validate import check_node
 from tinyabi.quantization.conv import bias_scales
 from tinyabi.spec import OperandType, OperatorSpec, Signature, Spec, load_spec
 
+__all__ = ["ATTEMPTS_PER_CASE", "Case", "case_rng", "generate_cases", "spec_cases"]
+
 #: Candidates drawn per wanted case before giving up on a signature.
 ATTEMPTS_PER_CASE = 12
 

@@ -20,6 +20,32 @@ from tinyabi.quantization.activations import LOGISTIC_OUTPUT, TANH_OUTPUT
 from tinyabi.quantization.softmax import SOFTMAX_OUTPUT
 from tinyabi.spec import Signature
 
+__all__ = [
+    "LAYOUTS",
+    "Layout",
+    "LayoutFn",
+    "Shape",
+    "Slot",
+    "binary",
+    "concatenation",
+    "conv2d",
+    "depthwise_conv2d",
+    "fully_connected",
+    "layout_for",
+    "leaky_relu",
+    "logistic",
+    "mean",
+    "pad",
+    "pool2d",
+    "reshape",
+    "softmax",
+    "squeeze",
+    "strided_slice",
+    "tanh",
+    "transpose",
+    "unary",
+]
+
 Shape = tuple[int, ...]
 
 

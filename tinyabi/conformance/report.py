@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+__all__ = ["ConformanceReport", "Failure", "SignatureResult", "Stage"]
+
 Stage = Literal["supports", "compile", "run", "compare"]
 
 

@@ -15,6 +15,15 @@ from tinyabi.errors import InputError
 from tinyabi.ir.validate import check_node
 from tinyabi.spec import SPEC_VERSION, Tolerance, load_spec
 
+__all__ = [
+    "MAX_FAILURES",
+    "MAX_REASONS",
+    "BackendLike",
+    "check_case",
+    "make_backend",
+    "run_conformance",
+]
+
 #: How many failures a report keeps with their parameters.
 MAX_FAILURES = 20
 #: How many distinct "not claimed" reasons a signature's result keeps.

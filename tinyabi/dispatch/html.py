@@ -24,6 +24,8 @@ from tinyabi.dispatch.plan_view.text import esc, fmt_bytes, json_for_script, sho
 from tinyabi.dispatch.planner import execution_graph
 from tinyabi.ir.graph import Graph
 
+__all__ = ["MAX_DECLINE_ROWS", "MAX_NODES", "render_plan_html"]
+
 #: Graphs with more nodes are drawn up to this many (the page stays a few megabytes at most).
 MAX_NODES = 1500
 #: At most this many rows in the table of decline reasons.

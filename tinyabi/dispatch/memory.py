@@ -19,6 +19,15 @@ from dataclasses import dataclass
 from tinyabi.dispatch.plan import MemoryPlan, TensorPlacement
 from tinyabi.ir.graph import Graph, Tensor, numpy_dtype
 
+__all__ = [
+    "IN_PLACE_OPS",
+    "align",
+    "lower_bound",
+    "memory_aware_order",
+    "peak_for_order",
+    "plan_memory",
+]
+
 #: Operators whose output may reuse their input's bytes (tensor ABI, "Arena and memory rules").
 IN_PLACE_OPS = frozenset({"RESHAPE", "SQUEEZE"})
 

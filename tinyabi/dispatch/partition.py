@@ -24,6 +24,18 @@ from tinyabi.backends.base import Backend, Pattern, Verdict
 from tinyabi.ir.graph import Graph, Node, Tensor
 from tinyabi.ir.validate import NodeCheck, check_node
 
+__all__ = [
+    "TRANSFER_SECONDS_FIXED",
+    "TRANSFER_SECONDS_PER_BYTE",
+    "Assignment",
+    "assign",
+    "assign_first_claim",
+    "group_partitions",
+    "safe_accept",
+    "safe_supports",
+    "split_partitions",
+]
+
 #: Seconds charged per byte that crosses a partition boundary in cost mode (a memcpy-ish rate).
 TRANSFER_SECONDS_PER_BYTE = 1e-10
 #: Seconds charged per partition boundary in cost mode (the call and hand-over overhead).

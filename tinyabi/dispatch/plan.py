@@ -7,6 +7,16 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+__all__ = [
+    "Decline",
+    "Fallback",
+    "MemoryPlan",
+    "NodePlan",
+    "PartitionPlan",
+    "Plan",
+    "TensorPlacement",
+]
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")

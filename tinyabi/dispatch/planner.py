@@ -29,6 +29,8 @@ from tinyabi.dispatch.plan import Decline, NodePlan, PartitionPlan, Plan
 from tinyabi.ir.graph import Graph
 from tinyabi.ir.validate import check_node
 
+__all__ = ["REFUSED", "execution_graph", "make_plan", "ordered_graph", "partition_graphs"]
+
 #: The start of the decline reason a node gets when its backend refused it as a partition.
 REFUSED = "partition refused"
 

@@ -1,0 +1,20 @@
+"""The graph IR: tensors, nodes and graphs, the builder, and validation against the spec."""
+
+from tinyabi.ir.builder import GraphBuilder, QuantLike
+from tinyabi.ir.graph import DTYPES, Graph, Node, Quantization, Tensor, numpy_dtype
+from tinyabi.ir.validate import NodeCheck, check_node, validate_graph, validate_node
+
+__all__ = [
+    "DTYPES",
+    "Graph",
+    "GraphBuilder",
+    "Node",
+    "NodeCheck",
+    "QuantLike",
+    "Quantization",
+    "Tensor",
+    "check_node",
+    "numpy_dtype",
+    "validate_graph",
+    "validate_node",
+]

@@ -20,6 +20,8 @@ import numpy as np
 from tinyabi.errors import GraphError
 from tinyabi.ir.graph import DTYPES, Graph, Node, Quantization, Tensor
 
+__all__ = ["GraphBuilder", "QuantLike", "as_quantization"]
+
 QuantLike = Quantization | tuple[float, int] | None
 
 

@@ -19,6 +19,8 @@ import numpy as np
 
 from tinyabi.errors import GraphError
 
+__all__ = ["DTYPES", "Graph", "Node", "Quantization", "Tensor", "numpy_dtype"]
+
 #: Element types tensors may have, by name (the spec lists which operators accept which).
 DTYPES: dict[str, np.dtype[Any]] = {
     "float32": np.dtype(np.float32),

@@ -19,6 +19,15 @@ from tinyabi.ir.graph import Graph, Node, Tensor
 from tinyabi.ir.shapes import has_shape_rule, infer_shapes
 from tinyabi.spec import OperandType, OperatorSpec, Signature, Spec, load_spec
 
+__all__ = [
+    "NodeCheck",
+    "bind_operands",
+    "check_node",
+    "match_signature",
+    "validate_graph",
+    "validate_node",
+]
+
 
 @dataclass(frozen=True)
 class NodeCheck:

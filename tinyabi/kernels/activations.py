@@ -36,6 +36,25 @@ from tinyabi.quantization.fixed_point import (
 )
 from tinyabi.quantization.tensors import float32_attribute
 
+__all__ = [
+    "count_leading_zeros_u32",
+    "exp_on_negative_values",
+    "fixed_logistic",
+    "fixed_tanh",
+    "one_minus_x_over_one_plus_x_for_x_in_0_1",
+    "one_over_one_plus_x_for_x_in_0_1",
+    "prepare_hard_swish",
+    "prepare_leaky_relu",
+    "prepare_logistic",
+    "prepare_relu",
+    "prepare_relu6",
+    "prepare_softmax",
+    "prepare_tanh",
+    "rescale",
+    "rounding_half_sum",
+    "saturating_rounding_multiply_by_pot",
+]
+
 # -------------------------------------------------------------------------------------------------
 # Fixed-point math on int32 raw values (gemmlowp conventions), vectorized.
 # -------------------------------------------------------------------------------------------------

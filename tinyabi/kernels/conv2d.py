@@ -39,6 +39,8 @@ from tinyabi.kernels.window import conv_window
 from tinyabi.quantization import conv as conv_quant
 from tinyabi.quantization.tensors import channel_scales
 
+__all__ = ["prepare_conv2d"]
+
 
 @kernel("CONV_2D")
 def prepare_conv2d(node: Node, graph: Graph) -> Eval:

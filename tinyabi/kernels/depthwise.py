@@ -33,6 +33,8 @@ from tinyabi.kernels.requantizer import Requantizer
 from tinyabi.kernels.window import Window, conv_window
 from tinyabi.quantization import conv as conv_quant
 
+__all__ = ["DEPTHWISE_GATHER_PIXELS", "depthwise_accumulator", "prepare_depthwise_conv2d"]
+
 #: Depthwise outputs up to this many pixels gather their taps for one einsum (see
 #: :func:`depthwise_accumulator`); larger ones loop over the taps.
 DEPTHWISE_GATHER_PIXELS = 256

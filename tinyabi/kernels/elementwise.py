@@ -42,6 +42,19 @@ from tinyabi.quantization.fixed_point import (
     wrap_int32,
 )
 
+__all__ = [
+    "ACTIVATIONS",
+    "DTYPES",
+    "PAIR_TABLE_MIN_ELEMENTS",
+    "Binary",
+    "add_sub_int8",
+    "mul_int8",
+    "prepare_add",
+    "prepare_mul",
+    "prepare_sub",
+    "scaled_input_tables",
+]
+
 #: The fused activations ADD, SUB and MUL accept.
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 

@@ -33,6 +33,8 @@ from tinyabi.kernels.requantizer import Requantizer
 from tinyabi.quantization import conv as conv_quant
 from tinyabi.quantization.tensors import channel_scales
 
+__all__ = ["prepare_fully_connected"]
+
 
 @kernel("FULLY_CONNECTED")
 def prepare_fully_connected(node: Node, graph: Graph) -> Eval:

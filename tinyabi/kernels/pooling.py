@@ -44,6 +44,13 @@ from tinyabi.quantization.fixed_point import (
     wrap_int32,
 )
 
+__all__ = [
+    "FLOAT_DIVIDE_COUNT_LIMIT",
+    "prepare_average_pool_2d",
+    "prepare_max_pool_2d",
+    "prepare_mean",
+]
+
 #: Element types of the integer (quantized) signatures.
 _INTEGER_TYPES = ("int8", "int16")
 _ACTIVATIONS = ("NONE", "RELU", "RELU_N1_TO_1", "RELU6")

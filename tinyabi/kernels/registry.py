@@ -16,6 +16,8 @@ import numpy as np
 from tinyabi.errors import UnsupportedOperatorError
 from tinyabi.ir.graph import Graph, Node
 
+__all__ = ["Eval", "Prepare", "has_kernel", "kernel", "kernel_ops", "prepare"]
+
 Eval = Callable[[Sequence["np.ndarray | None"]], list[np.ndarray]]
 Prepare = Callable[[Node, Graph], Eval]
 

@@ -12,6 +12,8 @@ from pydantic import BaseModel, ValidationError
 from tinyabi.errors import SpecError
 from tinyabi.spec.models import OperatorSpec, Spec, TensorABI
 
+__all__ = ["SPEC_VERSION", "load_spec", "load_spec_from", "spec_dir", "specs_root"]
+
 #: The spec version this release of tinyabi implements.
 SPEC_VERSION = "0.1"
 

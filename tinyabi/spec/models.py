@@ -13,6 +13,21 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+__all__ = [
+    "Attribute",
+    "AttributeType",
+    "ElementType",
+    "Operand",
+    "OperandType",
+    "OperatorSpec",
+    "QuantizationKind",
+    "Section",
+    "Signature",
+    "Spec",
+    "TensorABI",
+    "Tolerance",
+]
+
 ElementType = Literal["float32", "int8", "uint8", "int16", "int32", "int64", "bool"]
 AttributeType = Literal["int", "float", "bool", "enum", "int_list"]
 QuantizationKind = Literal["none", "per_tensor", "per_axis", "any"]

@@ -6,6 +6,8 @@ from typing import Any
 
 from tinyabi.spec.models import OperandType, OperatorSpec, Spec
 
+__all__ = ["json_schema", "render_markdown"]
+
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of the spec format (what ``Spec.model_validate`` accepts)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from tinyabi.ir.graph import Graph
 
+__all__ = ["CUSTOM_PREFIX", "KNOWN_CUSTOM_OPS", "custom_op_hint", "custom_op_hints"]
+
 #: The prefix of a custom operator's node ``op`` (``tflite.custom.<code>``).
 CUSTOM_PREFIX = "tflite.custom."
 

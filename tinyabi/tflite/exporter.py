@@ -18,6 +18,8 @@ from tinyabi.tflite.schema import (
     schema,
 )
 
+__all__ = ["export_tflite"]
+
 _EXTRA_TYPE_CODES = {
     "float16": schema.TensorType.FLOAT16,
     "float64": schema.TensorType.FLOAT64,

@@ -42,6 +42,16 @@ from tinyabi.tflite.schema import (
     schema,
 )
 
+__all__ = [
+    "MAX_FILE_BYTES",
+    "MAX_RANK",
+    "MAX_TABLES",
+    "MAX_TENSOR_BYTES",
+    "load_tflite",
+    "read_model_bytes",
+    "unpack_model",
+]
+
 #: Largest model file tinyabi reads (flatbuffers address at most 2 GiB).
 MAX_FILE_BYTES = 2**31 - 1
 #: Largest tensor tinyabi accepts, in bytes: a guard against shapes crafted to exhaust memory.

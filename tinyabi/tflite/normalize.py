@@ -39,6 +39,17 @@ import numpy as np
 from tinyabi.errors import ModelError
 from tinyabi.ir.graph import Graph, Quantization, Tensor
 
+__all__ = [
+    "BIAS_OPS",
+    "bias_quantization",
+    "note",
+    "quantization",
+    "reset_value",
+    "scratch_tensors",
+    "shape_signature",
+    "variable_data",
+]
+
 #: Spec operators whose third input is a bias TFLM scales by input scale x filter scale.
 BIAS_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"})
 _INTEGER_BIAS = ("int32", "int64")

@@ -14,6 +14,19 @@ import numpy as np
 
 from tinyabi.tflite.schema import schema
 
+__all__ = [
+    "ACTIVATIONS",
+    "PADDINGS",
+    "SPEC_BY_BUILTIN",
+    "SPEC_OPS",
+    "Field",
+    "OpMapping",
+    "decode",
+    "encode",
+    "plain",
+    "unplain",
+]
+
 PADDINGS = {schema.Padding.SAME: "SAME", schema.Padding.VALID: "VALID"}
 ACTIVATIONS = {
     schema.ActivationFunctionType.NONE: "NONE",

@@ -9,6 +9,17 @@ from __future__ import annotations
 
 from types import ModuleType
 
+__all__ = [
+    "BUILTIN_CODES",
+    "BUILTIN_NAMES",
+    "FILE_IDENTIFIER",
+    "OPTIONS2_NAMES",
+    "OPTIONS_NAMES",
+    "TENSOR_TYPES",
+    "TENSOR_TYPE_CODES",
+    "schema",
+]
+
 
 def _load() -> ModuleType:
     import importlib

@@ -13,10 +13,9 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from tinyabi.backends.base import Backend, BackendOptions, CompiledPartition, Verdict
+from tinyabi.backends import Backend, BackendOptions, CompiledPartition, Verdict
 from tinyabi.errors import UnsupportedOperatorError
-from tinyabi.ir.graph import Graph, Node
-from tinyabi.ir.validate import NodeCheck
+from tinyabi.ir import Graph, Node, NodeCheck
 from tinyabi_cmsis_nn import __version__, constraints
 from tinyabi_cmsis_nn.build import host
 from tinyabi_cmsis_nn.codegen.emit import generate, write_project

@@ -23,10 +23,9 @@ from typing import cast
 
 import numpy as np
 
-from tinyabi.backends.base import Verdict
+from tinyabi.backends import Verdict
 from tinyabi.errors import GraphError
-from tinyabi.ir.graph import Graph, Node, Tensor
-from tinyabi.ir.validate import NodeCheck, check_node
+from tinyabi.ir import Graph, Node, NodeCheck, Tensor, check_node
 from tinyabi.quantization import conv as conv_quant
 from tinyabi.quantization import elementwise as elementwise_quant
 from tinyabi.quantization import pooling as pooling_quant

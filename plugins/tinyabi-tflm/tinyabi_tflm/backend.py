@@ -14,10 +14,9 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from tinyabi.backends.base import Backend, BackendOptions, CompiledPartition, NameList, Verdict
+from tinyabi.backends import Backend, BackendOptions, CompiledPartition, NameList, Verdict
 from tinyabi.errors import BackendError, TinyABIError
-from tinyabi.ir.graph import Graph, Node
-from tinyabi.ir.validate import NodeCheck, check_node
+from tinyabi.ir import Graph, Node, NodeCheck, check_node
 from tinyabi.spec import SPEC_VERSION
 from tinyabi_tflm import __version__, capabilities, runtimes
 from tinyabi_tflm.export import Exported, export_partition, state_problem

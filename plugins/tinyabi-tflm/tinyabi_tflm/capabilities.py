@@ -24,10 +24,9 @@ from typing import Any
 
 import yaml
 
-from tinyabi.backends.base import Verdict
-from tinyabi.ir.graph import Graph, Node
-from tinyabi.ir.validate import NodeCheck
-from tinyabi.tflite.custom import custom_op_hint
+from tinyabi.backends import Verdict
+from tinyabi.ir import Graph, Node, NodeCheck
+from tinyabi.tflite import custom_op_hint
 
 #: The name of the data file inside the package.
 DATA_FILE = "capabilities.yaml"

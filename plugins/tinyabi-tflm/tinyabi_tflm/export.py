@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import flatbuffers
 import numpy as np
 
-from tinyabi.ir.graph import Graph, Node
-from tinyabi.tflite.exporter import export_tflite
+from tinyabi.ir import Graph, Node
+from tinyabi.tflite import export_tflite
 from tinyabi.tflite.schema import FILE_IDENTIFIER, schema
 
 #: TFLite operator -> the positions of its inputs that are variable (state) tensors.

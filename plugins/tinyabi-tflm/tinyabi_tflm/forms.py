@@ -13,8 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyabi.ir.builder import GraphBuilder
-from tinyabi.ir.graph import Graph
+from tinyabi.ir import Graph, GraphBuilder
 from tinyabi.tflite.schema import TENSOR_TYPE_CODES
 from tinyabi_tflm.singleop import (
     FIXED_OUTPUT,

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyabi.ir.graph import Graph, numpy_dtype
+from tinyabi.ir import Graph, numpy_dtype
 from tinyabi_tflm import runtimes
 from tinyabi_tflm.isolation import Worker, shared_worker
 

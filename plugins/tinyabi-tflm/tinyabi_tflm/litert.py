@@ -21,9 +21,9 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, PositiveInt
 
-from tinyabi.backends.base import CompiledPartition, MemoryNeeds, Verdict
+from tinyabi.backends import CompiledPartition, MemoryNeeds, Verdict
 from tinyabi.errors import BackendError
-from tinyabi.ir.graph import Graph, Node
+from tinyabi.ir import Graph, Node
 from tinyabi_tflm import cache, runtimes
 from tinyabi_tflm.backend import RuntimeBackend, RuntimeOptions
 from tinyabi_tflm.export import Exported

@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyabi.ir.builder import GraphBuilder, QuantLike
-from tinyabi.ir.graph import Graph, Quantization
+from tinyabi.ir import Graph, GraphBuilder, Quantization, QuantLike
 from tinyabi.quantization.conv import bias_scales
 from tinyabi.spec import load_spec
 

@@ -22,10 +22,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from tinyabi.ir.builder import GraphBuilder
-from tinyabi.ir.graph import Graph
+from tinyabi.ir import Graph, GraphBuilder
 from tinyabi.spec import load_spec
-from tinyabi.tflite.exporter import export_tflite
+from tinyabi.tflite import export_tflite
 from tinyabi_tflm import capabilities, runtimes
 from tinyabi_tflm.export import export_partition
 from tinyabi_tflm.forms import extension_model

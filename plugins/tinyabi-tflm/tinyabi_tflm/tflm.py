@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from tinyabi.backends.base import CompiledPartition, MemoryNeeds
+from tinyabi.backends import CompiledPartition, MemoryNeeds
 from tinyabi.errors import BackendError
-from tinyabi.ir.graph import Graph
+from tinyabi.ir import Graph
 from tinyabi_tflm import runtimes
 from tinyabi_tflm.arena import Arena, ArenaError, find_arena
 from tinyabi_tflm.backend import RuntimeBackend

@@ -9,6 +9,8 @@ and finally marks the body ``data-rendered="yes"``.
 
 from __future__ import annotations
 
+__all__ = ["CSS", "JS"]
+
 CSS = """
 :root { color-scheme: light; --fg: #1b1f24; --muted: #5f6b7a; --line: #d5dae1; }
 * { box-sizing: border-box; }

@@ -5,6 +5,8 @@ from __future__ import annotations
 import colorsys
 from collections.abc import Iterable
 
+__all__ = ["NEUTRAL", "PALETTE", "backend_colours", "tint"]
+
 #: Tableau 10: distinct, print-friendly, readable with dark text on their tints.
 PALETTE = [
     "#4e79a7",

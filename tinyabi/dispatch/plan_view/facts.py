@@ -15,6 +15,8 @@ from tinyabi.dispatch.plan import Decline, NodePlan, Plan
 from tinyabi.ir.graph import Graph, Node
 from tinyabi.ir.validate import check_node
 
+__all__ = ["NodeFacts", "PlanFacts", "TensorFacts", "gather_facts", "signature_of", "type_text"]
+
 
 @dataclass(frozen=True)
 class NodeFacts:

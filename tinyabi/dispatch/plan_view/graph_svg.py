@@ -16,6 +16,8 @@ from tinyabi.dispatch.plan_view.facts import NodeFacts
 from tinyabi.dispatch.plan_view.layout import Box, Edge, GraphLayout
 from tinyabi.dispatch.plan_view.text import esc, shorten
 
+__all__ = ["graph_svg"]
+
 
 def _edge(edge: Edge, title: str) -> str:
     cls = "e x" if edge.crossing else "e"

@@ -17,6 +17,25 @@ from dataclasses import dataclass
 
 from tinyabi.ir.graph import Graph
 
+__all__ = [
+    "BAND_GAP",
+    "BAND_PAD",
+    "BOX_H",
+    "BOX_W",
+    "GUTTER",
+    "LANE_GAP",
+    "LANE_STEP",
+    "MARGIN",
+    "PILL_H",
+    "PITCH_X",
+    "ROW_H",
+    "Band",
+    "Box",
+    "Edge",
+    "GraphLayout",
+    "layered_layout",
+]
+
 BOX_W = 184
 BOX_H = 42
 PITCH_X = BOX_W + 24

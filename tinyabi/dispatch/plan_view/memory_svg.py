@@ -16,6 +16,19 @@ from tinyabi.dispatch.plan_view.colors import NEUTRAL, tint
 from tinyabi.dispatch.plan_view.facts import NodeFacts, TensorFacts
 from tinyabi.dispatch.plan_view.text import esc, fmt_bytes
 
+__all__ = [
+    "FIT_W",
+    "LEFT",
+    "MIN_PLOT_W",
+    "PLOT_H",
+    "RIGHT",
+    "STRIP_H",
+    "TARGET_W",
+    "TOP",
+    "memory_svg",
+    "nice_step",
+]
+
 LEFT = 70
 RIGHT = 14
 TOP = 28

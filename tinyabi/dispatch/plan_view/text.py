@@ -12,6 +12,8 @@ import json
 import re
 from typing import Any
 
+__all__ = ["clean", "esc", "fmt_bytes", "json_for_script", "shorten"]
+
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
 

@@ -6,6 +6,8 @@ from tinyabi.errors import GraphError
 from tinyabi.ir.graph import Graph, Node
 from tinyabi.ir.shapes.registry import Shape, shape_rule
 
+__all__ = ["elementwise_activation", "softmax"]
+
 
 def _single_input(node: Node, graph: Graph) -> Shape:
     """The shape of the one input of ``node``; a :class:`GraphError` unless the node has exactly

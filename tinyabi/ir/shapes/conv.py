@@ -13,6 +13,15 @@ from tinyabi.errors import GraphError
 from tinyabi.ir.graph import Graph, Node, Tensor
 from tinyabi.ir.shapes.registry import Shape, shape_rule
 
+__all__ = [
+    "conv2d_shape",
+    "conv_output_size",
+    "depthwise_conv2d_shape",
+    "effective_extent",
+    "fully_connected_shape",
+    "same_padding",
+]
+
 
 def effective_extent(kernel: int, dilation: int) -> int:
     """The extent covered by a kernel of ``kernel`` taps spaced ``dilation`` apart."""

@@ -15,6 +15,8 @@ from tinyabi.errors import GraphError
 from tinyabi.ir.graph import Graph, Node, Tensor
 from tinyabi.ir.shapes.registry import Shape, shape_rule
 
+__all__ = ["MAX_RANK", "binary_broadcast_rule", "binary_operands", "broadcast_shape"]
+
 #: The highest rank of an input (and so of the output) of a broadcasting binary operator.
 MAX_RANK = 6
 

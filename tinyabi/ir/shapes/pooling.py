@@ -18,6 +18,17 @@ from tinyabi.errors import GraphError
 from tinyabi.ir.graph import Graph, Node, Tensor
 from tinyabi.ir.shapes.registry import Shape, shape_rule
 
+__all__ = [
+    "MEAN_MAX_RANK",
+    "PoolGeometry",
+    "mean_axes",
+    "mean_shape",
+    "pool2d_shape",
+    "pool_geometry",
+    "pool_output_size",
+    "pool_padding_before",
+]
+
 #: Highest input rank MEAN accepts: TFLite Micro walks the input with a five-entry index.
 MEAN_MAX_RANK = 5
 

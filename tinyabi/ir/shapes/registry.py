@@ -14,6 +14,8 @@ from collections.abc import Callable
 from tinyabi.errors import GraphError
 from tinyabi.ir.graph import Graph, Node
 
+__all__ = ["Shape", "ShapeRule", "has_shape_rule", "infer_shapes", "shape_rule"]
+
 Shape = tuple[int, ...]
 ShapeRule = Callable[[Node, Graph], list[Shape]]
 

@@ -22,6 +22,30 @@ from tinyabi.errors import GraphError
 from tinyabi.ir.graph import Graph, Node, Tensor
 from tinyabi.ir.shapes.registry import Shape, shape_rule
 
+__all__ = [
+    "MAX_CONCAT_INPUTS",
+    "MAX_RANK",
+    "SlicePlan",
+    "check_rank",
+    "concat_axis",
+    "concatenation_shape",
+    "constant_ints",
+    "input_tensor",
+    "node_error",
+    "pad_amounts",
+    "pad_shape",
+    "reshape_shape",
+    "reshape_target",
+    "resolve_reshape",
+    "same_shape",
+    "squeeze_axes",
+    "squeeze_shape",
+    "strided_slice_plan",
+    "strided_slice_shape",
+    "transpose_perm",
+    "transpose_shape",
+]
+
 #: Highest input rank each operator supports (TFLite Micro's limits).
 MAX_RANK = {
     "SQUEEZE": 8,

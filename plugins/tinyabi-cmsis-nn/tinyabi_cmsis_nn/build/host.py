@@ -27,11 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyabi.backends.base import CompiledPartition, MemoryNeeds
+from tinyabi.backends import CompiledPartition, MemoryNeeds
 from tinyabi.cache import ENV_CACHE_DIR as ENV_CACHE_DIR
 from tinyabi.cache import cache_dir as tinyabi_cache_dir
 from tinyabi.errors import BackendError
-from tinyabi.ir.graph import Graph
+from tinyabi.ir import Graph
 from tinyabi_cmsis_nn.codegen.emit import ALIGNMENT, GeneratedModel, generate
 from tinyabi_cmsis_nn.codegen.sizes import SizeOracle
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyabi.backends.base import CompiledPartition
+from tinyabi.backends import CompiledPartition
 from tinyabi.errors import BackendError
-from tinyabi.ir.graph import Graph, numpy_dtype
+from tinyabi.ir import Graph, numpy_dtype
 
 from .cortexm import QemuRun, build_firmware, run_firmware, target
 

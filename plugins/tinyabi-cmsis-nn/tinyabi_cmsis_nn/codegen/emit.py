@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyabi.dispatch.memory import align, plan_memory
-from tinyabi.ir.graph import Graph, Tensor
+from tinyabi.dispatch import align, plan_memory
+from tinyabi.ir import Graph, Tensor
 from tinyabi_cmsis_nn.codegen.layers import (
     NO_BUFFER,
     NO_BUFFER_DEFINITION,

@@ -17,7 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
-from tinyabi.ir.graph import Graph, Node, Tensor
+from tinyabi.ir import Graph, Node, Tensor
 from tinyabi_cmsis_nn.codegen import params as P
 from tinyabi_cmsis_nn.codegen.names import c_comment_text, data_symbol, layer_symbol
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinyabi.ir.graph import Graph, Node, Tensor
+from tinyabi.ir import Graph, Node, Tensor
 from tinyabi.quantization import conv as conv_quant
 from tinyabi.quantization import elementwise as elementwise_quant
 from tinyabi.quantization import pooling as pooling_quant
