@@ -15,6 +15,20 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
+#: The distributions tinyabi's core installs with (its declared dependencies and theirs).
+CORE_DISTRIBUTIONS = (
+    "numpy",
+    "pydantic",
+    "pydantic-core",
+    "annotated-types",
+    "typing-extensions",
+    "typing-inspection",
+    "pluggy",
+    "flatbuffers",
+    "pyyaml",
+    "tqdm",
+    "tflite-micro",
+)
 #: What installing a package offline needs besides its own dependencies.
 INSTALLER_DISTRIBUTIONS = ("pip", "setuptools", "wheel")
 

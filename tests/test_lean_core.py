@@ -7,7 +7,7 @@ import json
 
 import pytest
 from conftest import INT8_MODELS, ROOT, shared_model
-from fresh_env import FreshEnv
+from fresh_env import CORE_DISTRIBUTIONS, FreshEnv
 
 #: What the core may depend on: the libraries it uses, and the distribution that carries the
 #: TFLite schema module (tflite-micro: it depends on nothing outside this list).
@@ -20,8 +20,6 @@ CORE_DEPENDENCIES = {
     "tqdm",
     "tflite-micro",
 }
-#: pydantic's own dependencies.
-TRANSITIVE = ["pydantic-core", "annotated-types", "typing-extensions", "typing-inspection"]
 
 SCRIPT = """
 import json, sys
@@ -56,7 +54,7 @@ def _name(requirement: str) -> str:
 
 @pytest.fixture(scope="module")
 def core_env(tmp_path_factory: pytest.TempPathFactory) -> FreshEnv:
-    env = FreshEnv(tmp_path_factory.mktemp("core") / "venv", [*CORE_DEPENDENCIES, *TRANSITIVE])
+    env = FreshEnv(tmp_path_factory.mktemp("core") / "venv", CORE_DISTRIBUTIONS)
     env.pip_install("-e", str(ROOT))
     return env
 

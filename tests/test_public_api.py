@@ -14,9 +14,14 @@ from conftest import ROOT
 
 import tinyabi
 
+#: The plugins of this repository and the plugin guide's example (the toy test fixture borrows
+#: the reference backend's partition on purpose and is left out).
 PLUGIN_SOURCES = sorted(
     path
-    for package in (ROOT / "plugins").glob("*/tinyabi_*")
+    for package in [
+        *(ROOT / "plugins").glob("*/tinyabi_*"),
+        ROOT / "tests" / "plugins" / "tinyabi-example-backend" / "tinyabi_example_backend",
+    ]
     if package.is_dir()
     for path in package.rglob("*.py")
 )

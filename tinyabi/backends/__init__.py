@@ -10,11 +10,13 @@ from tinyabi.backends.base import (
     Pattern,
     Verdict,
 )
+from tinyabi.backends.registry import BackendRegistry
 from tinyabi.ir.validate import NodeCheck
 
 __all__ = [
     "Backend",
     "BackendOptions",
+    "BackendRegistry",
     "CompiledPartition",
     "Estimate",
     "MemoryNeeds",

@@ -1,0 +1,1 @@
+"""tinyabi's example backend plugin (see ``plugin.py``)."""
