@@ -309,3 +309,29 @@ def test_a_closed_pipe_is_not_an_error() -> None:
     _, err = listing.communicate(timeout=120)
     assert listing.returncode == 0, err
     assert b"Broken pipe" not in err
+
+
+def test_run_names_every_fallback_and_can_refuse_them() -> None:
+    model = str(shared_model("kws_ref_model_float32"))
+    result = tinyabi_cli("run", model, "--backends", "cmsis-nn")
+    assert result.returncode == 0, result.stderr
+    assert "partition 0: reference ran 13 node(s)" in result.stderr
+    assert "fallback: cmsis-nn declined 13 node(s)" in result.stderr
+    assert "run by reference" in result.stderr
+    session = tinyabi.Session(tinyabi.load(model), backends=["cmsis-nn"])
+    assert session.plan.declines()[0].startswith("cmsis-nn declined 13 node(s)")
+    refused = tinyabi_cli("run", model, "--backends", "cmsis-nn", "--fallback", "error")
+    assert_one_line_error(refused, "fallback is 'error'", "cmsis-nn")
+
+
+def test_a_compile_failure_is_one_line_and_strict_refuses_it() -> None:
+    model = str(shared_model("ad01_int8"))
+    broken = "cmsis-nn:cc=/nonexistent/cc"  # a compiler that is not there: compiling fails
+    result = tinyabi_cli("run", model, "--backends", broken)
+    assert result.returncode == 0, result.stderr
+    assert "FallbackWarning" not in result.stderr  # the CLI says it itself, in one line
+    lines = [line for line in result.stderr.splitlines() if line.startswith("fallback:")]
+    assert len(lines) == 1 and "cmsis-nn failed to compile partition 0 (10 nodes)" in lines[0]
+    assert "partition 0: reference ran 10 node(s)" in result.stderr
+    strict = tinyabi_cli("run", model, "--backends", broken, "--strict")
+    assert_one_line_error(strict, "cmsis-nn", "failed to compile partition 0 (10 nodes:")

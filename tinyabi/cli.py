@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -101,7 +102,8 @@ def _feeds(graph: Graph, args: argparse.Namespace) -> tuple[dict[str, np.ndarray
 
 
 def _say_what_ran(session: Session) -> None:
-    """One line per partition on stderr (backend, node count), then every fallback."""
+    """One line per partition on stderr (backend, node count), then every fallback: nodes a
+    preferred backend declined, and partitions a backend failed to compile."""
     for part in session.plan.partitions:
         ops = sorted({n.op for n in session.plan.nodes if n.partition == part.index})
         print(
@@ -109,7 +111,9 @@ def _say_what_ran(session: Session) -> None:
             f"({', '.join(ops)})",
             file=sys.stderr,
         )
-    for fallback in getattr(session, "fallbacks", []):
+    for line in session.plan.declines():
+        print(f"fallback: {line}", file=sys.stderr)
+    for fallback in session.fallbacks:
         print(f"fallback: {fallback}", file=sys.stderr)
 
 
@@ -650,10 +654,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tinyabi`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    from tinyabi.errors import FallbackWarning
     from tinyabi.progress import quiet
 
     try:
-        with quiet(args.quiet):
+        with quiet(args.quiet), warnings.catch_warnings():
+            # Commands print every fallback themselves, in one line.
+            warnings.simplefilter("ignore", FallbackWarning)
             return int(args.func(args))
     except BrokenPipeError:  # the reader went away (`tinyabi backends | head`): not an error
         # Python flushes stdout again at exit; point it at /dev/null so that cannot fail.

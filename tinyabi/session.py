@@ -187,7 +187,7 @@ class Session:
                         kind = type(exc) if isinstance(exc, TinyABIError) else BackendError
                         raise kind(
                             f"backend {part.backend!r} failed to compile partition "
-                            f"{part.index} (nodes {part.nodes}): {error}"
+                            f"{part.index} ({_node_list(part.nodes)}): {error}"
                         ) from None
                     for name in part.nodes:
                         excluded.setdefault(name, {})[part.backend] = (
@@ -412,3 +412,9 @@ class Session:
         ``reset()`` does; the next :meth:`run` starts from the initial state."""
         for compiled in self._compiled:
             compiled.reset()
+
+
+def _node_list(nodes: Sequence[str], shown: int = 3) -> str:
+    """``"10 nodes: a, b, c, …"`` for messages that must stay one readable line."""
+    head = ", ".join(nodes[:shown]) + (", …" if len(nodes) > shown else "")
+    return f"{len(nodes)} node{'s' if len(nodes) != 1 else ''}: {head}"

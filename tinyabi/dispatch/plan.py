@@ -138,6 +138,31 @@ class Plan(_Model):
         """A stable JSON form (keys in declaration order, two-space indent)."""
         return self.model_dump_json(indent=2)
 
+    def declines(self) -> list[str]:
+        """One line per backend that declined nodes another backend then ran: how many, which
+        operators, who ran them, and the first reason (``tinyabi run`` prints these). Compile
+        failures are left to :attr:`fallbacks`, which records them."""
+        failed = {(f.backend, node) for f in self.fallbacks for node in f.nodes}
+        grouped: dict[tuple[str, str], list[NodePlan]] = {}
+        reasons: dict[tuple[str, str], list[str]] = {}
+        for n in self.nodes:
+            for d in n.declined:
+                if (d.backend, n.node) in failed:
+                    continue
+                key = (d.backend, n.backend or "no backend")
+                grouped.setdefault(key, []).append(n)
+                if d.reason not in reasons.setdefault(key, []):
+                    reasons[key].append(d.reason)
+        lines = []
+        for (declined_by, ran_on), nodes in grouped.items():
+            ops = ", ".join(sorted({n.op for n in nodes}))
+            first, more = reasons[(declined_by, ran_on)][0], len(reasons[(declined_by, ran_on)]) - 1
+            lines.append(
+                f"{declined_by} declined {len(nodes)} node(s) ({ops}), run by {ran_on}: {first}"
+                + (f" (+{more} other reason(s), see `tinyabi plan`)" if more else "")
+            )
+        return lines
+
     def backend_of(self, node: str) -> str:
         """The backend that runs ``node``."""
         return next(n.backend for n in self.nodes if n.node == node)
