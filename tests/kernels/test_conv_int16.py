@@ -24,9 +24,11 @@ from tests.kernels.test_conv import (
     window_case,
 )
 from tests.runtimes import run_tflm
+from tinyabi.errors import GraphError
 from tinyabi.ir.builder import GraphBuilder
 from tinyabi.ir.graph import Graph, Quantization
 from tinyabi.ir.validate import validate_graph
+from tinyabi.kernels import prepare
 from tinyabi.session import Session
 from tinyabi.tflite.exporter import export_tflite
 
@@ -165,3 +167,44 @@ def test_int16_is_bit_exact_with_tflm(op: str, signature: str) -> None:
         (want,) = run_tflm(export_tflite(graph), [x])
         assert want.dtype == np.int16
         assert_within(run_reference(graph, [x]), want, tol, describe(graph))
+
+
+def _fixed_conv16(op: str, bias: str | None = "int64") -> Graph:
+    rng = np.random.default_rng(32)
+    while True:
+        graph, _ = conv16_graph(rng, op, bias)
+        if bias is None or len(graph.nodes[0].inputs) == 3:
+            return graph
+
+
+@pytest.mark.parametrize("op", ["CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"])
+def test_int16_zero_points_must_be_zero(op: str) -> None:
+    """TFLM ignores int16 zero points; the spec requires them to be 0."""
+    rng = np.random.default_rng(33)
+    for role in ("x", "y"):
+        graph, _ = graph16(rng, op, "int64")
+        t = graph.tensor(role)
+        assert t.quant is not None
+        t.quant = Quantization(t.quant.scale, np.array([3]), 0)
+        with pytest.raises(GraphError, match=r"symmetric|zero point"):
+            Session(graph, backends=["reference"], fallback="error")
+
+
+def test_depthwise_int16_with_an_int32_bias_is_declined() -> None:
+    """TFLM reads a 16x8 depthwise bias as int64, so an int32 one gives garbage there."""
+    graph = _fixed_conv16("DEPTHWISE_CONV_2D", "int32")
+    with pytest.raises(GraphError, match="signature"):
+        Session(graph, backends=["reference"], fallback="error")
+    with pytest.raises(GraphError, match="int64"):
+        prepare(graph.nodes[0], graph)
+
+
+def test_int16_multiplier_beyond_the_64_bit_shift_range_is_refused() -> None:
+    """TFLite's 64-bit requantization shifts left by at most 7."""
+    graph = _fixed_conv16("CONV_2D")
+    y = graph.tensor("y")
+    y.quant = Quantization(np.array([1e-9]), np.array([0]), 0)
+    with pytest.raises(GraphError, match=r"2\*\*7"):
+        Session(graph)
+    with pytest.raises(GraphError, match=r"2\*\*7"):
+        prepare(graph.nodes[0], graph)

@@ -12,9 +12,10 @@ with TFLite Micro) computes::
 int16 (16x8) drops the zero points and requantizes a 64-bit accumulator
 (:func:`tinyabi.kernels.conv_int16.int16_stage`); float32 accumulates in float64.
 
-The computation: one matrix product gives every input pixel's contribution to every tap
-``[N, H, W, KH * KW * O]``; each tap is then added into a strided view of an output canvas
-large enough for every contribution, and the canvas is cropped by the padding. The products
+The computation: for each tap ``(ky, kx)`` one matrix product gives every input pixel's
+contribution ``[N, H, W, O]``, added into a strided view of an output canvas large enough for
+every contribution (so the memory stays that of the output); the canvas is then cropped by the
+padding. The products
 are exact integers in float (see :mod:`tinyabi.kernels.gemm`), so the order of the sums does
 not matter.
 """
@@ -65,18 +66,19 @@ def scatter_accumulator(
     _, oh, ow, _ = out_shape
     sh, sw = strides
     top, left = pads
-    # [C, KH * KW * O]: the product's columns ordered (ky, kx, o).
-    w_mat = np.ascontiguousarray(weights.transpose(3, 1, 2, 0).reshape(c, kh * kw * o), dtype)
+    # [KH, KW, C, O]: one [C, O] matrix per tap.
+    per_tap = np.ascontiguousarray(weights.transpose(1, 2, 3, 0), dtype)
     canvas_h = max((h - 1) * sh + kh, top + oh)
     canvas_w = max((w - 1) * sw + kw, left + ow)
 
     def accumulate(x: Array) -> Array:
-        taps = matmul(x.reshape(n * h * w, c), w_mat).reshape(n, h, w, kh, kw, o)
+        pixels = x.reshape(n * h * w, c)
         canvas = np.zeros((n, canvas_h, canvas_w, o), dtype=dtype)
         for ky in range(kh):
             rows = slice(ky, ky + (h - 1) * sh + 1, sh)
             for kx in range(kw):
-                canvas[:, rows, kx : kx + (w - 1) * sw + 1 : sw, :] += taps[:, :, :, ky, kx, :]
+                tap = matmul(pixels, per_tap[ky, kx]).reshape(n, h, w, o)
+                canvas[:, rows, kx : kx + (w - 1) * sw + 1 : sw, :] += tap
         return canvas[:, top : top + oh, left : left + ow, :]
 
     return accumulate
