@@ -4,6 +4,8 @@ Each model is a chain over an NHWC activation with occasional side branches (ADD
 CONCATENATION join a branch back), random shapes, strides, paddings, activations and
 quantization parameters, and ends in FULLY_CONNECTED + SOFTMAX. Operators are chosen so that
 TFLM accepts every model (for example LOGISTIC's fixed output quantization).
+:func:`random_16x8_model` builds 16x8 models (int16 activations, int8 weights) of the conv
+family the same way.
 """
 
 from __future__ import annotations
@@ -229,3 +231,119 @@ class RandomModel:
 def random_int8_model(seed: int, layers: int = 6) -> Graph:
     """A random int8 model made only of spec operators."""
     return RandomModel(seed).build(layers)
+
+
+class Random16x8Model(RandomModel):
+    """Builds one random 16x8 model: int16 activations (zero point 0) and int8 weights through
+    CONV_2D, DEPTHWISE_CONV_2D and TRANSPOSE_CONV, ending in FULLY_CONNECTED. Biases are int64,
+    int32 (where TFLM takes one) or absent; output scales follow the layer's expected spread so
+    that most outputs stay inside the int16 range."""
+
+    def _activation16(self) -> str:
+        # The clamping activations are covered per operator; in a chain they mostly saturate.
+        return str(self.rng.choice(["NONE", "NONE", "RELU"]))
+
+    def _out16(self, shape: tuple[int, ...], scale: float) -> Act:
+        name = self.b.tensor(self._name("t"), "int16", shape, quant=(scale, 0))
+        return name, shape, scale, 0
+
+    def _scale16(self, s_in: float, depth: int, wq: Quantization) -> float:
+        spread = np.sqrt(depth) * 18900.0 * 73.0 * s_in * float(np.mean(wq.scale))
+        return float(spread / self.rng.uniform(3000, 15000))
+
+    def _bias16(self, n: int, s_in: float, wq: Quantization, kinds: list[str]) -> list[str]:
+        """The node's bias input as a list (empty without one); ``kinds`` are the allowed
+        bias types, ``none`` among them."""
+        kind = str(self.rng.choice(kinds))
+        if kind == "none":
+            return []
+        scale = np.broadcast_to(s_in * wq.scale.astype(np.float64), (n,) if wq.per_axis else (1,))
+        data = self.rng.integers(-(2**22), 2**22, size=n).astype(kind)
+        quant = Quantization(np.array(scale), np.zeros(scale.size, np.int64))
+        return [self.b.const(self._name("b"), data, quant)]
+
+    def conv16(self, x: Act) -> Act:
+        name, (n, h, w, c), s, _ = x
+        k, stride = int(self.rng.integers(1, 4)), int(self.rng.integers(1, 3))
+        co = int(self.rng.integers(2, 10))
+        wt, wq = self._weights((co, k, k, c), 0, bool(self.rng.integers(0, 2)))
+        out = self._out16(
+            (n, (h + stride - 1) // stride, (w + stride - 1) // stride, co),
+            self._scale16(s, k * k * c, wq),
+        )
+        bias = self._bias16(co, s, wq, ["int64", "int32", "none"])
+        self.b.node(
+            "CONV_2D",
+            [name, wt, *bias],
+            [out[0]],
+            padding="SAME",
+            stride_h=stride,
+            stride_w=stride,
+            fused_activation=self._activation16(),
+        )
+        return out
+
+    def depthwise16(self, x: Act) -> Act:
+        name, (n, h, w, c), s, _ = x
+        k, mult = int(self.rng.integers(1, 4)), int(self.rng.choice([1, 2]))
+        wt, wq = self._weights((1, k, k, c * mult), 3, bool(self.rng.integers(0, 2)))
+        out = self._out16((n, h, w, c * mult), self._scale16(s, k * k, wq))
+        bias = self._bias16(c * mult, s, wq, ["int64", "none"])
+        self.b.node(
+            "DEPTHWISE_CONV_2D",
+            [name, wt, *bias],
+            [out[0]],
+            padding="SAME",
+            depth_multiplier=mult,
+            fused_activation=self._activation16(),
+        )
+        return out
+
+    def transpose_conv16(self, x: Act) -> Act:
+        name, (n, h, w, c), s, _ = x
+        if h * w > 100:
+            return self.conv16(x)
+        k, stride = int(self.rng.integers(1, 4)), int(self.rng.integers(1, 3))
+        co = int(self.rng.integers(2, 8))
+        wt, wq = self._weights((co, k, k, c), 0, bool(self.rng.integers(0, 2)))
+        shape = (n, h * stride, w * stride, co)
+        out = self._out16(shape, self._scale16(s, k * k * c, wq))
+        dims = self.b.const(self._name("shape"), np.array(shape, dtype=np.int32))
+        bias = self._bias16(co, s, wq, ["int64", "none"])
+        self.b.node(
+            "TRANSPOSE_CONV",
+            [dims, wt, name, *bias],
+            [out[0]],
+            padding="SAME",
+            stride_h=stride,
+            stride_w=stride,
+            fused_activation=self._activation16(),
+        )
+        return out
+
+    def build(self, layers: int = 4) -> Graph:
+        h, w = (int(v) for v in self.rng.integers(3, 10, size=2))
+        c = int(self.rng.integers(1, 5))
+        s = float(10 ** self.rng.uniform(-4, -2))
+        x: Act = (self.b.input("input", "int16", (1, h, w, c), quant=(s, 0)), (1, h, w, c), s, 0)
+        steps = [self.conv16, self.depthwise16, self.transpose_conv16]
+        for _ in range(layers):
+            x = steps[int(self.rng.integers(len(steps)))](x)
+        name, (n, h, w, c), s, _ = x
+        units = int(self.rng.integers(2, 10))
+        wt, wq = self._weights((units, h * w * c), 0, bool(self.rng.integers(0, 2)))
+        logits = self._out16((n, units), self._scale16(s, h * w * c, wq))
+        bias = self._bias16(units, s, wq, ["int64", "int32", "none"])
+        self.b.node(
+            "FULLY_CONNECTED",
+            [name, wt, *bias],
+            [logits[0]],
+            fused_activation="NONE",
+            keep_num_dims=False,
+        )
+        return self.b.build(outputs=[logits[0]])
+
+
+def random_16x8_model(seed: int, layers: int = 4) -> Graph:
+    """A random 16x8 model (int16 activations, int8 weights) of the conv family."""
+    return Random16x8Model(seed).build(layers)

@@ -11,7 +11,7 @@ import pytest
 
 import tinyabi
 from tests.conftest import FLOAT_MODELS, INT8_MODELS, shared_model
-from tests.modelgen import random_int8_model
+from tests.modelgen import random_16x8_model, random_int8_model
 from tests.runtimes import run_litert, run_tflm
 from tinyabi.cli import random_inputs
 from tinyabi.errors import UnsupportedOperatorError
@@ -61,6 +61,25 @@ def test_random_int8_models_are_byte_identical_with_tflm(seed: int) -> None:
     theirs = run_tflm(model, list(feeds.values()))
     ops = [n.op for n in graph.nodes]
     for got, want in zip(ours.values(), theirs):
+        if got.tobytes() != want.tobytes():
+            pytest.fail(
+                f"seed {seed} ({ops}) differs from TFLM: {first_divergent_node(graph, feeds)}"
+            )
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_random_16x8_models_are_byte_identical_with_tflm(seed: int) -> None:
+    """int16 activations with int8 weights, on the reference backend alone."""
+    graph = random_16x8_model(seed)
+    feeds = random_inputs(graph, seed)
+    session = tinyabi.Session(graph, backends=["reference"], fallback="error")
+    ours = session.run(feeds)
+    theirs = run_tflm(export_tflite(graph), list(feeds.values()))
+    ops = [n.op for n in graph.nodes]
+    for got, want in zip(ours.values(), theirs):
+        assert got.dtype == np.int16 and want.dtype == np.int16
+        # Not saturated throughout: the model computes something.
+        assert len(np.unique(want)) > 1, f"seed {seed} ({ops}): constant output"
         if got.tobytes() != want.tobytes():
             pytest.fail(
                 f"seed {seed} ({ops}) differs from TFLM: {first_divergent_node(graph, feeds)}"

@@ -25,6 +25,7 @@ from tinyabi.kernels import prepare
 from tinyabi.kernels.tensor import MOVED_TYPES
 from tinyabi.quantization.fixed_point import (
     multiply_by_quantized_multiplier,
+    multiply_by_quantized_multiplier_int64,
     multiply_by_quantized_multiplier_single_rounding,
     quantize_multiplier,
     quantize_multiplier_single_rounding,
@@ -217,3 +218,27 @@ def test_single_rounding_differs_from_double_rounding_by_at_most_one() -> None:
         assert np.abs(double - single).max() <= 1
         assert np.abs(double - np.round(x * real)).max() <= 1
     assert quantize_multiplier_single_rounding(2.0**40) == (2**31 - 1, 30)
+
+
+def test_64_bit_requantization_rounds_once_with_a_q15_multiplier() -> None:
+    """The 16x8 requantization rounds ``x * r / 2**(15 - e)`` half up (``r`` the Q15
+    multiplier) on accumulators up to 2**47, and stays within the Q15 precision of the 32-bit
+    double rounding where both apply."""
+    rng = np.random.default_rng(6)
+    small = rng.integers(-(2**24), 2**24, 5000)
+    for real in (3e-9, 0.0003, 0.17, 0.5, 0.99999, 3.7, 100.0):
+        m, e = quantize_multiplier(real)
+        r = (m + 2**15) >> 16 if m < 0x7FFF0000 else 0x7FFF
+        limit = int(min(2**47, 2**33 / real))  # some results beyond int32, most inside
+        x = rng.integers(-limit, limit, 5000)
+        wide = multiply_by_quantized_multiplier_int64(x, m, e)
+        t = 15 - e
+        # floor(v * r / 2**t + 1/2) in exact integer arithmetic, where it fits in int32.
+        rounded = np.array([(2 * v * r + 2**t) // 2 ** (t + 1) for v in x.tolist()], dtype=object)
+        inside = np.array([abs(v) < 2**31 for v in rounded])
+        assert inside.any()
+        assert np.array_equal(wide[inside], rounded[inside].astype(np.int64))
+        # The Q15 multiplier is within 2**-16 of the Q31 one, relatively.
+        near = multiply_by_quantized_multiplier_int64(small, m, e)
+        double = multiply_by_quantized_multiplier(small, m, e)
+        assert np.all(np.abs(near - double) <= 1 + np.abs(double) / 2**15)

@@ -3,10 +3,10 @@
 For every operator and signature, :func:`generate_cases` draws candidate cases: the operator's
 layout (:mod:`tinyabi.conformance.layouts`) gives shapes, constant operands and geometric
 attributes; the signature gives element types and quantization (per-channel symmetric int8
-weights where allowed, int32 biases with scale ``s_in x s_w``, copied parameters for
-``same_as``); the remaining attributes are drawn from the spec's enum values and ranges. A
-candidate is kept only when the reference backend accepts it and runs it; its outputs are the
-expected ones.
+weights where allowed, int32 (int64 for 16x8) biases with scale ``s_in x s_w``, copied
+parameters for ``same_as``); the remaining attributes are drawn from the spec's enum values
+and ranges. A candidate is kept only when the reference backend accepts it and runs it; its
+outputs are the expected ones.
 """
 
 from __future__ import annotations
@@ -257,4 +257,6 @@ def _weights(slot: Slot, want: OperandType, rng: np.random.Generator) -> np.ndar
         return rng.integers(-127, 128, size=slot.shape).astype(np.int8)
     if want.dtype == "int32":
         return rng.integers(-3000, 3000, size=slot.shape).astype(np.int32)
+    if want.dtype == "int64":
+        return rng.integers(-(2**20), 2**20, size=slot.shape).astype(np.int64)
     return (rng.standard_normal(slot.shape) * 0.5).astype(numpy_dtype(want.dtype))

@@ -196,6 +196,26 @@ def fully_connected(rng: np.random.Generator, sig: Signature) -> Layout:
     return Layout([Slot("input", (*lead, d)), filt, bias], attrs)
 
 
+def transpose_conv(rng: np.random.Generator, sig: Signature) -> Layout:
+    """Constant output shape that maps back onto the NHWC input, OHWI filter, optional bias."""
+    n, h, w = int(rng.integers(1, 3)), int(rng.integers(1, 7)), int(rng.integers(1, 7))
+    c, o = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+    kh, kw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    sh, sw = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+    padding = "SAME" if _flag(rng) else "VALID"
+    extent = (1, 1) if padding == "SAME" else (kh, kw)
+    oh = (h - 1) * sh + extent[0] + int(rng.integers(0, sh))
+    ow = (w - 1) * sw + extent[1] + int(rng.integers(0, sw))
+    bias = Slot("bias", (o,), constant=True) if _flag(rng, 0.8) else None
+    slots = [
+        Slot("output_shape", (4,), data=_ints([n, oh, ow, o])),
+        Slot("filter", (o, kh, kw, c), constant=True),
+        Slot("input", (n, h, w, c)),
+        bias,
+    ]
+    return Layout(slots, {"padding": padding, "stride_h": sh, "stride_w": sw})
+
+
 def pool2d(rng: np.random.Generator, sig: Signature) -> Layout:
     """NHWC input with a window of 1 to 3 (sometimes larger than the input), strides 1 to 3."""
     h, w, c = int(rng.integers(1, 9)), int(rng.integers(1, 9)), int(rng.integers(1, 6))
@@ -325,6 +345,7 @@ LAYOUTS: dict[str, LayoutFn] = {
     "CONV_2D": conv2d,
     "DEPTHWISE_CONV_2D": depthwise_conv2d,
     "FULLY_CONNECTED": fully_connected,
+    "TRANSPOSE_CONV": transpose_conv,
     "CONCATENATION": concatenation,
     "MEAN": mean,
     "PAD": pad,

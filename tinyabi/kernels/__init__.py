@@ -12,6 +12,7 @@ from tinyabi.kernels import (  # noqa: F401
     fully_connected,
     pooling,
     tensor,
+    transpose_conv,
 )
 from tinyabi.kernels.registry import Eval, has_kernel, kernel_ops, prepare
 

@@ -8,8 +8,10 @@ int8 (bit-exact with TFLite Micro), with the parameters of
     out = clamp(MBQM(acc, m[o], e[o]) + zp_out, act_min, act_max)
 
 (positions in the padding count as ``zp_in``, i.e. contribute nothing; ``g`` is the group of
-output channel ``o``). float32 accumulates in float64; hybrid quantizes the input per batch
-image (per pixel for an ungrouped pointwise convolution), as LiteRT's XNNPACK does.
+output channel ``o``). int16 (16x8) sums the products without zero points and requantizes them
+with :func:`tinyabi.kernels.conv_int16.int16_stage`. float32 accumulates in float64; hybrid
+quantizes the input per batch image (per pixel for an ungrouped pointwise convolution), as
+LiteRT's XNNPACK does.
 
 Fast path: one matrix product over an im2col matrix taken from a single strided view of the
 padded input (a pointwise convolution uses the input as it is). The input zero point is not
@@ -25,6 +27,7 @@ import numpy as np
 
 from tinyabi.errors import GraphError
 from tinyabi.ir.graph import Graph, Node
+from tinyabi.kernels.conv_int16 import int16_stage
 from tinyabi.kernels.conv_operands import check_bias, check_output, conv_operands
 from tinyabi.kernels.float_finish import (
     HYBRID_MAX_INPUT,
@@ -44,7 +47,8 @@ __all__ = ["prepare_conv2d"]
 
 @kernel("CONV_2D")
 def prepare_conv2d(node: Node, graph: Graph) -> Eval:
-    """CONV_2D in the int8, float32 and hybrid signatures, grouped convolution included.
+    """CONV_2D in the int8, int16 (16x8), float32 and hybrid signatures, grouped convolution
+    included.
 
     int8, with ``(m, e, zp_in, zp_out, act_min, act_max)`` from
     :func:`tinyabi.quantization.conv.conv_params`::
@@ -53,7 +57,8 @@ def prepare_conv2d(node: Node, graph: Graph) -> Eval:
                                 act_min, act_max)
 
     the sum running over the (padded, strided, dilated) window and the input channels of the
-    output channel's group (padding counts as ``zp_in``).
+    output channel's group (padding counts as ``zp_in``). int16: the same sum with zero points
+    0, requantized from a 64-bit (int64 bias or none) or 32-bit (int32 bias) accumulator.
     """
     ops = conv_operands(node, graph, weights_axis=0, constant_weights=True)
     w_data = ops.w.data
@@ -114,6 +119,21 @@ def prepare_conv2d(node: Node, graph: Graph) -> Eval:
             return [finish(product(win.pad(x, dtype, zp_in), weights)).reshape(expected)]
 
         return run_int8
+
+    if ops.signature in ("int16", "int16_int32_bias"):
+        bias16 = None if ops.bias is None else ops.bias.data
+        dtype16, finish16 = int16_stage(
+            conv_quant.conv_params(node, graph), abs_sums(w_int, 1).reshape(o), bias16
+        )
+        weights16 = w_int.astype(dtype16)
+
+        def run_int16(inputs: Sequence[Array | None]) -> list[Array]:
+            x = inputs[0]
+            assert x is not None
+            acc = product(win.pad(x, dtype16, 0.0), weights16)
+            return [finish16(acc).reshape(expected)]
+
+        return run_int16
 
     if ops.signature == "float32":
         weights64 = w_int.astype(np.float64)

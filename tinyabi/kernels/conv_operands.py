@@ -1,6 +1,6 @@
 """Operands and signatures of the conv family (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED):
-binding the node's tensors, deciding the signature (int8, float32 or hybrid), and the shape
-checks every kernel of the family makes.
+binding the node's tensors, deciding the signature (int8, int16, int16_int32_bias, float32 or
+hybrid), and the shape checks every kernel of the family makes.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ ACTIVATIONS = ("NONE", "RELU", "RELU_N1_TO_1", "RELU6")
 class Operands:
     """The tensors of a conv-family node, with the signature they form."""
 
-    signature: str  # "int8", "float32" or "hybrid"
+    signature: str  # "int8", "int16", "int16_int32_bias", "float32" or "hybrid"
     x: Tensor
     w: Tensor
     bias: Tensor | None
@@ -50,6 +50,10 @@ def conv_operands(node: Node, graph: Graph, weights_axis: int, constant_weights:
     kinds = (x.dtype, w.dtype, None if bias is None else bias.dtype, y.dtype)
     if kinds in (("int8", "int8", "int32", "int8"), ("int8", "int8", None, "int8")):
         signature = "int8"
+    elif kinds in (("int16", "int8", "int64", "int16"), ("int16", "int8", None, "int16")):
+        signature = "int16"
+    elif kinds == ("int16", "int8", "int32", "int16"):
+        signature = "int16_int32_bias"
     elif kinds in (("float32",) * 4, ("float32", "float32", None, "float32")):
         signature = "float32"
     elif kinds in (("float32", "int8", "float32", "float32"), ("float32", "int8", None, "float32")):
@@ -58,8 +62,8 @@ def conv_operands(node: Node, graph: Graph, weights_axis: int, constant_weights:
         raise GraphError(
             f"{node.describe()}: no signature takes input {kinds[0]}, filter {kinds[1]}, "
             f"bias {kinds[2]}, output {kinds[3]} (supported: int8 x int8 [+ int32] -> int8, "
-            "float32 x float32 [+ float32] -> float32, hybrid float32 x int8 [+ float32] -> "
-            "float32)"
+            "int16 x int8 [+ int64 or int32] -> int16, float32 x float32 [+ float32] -> float32, "
+            "hybrid float32 x int8 [+ float32] -> float32)"
         )
     if (constant_weights or signature == "hybrid") and not w.is_constant:
         raise GraphError(f"{node.describe()}: the filter must be a constant tensor")

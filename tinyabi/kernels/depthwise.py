@@ -8,7 +8,9 @@ int8 (bit-exact with TFLite Micro), with the parameters of
                       (in[n, y*sh + ky*dh - top, x*sw + kx*dw - left, c] - zp_in) * w[0, ky, kx, o]
     out = clamp(MBQM(acc, m[o], e[o]) + zp_out, act_min, act_max)
 
-float32 accumulates in float64. There is no hybrid signature.
+int16 (16x8) sums the products without zero points and requantizes a 64-bit accumulator
+(:func:`tinyabi.kernels.conv_int16.int16_stage`); an int32 bias is declined (TFLite Micro reads
+it as int64). float32 accumulates in float64. There is no hybrid signature.
 
 Fast paths (:func:`depthwise_accumulator`): small outputs gather their taps for one einsum;
 larger ones sum per-tap products over views whose rows are contiguous.
@@ -23,6 +25,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from tinyabi.errors import GraphError
 from tinyabi.ir.graph import Graph, Node
+from tinyabi.kernels.conv_int16 import int16_stage
 from tinyabi.kernels.conv_operands import check_bias, check_output, conv_operands
 from tinyabi.kernels.float_finish import (
     float_finish,
@@ -111,20 +114,27 @@ def depthwise_accumulator(
 
 @kernel("DEPTHWISE_CONV_2D")
 def prepare_depthwise_conv2d(node: Node, graph: Graph) -> Eval:
-    """DEPTHWISE_CONV_2D in the int8 and float32 signatures, with any depth multiplier.
+    """DEPTHWISE_CONV_2D in the int8, int16 (16x8) and float32 signatures, with any depth
+    multiplier.
 
     int8, with the parameters of :func:`tinyabi.quantization.conv.depthwise_conv_params`::
 
         out[n, y, x, o] = clamp(MBQM(bias[o] + sum((in[..., o // M] - zp_in) * w[0, :, :, o]),
                                      m[o], e[o]) + zp_out, act_min, act_max)
 
-    the sum running over the window's taps only (``M`` the depth multiplier).
+    the sum running over the window's taps only (``M`` the depth multiplier). int16: the same
+    sum with zero points 0 and an int64 bias (or none), requantized from 64 bits.
     """
     ops = conv_operands(node, graph, weights_axis=3, constant_weights=True)
     if ops.signature == "hybrid":
         raise GraphError(
             f"{node.describe()}: DEPTHWISE_CONV_2D has no hybrid signature (float32 input "
             "with an int8 filter)"
+        )
+    if ops.signature == "int16_int32_bias":
+        raise GraphError(
+            f"{node.describe()}: DEPTHWISE_CONV_2D with int16 activations takes an int64 bias "
+            "(or none), not int32"
         )
     w_data = ops.w.data
     assert w_data is not None
@@ -165,6 +175,20 @@ def prepare_depthwise_conv2d(node: Node, graph: Graph) -> Eval:
             return [finish(accumulate(win.pad(x, dtype, zp_in)))]
 
         return run_int8
+
+    if ops.signature == "int16":
+        bias16 = None if ops.bias is None else ops.bias.data
+        dtype16, finish16 = int16_stage(
+            conv_quant.depthwise_conv_params(node, graph), abs_sums(taps, (0, 1)), bias16
+        )
+        accumulate16 = depthwise_accumulator(win, multiplier, taps, dtype16)
+
+        def run_int16(inputs: Sequence[Array | None]) -> list[Array]:
+            x = inputs[0]
+            assert x is not None
+            return [finish16(accumulate16(win.pad(x, dtype16, 0.0)))]
+
+        return run_int16
 
     accumulate_f = depthwise_accumulator(win, multiplier, taps, np.float64)
     finish_f = float_finish(node)

@@ -7,9 +7,11 @@ filter depth::
     acc[b, u] = bias[u] + sum over k of (in[b, k] - zp_in) * w[u, k]
     out = clamp(MBQM(acc, m[u], e[u]) + zp_out, act_min, act_max)
 
-float32 accumulates in float64; hybrid quantizes each input row on the fly as LiteRT's XNNPACK
-does. In the int8 and float32 signatures the filter and bias may be computed at run time (the
-int8 kernel's dynamic path then requantizes without folding the multiplier into the weights).
+int16 (16x8) sums the products without zero points and requantizes them with
+:func:`tinyabi.kernels.conv_int16.int16_stage`. float32 accumulates in float64; hybrid quantizes
+each input row on the fly as LiteRT's XNNPACK does. In the int8 and float32 signatures the
+filter and bias may be computed at run time (the int8 kernel's dynamic path then requantizes
+without folding the multiplier into the weights).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 
 from tinyabi.errors import GraphError
 from tinyabi.ir.graph import Graph, Node
+from tinyabi.kernels.conv_int16 import int16_stage
 from tinyabi.kernels.conv_operands import Operands, check_bias, check_output, conv_operands
 from tinyabi.kernels.float_finish import (
     HYBRID_MAX_INPUT,
@@ -38,7 +41,7 @@ __all__ = ["prepare_fully_connected"]
 
 @kernel("FULLY_CONNECTED")
 def prepare_fully_connected(node: Node, graph: Graph) -> Eval:
-    """FULLY_CONNECTED in the int8, float32 and hybrid signatures.
+    """FULLY_CONNECTED in the int8, int16 (16x8), float32 and hybrid signatures.
 
     The input is read as ``[-1, depth]`` rows; the filter is ``[units, depth]``. In the int8 and
     float32 signatures the filter and the bias may be computed at run time. int8, with the
@@ -46,6 +49,9 @@ def prepare_fully_connected(node: Node, graph: Graph) -> Eval:
 
         out[b, u] = clamp(MBQM(bias[u] + sum_k((in[b, k] - zp_in) * w[u, k]), m[u], e[u])
                           + zp_out, act_min, act_max)
+
+    int16: the same with zero points 0, requantized from a 64-bit (int64 bias or none) or
+    32-bit (int32 bias) accumulator; the filter and bias must be constant.
     """
     ops = conv_operands(node, graph, weights_axis=0, constant_weights=False)
     if len(ops.w.shape) != 2:
@@ -72,6 +78,8 @@ def prepare_fully_connected(node: Node, graph: Graph) -> Eval:
     check_bias(node, ops.bias, units)
     if ops.signature == "int8":
         return _fully_connected_int8(node, graph, ops, batch, depth, units, expected)
+    if ops.signature in ("int16", "int16_int32_bias"):
+        return _fully_connected_int16(node, graph, ops, batch, depth, expected)
     if ops.signature == "float32":
         return _fully_connected_float(node, ops, batch, depth, expected)
     return _fully_connected_hybrid(node, ops, batch, depth, units, expected)
@@ -123,6 +131,29 @@ def _fully_connected_int8(
         return [finish(acc).reshape(expected)]
 
     return run_int8_dynamic
+
+
+def _fully_connected_int16(
+    node: Node, graph: Graph, ops: Operands, batch: int, depth: int, expected: tuple[int, ...]
+) -> Eval:
+    w_const = ops.w.data
+    bias = None if ops.bias is None else ops.bias.data
+    if w_const is None or (ops.bias is not None and bias is None):
+        raise GraphError(
+            f"{node.describe()}: with int16 activations the filter and bias must be constant"
+        )
+    dtype, finish = int16_stage(
+        conv_quant.fully_connected_params(node, graph), abs_sums(w_const, 1), bias
+    )
+    weights_t = np.ascontiguousarray(w_const.T.astype(dtype))
+    in_shape = (batch, depth)
+
+    def run_int16(inputs: Sequence[Array | None]) -> list[Array]:
+        x = inputs[0]
+        assert x is not None
+        return [finish(matmul(x.reshape(in_shape).astype(dtype), weights_t)).reshape(expected)]
+
+    return run_int16
 
 
 def _fully_connected_float(

@@ -1,11 +1,12 @@
-"""Requantization of int32 accumulators to int8, exact and vectorized (the conv family's
-output stage).
+"""Requantization of int32 accumulators to int8 (or int16), and of int64 accumulators to int16,
+exact and vectorized (the conv family's output stage).
 
 The parameters (Q31 multipliers and shifts, offsets, clamp) come from
 :mod:`tinyabi.quantization.conv`; this module only decides how to apply them fast:
 :class:`Requantizer` folds TFLite's double-rounding fixed-point multiply into an int64
 multiply-add and shifts, or, where the activation clamps negative results anyway (RELU, RELU6)
 and the magnitudes allow it, into float64 weights (see :class:`RequantPlan`).
+:class:`WideRequantizer` applies TFLite's 64-bit requantization of 16x8 accumulators.
 """
 
 from __future__ import annotations
@@ -18,9 +19,13 @@ import numpy as np
 
 from tinyabi.kernels.gemm import FLOAT64_EXACT, Array, FloatType
 from tinyabi.quantization.conv import ConvQuantParams
-from tinyabi.quantization.fixed_point import multiply_by_quantized_multiplier, wrap_int32
+from tinyabi.quantization.fixed_point import (
+    multiply_by_quantized_multiplier,
+    multiply_by_quantized_multiplier_int64,
+    wrap_int32,
+)
 
-__all__ = ["RequantPlan", "Requantizer"]
+__all__ = ["RequantPlan", "Requantizer", "WideRequantizer"]
 
 _INT32_LIMIT = 2**31
 
@@ -89,8 +94,15 @@ class Requantizer:
     """
 
     def __init__(
-        self, multipliers: Array, shifts: Array, zero_point: int, lo: int, hi: int
+        self,
+        multipliers: Array,
+        shifts: Array,
+        zero_point: int,
+        lo: int,
+        hi: int,
+        out_dtype: type[np.integer[Any]] = np.int8,
     ) -> None:
+        self.out_dtype = out_dtype
         mult = np.asarray(multipliers, dtype=np.int64).reshape(-1)
         shift = np.asarray(shifts, dtype=np.int64).reshape(-1)
         self.mult, self.shift = mult, shift
@@ -105,14 +117,17 @@ class Requantizer:
         self.signed = self.lo < self.zero_point and bool(np.any(self.right))
 
     @classmethod
-    def from_params(cls, params: ConvQuantParams) -> Requantizer:
-        """The requantizer of a conv-family node's parameters."""
+    def from_params(
+        cls, params: ConvQuantParams, out_dtype: type[np.integer[Any]] = np.int8
+    ) -> Requantizer:
+        """The requantizer of a conv-family node's parameters (``out_dtype`` outputs)."""
         return cls(
             params.multipliers,
             params.shifts,
             params.output_offset,
             params.act_min,
             params.act_max,
+            out_dtype,
         )
 
     def plan(self, raw_bound: Array, offset: Array, allow_scaled: bool = True) -> RequantPlan:
@@ -139,7 +154,7 @@ class Requantizer:
         return RequantPlan(self._one_shift(base, total))
 
     def _scaled(self, base: Array, total: Array) -> RequantPlan:
-        lo, hi = self.lo, self.hi
+        lo, hi, out_dtype = self.lo, self.hi, self.out_dtype
         unit = np.ldexp(1.0, -total)
         shift = base.astype(np.float64) * unit
 
@@ -148,12 +163,12 @@ class Requantizer:
             np.floor(acc, out=acc)
             np.maximum(acc, lo, out=acc)
             np.minimum(acc, hi, out=acc)
-            return acc.astype(np.int8)
+            return acc.astype(out_dtype)
 
         return RequantPlan(floor, self.scaled_mult.astype(np.float64) * unit)
 
     def _one_shift(self, base: Array, total: Array) -> Callable[[Array], Array]:
-        lo, hi = self.lo, self.hi
+        lo, hi, out_dtype = self.lo, self.hi, self.out_dtype
         mult: Any = int(self.scaled_mult[0]) if self.uniform else self.scaled_mult
         shift: Any = int(total[0]) if self.uniform else total
 
@@ -164,12 +179,12 @@ class Requantizer:
             t >>= shift
             np.maximum(t, lo, out=t)
             np.minimum(t, hi, out=t)
-            return t.astype(np.int8)
+            return t.astype(out_dtype)
 
         return one_shift
 
     def _two_shifts(self, offset: Array) -> Callable[[Array], Array]:
-        lo, hi = self.lo, self.hi
+        lo, hi, out_dtype = self.lo, self.hi, self.out_dtype
         uniform, signed = self.uniform, self.signed
         mult: Any = int(self.scaled_mult[0]) if uniform else self.scaled_mult
         right: Any = int(self.right[0]) if uniform else self.right
@@ -192,17 +207,37 @@ class Requantizer:
             t >>= right
             np.maximum(t, lo, out=t)
             np.minimum(t, hi, out=t)
-            return t.astype(np.int8)
+            return t.astype(out_dtype)
 
         return two_shifts
 
     def _literal(self, offset: Array) -> Callable[[Array], Array]:
-        lo, hi = self.lo, self.hi
+        lo, hi, out_dtype = self.lo, self.hi, self.out_dtype
         mult, shift, zero_point = self.mult, self.shift, self.zero_point
 
         def literal(acc: Array) -> Array:
             v = wrap_int32(acc.astype(np.int64) + offset)
             q = multiply_by_quantized_multiplier(v, mult, shift) + zero_point
-            return np.minimum(np.maximum(q, lo), hi).astype(np.int8)
+            return np.minimum(np.maximum(q, lo), hi).astype(out_dtype)
 
         return literal
+
+
+class WideRequantizer:
+    """TFLite's requantization of 64-bit accumulators (int16 activations, int8 weights)::
+
+        out = clamp(MBQM64(acc, m[c], e[c]), act_min, act_max)
+
+    with :func:`~tinyabi.quantization.fixed_point.multiply_by_quantized_multiplier_int64`
+    (the Q31 multiplier reduced to Q15, one rounding shift). The output zero point is 0.
+    """
+
+    def __init__(self, params: ConvQuantParams) -> None:
+        self.mult = np.asarray(params.multipliers, dtype=np.int64)
+        self.shift = np.asarray(params.shifts, dtype=np.int64)
+        self.lo, self.hi = params.act_min, params.act_max
+
+    def __call__(self, acc: Array) -> Array:
+        """int16 outputs of int64 accumulators (channels along the last axis)."""
+        q = multiply_by_quantized_multiplier_int64(acc, self.mult, self.shift)
+        return np.clip(q, self.lo, self.hi).astype(np.int16)

@@ -9,6 +9,12 @@ output channel, or one for all) and output ``(s_out, zp_out)``, every port compu
 where ``(m[c], e[c]) = quantize_multiplier(s_in * s_w[c] / s_out)``, the real multiplier formed
 in double precision from the float32 scales, and ``MBQM`` is
 :func:`~tinyabi.quantization.fixed_point.multiply_by_quantized_multiplier`.
+
+int16 activations with int8 weights (16x8): zero points 0, and the accumulator is 64-bit (an
+int64 bias or none), requantized by
+:func:`~tinyabi.quantization.fixed_point.multiply_by_quantized_multiplier_int64`, or 32-bit (an
+int32 bias, CONV_2D and FULLY_CONNECTED only), requantized as int8's; see
+:attr:`ConvQuantParams.accumulator`.
 """
 
 from __future__ import annotations
@@ -30,7 +36,11 @@ __all__ = [
     "conv_params",
     "depthwise_conv_params",
     "fully_connected_params",
+    "transpose_conv_params",
 ]
+
+#: The largest left shift TFLite's 64-bit requantization takes (its ``shift < 8``).
+WIDE_MAX_SHIFT = 7
 
 #: TFLite refuses a per-tensor FULLY_CONNECTED whose bias scale differs from
 #: ``s_in * s_w`` by more than this fraction of the output scale.
@@ -45,7 +55,9 @@ class ConvQuantParams:
     left) encode ``s_in * s_w[c] / s_out``; ``real_multipliers`` are those reals;
     ``input_offset = -zp_in``, ``output_offset = zp_out``; ``act_min``/``act_max`` the clamp of
     the fused activation in output units. ``per_channel`` says whether the filter had one scale
-    per output channel.
+    per output channel. ``accumulator`` is ``"int64"`` for int16 activations with an int64
+    bias or none (requantized by ``multiply_by_quantized_multiplier_int64``), else
+    ``"int32"``.
     """
 
     input_offset: int
@@ -56,6 +68,7 @@ class ConvQuantParams:
     act_min: int
     act_max: int
     per_channel: bool
+    accumulator: str = "int32"
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -72,15 +85,26 @@ def _operands(node: Node, graph: Graph) -> tuple[Tensor, Tensor, Tensor | None, 
 
 
 def _params(node: Node, graph: Graph, channel_axis: int) -> ConvQuantParams:
-    x, w, _, y = _operands(node, graph)
+    return _quantized(node, *_operands(node, graph), channel_axis)
+
+
+def _quantized(
+    node: Node, x: Tensor, w: Tensor, bias: Tensor | None, y: Tensor, channel_axis: int
+) -> ConvQuantParams:
     if not 0 <= channel_axis < len(w.shape):
         raise GraphError(f"{node.describe()}: filter {w.name!r} has shape {list(w.shape)}")
-    s_in, zp_in = per_tensor(node, x, "input")
-    s_out, zp_out = per_tensor(node, y, "output")
+    s_in, zp_in = per_tensor(node, x, "input", symmetric_int16=True)
+    s_out, zp_out = per_tensor(node, y, "output", symmetric_int16=True)
     channels = int(w.shape[channel_axis])
     scales = channel_scales(node, w, channels, channel_axis)
     reals = s_in * scales / s_out
     multipliers, shifts = quantize_multipliers(reals)
+    wide = x.dtype == "int16" and (bias is None or bias.dtype == "int64")
+    if wide and int(shifts.max(initial=0)) > WIDE_MAX_SHIFT:
+        raise GraphError(
+            f"{node.describe()}: input scale x filter scale / output scale reaches "
+            f"{float(reals.max()):g}; 64-bit requantization takes at most 2**{WIDE_MAX_SHIFT}"
+        )
     lo, hi = activation_range(activation_name(node), y.dtype, s_out, zp_out)
     return ConvQuantParams(
         input_offset=-zp_in,
@@ -91,6 +115,7 @@ def _params(node: Node, graph: Graph, channel_axis: int) -> ConvQuantParams:
         act_min=int(lo),
         act_max=int(hi),
         per_channel=bool(w.quant is not None and w.quant.per_axis),
+        accumulator="int64" if wide else "int32",
     )
 
 
@@ -118,6 +143,18 @@ def fully_connected_params(node: Node, graph: Graph) -> ConvQuantParams:
         if problem is not None:
             raise GraphError(f"{node.describe()}: {problem} (TFLite refuses that)")
     return params
+
+
+def transpose_conv_params(node: Node, graph: Graph) -> ConvQuantParams:
+    """TRANSPOSE_CONV (inputs output_shape, filter OHWI, input, bias; channels along axis 0):
+    the same formulas as :func:`conv_params`."""
+    tensors = graph.node_inputs(node)
+    if len(tensors) < 3 or tensors[1] is None or tensors[2] is None or len(node.outputs) != 1:
+        raise GraphError(
+            f"{node.describe()}: needs an output shape, a filter, an input and one output"
+        )
+    bias = tensors[3] if len(tensors) > 3 else None
+    return _quantized(node, tensors[2], tensors[1], bias, graph.tensor(node.outputs[0]), 0)
 
 
 def bias_scales(input_scale: float, filter_scales: np.ndarray) -> np.ndarray:

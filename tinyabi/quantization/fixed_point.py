@@ -18,10 +18,12 @@ __all__ = [
     "INT32_MIN",
     "activation_range",
     "multiply_by_quantized_multiplier",
+    "multiply_by_quantized_multiplier_int64",
     "multiply_by_quantized_multiplier_single_rounding",
     "quantize_multiplier",
     "quantize_multiplier_single_rounding",
     "quantize_multipliers",
+    "reduce_multiplier",
     "round_half_away",
     "rounding_divide_by_pot",
     "saturating_rounding_doubling_high_mul",
@@ -109,6 +111,28 @@ def multiply_by_quantized_multiplier(
     right = np.maximum(-shift, 0)
     scaled = wrap_int32(np.asarray(x, dtype=np.int64) << left)
     return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(scaled, multiplier), right)
+
+
+def reduce_multiplier(multiplier: np.ndarray | int) -> np.ndarray:
+    """A Q31 multiplier reduced to Q15, as TFLite does for 64-bit accumulators:
+    ``(m + 2**15) >> 16``, saturated to 32767 when ``m >= 0x7FFF0000``."""
+    m = np.asarray(multiplier, dtype=np.int64)
+    return np.where(m < 0x7FFF0000, (m + (1 << 15)) >> 16, 0x7FFF)
+
+
+def multiply_by_quantized_multiplier_int64(
+    x: np.ndarray, multiplier: np.ndarray | int, shift: np.ndarray | int
+) -> np.ndarray:
+    """Apply a quantized multiplier to 64-bit accumulators ``x`` (TFLite's int16 activations):
+    with the Q15 ``r = reduce_multiplier(m)`` and ``t = 15 - shift``, one rounding::
+
+        (x * r + 2**(t - 1)) >> t
+
+    in wrapping int64 arithmetic, the result wrapped to int32 (C's narrowing cast).
+    ``multiplier`` and ``shift`` broadcast against ``x``."""
+    total = 15 - np.asarray(shift, dtype=np.int64)
+    product = np.asarray(x, dtype=np.int64) * reduce_multiplier(multiplier)
+    return wrap_int32((product + (np.int64(1) << (total - 1))) >> total)
 
 
 def multiply_by_quantized_multiplier_single_rounding(

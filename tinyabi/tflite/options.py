@@ -95,6 +95,16 @@ SPEC_OPS: dict[str, OpMapping] = {
             Field("asymmetric_quantize_inputs", "asymmetricQuantizeInputs", "bool"),
         ),
     ),
+    "TRANSPOSE_CONV": OpMapping(
+        "TRANSPOSE_CONV",
+        "TransposeConvOptions",
+        (
+            Field("padding", "padding", "padding"),
+            Field("stride_h", "strideH", "int"),
+            Field("stride_w", "strideW", "int"),
+            _ACT,
+        ),
+    ),
     "AVERAGE_POOL_2D": OpMapping("AVERAGE_POOL_2D", "Pool2DOptions", _POOL),
     "MAX_POOL_2D": OpMapping("MAX_POOL_2D", "Pool2DOptions", _POOL),
     "ADD": OpMapping("ADD", "AddOptions", (_ACT,)),

@@ -1,4 +1,5 @@
-"""Shape rules of the conv operator family: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED.
+"""Shape rules of the conv operator family: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED,
+TRANSPOSE_CONV.
 
 Spatial output sizes follow TFLite's rule (``ComputeOutSize``): with the effective kernel extent
 ``EK = (K - 1) * dilation + 1``, SAME gives ``ceil(I / stride)`` and VALID gives
@@ -195,3 +196,51 @@ def fully_connected_shape(node: Node, graph: Graph) -> list[Shape]:
             f"flattened into rows of the filter depth {depth}"
         )
     return [(x.size // depth, units)]
+
+
+def _output_shape_operand(node: Node, graph: Graph, t: Tensor) -> tuple[int, ...]:
+    if t.data is None or t.shape != (4,) or t.dtype != "int32":
+        raise GraphError(
+            f"{node.describe()}: output_shape must be a constant int32 tensor of 4 values, got "
+            f"{t.dtype}{list(t.shape)}{'' if t.data is not None else ' (not constant)'}"
+        )
+    return tuple(int(v) for v in t.data.reshape(-1))
+
+
+@shape_rule("TRANSPOSE_CONV")
+def transpose_conv_shape(node: Node, graph: Graph) -> list[Shape]:
+    """TRANSPOSE_CONV: output_shape [N, OH, OW, O], filter [O, KH, KW, C], input [N, H, W, C]
+    -> output_shape, where a convolution with the node's padding and strides maps
+    ``[OH, OW]`` back onto ``[H, W]``."""
+    shape_t, w, x, bias = _operands(node, graph, (3, 4))
+    assert shape_t is not None and w is not None and x is not None
+    out = _output_shape_operand(node, graph, shape_t)
+    if len(x.shape) != 4 or len(w.shape) != 4:
+        raise GraphError(
+            f"{node.describe()}: input and filter must have rank 4 (NHWC, OHWI), got "
+            f"{list(x.shape)} and {list(w.shape)}"
+        )
+    n, h, wd, c = x.shape
+    o, kh, kw, ci = w.shape
+    if min(out) < 1 or min(o, kh, kw, ci) < 1:
+        raise GraphError(
+            f"{node.describe()}: output_shape {list(out)} and filter {list(w.shape)} must have "
+            "no empty dimension"
+        )
+    if out[0] != n or out[3] != o or ci != c:
+        raise GraphError(
+            f"{node.describe()}: output_shape {list(out)}, filter {list(w.shape)} and input "
+            f"{list(x.shape)} disagree on the batch or channel counts"
+        )
+    _check_bias(node, bias, o)
+    padding, sh, sw, _, _ = _window_attrs(node)
+    back = (
+        conv_output_size(out[1], kh, sh, 1, padding),
+        conv_output_size(out[2], kw, sw, 1, padding),
+    )
+    if back != (h, wd):
+        raise GraphError(
+            f"{node.describe()}: a {padding} convolution with strides ({sh}, {sw}) maps the "
+            f"output {out[1]}x{out[2]} to {back[0]}x{back[1]}, not the input's {h}x{wd}"
+        )
+    return [out]
