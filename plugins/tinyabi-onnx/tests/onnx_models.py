@@ -83,6 +83,8 @@ def single_op(
     input_shapes: Sequence[Sequence[int]],
     output_shape: Sequence[int],
     initializers: Sequence[tuple[str, np.ndarray]] = (),
+    *,
+    opset: int = OPSET,
     **attrs: object,
 ) -> onnx.ModelProto:
     """A float model of one ``op`` node reading graph inputs ``x0, x1...`` and then the
@@ -101,7 +103,7 @@ def single_op(
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(output_shape))],
         [_init(n, a) for n, a in initializers],
     )
-    return make_model(graph)
+    return make_model(graph, opset)
 
 
 def calibration_images(count: int, shape: Sequence[int], seed: int = 1) -> list[np.ndarray]:

@@ -53,6 +53,7 @@ class Converter:
         # the QuantizeLinear nodes it absorbs).
         self.q_outputs: list[Quantization] | None = None
         self.q_nodes: list[list[onnx.NodeProto]] = []
+        self._suffixes: dict[str, int] = {}
         self._view = Graph(self.tensors, [], [], [], graph.name or "main")
 
     # -- undo ---------------------------------------------------------------------------------
@@ -91,9 +92,11 @@ class Converter:
     def fresh(self, base: str) -> str:
         """An IR tensor name not used yet, based on ``base``."""
         base = re.sub(r"\s+", "_", base) or "t"
-        name, n = base, 1
+        name, n = base, self._suffixes.get(base, 1)
+        # The counter per base keeps many tensors of one base name linear, not quadratic.
         while name in self.tensors or name in self.reserved:
             name, n = f"{base}#{n}", n + 1
+        self._suffixes[base] = n
         return name
 
     def add_tensor(self, tensor: Tensor) -> str:

@@ -85,11 +85,13 @@ def _fold(conv: onnx.NodeProto, bn: onnx.NodeProto, c: Converter) -> onnx.NodePr
         return None
     if scale.size != weight.shape[0]:
         return None
-    w = (weight.const.astype(np.float64) * scale.reshape(-1, 1, 1, 1)).astype(np.float32)
+    with np.errstate(all="ignore"):
+        w = (weight.const.astype(np.float64) * scale.reshape(-1, 1, 1, 1)).astype(np.float32)
     b0 = np.zeros(weight.shape[0])
     if bias is not None and bias.const is not None:
         b0 = bias.const.astype(np.float64)
-    b = (b0 * scale + shift).astype(np.float32)
+    with np.errstate(all="ignore"):
+        b = (b0 * scale + shift).astype(np.float32)
     new_w, new_b = _unused(c, bn.output[0] + "_w"), _unused(c, bn.output[0] + "_b")
     c.values[new_w] = Value("float32", w.shape, const=w)
     c.values[new_b] = Value("float32", b.shape, const=b)

@@ -45,6 +45,22 @@ HANDLERS: dict[str, Handler] = {
     "Shape": tensor.shape,
 }
 
+#: Inputs each operator needs at least (ONNX's arity; a node with fewer is malformed).
+MIN_INPUTS = {
+    "Conv": 2,
+    "Gemm": 2,
+    "MatMul": 2,
+    "BatchNormalization": 5,
+    **{op: 2 for op in ew.BINARY},
+    "QuantizeLinear": 2,
+    "DequantizeLinear": 2,
+    "Reshape": 2,
+    "Unsqueeze": 2,
+    "Slice": 3,
+    "Pad": 2,
+    "Constant": 0,
+}
+
 #: Operators with an int8 form: between DequantizeLinear and QuantizeLinear they become int8
 #: spec operators.
 QUANTIZABLE = {

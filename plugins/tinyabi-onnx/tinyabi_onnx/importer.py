@@ -23,7 +23,7 @@ from tinyabi.ir.graph import Graph, Node, Tensor
 from tinyabi_onnx.attributes import plain_attributes
 from tinyabi_onnx.converter import DEFAULT_DOMAINS, Converter
 from tinyabi_onnx.fuse import fold_batch_norm, fuse_activations
-from tinyabi_onnx.handlers import HANDLERS, QUANTIZABLE
+from tinyabi_onnx.handlers import HANDLERS, MIN_INPUTS, QUANTIZABLE
 from tinyabi_onnx.layout import NHWC, identity
 from tinyabi_onnx.reader import (
     check_shape,
@@ -170,6 +170,13 @@ class _Importer:
         attrs = plain_attributes(node, c.folder)
         handler = HANDLERS.get(node.op_type) if node.domain in DEFAULT_DOMAINS else None
         if handler is not None:
+            needed = MIN_INPUTS.get(node.op_type, 1)
+            if len(node.input) < needed or not all(node.input[:needed]) or not node.output:
+                raise ModelError(
+                    f"node {_label(node)} has {len(node.input)} inputs and "
+                    f"{len(node.output)} outputs; {node.op_type} needs {needed} inputs and one "
+                    "output"
+                )
             forms: list[Any] = [None]
             if node.op_type in QUANTIZABLE:
                 quantized = c.quantized_form(node)
@@ -183,6 +190,12 @@ class _Importer:
                     return
                 except (NotMapped, GraphError):
                     c.rollback(mark)
+                except (IndexError, KeyError, ValueError, TypeError, ArithmeticError) as exc:
+                    # Inconsistent attributes or operands the checks above did not foresee.
+                    raise ModelError(
+                        f"node {_label(node)}: malformed operands or attributes "
+                        f"({type(exc).__name__}: {exc})"
+                    ) from None
                 finally:
                     c.q_outputs, c.q_nodes = None, []
         self._extension(node, attrs)
@@ -227,6 +240,7 @@ class _Importer:
         ONNX names."""
         c = self.c
         final = []
+        renames: dict[str, str] = {}
         taken: set[str] = set(self.inputs)
         for name in c.outputs:
             value = c.values.get(name)
@@ -237,24 +251,31 @@ class _Importer:
                 ir = c.held(value, perm, base=name)
             except (NotMapped, GraphError) as exc:
                 raise ModelError(f"graph output {name!r}: {exc}") from None
-            if ir != name and ir not in taken and ir not in c.graph_inputs:
-                _rename(c, ir, name)
+            tensor = c.tensors[ir]
+            if ir in taken or ir in renames or tensor.is_constant:
+                # A tensor can carry one output name: the others get a copy.
+                shape = c.const(np.array(tensor.shape, np.int32), name + "_shape")
+                ir = c.node("RESHAPE", [ir, shape], tensor.dtype, tensor.quant)
+            if ir != name and name not in c.tensors:
+                renames[ir] = name
                 ir = name
-            elif ir in taken or c.tensors[ir].is_constant:
-                copy = c.const(np.array(c.tensors[ir].shape, np.int32), name + "_shape")
-                ir = c.node("RESHAPE", [ir, copy], c.tensors[ir].dtype, c.tensors[ir].quant)
             taken.add(ir)
             final.append(ir)
+        _rename(c, renames)
         c.outputs = final
 
 
-def _rename(c: Converter, old: str, new: str) -> None:
-    tensor = c.tensors.pop(old)
-    tensor.name = new
-    c.tensors[new] = tensor
+def _rename(c: Converter, renames: dict[str, str]) -> None:
+    """Give IR tensors new names (graph outputs take their ONNX names)."""
+    if not renames:
+        return
+    for old, new in renames.items():
+        tensor = c.tensors.pop(old)
+        tensor.name = new
+        c.tensors[new] = tensor
     for node in c.nodes:
-        node.inputs = [new if n == old else n for n in node.inputs]
-        node.outputs = [new if n == old else n for n in node.outputs]
+        node.inputs = [None if n is None else renames.get(n, n) for n in node.inputs]
+        node.outputs = [renames.get(n, n) for n in node.outputs]
 
 
 def _pruned(graph: Graph) -> Graph:

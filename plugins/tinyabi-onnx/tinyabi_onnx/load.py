@@ -12,9 +12,6 @@ from tinyabi.ir.graph import Graph
 from tinyabi_onnx.importer import import_model
 from tinyabi_onnx.reader import check_model, parse_model, read_path
 
-#: The first byte of a serialized ModelProto as ONNX writes it: field 1 (ir_version), varint.
-_IR_VERSION_TAG = 0x08
-
 
 def load_onnx(source: str | os.PathLike[str] | bytes | bytearray | onnx.ModelProto) -> Graph:
     """Import an ONNX model: a path (external data is read from the model's folder), the
@@ -34,9 +31,9 @@ def load_onnx(source: str | os.PathLike[str] | bytes | bytearray | onnx.ModelPro
 
 
 def looks_like_onnx(data: bytes) -> bool:
-    """Whether bytes given without a file name are plausibly an ONNX model (not a TFLite
-    flatbuffer, starting with an ir_version field, and parsing with a graph)."""
-    if len(data) < 2 or data[0] != _IR_VERSION_TAG or data[4:8] == b"TFL3":
+    """Whether bytes given without a file name are an ONNX model: not a TFLite flatbuffer,
+    and a protobuf that parses as a ModelProto with a graph and a default-domain opset."""
+    if len(data) < 2 or data[4:8] == b"TFL3":
         return False
     try:
         check_model(parse_model(data))

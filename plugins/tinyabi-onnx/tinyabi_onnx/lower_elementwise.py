@@ -88,7 +88,9 @@ def binary(c: Converter, node: onnx.NodeProto, attrs: dict[str, Any]) -> None:
     if node.op_type == "Div":
         if c.quantized or not b.is_constant or b.real().dtype != np.float32:
             raise NotMapped("only float division by a constant maps")
-        b = Value("float32", b.shape, const=(np.float32(1.0) / b.real()).astype(np.float32))
+        with np.errstate(all="ignore"):
+            reciprocal = (np.float32(1.0) / b.real()).astype(np.float32)
+        b = Value("float32", b.shape, const=reciprocal)
     rank = max(a.rank, b.rank)
     active = [v for v in (a, b) if not v.is_constant]
     if not active:

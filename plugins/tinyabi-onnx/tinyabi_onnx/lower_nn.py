@@ -252,5 +252,9 @@ def bn_scale_shift(params: list[Value], epsilon: float) -> tuple[np.ndarray, np.
     gamma, beta, mean, var = (p.real().astype(np.float64).reshape(-1) for p in params)
     if not gamma.size == beta.size == mean.size == var.size:
         raise NotMapped("BatchNormalization parameters differ in length")
-    scale = gamma / np.sqrt(var + epsilon)
-    return scale.astype(np.float32), (beta - mean * scale).astype(np.float32)
+    with np.errstate(all="ignore"):
+        scale = gamma / np.sqrt(var + epsilon)
+        shift = beta - mean * scale
+    if not (np.all(np.isfinite(scale)) and np.all(np.isfinite(shift))):
+        raise NotMapped("BatchNormalization parameters give non-finite values")
+    return scale.astype(np.float32), shift.astype(np.float32)

@@ -181,7 +181,8 @@ def _external(t: onnx.TensorProto, where: str, folder: Path | None, nbytes: int)
     if folder is None:
         raise ModelError(
             f"{where}: its data is in external file {location!r}; external data is refused "
-            "when the model is given as bytes (load it from its path instead)"
+            "when the model is given as bytes (tinyabi.load hands plugins bytes: use "
+            "tinyabi_onnx.load_onnx(path) to read it)"
         )
     try:
         offset = int(info.get("offset", "0"))
