@@ -116,6 +116,12 @@ def quantize_qdq(model: onnx.ModelProto, folder: Path, images: list[np.ndarray])
     """``model`` quantized by onnxruntime's ``quantize_static``: QDQ format, int8 activations
     and per-channel symmetric int8 weights, after onnxruntime's own pre-processing (which
     folds BatchNormalization into the convolution)."""
+    return _quantize(model, folder, images, qdq=True)
+
+
+def _quantize(
+    model: onnx.ModelProto, folder: Path, images: list[np.ndarray], qdq: bool
+) -> onnx.ModelProto:
     from onnxruntime.quantization import (
         CalibrationDataReader,
         QuantFormat,
@@ -138,7 +144,7 @@ def quantize_qdq(model: onnx.ModelProto, folder: Path, images: list[np.ndarray])
         str(prepared),
         str(quantized),
         Reader(),
-        quant_format=QuantFormat.QDQ,
+        quant_format=QuantFormat.QDQ if qdq else QuantFormat.QOperator,
         activation_type=QuantType.QInt8,
         weight_type=QuantType.QInt8,
         per_channel=True,
@@ -155,3 +161,11 @@ def run_onnxruntime(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> lis
         model.SerializeToString(), providers=["CPUExecutionProvider"]
     )
     return [np.asarray(v) for v in session.run(None, feeds)]
+
+
+def quantize_qoperator(
+    model: onnx.ModelProto, folder: Path, images: list[np.ndarray]
+) -> onnx.ModelProto:
+    """``model`` quantized by ``quantize_static`` in the QOperator format (QLinearConv,
+    QLinearAdd, QGemm, ...), int8 activations and per-channel symmetric int8 weights."""
+    return _quantize(model, folder, images, qdq=False)

@@ -9,7 +9,13 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from onnx_models import calibration_images, quantize_qdq, run_onnxruntime, small_cnn
+from onnx_models import (
+    calibration_images,
+    quantize_qdq,
+    quantize_qoperator,
+    run_onnxruntime,
+    small_cnn,
+)
 from tinyabi_onnx import load_onnx
 
 import tinyabi
@@ -114,3 +120,26 @@ def test_int8_graph_input_through_dequantize_linear() -> None:
     assert ours.tobytes() == tflm.tobytes()
     (ort,) = run_onnxruntime(model, {"x": x})
     assert np.max(np.abs(ours.astype(int) - ort.astype(int))) <= 1
+
+
+def test_qoperator_model_runs_int8_and_matches_tflm(tmp_path: Path) -> None:
+    """The QOperator format (QLinearConv, QLinearAdd, QGemm, QLinearSoftmax...): rewritten to
+    QDQ and folded the same way; a QLinear node whose quantization the spec refuses (here
+    QLinearAveragePool, whose output scale differs from its input's) keeps a float operator."""
+    model = quantize_qoperator(small_cnn(), tmp_path, calibration_images(16, SHAPE))
+    assert any(n.op_type == "QLinearConv" for n in model.graph.node)
+    graph = load_onnx(model)
+    assert not any(n.is_extension for n in graph.nodes)
+    int8_ops = {n.op for n in graph.nodes if graph.tensor(n.outputs[0]).dtype == "int8"}
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MAX_POOL_2D", "FULLY_CONNECTED"} <= int8_ops
+    tflite = export_tflite(graph)
+    session = tinyabi.Session(graph, backends=["reference"], strict=True)
+    worst = 0.0
+    for image in calibration_images(3, SHAPE, seed=10):
+        x = image.transpose(0, 2, 3, 1)
+        ours = session.run([x])[graph.outputs[0]]
+        (tflm,) = run_tflm(tflite, [x])
+        assert ours.tobytes() == tflm.tobytes()
+        (ort,) = run_onnxruntime(model, {"input": image})
+        worst = max(worst, float(np.max(np.abs(ours - ort))) / _output_scale(model))
+    print(f"\nQOperator small CNN: tinyabi vs onnxruntime differ by at most {worst:.0f} LSB")

@@ -25,6 +25,7 @@ from tinyabi_onnx.converter import DEFAULT_DOMAINS, Converter
 from tinyabi_onnx.fuse import fold_batch_norm, fuse_activations
 from tinyabi_onnx.handlers import HANDLERS, MIN_INPUTS, QUANTIZABLE
 from tinyabi_onnx.layout import NHWC, identity
+from tinyabi_onnx.qoperator import expand_qoperators
 from tinyabi_onnx.reader import (
     check_shape,
     element_type,
@@ -53,7 +54,7 @@ class _Importer:
         self._declared()
         self._inputs(initializers)
         order = self._order(initializers)
-        order = fold_batch_norm(order, c)
+        order = expand_qoperators(fold_batch_norm(order, c), c)
         for node in order:
             c.add_reader(node)
         for node in order:

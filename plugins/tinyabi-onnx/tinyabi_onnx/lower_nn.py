@@ -129,17 +129,28 @@ def pool(c: Converter, node: onnx.NodeProto, attrs: dict[str, Any], op: str) -> 
     elif padding.explicit:
         raise NotMapped("the padding is neither SAME nor VALID")
     source = _padded(c, x, padding, node.input[0])
+    dtype, quant = _max_type(c, x, op)
     c.finish(
         node,
         op,
         [source],
         NHWC,
+        dtype=dtype,
+        quant=quant,
         padding=padding.mode,
         stride_h=strides[0],
         stride_w=strides[1],
         filter_h=kernel[0],
         filter_w=kernel[1],
     )
+
+
+def _max_type(c: Converter, x: Value, op: str) -> tuple[str, Quantization | None]:
+    """A max pool of an int8 tensor (a QOperator model's MaxPool) stays int8 with the input's
+    quantization; everything else here is float32."""
+    if op == "MAX_POOL_2D" and not c.quantized and x.source is None and x.quant is not None:
+        return x.dtype, x.quant
+    return "float32", None
 
 
 def _ceil_changes(size: Any, kernel: Any, strides: Any, padding: Padding) -> bool:
@@ -164,8 +175,18 @@ def global_pool(c: Converter, node: onnx.NodeProto, attrs: dict[str, Any], op: s
         axes = c.const(np.array([1, 2], np.int32), "hw_axes")
         c.finish(node, "MEAN", [source, axes], NHWC, keep_dims=True)
         return
-    h, w = x.shape[2], x.shape[3]
-    c.finish(node, "MAX_POOL_2D", [source], NHWC, padding="VALID", filter_h=h, filter_w=w)
+    dtype, quant = _max_type(c, x, "MAX_POOL_2D")
+    c.finish(
+        node,
+        "MAX_POOL_2D",
+        [source],
+        NHWC,
+        dtype=dtype,
+        quant=quant,
+        padding="VALID",
+        filter_h=x.shape[2],
+        filter_w=x.shape[3],
+    )
 
 
 def gemm(c: Converter, node: onnx.NodeProto, attrs: dict[str, Any]) -> None:
