@@ -169,3 +169,50 @@ def quantize_qoperator(
     """``model`` quantized by ``quantize_static`` in the QOperator format (QLinearConv,
     QLinearAdd, QGemm, ...), int8 activations and per-channel symmetric int8 weights."""
     return _quantize(model, folder, images, qdq=False)
+
+
+def op_zoo(seed: int = 0, hard_swish: bool = True) -> onnx.ModelProto:
+    """A float model of many operators (opset 14): Conv, Sigmoid, Mul, LeakyRelu, Tanh,
+    Concat, Pad, Slice, Sub, Clip, Reshape, Transpose, MatMul, HardSwish (optional: onnxruntime's
+    pre-processing turns it into HardSigmoid, which has no spec operator), ReduceMean."""
+    rng = np.random.default_rng(seed)
+    f32 = np.float32
+    inits = [
+        _init("w", rng.normal(0, 0.3, (6, 4, 3, 3)).astype(f32)),
+        _init("b", rng.normal(0, 0.1, 6).astype(f32)),
+        _init("pads", np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64)),
+        _init("starts", np.array([1, 1], np.int64)),
+        _init("ends", np.array([9, 9], np.int64)),
+        _init("axes", np.array([2, 3], np.int64)),
+        _init("steps", np.array([2, 2], np.int64)),
+        _init("offset", rng.normal(0, 0.2, (12, 1, 1)).astype(f32)),
+        _init("shape", np.array([1, 12, 16], np.int64)),
+        _init("wm", rng.normal(0, 0.3, (12, 5)).astype(f32)),
+        _init("lo", np.array(0, f32)),
+        _init("hi", np.array(6, f32)),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["input", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Sigmoid", ["c"], ["s"]),
+        helper.make_node("Mul", ["c", "s"], ["m"]),
+        helper.make_node("LeakyRelu", ["m"], ["l"], alpha=0.1),
+        helper.make_node("Tanh", ["c"], ["t"]),
+        helper.make_node("Concat", ["l", "t"], ["cat"], axis=1),
+        helper.make_node("Pad", ["cat", "pads"], ["p"]),
+        helper.make_node("Slice", ["p", "starts", "ends", "axes", "steps"], ["sl"]),
+        helper.make_node("Sub", ["sl", "offset"], ["d"]),
+        helper.make_node("Clip", ["d", "lo", "hi"], ["r6"]),
+        helper.make_node("Reshape", ["r6", "shape"], ["flat"]),
+        helper.make_node("Transpose", ["flat"], ["tr"], perm=[0, 2, 1]),
+        helper.make_node("MatMul", ["tr", "wm"], ["mm"]),
+        helper.make_node("HardSwish" if hard_swish else "Relu", ["mm"], ["hs"]),
+        helper.make_node("ReduceMean", ["hs"], ["output"], axes=[1], keepdims=0),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "op_zoo",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 4, 8, 8])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 5])],
+        inits,
+    )
+    return make_model(graph, opset=14)

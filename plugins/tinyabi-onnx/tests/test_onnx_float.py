@@ -7,7 +7,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
-from onnx_models import make_model, run_onnxruntime, single_op, small_cnn
+from onnx_models import make_model, op_zoo, run_onnxruntime, single_op, small_cnn
 from tinyabi_onnx import load_onnx
 
 import tinyabi
@@ -241,3 +241,38 @@ def test_extension_without_a_declared_shape_is_a_model_error() -> None:
     inferred = onnx.shape_inference.infer_shapes(make_model(graph))
     imported = load_onnx(inferred)
     assert [n.op for n in imported.nodes] == ["onnx.Erf", "RELU"]
+
+
+def test_operator_zoo_matches_onnxruntime() -> None:
+    model = op_zoo()
+    x = np.random.default_rng(8).uniform(-1, 1, (1, 4, 8, 8)).astype(F32)
+    want, got, graph = run_both(model, [x])
+    np.testing.assert_allclose(got[0], want[0], atol=ATOL, rtol=RTOL)
+    assert not any(n.is_extension for n in graph.nodes)
+    # Two transposes move data in this model: the Reshape of an NHWC tensor to [1, 12, 16]
+    # needs ONNX's order back, and the ONNX Transpose before MatMul really permutes its input.
+    assert [n.op for n in graph.nodes].count("TRANSPOSE") == 2
+
+
+def test_graph_outputs_keep_their_names() -> None:
+    """Outputs that are the same value, a graph input, or an input read through Transpose."""
+    nodes = [
+        helper.make_node("Relu", ["x"], ["a"]),
+        helper.make_node("Identity", ["a"], ["b"]),
+        helper.make_node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "outs",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 3, 4])],
+        [
+            helper.make_tensor_value_info(n, TensorProto.FLOAT, s)
+            for n, s in (("a", [1, 2, 3, 4]), ("b", [1, 2, 3, 4]), ("t", [1, 3, 4, 2]))
+        ],
+    )
+    model = make_model(graph)
+    x = np.random.default_rng(1).normal(size=(1, 2, 3, 4)).astype(F32)
+    want, got, imported = run_both(model, [x])
+    assert imported.outputs == ["a", "b", "t"]
+    for w, g in zip(want, got):
+        np.testing.assert_array_equal(g, nhwc(w))

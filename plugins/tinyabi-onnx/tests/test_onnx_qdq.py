@@ -11,6 +11,7 @@ import onnx
 import pytest
 from onnx_models import (
     calibration_images,
+    op_zoo,
     quantize_qdq,
     quantize_qoperator,
     run_onnxruntime,
@@ -61,18 +62,45 @@ def test_qdq_pairs_fold_into_int8_spec_operators(qdq_model: onnx.ModelProto, gra
     assert {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "FULLY_CONNECTED"} <= int8_ops
 
 
+def with_int8_outputs(graph: Graph) -> Graph:
+    """The graph with every int8 tensor a node writes as an extra output, to compare them all."""
+    extra = [
+        out
+        for node in graph.nodes
+        for out in node.outputs
+        if graph.tensor(out).dtype == "int8" and out not in graph.outputs
+    ]
+    return Graph(graph.tensors, graph.nodes, graph.inputs, [*graph.outputs, *extra], graph.name)
+
+
+def assert_matches_tflm(graph: Graph, images: list[np.ndarray]) -> list[np.ndarray]:
+    """Every int8 tensor of the graph byte-identical on the reference backend and on TFLM (run
+    on the exported .tflite), float outputs within the spec's float tolerance; returns the
+    reference backend's first output per image."""
+    probe = with_int8_outputs(graph)
+    tflite = export_tflite(probe)
+    session = tinyabi.Session(probe, backends=["reference"], strict=True)
+    firsts = []
+    for image in images:
+        x = image.transpose(0, 2, 3, 1)
+        ours = session.run([x])
+        theirs = run_tflm(tflite, [x])
+        for name, got in zip(probe.outputs, theirs):
+            if got.dtype == np.int8:
+                assert ours[name].tobytes() == got.tobytes(), name
+            else:
+                np.testing.assert_allclose(ours[name], got, atol=1e-5, rtol=1e-4)
+        firsts.append(ours[probe.outputs[0]])
+    return firsts
+
+
 def test_reference_is_byte_identical_with_tflm_on_the_exported_model(
     qdq_model: onnx.ModelProto, graph: Graph
 ) -> None:
-    tflite = export_tflite(graph)
-    session = tinyabi.Session(graph, backends=["reference"], strict=True)
     worst = 0.0
     output = graph.tensor(graph.outputs[0])
-    for image in calibration_images(4, SHAPE, seed=9):
-        x = image.transpose(0, 2, 3, 1)
-        ours = session.run([x])[graph.outputs[0]]
-        (tflm,) = run_tflm(tflite, [x])
-        assert ours.tobytes() == tflm.tobytes()
+    images = calibration_images(4, SHAPE, seed=9)
+    for image, ours in zip(images, assert_matches_tflm(graph, images)):
         (ort,) = run_onnxruntime(qdq_model, {"input": image})
         # The output is DequantizeLinear of int8 with the output's quantization: in LSB.
         scale = float(_output_scale(qdq_model))
@@ -132,14 +160,21 @@ def test_qoperator_model_runs_int8_and_matches_tflm(tmp_path: Path) -> None:
     assert not any(n.is_extension for n in graph.nodes)
     int8_ops = {n.op for n in graph.nodes if graph.tensor(n.outputs[0]).dtype == "int8"}
     assert {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MAX_POOL_2D", "FULLY_CONNECTED"} <= int8_ops
-    tflite = export_tflite(graph)
-    session = tinyabi.Session(graph, backends=["reference"], strict=True)
     worst = 0.0
-    for image in calibration_images(3, SHAPE, seed=10):
-        x = image.transpose(0, 2, 3, 1)
-        ours = session.run([x])[graph.outputs[0]]
-        (tflm,) = run_tflm(tflite, [x])
-        assert ours.tobytes() == tflm.tobytes()
+    images = calibration_images(3, SHAPE, seed=10)
+    for image, ours in zip(images, assert_matches_tflm(graph, images)):
         (ort,) = run_onnxruntime(model, {"input": image})
         worst = max(worst, float(np.max(np.abs(ours - ort))) / _output_scale(model))
     print(f"\nQOperator small CNN: tinyabi vs onnxruntime differ by at most {worst:.0f} LSB")
+
+
+def test_qdq_operator_zoo_matches_tflm(tmp_path: Path) -> None:
+    """Many operators through quantize_static: where the int8 form fits the spec it is taken
+    (the rest stays float between QUANTIZE and DEQUANTIZE); TFLM agrees byte for byte."""
+    shape = (1, 4, 8, 8)
+    model = quantize_qdq(op_zoo(hard_swish=False), tmp_path, calibration_images(16, shape))
+    graph = load_onnx(model)
+    assert not any(n.is_extension for n in graph.nodes)
+    int8_ops = {n.op for n in graph.nodes if graph.tensor(n.outputs[0]).dtype == "int8"}
+    assert {"CONV_2D", "MUL", "LEAKY_RELU", "PAD", "STRIDED_SLICE", "FULLY_CONNECTED"} <= int8_ops
+    assert_matches_tflm(graph, calibration_images(3, shape, seed=12))
