@@ -276,3 +276,32 @@ def test_graph_outputs_keep_their_names() -> None:
     assert imported.outputs == ["a", "b", "t"]
     for w, g in zip(want, got):
         np.testing.assert_array_equal(g, nhwc(w))
+
+
+def test_shape_arithmetic_is_folded() -> None:
+    """Flatten as exporters write it: Shape -> Gather -> Unsqueeze -> Concat -> Reshape."""
+    inits = [
+        helper.make_tensor("zero", TensorProto.INT64, [], [0]),
+        helper.make_tensor("axes", TensorProto.INT64, [1], [0]),
+        helper.make_tensor("minus_one", TensorProto.INT64, [1], [-1]),
+    ]
+    nodes = [
+        helper.make_node("Relu", ["x"], ["r"]),
+        helper.make_node("Shape", ["r"], ["shape"]),
+        helper.make_node("Gather", ["shape", "zero"], ["batch"], axis=0),
+        helper.make_node("Unsqueeze", ["batch", "axes"], ["batch1"]),
+        helper.make_node("Concat", ["batch1", "minus_one"], ["target"], axis=0),
+        helper.make_node("Reshape", ["r", "target"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "flatten",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 3, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 18])],
+        inits,
+    )
+    model = make_model(graph)
+    x = np.random.default_rng(6).normal(size=(1, 2, 3, 3)).astype(F32)
+    want, got, imported = run_both(model, [x])
+    assert [n.op for n in imported.nodes] == ["RELU", "TRANSPOSE", "RESHAPE"]
+    np.testing.assert_array_equal(got[0], want[0])

@@ -54,6 +54,8 @@ class Converter:
         self.q_outputs: list[Quantization] | None = None
         self.q_nodes: list[list[onnx.NodeProto]] = []
         self._suffixes: dict[str, int] = {}
+        self.onnx_name = ""  # the name of the ONNX node being lowered
+        self.node_names: set[str] = set()
         self._view = Graph(self.tensors, [], [], [], graph.name or "main")
 
     # -- undo ---------------------------------------------------------------------------------
@@ -122,19 +124,31 @@ class Converter:
         dtype: str,
         quant: Quantization | None = None,
         base: str = "",
+        main: bool = False,
         **attrs: Any,
     ) -> str:
         """Append a spec node with one new output tensor, its shape by the spec's shape rule;
         the node is validated against the spec (a :class:`GraphError` when it does not fit).
         Returns the output tensor's name."""
         out = self.fresh(base or op.lower())
-        node = Node(f"{op.lower()}_{len(self.nodes)}", op, list(inputs), [out], dict(attrs))
+        node = Node(self.node_name(op, main), op, list(inputs), [out], dict(attrs))
         (shape,) = infer_shapes(node, self._view)
         self.add_tensor(Tensor(out, dtype, tuple(shape), quant))
         self.nodes.append(node)
         self.journal.append(lambda: self.nodes.pop())
         validate_node(node, self._view)
         return out
+
+    def node_name(self, op: str, main: bool = True) -> str:
+        """A unique IR node name: the name of the ONNX node being lowered, when it has one, for
+        the node that computes its result; with the spec operator added for helper nodes."""
+        base = self.onnx_name
+        name = base if main and base else f"{base}/{op.lower()}" if base else op.lower()
+        if name in self.node_names:
+            name = f"{name}_{len(self.nodes)}"
+        self.node_names.add(name)
+        self.journal.append(lambda: self.node_names.discard(name))
+        return name
 
     def raw_node(self, node: Node) -> None:
         """Append a node as it is (extension nodes)."""
@@ -245,7 +259,7 @@ class Converter:
                 float(quant.scale[0]) != fixed[0] or int(quant.zero_point[0]) != fixed[1]
             ):
                 raise NotMapped(f"int8 {op} needs output scale {fixed[0]}, zero point {fixed[1]}")
-        out = self.node(op, inputs, dtype, quant, base=name, **attrs)
+        out = self.node(op, inputs, dtype, quant, base=name, main=True, **attrs)
         self.bind(node, index, out, perm)
 
     def bind(self, node: onnx.NodeProto, index: int, ir: str, perm: Perm) -> None:

@@ -22,6 +22,7 @@ from tinyabi.errors import GraphError, ModelError
 from tinyabi.ir.graph import Graph, Node, Tensor
 from tinyabi_onnx.attributes import plain_attributes
 from tinyabi_onnx.converter import DEFAULT_DOMAINS, Converter
+from tinyabi_onnx.folding import fold_constant
 from tinyabi_onnx.fuse import fold_batch_norm, fuse_activations
 from tinyabi_onnx.handlers import HANDLERS, MIN_INPUTS, QUANTIZABLE
 from tinyabi_onnx.layout import NHWC, identity
@@ -60,6 +61,7 @@ class _Importer:
         for node in order:
             if id(node) not in c.absorbed:
                 self._lower(node)
+        c.onnx_name = ""
         self._outputs()
         graph = Graph(dict(c.tensors), list(c.nodes), list(self.inputs), list(c.outputs), self.name)
         graph = fuse_activations(graph)
@@ -169,6 +171,9 @@ class _Importer:
     def _lower(self, node: onnx.NodeProto) -> None:
         c = self.c
         attrs = plain_attributes(node, c.folder)
+        c.onnx_name = node.name
+        if fold_constant(c, node, attrs):
+            return
         handler = HANDLERS.get(node.op_type) if node.domain in DEFAULT_DOMAINS else None
         if handler is not None:
             needed = MIN_INPUTS.get(node.op_type, 1)
@@ -234,7 +239,7 @@ class _Importer:
             outputs.append(ir)
         domain = "" if node.domain in DEFAULT_DOMAINS else node.domain + "."
         op = f"onnx.{domain}{node.op_type}"
-        c.raw_node(Node(f"{node.op_type.lower()}_{len(c.nodes)}", op, inputs, outputs, attrs))
+        c.raw_node(Node(c.node_name(node.op_type), op, inputs, outputs, attrs))
 
     def _outputs(self) -> None:
         """Graph outputs: as ONNX computes them (dequantized), rank 4 in NHWC, under their

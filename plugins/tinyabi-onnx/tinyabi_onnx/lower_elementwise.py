@@ -129,12 +129,12 @@ def quantize(c: Converter, node: onnx.NodeProto, attrs: dict[str, Any]) -> None:
             c.set_value(node.output[0], source)
             return
         reading = c.int8(x, source.perm)
-        out = c.node("QUANTIZE", [reading], dtype, quant, base=node.output[0])
+        out = c.node("QUANTIZE", [reading], dtype, quant, base=node.output[0], main=True)
         c.bind(node, 0, out, source.perm)
         return
     if x.dtype != "float32":
         raise NotMapped("only float32 input is quantized")
-    out = c.node("QUANTIZE", [c.held(x, x.perm)], dtype, quant, base=node.output[0])
+    out = c.node("QUANTIZE", [c.held(x, x.perm)], dtype, quant, base=node.output[0], main=True)
     c.bind(node, 0, out, x.perm)
 
 
