@@ -278,6 +278,31 @@ def test_graph_outputs_keep_their_names() -> None:
         np.testing.assert_array_equal(g, nhwc(w))
 
 
+def test_matmul_then_add_is_one_fully_connected() -> None:
+    rng = np.random.default_rng(4)
+    inits = [
+        helper.make_tensor("w", TensorProto.FLOAT, [6, 3], rng.normal(size=18).tolist()),
+        helper.make_tensor("b", TensorProto.FLOAT, [3], rng.normal(size=3).tolist()),
+    ]
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["mm"]),
+        helper.make_node("Add", ["mm", "b"], ["lin"]),
+        helper.make_node("Relu", ["lin"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "linear",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])],
+        inits,
+    )
+    x = rng.normal(size=(2, 6)).astype(F32)
+    want, got, imported = run_both(make_model(graph), [x])
+    (fc,) = imported.nodes
+    assert (fc.op, fc.attrs["fused_activation"]) == ("FULLY_CONNECTED", "RELU")
+    np.testing.assert_allclose(got[0], want[0], atol=ATOL, rtol=RTOL)
+
+
 def test_shape_arithmetic_is_folded() -> None:
     """Flatten as exporters write it: Shape -> Gather -> Unsqueeze -> Concat -> Reshape."""
     inits = [

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from tinyabi.ir.graph import Graph
+from tinyabi.ir.graph import Graph, Tensor
 from tinyabi_onnx.attributes import integer, number, plain_attributes
 from tinyabi_onnx.converter import DEFAULT_DOMAINS, Converter
 from tinyabi_onnx.lower_nn import bn_scale_shift
@@ -109,6 +109,57 @@ def _unused(c: Converter, base: str) -> str:
     while name in c.values:
         name, n = f"{base}#{n}", n + 1
     return name
+
+
+def fuse_bias_add(graph: Graph) -> Graph:
+    """Fold ``ADD(FULLY_CONNECTED(x), constant vector)`` (MatMul then Add, as exporters write a
+    linear layer) into the FULLY_CONNECTED's bias when its own bias is the zero vector the
+    import gave it (float32 only)."""
+    readers: dict[str, int] = {}
+    for node in graph.nodes:
+        for name in node.inputs:
+            if name is not None:
+                readers[name] = readers.get(name, 0) + 1
+    producers = {out: node for node in graph.nodes for out in node.outputs}
+    dropped = set()
+    for node in graph.nodes:
+        if node.op != "ADD" or node.attrs.get("fused_activation", "NONE") != "NONE":
+            continue
+        for middle, other in (node.inputs, reversed(node.inputs)):
+            fc = producers.get(middle or "")
+            vector = graph.tensors.get(other or "")
+            if fc is None or vector is None or fc.op != "FULLY_CONNECTED" or id(fc) in dropped:
+                continue
+            bias = graph.tensors.get(fc.inputs[2] or "") if len(fc.inputs) > 2 else None
+            out = graph.tensor(node.outputs[0])
+            units = graph.tensor(middle or "").shape[-1:]
+            if (
+                bias is None
+                or bias.data is None
+                or np.any(bias.data != 0)
+                or vector.data is None
+                or vector.dtype != "float32"
+                or out.dtype != "float32"
+                or vector.size != units[0]
+                or vector.shape[-1:] != units
+                or readers.get(middle or "") != 1
+                or middle in graph.outputs
+                or fc.attrs.get("fused_activation", "NONE") != "NONE"
+                or out.shape != graph.tensor(middle or "").shape
+            ):
+                continue
+            data = vector.data.reshape(-1).astype(np.float32)
+            name = f"{fc.name}/bias"
+            while name in graph.tensors:
+                name += "_"
+            data.setflags(write=False)
+            graph.tensors[name] = Tensor(name, "float32", data.shape, None, data)
+            fc.inputs = [fc.inputs[0], fc.inputs[1], name]
+            fc.outputs = list(node.outputs)
+            dropped.add(id(node))
+            break
+    graph.nodes = [n for n in graph.nodes if id(n) not in dropped]
+    return graph
 
 
 def fuse_activations(graph: Graph) -> Graph:

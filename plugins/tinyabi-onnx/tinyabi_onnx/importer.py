@@ -23,7 +23,7 @@ from tinyabi.ir.graph import Graph, Node, Tensor
 from tinyabi_onnx.attributes import plain_attributes
 from tinyabi_onnx.converter import DEFAULT_DOMAINS, Converter
 from tinyabi_onnx.folding import fold_constant
-from tinyabi_onnx.fuse import fold_batch_norm, fuse_activations
+from tinyabi_onnx.fuse import fold_batch_norm, fuse_activations, fuse_bias_add
 from tinyabi_onnx.handlers import HANDLERS, MIN_INPUTS, QUANTIZABLE
 from tinyabi_onnx.layout import NHWC, identity
 from tinyabi_onnx.qoperator import expand_qoperators
@@ -64,7 +64,7 @@ class _Importer:
         c.onnx_name = ""
         self._outputs()
         graph = Graph(dict(c.tensors), list(c.nodes), list(self.inputs), list(c.outputs), self.name)
-        graph = fuse_activations(graph)
+        graph = fuse_activations(fuse_bias_add(graph))
         try:
             graph.nodes = [graph.nodes[i] for i in graph.topological_order()]
         except GraphError as exc:

@@ -160,7 +160,9 @@ def dequantize(c: Converter, node: onnx.NodeProto, attrs: dict[str, Any]) -> Non
     if dtype != x.dtype:
         raise NotMapped("zero point type differs from the input's")
     tensor = c.tensors[x.ir]
-    if x.quant is None and tensor.quant is None and x.ir in c.graph_inputs:
+    # An int8 graph input (or an extension's int8 output) has no quantization of its own: the
+    # DequantizeLinear reading it says what its values mean.
+    if x.quant is None and tensor.quant is None and not tensor.is_constant:
         c.set_attr(tensor, "quant", quant)
         c.set_attr(x, "quant", quant)
     if x.quant != quant:
