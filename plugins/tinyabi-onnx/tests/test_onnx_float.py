@@ -141,6 +141,14 @@ CASES = {
         {"axes": [2, 3], "keepdims": 0},
         "MEAN",
     ),
+    "reducemean_opset18": (
+        "ReduceMean",
+        [(1, 3, 4, 5)],
+        (1, 3, 1, 1),
+        [("axes", np.array([-1, 2]))],
+        {"opset": 18},
+        "MEAN",
+    ),
     "softmax_channels": ("Softmax", [(1, 5, 2, 2)], (1, 5, 2, 2), [], {"axis": 1}, "SOFTMAX"),
     "conv_stride2_pads": (
         "Conv",

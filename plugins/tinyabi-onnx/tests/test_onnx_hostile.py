@@ -57,6 +57,17 @@ def test_old_opset_is_refused() -> None:
         load_onnx(model)
 
 
+def test_too_many_nodes() -> None:
+    model = _model([], [_vi("x", [1])], [_vi("x", [1])])
+    for i in range(65_537):
+        node = model.graph.node.add()
+        node.op_type = "Identity"
+        node.input.append("x")
+        node.output.append(f"y{i}")
+    with pytest.raises(ModelError, match="65537 nodes, over the limit of 65536"):
+        load_onnx(model.SerializeToString())
+
+
 def test_huge_input_dimensions() -> None:
     model = _model(
         [helper.make_node("Relu", ["x"], ["y"])], [_vi("x", [1 << 20, 1 << 20])], [_vi("y", [1])]
