@@ -7,7 +7,7 @@ from typing import Any
 
 import onnx
 
-from tinyabi.errors import ModelError
+from tinyabi_onnx.api import ModelError
 from tinyabi_onnx.reader import tensor_array
 
 A = onnx.AttributeProto

@@ -15,9 +15,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from tinyabi.ir.graph import Graph, Node, Quantization, Tensor
-from tinyabi.ir.shapes import infer_shapes
-from tinyabi.ir.validate import validate_node
+from tinyabi_onnx.api import Graph, Node, Quantization, Tensor, infer_shapes, validate_node
 from tinyabi_onnx.layout import Perm, between, identity, inverse, permute
 from tinyabi_onnx.values import NotMapped, QuantizedConstant, Value
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from tinyabi.ir.graph import Graph, Tensor
+from tinyabi_onnx.api import Graph, Tensor
 from tinyabi_onnx.attributes import integer, number, plain_attributes
 from tinyabi_onnx.converter import DEFAULT_DOMAINS, Converter
 from tinyabi_onnx.lower_nn import bn_scale_shift

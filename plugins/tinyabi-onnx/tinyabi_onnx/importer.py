@@ -18,8 +18,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from tinyabi.errors import GraphError, ModelError
-from tinyabi.ir.graph import Graph, Node, Tensor
+from tinyabi_onnx.api import Graph, GraphError, ModelError, Node, Tensor
 from tinyabi_onnx.attributes import plain_attributes
 from tinyabi_onnx.converter import DEFAULT_DOMAINS, Converter
 from tinyabi_onnx.folding import fold_constant
@@ -69,6 +68,7 @@ class _Importer:
             graph.nodes = [graph.nodes[i] for i in graph.topological_order()]
         except GraphError as exc:
             raise ModelError(str(exc)) from None
+        _note_layout(graph)
         return _pruned(graph)
 
     @property
@@ -269,6 +269,18 @@ class _Importer:
             final.append(ir)
         _rename(c, renames)
         c.outputs = final
+
+
+def _note_layout(graph: Graph) -> None:
+    """Say in the graph's import notes (where this tinyabi's Graph has them) which inputs and
+    outputs were transposed from NCHW to NHWC."""
+    notes = getattr(graph, "import_notes", None)
+    transposed = [n for n in [*graph.inputs, *graph.outputs] if len(graph.tensor(n).shape) == 4]
+    if isinstance(notes, list) and transposed:
+        notes.append(
+            f"rank-4 inputs and outputs {transposed} are NHWC: ONNX's NCHW transposed "
+            "(feed x.transpose(0, 2, 3, 1))"
+        )
 
 
 def _rename(c: Converter, renames: dict[str, str]) -> None:

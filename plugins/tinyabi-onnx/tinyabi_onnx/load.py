@@ -7,8 +7,7 @@ from pathlib import Path
 
 import onnx
 
-from tinyabi.errors import ModelError
-from tinyabi.ir.graph import Graph
+from tinyabi_onnx.api import Graph, ModelError
 from tinyabi_onnx.importer import import_model
 from tinyabi_onnx.reader import check_model, parse_model, read_path
 

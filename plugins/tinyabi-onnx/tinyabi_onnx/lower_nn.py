@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from tinyabi.ir.graph import Quantization
+from tinyabi_onnx.api import Quantization
 from tinyabi_onnx.attributes import integer, ints, number
 from tinyabi_onnx.converter import Converter
 from tinyabi_onnx.layout import NHWC, identity

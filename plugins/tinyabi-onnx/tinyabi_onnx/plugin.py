@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tinyabi.hookspecs import hookimpl
+from tinyabi_onnx.api import hookimpl
 from tinyabi_onnx.load import load_onnx, looks_like_onnx
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import onnx
 from google.protobuf.message import DecodeError
 
-from tinyabi.errors import ModelError
+from tinyabi_onnx.api import ModelError
 
 #: Largest model file read (protobuf messages cannot exceed 2 GiB).
 MAX_FILE_BYTES = 2**31 - 1

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tinyabi.ir.graph import Quantization
+from tinyabi_onnx.api import Quantization
 from tinyabi_onnx.layout import Perm, identity
 
 
