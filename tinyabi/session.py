@@ -44,6 +44,8 @@ def as_graph(model: ModelLike) -> Graph:
     """A graph from a graph, a model path or model bytes (plugins may import other formats)."""
     if isinstance(model, Graph):
         return model
+    serialize = getattr(model, "SerializeToString", None)  # a protobuf message: onnx.ModelProto
+    model = serialize() if callable(serialize) else model
     from tinyabi.backends.registry import default_plugin_manager
     from tinyabi.tflite.importer import load_tflite, read_model_bytes
 

@@ -2,6 +2,7 @@
 
 from tinyabi.ir.builder import GraphBuilder, QuantLike
 from tinyabi.ir.graph import DTYPES, Graph, Node, Quantization, Tensor, numpy_dtype
+from tinyabi.ir.shapes import infer_shapes
 from tinyabi.ir.validate import NodeCheck, check_node, validate_graph, validate_node
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "Quantization",
     "Tensor",
     "check_node",
+    "infer_shapes",
     "numpy_dtype",
     "validate_graph",
     "validate_node",

@@ -38,6 +38,8 @@ from tinyabi.kernels.requantizer import Requantizer
 from tinyabi.quantization import conv as conv_quant
 from tinyabi.quantization.tensors import channel_scales
 
+__all__ = ["INT8_MAX_INPUT", "prepare_transpose_conv", "scatter_accumulator"]
+
 #: After the zero point is removed, int8 inputs lie in [-255, 255].
 INT8_MAX_INPUT = 256
 
