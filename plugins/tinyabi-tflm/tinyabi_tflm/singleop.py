@@ -18,9 +18,24 @@ from tinyabi.ir.builder import GraphBuilder, QuantLike
 from tinyabi.ir.graph import Graph, Quantization
 from tinyabi.quantization.conv import bias_scales
 from tinyabi.spec import load_spec
+from tinyabi.tflite.schema import schema
 
 #: The element types the survey tries for every extension operator.
-CANDIDATE_TYPES = ("float32", "int8", "int16", "int32", "int64", "uint8", "bool")
+CANDIDATE_TYPES = (
+    "float32",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint32",
+    "uint64",
+    "bool",
+)
+
+#: TFLite's TensorType code of every candidate type (the ABI's and the unsigned ones the
+#: signal library uses).
+TYPE_CODES: dict[str, int] = {t: getattr(schema.TensorType, t.upper()) for t in CANDIDATE_TYPES}
 
 #: Quantization of activations by element type (int16 symmetric, as TFLite requires).
 _ACT_QUANT: dict[str, tuple[float, int]] = {
