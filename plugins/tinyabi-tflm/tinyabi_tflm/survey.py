@@ -1,11 +1,17 @@
 """Ask the runtimes what they run, and compare (or rewrite) ``capabilities.yaml``.
 
-For every spec operator and signature, and for every extension operator of the file's
-``forms`` under every candidate type key, build a one-node model (:mod:`tinyabi_tflm.singleop`,
-:mod:`tinyabi_tflm.forms`), export it with tinyabi's exporter and run it once in the worker
-process. Accepted means the runtime loaded, prepared and invoked it. ``registered`` asks which
-builtin operators a runtime has kernels for at all (it says "Didn't find op for builtin opcode"
-for the others).
+For every spec operator and signature, and for every operator of the file's ``forms`` under
+every candidate type key, build a one-node model (:mod:`tinyabi_tflm.singleop`,
+:mod:`tinyabi_tflm.forms`, :mod:`tinyabi_tflm.signal_forms`), export it with tinyabi's exporter
+and run it once in the worker process. Accepted means the runtime loaded, prepared and invoked
+it. The forms cover builtins outside the spec, the signal library's custom operators
+(``custom.SignalWindow``...: TFLM's Python interpreter registers them) and spec operators under
+types beyond the spec's signatures (a form model that matches a spec signature is left to the
+spec lists). ``registered`` asks which operators a runtime has kernels for at all;
+:func:`builtin_names` and :func:`library_signal_ops` give the names to ask about, so the tests
+can check that every operator TFLM registers is surveyed. A whole survey of both runtimes takes
+under half a minute on a busy 2-core machine (a few thousand probes of a few milliseconds each;
+a probe that crashes the runtime costs a worker restart).
 
     python -m tinyabi_tflm.survey            # list the differences; exit status 1 if any
     python -m tinyabi_tflm.survey --write    # rewrite the lists in capabilities.yaml
