@@ -70,6 +70,56 @@ def test_listed_operators_have_kernels_and_a_sample_of_others_does_not(runtime: 
     assert set(unregistered) <= set(BUILTIN_NAMES.values())
 
 
+def test_every_operator_tflm_registers_is_surveyed() -> None:
+    """Every builtin TFLM has a kernel for is a spec operator, has a form, or is unsurveyed for
+    a stated reason; every signal operator in TFLM's library has a form and is registered."""
+    caps = capabilities.load()
+    found = survey.registered("tflm", survey.builtin_names())
+    kernels = {op for op, yes in found.items() if yes}
+    assert {"CAST", "DIV", "TRANSPOSE_CONV", "SVDF", "UNIDIRECTIONAL_SEQUENCE_LSTM"} <= kernels
+    covered = set(load_spec().operators) | set(caps.forms) | set(caps.unsurveyed)
+    assert sorted(kernels - covered) == []
+    assert set(caps.unsurveyed) <= kernels  # no stale reasons
+    signal = survey.library_signal_ops()
+    assert {"custom.SignalWindow", "custom.SignalRfft", "custom.SignalFilterBankLog"} <= set(signal)
+    assert all(survey.registered("tflm", signal).values())
+    assert set(signal) == {op for op in caps.forms if op.startswith("custom.")}
+    assert set(signal) <= set(caps.runtimes["tflm"].extension)
+    # A name the library does not have is reported as unregistered.
+    assert not survey.registered("tflm", ["custom.SignalNoSuchOp"])["custom.SignalNoSuchOp"]
+
+
+def test_type_keys_are_those_of_the_data_operands() -> None:
+    """TRANSPOSE_CONV's first input is the output shape and SPLIT's the axis: their int32 type
+    must not decide whether the node is claimed."""
+    tflm = TFLMBackend()
+    for op, form in [("TRANSPOSE_CONV", "transpose_conv"), ("SPLIT", "split")]:
+        for key in ["int8", "int16", "float32"]:
+            # TRANSPOSE_CONV is a spec operator now: its spec model, keyed the same way.
+            graph = (
+                spec_model(op, key) if op == "TRANSPOSE_CONV" else extension_model(op, form, key)
+            )
+            assert graph is not None
+            node = graph.nodes[0]
+            assert graph.tensor(node.inputs[0] or "").dtype != key
+            assert capabilities.for_runtime("tflm").type_key(node, graph) == key
+            assert tflm.supports(node, graph, check_node(node, graph)), (op, key)
+
+
+def test_nodes_beyond_the_spec_s_signatures_are_claimed_on_what_tflm_runs() -> None:
+    """A 16x8 CONV_2D matches no spec signature here, yet TFLM runs it; an unquantized int16
+    RESHAPE likewise. A type TFLM does not run is still declined, with the spec's reason."""
+    tflm = TFLMBackend()
+    for op, form, key in [("CONV_2D", "conv", "int16"), ("RESHAPE", "reshape", "int16")]:
+        graph = extension_model(op, form, key)
+        assert graph is not None
+        assert tflm.supports(graph.nodes[0], graph, check_node(graph.nodes[0], graph)), op
+    graph = extension_model("CONV_2D", "conv", "int32")
+    assert graph is not None
+    verdict = tflm.supports(graph.nodes[0], graph, check_node(graph.nodes[0], graph))
+    assert not verdict and "match no signature" in verdict.reason
+
+
 def test_hybrid_nodes_are_declined_by_tflm_with_the_runtime_s_reason() -> None:
     graph = load(HYBRID_MODEL)
     tflm, litert = TFLMBackend(), LiteRTBackend()
@@ -110,7 +160,7 @@ def test_extension_verdicts_name_the_types_the_runtime_runs() -> None:
 
 
 def test_unknown_and_custom_operators_are_declined() -> None:
-    for op in ["tflite.RNN", "tflite.custom.MyOp", "onnx.Gelu"]:
+    for op in ["tflite.RNN", "tflite.custom.MyOp", "tflite.custom.SignalNoSuchOp", "onnx.Gelu"]:
         b, y = unary(op, "float32")
         graph = b.build([y])
         verdict = TFLMBackend().supports(graph.nodes[0], graph, check_node(graph.nodes[0], graph))

@@ -2,16 +2,22 @@
 
 The file is the one place where the lists are written down. Per runtime it names the spec
 signatures the runtime runs for each spec operator, the spec signatures it refuses with the
-reason users see (TFLM's hybrid models), and the operators outside the spec (``tflite.ABS``...)
-with the type keys it runs them for. A *type key* is the element type of the node's first input
-and first output: ``"int8"`` when they agree, ``"float32->int32"`` when they differ. The
-top-level ``forms`` map names each extension operator's operand layout, which
-:mod:`tinyabi_tflm.forms` uses to build the one-node models that check the lists against the
-runtimes (:mod:`tinyabi_tflm.survey`, and the plugin's tests).
+reason users see (TFLM's hybrid models), and the operators outside the spec (``tflite.ABS``,
+custom operators as ``custom.SignalWindow``...) with the type keys it runs them for. A *type
+key* is the element type of the node's first *data* input and first output: ``"int8"`` when
+they agree, ``"float32->int32"`` when they differ. Shape, index and axis operands are not data:
+:data:`DATA_INPUT` says where the data operand of a form is when it is not the first input
+(TRANSPOSE_CONV's output-shape tensor comes first). The top-level ``forms`` map names each
+listed operator's operand layout, which :mod:`tinyabi_tflm.forms` uses to build the one-node
+models that check the lists against the runtimes (:mod:`tinyabi_tflm.survey`, and the plugin's
+tests).
 
-A spec node is supported when tinyabi's spec validation passes and its signature is listed; an
-extension node when its operator is listed with the node's type key and, on a runtime that
-refuses hybrid models, the node is not hybrid (float activations with int8 constant weights).
+A spec node is supported when tinyabi's spec validation passes and its signature is listed, or
+when its operand types match no spec signature but the runtime runs the operator on its type
+key (``extension`` may list spec operators too: what the runtime runs beyond the spec's
+signatures, such as TFLM's 16x8 convolutions). An extension node is supported when its operator
+is listed with the node's type key and, on a runtime that refuses hybrid models, the node is
+not hybrid (float activations with int8 constant weights).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import yaml
 
 from tinyabi.backends import Verdict
 from tinyabi.ir import Graph, Node, NodeCheck
+from tinyabi.spec import load_spec
 from tinyabi.tflite import custom_op_hint
 
 #: The name of the data file inside the package.
@@ -34,6 +41,13 @@ DATA_FILE = "capabilities.yaml"
 #: The prefix of TFLite operators outside the spec (``tflite.ABS``).
 TFLITE_PREFIX = "tflite."
 CUSTOM_PREFIX = "tflite.custom."
+
+#: Form -> the position of its data input, for forms whose first input is not data.
+DATA_INPUT: dict[str, int] = {"transpose_conv": 2, "split": 1, "select": 1}
+
+#: What spec validation says when a node's operand types match no signature (the one problem
+#: the ``extension`` lists of spec operators may overrule).
+_NO_SIGNATURE = "match no signature"
 
 
 @dataclass(frozen=True)
@@ -60,6 +74,8 @@ class RuntimeCapabilities:
     elsewhere: str = ""
     #: Extra notes per extension operator (why a type is missing), shown in refusals.
     notes: Mapping[str, str] = field(default_factory=dict)
+    #: Operator -> the position of its data input when it is not 0 (from its form).
+    data_input: Mapping[str, int] = field(default_factory=dict)
 
     def verdict(self, node: Node, graph: Graph, check: NodeCheck) -> Verdict:
         """Whether the runtime runs ``node`` of ``graph`` (``check``: its spec check), with a
@@ -67,6 +83,9 @@ class RuntimeCapabilities:
         if node.is_extension:
             return self._extension_verdict(node, graph)
         if check.problem is not None:
+            beyond = self._beyond_spec(node, graph)
+            if _NO_SIGNATURE in check.problem and beyond:
+                return beyond
             return Verdict.no(check.problem)
         signature = check.signature
         if signature is not None and signature in self.refused:
@@ -83,8 +102,24 @@ class RuntimeCapabilities:
             )
         return Verdict.yes()
 
+    def _beyond_spec(self, node: Node, graph: Graph) -> Verdict:
+        """The verdict for a spec operator's node whose types match no spec signature."""
+        keys = self.extension.get(node.op)
+        if keys is None:
+            return Verdict.no(f"{self.title} runs {node.op} on no types beyond the spec's")
+        key = self.type_key(node, graph)
+        if key not in keys:
+            return Verdict.no(f"{self.title} does not run {node.op} on {key} either")
+        return Verdict.yes()
+
+    def type_key(self, node: Node, graph: Graph) -> str:
+        """The node's type key (see the module documentation)."""
+        name = node.op.removeprefix(TFLITE_PREFIX)
+        return type_key(node, graph, self.data_input.get(name, 0))
+
     def _extension_verdict(self, node: Node, graph: Graph) -> Verdict:
-        if node.op.startswith(CUSTOM_PREFIX):
+        listed = node.op.removeprefix(TFLITE_PREFIX) in self.extension
+        if node.op.startswith(CUSTOM_PREFIX) and not listed:
             code = node.op.removeprefix(CUSTOM_PREFIX)
             known = custom_op_hint(node.op)
             return Verdict.no(
@@ -101,7 +136,7 @@ class RuntimeCapabilities:
         if "hybrid" in self.refused and is_hybrid(node, graph):
             refusal = self.refused["hybrid"]
             return Verdict.no(f"{node.op} is hybrid: {refusal.reason}", refusal.hint)
-        key = type_key(node, graph)
+        key = self.type_key(node, graph)
         if key not in keys:
             note = self.notes.get(builtin)
             return Verdict.no(
@@ -114,13 +149,21 @@ class RuntimeCapabilities:
     def claims(self) -> dict[str, list[str]]:
         """Operator -> type signatures, spec operators first, then ``tflite.*`` ones."""
         result = {op: list(sigs) for op, sigs in self.spec.items()}
-        result.update({TFLITE_PREFIX + op: list(keys) for op, keys in self.extension.items()})
+        spec_ops = load_spec().operators
+        for op, keys in self.extension.items():
+            if op in spec_ops:  # types it runs beyond the spec's signatures
+                result.setdefault(op, []).extend(k for k in keys if k not in result[op])
+            else:
+                result[TFLITE_PREFIX + op] = list(keys)
         return result
 
 
-def type_key(node: Node, graph: Graph) -> str:
-    """The node's type key: its first input's and first output's element types."""
-    first_in = next((graph.tensor(n).dtype for n in node.inputs if n is not None), None)
+def type_key(node: Node, graph: Graph, data_input: int = 0) -> str:
+    """The node's type key: the element types of its data input (input ``data_input``, else
+    the first input present) and of its first output."""
+    present = [n for n in node.inputs[data_input:] if n is not None]
+    present += [n for n in node.inputs[:data_input] if n is not None]
+    first_in = graph.tensor(present[0]).dtype if present else None
     first_out = graph.tensor(node.outputs[0]).dtype if node.outputs else None
     source = first_in or first_out or "none"
     target = first_out or source
@@ -145,6 +188,8 @@ class Capabilities:
     #: Extension operator -> the operand layout the survey builds it with.
     forms: Mapping[str, str]
     runtimes: Mapping[str, RuntimeCapabilities]
+    #: Builtin operators TFLM registers that no form can build, with the reason.
+    unsurveyed: Mapping[str, str]
     #: The parsed file, for rewriting it (:mod:`tinyabi_tflm.survey`).
     raw: Mapping[str, Any]
 
@@ -176,8 +221,10 @@ def parse(data: Mapping[str, Any]) -> Capabilities:
             extension=extension,
             elsewhere=str(section.get("elsewhere", "")),
             notes={str(k): str(v) for k, v in (section.get("notes") or {}).items()},
+            data_input={op: DATA_INPUT[f] for op, f in forms.items() if f in DATA_INPUT},
         )
-    return Capabilities(forms, runtimes, data)
+    unsurveyed = {str(k): str(v) for k, v in (data.get("unsurveyed") or {}).items()}
+    return Capabilities(forms, runtimes, unsurveyed, data)
 
 
 def _strings(values: Any, where: str) -> tuple[str, ...]:

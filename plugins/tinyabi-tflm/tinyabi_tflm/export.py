@@ -21,6 +21,13 @@ from tinyabi.ir import Graph, Node
 from tinyabi.tflite import export_tflite
 from tinyabi.tflite.schema import FILE_IDENTIFIER, schema
 
+#: Custom operators that keep state inside the kernel across invocations (the signal library's
+#: framer, stacker, delay, overlap-add and noise estimate); the runtime's reset clears it.
+KERNEL_STATE_OPS = frozenset(
+    f"tflite.custom.Signal{name}"
+    for name in ("Framer", "Stacker", "Delay", "OverlapAdd", "FilterBankSpectralSubtraction")
+)
+
 #: TFLite operator -> the positions of its inputs that are variable (state) tensors.
 STATE_INPUTS: dict[str, tuple[int, ...]] = {
     "UNIDIRECTIONAL_SEQUENCE_LSTM": (18, 19),
@@ -38,7 +45,8 @@ class Exported:
     #: Whether state given as constant zeros became variables (the runtime must reset them
     #: before each run).
     reset_each_run: bool
-    #: Whether the model has variable tensors at all (state that persists across runs).
+    #: Whether the model has state that persists across runs (variable tensors, or kernels
+    #: that keep their own).
     stateful: bool
 
 
@@ -79,7 +87,11 @@ def export_partition(graph: Graph) -> Exported:
     states = _constant_states(graph)
     if states:
         model = _mark_variables(model, states)
-    stateful = bool(states) or any(t.variable for t in graph.tensors.values())
+    stateful = (
+        bool(states)
+        or any(t.variable for t in graph.tensors.values())
+        or any(node.op in KERNEL_STATE_OPS for node in graph.nodes)
+    )
     return Exported(model, hashlib.sha256(model).hexdigest(), bool(states), stateful)
 
 

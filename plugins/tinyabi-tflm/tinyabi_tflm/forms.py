@@ -3,7 +3,9 @@
 A form is the operand layout a family of operators shares (``unary``, ``compare``, ``lstm``...);
 ``capabilities.yaml`` names each operator's form. :func:`extension_model` builds the operator
 under a type key (``"int8"``, or ``"float32->int32"`` when the output type differs), so the
-survey can ask a runtime which keys it runs.
+survey can ask a runtime which keys it runs. Spec operators have forms too (``conv``...), for
+the types a runtime runs beyond the spec's signatures; the signal library's custom operators
+have theirs in :mod:`tinyabi_tflm.signal_forms`.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from tinyabi.ir import Graph, GraphBuilder
-from tinyabi.tflite.schema import TENSOR_TYPE_CODES
+from tinyabi.ir import Graph, GraphBuilder, Quantization
+from tinyabi.quantization.conv import bias_scales
+from tinyabi.spec import load_spec
+from tinyabi_tflm.signal_forms import SIGNAL_FORMS
 from tinyabi_tflm.singleop import (
     FIXED_OUTPUT,
     SHAPE,
+    TYPE_CODES,
     Typed,
     act_quant,
     bias_const,
@@ -35,11 +40,14 @@ def extension_model(op: str, form: str, key: str) -> Graph | None:
     ``None`` when the form cannot take those types (e.g. a comparison whose output is not
     bool)."""
     source, target = split_key(key)
-    if source not in TENSOR_TYPE_CODES or target not in TENSOR_TYPE_CODES:
+    if source not in TYPE_CODES or target not in TYPE_CODES:
         return None
+    b = GraphBuilder(f"{op.lower().replace('.', '_')}_{key.replace('->', '_to_')}")
+    if form in SIGNAL_FORMS:  # signal tensors are plain integers, never quantized
+        SIGNAL_FORMS[form][0](b, f"tflite.{op}", (source, None), (target, None))
+        return b.build(outputs=["output"])
     builder = _FORMS[form]
-    b = GraphBuilder(f"{op.lower()}_{key.replace('->', '_to_')}")
-    node_op = f"tflite.{op}"
+    node_op = op if op in load_spec().operators else f"tflite.{op}"
     source_q = act_quant(source) if source in ("int8", "uint8", "int16") else None
     target_q = FIXED_OUTPUT.get((op, target)) or (
         act_quant(target) if target in ("int8", "uint8", "int16") else None
@@ -88,16 +96,14 @@ def _form_arg(b: GraphBuilder, op: str, x: Typed, y: Typed) -> bool | None:
     xs = input_tensor(b, "input", x, SHAPE)
     axis = int32_const(b, "axis", [3])
     kind = "ArgMaxOptions" if op.endswith("MAX") else "ArgMinOptions"
-    options = _options(kind, outputType=TENSOR_TYPE_CODES[y[0]])
+    options = _options(kind, outputType=TYPE_CODES[y[0]])
     b.node(op, [xs, axis], [output_tensor(b, "output", (y[0], None), (1, 4, 4))], **options)
     return None
 
 
 def _form_cast(b: GraphBuilder, op: str, x: Typed, y: Typed) -> bool | None:
     xs = input_tensor(b, "input", (x[0], None), SHAPE)
-    options = _options(
-        "CastOptions", inDataType=TENSOR_TYPE_CODES[x[0]], outDataType=TENSOR_TYPE_CODES[y[0]]
-    )
+    options = _options("CastOptions", inDataType=TYPE_CODES[x[0]], outDataType=TYPE_CODES[y[0]])
     b.node(op, [xs], [output_tensor(b, "output", (y[0], None), SHAPE)], **options)
     return None
 
@@ -106,7 +112,7 @@ def _form_shape(b: GraphBuilder, op: str, x: Typed, y: Typed) -> bool | None:
     if y[0] not in ("int32", "int64"):
         return False
     xs = input_tensor(b, "input", x, SHAPE)
-    options = _options("ShapeOptions", outType=TENSOR_TYPE_CODES[y[0]])
+    options = _options("ShapeOptions", outType=TYPE_CODES[y[0]])
     b.node(op, [xs], [output_tensor(b, "output", (y[0], None), (4,))], **options)
     return None
 
@@ -256,13 +262,12 @@ def _form_select(b: GraphBuilder, op: str, x: Typed, y: Typed) -> bool | None:
 
 def _form_transpose_conv(b: GraphBuilder, op: str, x: Typed, y: Typed) -> bool | None:
     shape = int32_const(b, "output_shape", [1, 8, 8, 3])
-    w, wq = weights_const(b, ("int8" if x[0] == "int8" else x[0], None), (3, 2, 2, 2), 0)
+    weight_type = "int8" if x[0] in ("int8", "int16") else x[0]
+    w, wq = weights_const(b, (weight_type, None), (3, 2, 2, 2), 0)
     xs = input_tensor(b, "input", x, SHAPE)
     inputs: list[str | None] = [shape, w, xs]
-    if x[0] in ("int8", "float32"):
-        inputs.append(
-            bias_const(b, ("int32" if x[0] == "int8" else "float32", None), 3, scale_of(x), wq)
-        )
+    if x[0] in ("int8", "int16", "float32"):
+        inputs.append(_wide_bias(b, x, 3, wq))
     options = _options("TransposeConvOptions", padding=1, strideW=2, strideH=2)
     b.node(op, inputs, [output_tensor(b, "output", y, (1, 8, 8, 3))], **options)
     return None
@@ -350,6 +355,121 @@ def _form_lstm(b: GraphBuilder, op: str, x: Typed, y: Typed) -> bool | None:
     return None
 
 
+def _form_fill(b: GraphBuilder, op: str, x: Typed, y: Typed) -> bool | None:
+    dims = int32_const(b, "dims", [1, 4, 4, 2])
+    value = input_tensor(b, "value", x, ())
+    b.node(op, [dims, value], [output_tensor(b, "output", y, SHAPE)])
+    return None
+
+
+def _form_broadcast_to(b: GraphBuilder, op: str, x: Typed, y: Typed) -> bool | None:
+    xs = input_tensor(b, "input", x, (1, 1, 4, 2))
+    shape = int32_const(b, "shape", [1, 4, 4, 2])
+    b.node(op, [xs, shape], [output_tensor(b, "output", y, SHAPE)])
+    return None
+
+
+def _form_broadcast_args(b: GraphBuilder, op: str, x: Typed, y: Typed) -> bool | None:
+    if x[0] not in ("int32", "int64"):
+        return False
+    s1, s2 = input_tensor(b, "input1", x, (3,)), input_tensor(b, "input2", x, (3,))
+    b.node(op, [s1, s2], [output_tensor(b, "output", y, (3,))])
+    return None
+
+
+def _form_cumsum(b: GraphBuilder, op: str, x: Typed, y: Typed) -> bool | None:
+    xs = input_tensor(b, "input", x, SHAPE)
+    axis = b.const("axis", np.array(2, np.int32))
+    options = _options("CumsumOptions", exclusive=False, reverse=False)
+    b.node(op, [xs, axis], [output_tensor(b, "output", y, SHAPE)], **options)
+    return None
+
+
+def _form_gather_nd(b: GraphBuilder, op: str, x: Typed, y: Typed) -> bool | None:
+    xs = input_tensor(b, "input", x, (5, 3))
+    indices = int32_const(b, "indices", [[4], [0], [2]])
+    b.node(op, [xs, indices], [output_tensor(b, "output", y, (3, 3))])
+    return None
+
+
+def _form_reverse(b: GraphBuilder, op: str, x: Typed, y: Typed) -> bool | None:
+    xs = input_tensor(b, "input", x, SHAPE)
+    axis = int32_const(b, "axis", [1])
+    b.node(op, [xs, axis], [output_tensor(b, "output", y, SHAPE)])
+    return None
+
+
+def _form_space_to_batch(b: GraphBuilder, op: str, x: Typed, y: Typed) -> bool | None:
+    xs = input_tensor(b, "input", x, SHAPE)
+    block, pads = int32_const(b, "block", [2, 2]), int32_const(b, "paddings", [[0, 0], [0, 0]])
+    b.node(op, [xs, block, pads], [output_tensor(b, "output", y, (4, 2, 2, 2))])
+    return None
+
+
+def _form_batch_to_space(b: GraphBuilder, op: str, x: Typed, y: Typed) -> bool | None:
+    xs = input_tensor(b, "input", x, (4, 2, 2, 2))
+    block, crops = int32_const(b, "block", [2, 2]), int32_const(b, "crops", [[0, 0], [0, 0]])
+    b.node(op, [xs, block, crops], [output_tensor(b, "output", y, SHAPE)])
+    return None
+
+
+def _form_dynamic_update_slice(b: GraphBuilder, op: str, x: Typed, y: Typed) -> bool | None:
+    xs = input_tensor(b, "input", x, SHAPE)
+    update = input_tensor(b, "update", x, (1, 2, 2, 2))
+    start = int32_const(b, "start", [0, 1, 1, 0])
+    b.node(op, [xs, update, start], [output_tensor(b, "output", y, SHAPE)])
+    return None
+
+
+def _form_embedding_lookup(b: GraphBuilder, op: str, x: Typed, y: Typed) -> bool | None:
+    ids = int32_const(b, "ids", [2, 0])
+    table = input_tensor(b, "table", x, (3, 4))
+    b.node(op, [ids, table], [output_tensor(b, "output", y, (2, 4))])
+    return None
+
+
+def _form_reshape(b: GraphBuilder, op: str, x: Typed, y: Typed) -> bool | None:
+    """RESHAPE of plain (unquantized) tensors, as signal front ends use it on int16 samples."""
+    xs = input_tensor(b, "input", (x[0], None), SHAPE)
+    shape = int32_const(b, "shape", [1, 32])
+    b.node(op, [xs, shape], [output_tensor(b, "output", (y[0], None), (1, 32))])
+    return None
+
+
+def _form_conv(b: GraphBuilder, op: str, x: Typed, y: Typed) -> bool | None:
+    """CONV_2D / DEPTHWISE_CONV_2D with integer activations of any width and int8 weights
+    (int64 bias for int16, as in TFLite's 16x8 models), or float."""
+    depthwise = op == "DEPTHWISE_CONV_2D"
+    xs = input_tensor(b, "input", x, SHAPE)
+    shape, axis = ((1, 2, 2, 2), 3) if depthwise else ((3, 2, 2, 2), 0)
+    w, wq = weights_const(b, ("float32" if x[0] == "float32" else "int8", None), shape, axis)
+    channels = shape[axis]
+    bias = _wide_bias(b, x, channels, wq)
+    attrs: dict[str, Any] = {"padding": "VALID", "stride_h": 1, "stride_w": 1}
+    if depthwise:
+        attrs["depth_multiplier"] = 1
+    b.node(op, [xs, w, bias], [output_tensor(b, "output", y, (1, 3, 3, channels))], **attrs)
+    return None
+
+
+def _form_fully_connected(b: GraphBuilder, op: str, x: Typed, y: Typed) -> bool | None:
+    xs = input_tensor(b, "input", x, (1, 8))
+    w, wq = weights_const(b, ("float32" if x[0] == "float32" else "int8", None), (3, 8), 0)
+    bias = _wide_bias(b, x, 3, wq)
+    b.node(op, [xs, w, bias], [output_tensor(b, "output", y, (1, 3))])
+    return None
+
+
+def _wide_bias(b: GraphBuilder, x: Typed, n: int, wq: Quantization | None) -> str:
+    if x[0] == "float32":
+        return bias_const(b, ("float32", None), n, 1.0, None)
+    if x[0] == "int16":
+        assert wq is not None
+        q = Quantization(bias_scales(scale_of(x), wq.scale), np.zeros(n, np.int64))
+        return b.const("bias", np.arange(n, dtype=np.int64) * 10, q)
+    return bias_const(b, ("int32", None), n, scale_of(x), wq)
+
+
 #: Operand layouts by form name (the ``form`` of each extension operator in capabilities.yaml).
 _FORMS: dict[str, FormBuilder] = {
     "unary": _form_unary,
@@ -380,7 +500,20 @@ _FORMS: dict[str, FormBuilder] = {
     "transpose_conv": _form_transpose_conv,
     "svdf": _form_svdf,
     "lstm": _form_lstm,
+    "fill": _form_fill,
+    "broadcast_to": _form_broadcast_to,
+    "broadcast_args": _form_broadcast_args,
+    "cumsum": _form_cumsum,
+    "gather_nd": _form_gather_nd,
+    "reverse": _form_reverse,
+    "space_to_batch": _form_space_to_batch,
+    "batch_to_space": _form_batch_to_space,
+    "dynamic_update_slice": _form_dynamic_update_slice,
+    "embedding_lookup": _form_embedding_lookup,
+    "conv": _form_conv,
+    "reshape": _form_reshape,
+    "fully_connected": _form_fully_connected,
 }
 
 #: The form names :func:`extension_model` knows.
-FORMS = tuple(_FORMS)
+FORMS = (*_FORMS, *SIGNAL_FORMS)

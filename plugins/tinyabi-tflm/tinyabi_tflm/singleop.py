@@ -17,9 +17,24 @@ import numpy as np
 from tinyabi.ir import Graph, GraphBuilder, Quantization, QuantLike
 from tinyabi.quantization.conv import bias_scales
 from tinyabi.spec import load_spec
+from tinyabi.tflite.schema import schema
 
 #: The element types the survey tries for every extension operator.
-CANDIDATE_TYPES = ("float32", "int8", "int16", "int32", "int64", "uint8", "bool")
+CANDIDATE_TYPES = (
+    "float32",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint32",
+    "uint64",
+    "bool",
+)
+
+#: TFLite's TensorType code of every candidate type (the ABI's and the unsigned ones the
+#: signal library uses).
+TYPE_CODES: dict[str, int] = {t: getattr(schema.TensorType, t.upper()) for t in CANDIDATE_TYPES}
 
 #: Quantization of activations by element type (int16 symmetric, as TFLite requires).
 _ACT_QUANT: dict[str, tuple[float, int]] = {
@@ -91,11 +106,12 @@ def weights_const(
 def bias_const(
     b: GraphBuilder, typed: Typed, n: int, in_scale: float, wq: Quantization | None
 ) -> str:
-    """A bias named ``bias``: int32 with scale ``in_scale`` x weight scales, or float."""
-    if typed[0] == "int32":
+    """A bias named ``bias``: int32 or int64 (16x8) with scale ``in_scale`` x weight scales, or
+    float."""
+    if typed[0] in ("int32", "int64"):
         assert wq is not None
         q = Quantization(bias_scales(in_scale, wq.scale), np.zeros(n, np.int64))
-        return b.const("bias", np.arange(n, dtype=np.int32) * 10, q)
+        return b.const("bias", (np.arange(n) * 10).astype(typed[0]), q)
     return b.const("bias", np.linspace(-0.5, 0.5, n).astype(np.float32))
 
 
@@ -158,6 +174,15 @@ def _conv(b: GraphBuilder, op: str, types: Types) -> None:
     if depthwise:
         attrs["depth_multiplier"] = 1
     b.node(op, [x, w, bias], [y], **attrs)
+
+
+def _transpose_conv(b: GraphBuilder, op: str, types: Types) -> None:
+    x = input_tensor(b, "input", types("input"), (1, 3, 3, 2))
+    shape = int32_const(b, "output_shape", [1, 4, 4, 3])
+    w, wq = weights_const(b, types("filter"), (3, 2, 2, 2), 0)
+    bias = bias_const(b, types("bias"), 3, scale_of(types("input")), wq)
+    y = output_tensor(b, "output", types("output"), (1, 4, 4, 3))
+    b.node(op, [shape, w, x, bias], [y], padding="VALID", stride_h=1, stride_w=1)
 
 
 def _fully_connected(b: GraphBuilder, op: str, types: Types) -> None:
@@ -236,6 +261,7 @@ _SPEC_LAYOUTS: dict[str, Callable[[GraphBuilder, str, Types], None]] = {
     "MUL": _binary,
     "CONV_2D": _conv,
     "DEPTHWISE_CONV_2D": _conv,
+    "TRANSPOSE_CONV": _transpose_conv,
     "FULLY_CONNECTED": _fully_connected,
     "AVERAGE_POOL_2D": _pool,
     "MAX_POOL_2D": _pool,
