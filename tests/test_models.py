@@ -1,7 +1,7 @@
 """Whole models: the reference backend against the real runtimes.
 
-int8 models must be byte-identical with TensorFlow Lite Micro for many random inputs; float
-and hybrid models must be within tolerance of LiteRT.
+int8 and 16x8 models must be byte-identical with TensorFlow Lite Micro for many random
+inputs; float and hybrid models must be within tolerance of LiteRT.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 import tinyabi
 from tests.conftest import FLOAT_MODELS, INT8_MODELS, shared_model
-from tests.modelgen import random_int8_model
+from tests.modelgen import random_16x8_model, random_int8_model
 from tests.runtimes import run_litert, run_tflm
 from tinyabi.cli import random_inputs
 from tinyabi.errors import UnsupportedOperatorError
@@ -61,6 +61,26 @@ def test_random_int8_models_are_byte_identical_with_tflm(seed: int) -> None:
     theirs = run_tflm(model, list(feeds.values()))
     ops = [n.op for n in graph.nodes]
     for got, want in zip(ours.values(), theirs):
+        if got.tobytes() != want.tobytes():
+            pytest.fail(
+                f"seed {seed} ({ops}) differs from TFLM: {first_divergent_node(graph, feeds)}"
+            )
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_random_16x8_models_are_byte_identical_with_tflm(seed: int) -> None:
+    """16x8 models on the reference backend alone (fallback="error"): every node must take its
+    int16 signature there, and every output must match TFLM's bytes."""
+    graph = random_16x8_model(seed)
+    feeds = random_inputs(graph, seed)
+    session = tinyabi.Session(graph, backends=["reference"], fallback="error")
+    assert {n.backend for n in session.plan.nodes} == {"reference"}
+    ours = session.run(feeds)
+    theirs = run_tflm(export_tflite(graph), list(feeds.values()))
+    ops = [n.op for n in graph.nodes]
+    assert "int16" in {graph.tensor(n.outputs[0]).dtype for n in graph.nodes}
+    for got, want in zip(ours.values(), theirs):
+        assert got.dtype == want.dtype and got.shape == want.shape, ops
         if got.tobytes() != want.tobytes():
             pytest.fail(
                 f"seed {seed} ({ops}) differs from TFLM: {first_divergent_node(graph, feeds)}"
