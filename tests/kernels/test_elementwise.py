@@ -186,6 +186,27 @@ def test_int16_random_matches_tflm(op: str) -> None:
         assert_int_equal(ours, ref, (op, case, shape1, shape2, quants, activation, constant))
 
 
+#: int16 extremes: |q - zp| = 65535 (the largest shift by 15 that fits int32), the smallest
+#: output scale ADD/SUB accept, MUL's largest product with a multiplier just below one.
+INT16_EXTREMES = {
+    "ADD": [((0.5, -32768), (0.25, 32767), (1.0, 0)), ((1e-3, 0), (1e-3, 0), (6.2e-8, 0))],
+    "SUB": [((1.0, 32767), (1.0, -32768), (1e-3, 100)), ((1e-3, 0), (1e-3, 0), (6.2e-8, 0))],
+    "MUL": [((1.0, 0), (1.0, 0), (1.0001, 0)), ((1e-3, 0), (2e-3, 0), (1e-2, 0))],
+}
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_int16_extremes_match_tflm(op: str) -> None:
+    values = np.array([-32768, -32767, -12345, -1, 0, 1, 23456, 32766, 32767], np.int16)
+    for quants in INT16_EXTREMES[op]:
+        for activation in ACTIVATIONS:
+            graph, feeds = build(
+                op, "int16", values.reshape(-1, 1), values.reshape(1, -1), quants, activation
+            )
+            ref = run_tflm(export_tflite(graph), feeds)[0]
+            assert_int_equal(run_reference(graph, feeds), ref, (op, quants, activation))
+
+
 # (s1, zp1), (s2, zp2), (s_out, zp_out), activation: hand-picked extremes.
 EXTREME_QUANTS = [
     ((0.05, 0), (0.05, 0), (0.05, 0), "NONE"),
