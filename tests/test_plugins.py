@@ -206,8 +206,8 @@ def test_listing_describes_the_reference_backend() -> None:
         f"reference 0.1.0  distribution tinyabi, plugin 'reference'  spec {SPEC_VERSION}  "
         "profile full"
     )
-    assert lines[1].startswith("  operators (24): ADD (int8, float32")
-    assert "CONV_2D (int8, float32" in listing and "SOFTMAX (int8, float32)" in listing
+    assert lines[1].startswith("  operators (24): ADD (int8, int16, float32")
+    assert "CONV_2D (int8, float32" in listing and "SOFTMAX (int8, int16, float32)" in listing
     assert all(len(line) <= 100 for line in lines if "QUANTIZE" not in line)
     assert (
         f"toy-a 1.2.3  distribution ?, plugin 'toy-plugin'  spec {SPEC_VERSION}  profile int8"
