@@ -1,11 +1,18 @@
-"""Seeded random int8 models made of spec operators, for whole-model tests against TFLM.
+"""Seeded random int8 and 16x8 models made of spec operators, for whole-model tests against
+TFLM.
 
-Each model is a chain over an NHWC activation with occasional side branches (ADD, MUL and
+Each int8 model is a chain over an NHWC activation with occasional side branches (ADD, MUL and
 CONCATENATION join a branch back), random shapes, strides, paddings, activations and
 quantization parameters, and ends in FULLY_CONNECTED + SOFTMAX. Operators are chosen so that
 TFLM accepts every model (for example LOGISTIC's fixed output quantization).
-:func:`random_16x8_model` builds 16x8 models (int16 activations, int8 weights) of the conv
+:func:`random_16x8_conv_model` builds 16x8 models (int16 activations, int8 weights) of the conv
 family the same way.
+
+The 16x8 mode (:func:`random_16x8_model`) chains the operators with int16 signatures over
+int16 activations (symmetric, zero point 0): pooling, LEAKY_RELU, LOGISTIC, TANH, ADD, SUB,
+MUL, CONCATENATION, QUANTIZE, PAD, TRANSPOSE, STRIDED_SLICE, then MEAN or RESHAPE and int16
+SOFTMAX; the model enters from int16, int8 or float32 (through QUANTIZE) and may leave through
+DEQUANTIZE or QUANTIZE to int8.
 """
 
 from __future__ import annotations
@@ -23,6 +30,9 @@ Act = tuple[str, tuple[int, ...], float, int]  # tensor name, shape, scale, zero
 class RandomModel:
     """Builds one random model; :meth:`build` returns the graph."""
 
+    #: The element type of the activations.
+    activation_dtype = "int8"
+
     def __init__(self, seed: int) -> None:
         self.rng = np.random.default_rng(seed)
         self.b = GraphBuilder(f"random_{seed}")
@@ -37,7 +47,7 @@ class RandomModel:
 
     def _out(self, shape: tuple[int, ...], quant: tuple[float, int] | None = None) -> Act:
         scale, zp = quant or self._quant()
-        name = self.b.tensor(self._name("t"), "int8", shape, quant=(scale, zp))
+        name = self.b.tensor(self._name("t"), self.activation_dtype, shape, quant=(scale, zp))
         return name, shape, scale, zp
 
     def _weights(
@@ -233,7 +243,7 @@ def random_int8_model(seed: int, layers: int = 6) -> Graph:
     return RandomModel(seed).build(layers)
 
 
-class Random16x8Model(RandomModel):
+class Random16x8ConvModel(RandomModel):
     """Builds one random 16x8 model: int16 activations (zero point 0) and int8 weights through
     CONV_2D, DEPTHWISE_CONV_2D and TRANSPOSE_CONV, ending in FULLY_CONNECTED. Biases are int64,
     int32 (where TFLM takes one) or absent; output scales follow the layer's expected spread so
@@ -344,6 +354,117 @@ class Random16x8Model(RandomModel):
         return self.b.build(outputs=[logits[0]])
 
 
-def random_16x8_model(seed: int, layers: int = 4) -> Graph:
+def random_16x8_conv_model(seed: int, layers: int = 4) -> Graph:
     """A random 16x8 model (int16 activations, int8 weights) of the conv family."""
+    return Random16x8ConvModel(seed).build(layers)
+
+
+class Random16x8Model(RandomModel):
+    """Builds one random 16x8 model over the operators with int16 signatures."""
+
+    activation_dtype = "int16"
+
+    def _quant(self) -> tuple[float, int]:
+        return float(np.float32(10 ** self.rng.uniform(-4.0, -2.5))), 0
+
+    def unary(self, x: Act) -> Act:
+        name, shape, _, _ = x
+        op = str(self.rng.choice(["LEAKY_RELU", "LOGISTIC", "TANH"]))
+        # int16 LOGISTIC and TANH write Q0.15.
+        out = self._out(shape, (2.0**-15, 0) if op != "LEAKY_RELU" else None)
+        attrs = {"alpha": float(self.rng.uniform(-0.5, 0.5))} if op == "LEAKY_RELU" else {}
+        self.b.node(op, [name], [out[0]], **attrs)
+        return out
+
+    def binary(self, x: Act) -> Act:
+        """ADD, SUB or MUL of the activation and a requantized or activated copy of it."""
+        branch = self.requantize(x) if self.rng.integers(0, 2) else self.unary(x)
+        op = str(self.rng.choice(["ADD", "SUB", "MUL"]))
+        low = max(x[2], branch[2])
+        # ADD/SUB want s_out > 2 max(s1, s2) / 2**15; MUL wants s1 s2 / s_out < 1.
+        if op == "MUL":
+            scale = x[2] * branch[2] * 10 ** self.rng.uniform(0.5, 4.0)
+        else:
+            scale = low * 10 ** self.rng.uniform(0.0, 1.0)
+        out = self._out(x[1], (float(np.float32(scale)), 0))
+        self.b.node(op, [x[0], branch[0]], [out[0]], fused_activation=self._activation())
+        return out
+
+    def transpose(self, x: Act) -> Act:
+        """Swap H and W (TRANSPOSE with a constant permutation)."""
+        name, (n, h, w, c), s, zp = x
+        perm = self.b.const(self._name("perm"), np.array([0, 2, 1, 3], dtype=np.int32))
+        out = self._out((n, w, h, c), (s, zp))
+        self.b.node("TRANSPOSE", [name, perm], [out[0]])
+        return out
+
+    def slice(self, x: Act) -> Act:
+        """STRIDED_SLICE keeping every row from a random start, and every other column."""
+        name, (n, h, w, c), s, zp = x
+        top = int(self.rng.integers(0, max(1, h // 2)))
+        begin = self.b.const(self._name("begin"), np.array([0, top, 0, 0], dtype=np.int32))
+        end = self.b.const(self._name("end"), np.array([n, h, w, c], dtype=np.int32))
+        strides = self.b.const(self._name("strides"), np.array([1, 1, 2, 1], dtype=np.int32))
+        out = self._out((n, h - top, (w + 1) // 2, c), (s, zp))
+        self.b.node("STRIDED_SLICE", [name, begin, end, strides], [out[0]])
+        return out
+
+    def head(self, x: Act) -> Graph:
+        """MEAN over H and W (or a reshape), int16 SOFTMAX, and maybe a way out to float32 or
+        int8; returns the graph."""
+        name, (n, h, w, c), s, zp = x
+        if self.rng.integers(0, 2):
+            axes = self.b.const(self._name("axes"), np.array([1, 2], dtype=np.int32))
+            flat = self._out((n, c))
+            self.b.node("MEAN", [name, axes], [flat[0]], keep_dims=False)
+        else:
+            flat = self._out((n, h * w * c), (s, zp))
+            self.b.node("RESHAPE", [name], [flat[0]], new_shape=[n, h * w * c])
+        probs = self._out(flat[1], (2.0**-15, 0))
+        self.b.node("SOFTMAX", [flat[0]], [probs[0]], beta=float(self.rng.uniform(0.5, 2.0)))
+        way_out = int(self.rng.integers(0, 3))
+        if way_out == 0:
+            return self.b.build(outputs=[probs[0]])
+        if way_out == 1:
+            real = self.b.tensor(self._name("t"), "float32", flat[1])
+            self.b.node("DEQUANTIZE", [probs[0]], [real])
+            return self.b.build(outputs=[real])
+        small = self.b.tensor(self._name("t"), "int8", flat[1], quant=(1 / 256, -128))
+        self.b.node("QUANTIZE", [probs[0]], [small])
+        return self.b.build(outputs=[small])
+
+    def entry(self, shape: tuple[int, ...]) -> Act:
+        """The model's input: int16 itself, or int8 or float32 quantized to int16."""
+        s, zp = self._quant()
+        source = str(self.rng.choice(["int16", "int8", "float32"]))
+        if source == "int16":
+            return self.b.input("input", "int16", shape, quant=(s, zp)), shape, s, zp
+        quant = (float(self.rng.uniform(0.01, 0.05)), int(self.rng.integers(-20, 20)))
+        x = self.b.input("input", source, shape, quant=quant if source == "int8" else None)
+        out = self._out(shape, (s, zp))
+        self.b.node("QUANTIZE", [x], [out[0]])
+        return out
+
+    def build(self, layers: int = 6) -> Graph:
+        h, w = (int(v) for v in self.rng.integers(4, 14, size=2))
+        c = int(self.rng.integers(1, 5))
+        x = self.entry((1, h, w, c))
+        steps: list[Callable[[Act], Act]] = [
+            self.pool,
+            self.unary,
+            self.binary,
+            self.concat,
+            self.requantize,
+            self.pad,
+            self.transpose,
+            self.slice,
+        ]
+        for _ in range(layers):
+            x = steps[int(self.rng.integers(len(steps)))](x)
+        return self.head(x)
+
+
+def random_16x8_model(seed: int, layers: int = 6) -> Graph:
+    """A random 16x8 model (int16 activations) made only of spec operators with int16
+    signatures."""
     return Random16x8Model(seed).build(layers)

@@ -18,6 +18,7 @@ import pytest
 
 import tinyabi
 from tests.conftest import shared_model
+from tests.modelgen import random_16x8_model
 from tests.quantization_spy import parameter_paths, resolve, spy_on_parameters
 from tinyabi import quantization
 from tinyabi.conformance.cases import spec_cases
@@ -102,6 +103,49 @@ def test_reference_prepare_on_models_takes_parameters_from_the_package(
         prepare(node, graph)
         checked += spy.check(node, graph, "reference")
     assert checked >= len(graph.nodes) // 2
+
+
+#: The int16 signatures with their own parameter function (the others share the int8 one).
+INT16_FUNCTIONS = {
+    "LOGISTIC": "tinyabi.quantization.activations.logistic_int16_params",
+    "TANH": "tinyabi.quantization.activations.tanh_int16_params",
+    "SOFTMAX": "tinyabi.quantization.softmax.softmax_int16_params",
+}
+
+
+def test_int16_signatures_take_their_own_parameter_functions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """int16 LOGISTIC, TANH and SOFTMAX call exactly their int16 function, int8 never does."""
+    spy = spy_on_parameters(monkeypatch)
+    seen = set()
+    for case in spec_cases(list(INT16_FUNCTIONS), count=2, seed=5):
+        if case.signature not in ("int8", "int16"):
+            continue
+        spy.clear()
+        prepare(case.node, case.graph)
+        calls = spy.calls.get(case.node.name, set())
+        int16_function = INT16_FUNCTIONS[case.op]
+        if case.signature == "int16":
+            assert calls == {int16_function}, (case.op, calls)
+            seen.add(case.op)
+        else:
+            assert int16_function not in calls and calls, (case.op, calls)
+    assert seen == set(INT16_FUNCTIONS)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_reference_prepare_on_16x8_models_takes_parameters_from_the_package(
+    monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    graph = random_16x8_model(seed)
+    spy = spy_on_parameters(monkeypatch)
+    checked = 0
+    for node in graph.nodes:
+        spy.clear()
+        prepare(node, graph)
+        checked += spy.check(node, graph, "reference")
+    assert checked >= 2
 
 
 # --- static: nobody else derives multipliers --------------------------------------------------

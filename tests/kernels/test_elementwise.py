@@ -152,6 +152,61 @@ def test_int8_random_matches_tflm(op: str) -> None:
         assert_int_equal(ours, ref, (op, case, shape1, shape2, quants, activation, constant))
 
 
+def random_int16_quants(
+    op: str, rng: np.random.Generator
+) -> tuple[tuple[float, int], tuple[float, int], tuple[float, int]]:
+    """16x8 quantization: symmetric (the converters' choice) and, for ADD/SUB, sometimes with
+    the non-zero zero points TFLM also accepts there; MUL's output scale keeps its multiplier
+    below one."""
+    s1, s2, so = (f32(10 ** rng.uniform(-4, -1)) for _ in range(3))
+    if op == "MUL":
+        so = f32(s1 * s2 * 10 ** rng.uniform(0.01, 4))
+        return (s1, 0), (s2, 0), (so, 0)
+    if rng.random() < 0.3:
+        z1, z2, zo = (int(rng.integers(-300, 300)) for _ in range(3))
+        return (s1, z1), (s2, z2), (so, zo)
+    return (s1, 0), (s2, 0), (so, 0)
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_int16_random_matches_tflm(op: str) -> None:
+    """The 16x8 signatures: random shapes, broadcasts, constants, activations, int16 values
+    over their whole range."""
+    rng = np.random.default_rng({"ADD": 31, "SUB": 32, "MUL": 33}[op])
+    for case in range(80):
+        shape1, shape2 = random_shapes(rng)
+        quants = random_int16_quants(op, rng)
+        activation = ACTIVATIONS[case % 4]
+        constant = CONSTANTS[int(rng.integers(0, 4))] if case % 3 == 0 else "none"
+        first = np.asarray(rng.integers(-32768, 32768, shape1), dtype=np.int16)
+        second = np.asarray(rng.integers(-32768, 32768, shape2), dtype=np.int16)
+        graph, feeds = build(op, "int16", first, second, quants, activation, constant)
+        ours = run_reference(graph, feeds)
+        ref = run_tflm(export_tflite(graph), feeds)[0]
+        assert_int_equal(ours, ref, (op, case, shape1, shape2, quants, activation, constant))
+
+
+#: int16 extremes: |q - zp| = 65535 (the largest shift by 15 that fits int32), the smallest
+#: output scale ADD/SUB accept, MUL's largest product with a multiplier just below one.
+INT16_EXTREMES = {
+    "ADD": [((0.5, -32768), (0.25, 32767), (1.0, 0)), ((1e-3, 0), (1e-3, 0), (6.2e-8, 0))],
+    "SUB": [((1.0, 32767), (1.0, -32768), (1e-3, 100)), ((1e-3, 0), (1e-3, 0), (6.2e-8, 0))],
+    "MUL": [((1.0, 0), (1.0, 0), (1.0001, 0)), ((1e-3, 0), (2e-3, 0), (1e-2, 0))],
+}
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_int16_extremes_match_tflm(op: str) -> None:
+    values = np.array([-32768, -32767, -12345, -1, 0, 1, 23456, 32766, 32767], np.int16)
+    for quants in INT16_EXTREMES[op]:
+        for activation in ACTIVATIONS:
+            graph, feeds = build(
+                op, "int16", values.reshape(-1, 1), values.reshape(1, -1), quants, activation
+            )
+            ref = run_tflm(export_tflite(graph), feeds)[0]
+            assert_int_equal(run_reference(graph, feeds), ref, (op, quants, activation))
+
+
 # (s1, zp1), (s2, zp2), (s_out, zp_out), activation: hand-picked extremes.
 EXTREME_QUANTS = [
     ((0.05, 0), (0.05, 0), (0.05, 0), "NONE"),
@@ -456,10 +511,40 @@ def test_int32_add_rejects_fused_activation() -> None:
         ),
         (
             lambda: build(
+                "MUL",
+                "int16",
+                np.zeros(3, np.int16),
+                np.zeros(3, np.int16),
+                ((0.1, 3), (0.1, 0), (0.1, 0)),
+            ),
+            "zero points 0",
+        ),
+        (
+            lambda: build(
+                "MUL",
+                "int16",
+                np.zeros(3, np.int16),
+                np.zeros(3, np.int16),
+                ((0.5, 0), (0.5, 0), (0.1, 0)),
+            ),
+            "below 1 for int16",
+        ),
+        (
+            lambda: build(
                 "ADD",
                 "int16",
                 np.zeros(3, np.int16),
                 np.zeros(3, np.int16),
+                ((0.1, 0), (0.1, 0), (1e-6, 0)),
+            ),
+            "2\\*\\*15",
+        ),
+        (
+            lambda: build(
+                "ADD",
+                "uint8",
+                np.zeros(3, np.uint8),
+                np.zeros(3, np.uint8),
                 ((0.1, 0), (0.1, 0), (0.1, 0)),
             ),
             "not supported",

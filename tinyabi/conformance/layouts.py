@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from tinyabi.quantization.activations import LOGISTIC_OUTPUT, TANH_OUTPUT
-from tinyabi.quantization.softmax import SOFTMAX_OUTPUT
+from tinyabi.quantization.activations import INT16_SIGMOID_OUTPUT, LOGISTIC_OUTPUT, TANH_OUTPUT
+from tinyabi.quantization.softmax import INT16_SOFTMAX_OUTPUT, SOFTMAX_OUTPUT
 from tinyabi.spec import Signature
 
 __all__ = [
@@ -100,22 +100,30 @@ def unary(rng: np.random.Generator, sig: Signature) -> Layout:
     return Layout([Slot("input", _shape(rng, 0, 4, 6))])
 
 
+def _fixed_output(
+    sig: Signature, int8: tuple[float, int], int16: tuple[float, int]
+) -> dict[str, tuple[float, int]]:
+    """The output quantization a signature fixes: ``int8``'s or ``int16``'s, else none."""
+    fixed = {"int8": int8, "int16": int16}.get(sig.operands["output"].dtype)
+    return {"output": fixed} if fixed is not None else {}
+
+
 def softmax(rng: np.random.Generator, sig: Signature) -> Layout:
-    """Rank 1 to 4, a random beta; int8 output fixed at (1/256, -128)."""
-    fixed = {"output": SOFTMAX_OUTPUT} if sig.operands["output"].dtype == "int8" else {}
+    """Rank 1 to 4, a random beta; int8 output fixed at (1/256, -128), int16 at (2^-15, 0)."""
+    fixed = _fixed_output(sig, SOFTMAX_OUTPUT, INT16_SOFTMAX_OUTPUT)
     beta = float(rng.choice([1.0, float(rng.uniform(0.1, 2.0))]))
     return Layout([Slot("input", _shape(rng, 1, 4, 8))], {"beta": beta}, fixed)
 
 
 def logistic(rng: np.random.Generator, sig: Signature) -> Layout:
-    """Like :func:`unary`; int8 output fixed at (1/256, -128)."""
-    fixed = {"output": LOGISTIC_OUTPUT} if sig.operands["output"].dtype == "int8" else {}
+    """Like :func:`unary`; int8 output fixed at (1/256, -128), int16 at (2^-15, 0)."""
+    fixed = _fixed_output(sig, LOGISTIC_OUTPUT, INT16_SIGMOID_OUTPUT)
     return Layout([Slot("input", _shape(rng, 0, 4, 6))], {}, fixed)
 
 
 def tanh(rng: np.random.Generator, sig: Signature) -> Layout:
-    """Like :func:`unary`; int8 output fixed at (1/128, 0)."""
-    fixed = {"output": TANH_OUTPUT} if sig.operands["output"].dtype == "int8" else {}
+    """Like :func:`unary`; int8 output fixed at (1/128, 0), int16 at (2^-15, 0)."""
+    fixed = _fixed_output(sig, TANH_OUTPUT, INT16_SIGMOID_OUTPUT)
     return Layout([Slot("input", _shape(rng, 0, 4, 6))], {}, fixed)
 
 

@@ -1,7 +1,7 @@
 """Reference kernels: numpy implementations of every spec operator.
 
-int8 kernels are bit-exact with TensorFlow Lite Micro; float32 kernels are within the spec's
-tolerance of LiteRT. Importing this package registers every kernel family.
+int8 and int16 (16x8) kernels are bit-exact with TensorFlow Lite Micro; float32 kernels are
+within the spec's tolerance of LiteRT. Importing this package registers every kernel family.
 """
 
 from tinyabi.kernels import (  # noqa: F401

@@ -1,13 +1,16 @@
 """Reference kernels of the activation operators.
 
-SOFTMAX, LOGISTIC, TANH, RELU, RELU6, LEAKY_RELU and HARD_SWISH, for float32 and int8.
+SOFTMAX, LOGISTIC, TANH, RELU, RELU6, LEAKY_RELU and HARD_SWISH, for float32 and int8, and
+int16 (16x8) for SOFTMAX, LOGISTIC, TANH and LEAKY_RELU.
 
 The int8 kernels reproduce TensorFlow Lite Micro's integer algorithms bit for bit. Every
 element-wise int8 activation is a function of the one int8 input value, so ``prepare`` runs the
 integer algorithm over all 256 possible inputs and the evaluation is a table lookup. SOFTMAX
 depends on a whole row, but only through ``x - max(row)``, which takes 256 values: ``prepare``
 tabulates the fixed-point exponential over those differences and the evaluation sums and scales
-the rows with vectorized fixed-point arithmetic.
+the rows with vectorized fixed-point arithmetic. int16 LEAKY_RELU, LOGISTIC and TANH tabulate
+all 65536 inputs the same way (LOGISTIC and TANH with TFLM's sigmoid-table algorithm in
+:mod:`~tinyabi.kernels.lut16`); int16 SOFTMAX uses that module's exp and reciprocal tables.
 
 The module also provides vectorized versions of the fixed-point transcendental functions that
 TFLite inherited from gemmlowp (``exp`` on negative values, ``1 / (1 + x)``, logistic, tanh).
@@ -23,12 +26,14 @@ import numpy as np
 
 from tinyabi.errors import GraphError, InputError
 from tinyabi.ir.graph import Graph, Node, Tensor
+from tinyabi.kernels import lut16
 from tinyabi.kernels.registry import Eval, kernel
 from tinyabi.quantization import activations as activation_quant
 from tinyabi.quantization import softmax as softmax_quant
 from tinyabi.quantization.fixed_point import (
     INT32_MAX,
     INT32_MIN,
+    count_leading_zeros_u32,
     multiply_by_quantized_multiplier,
     rounding_divide_by_pot,
     saturating_rounding_doubling_high_mul,
@@ -203,12 +208,6 @@ def fixed_tanh(a: np.ndarray, integer_bits: int) -> np.ndarray:
     return np.where(a == 0, 0, np.where(negative, _sub(0, t), t))
 
 
-def count_leading_zeros_u32(x: np.ndarray) -> np.ndarray:
-    """Leading zero bits of values in [0, 2**32) read as uint32 (32 for zero)."""
-    _, exponent = np.frexp(_i64(x).astype(np.float64))
-    return 32 - exponent.astype(np.int64)
-
-
 # --- int16 fixed point (HARD_SWISH), on int64 arrays holding int16 values -------------------------
 
 
@@ -254,10 +253,15 @@ def _rounding_divide_by_pot16(x: np.ndarray, exponent: int) -> np.ndarray:
 # -------------------------------------------------------------------------------------------------
 
 _INT8_VALUES = np.arange(-128, 128, dtype=np.int64)
+_INT16_VALUES = np.arange(-32768, 32768, dtype=np.int64)
+
+#: The element types of the operators without an int16 signature, and of those with one.
+_INT8_FLOAT = ("int8", "float32")
+_WITH_INT16 = ("int8", "int16", "float32")
 
 
-def _io(node: Node, graph: Graph) -> tuple[Tensor, Tensor]:
-    """The input and output tensors, with matching element types int8 or float32."""
+def _io(node: Node, graph: Graph, dtypes: tuple[str, ...] = _INT8_FLOAT) -> tuple[Tensor, Tensor]:
+    """The input and output tensors, with one matching element type among ``dtypes``."""
     if len(node.inputs) != 1 or node.inputs[0] is None or len(node.outputs) != 1:
         raise GraphError(f"{node.describe()}: takes exactly one input and one output")
     x = graph.tensor(node.inputs[0])
@@ -267,10 +271,10 @@ def _io(node: Node, graph: Graph) -> tuple[Tensor, Tensor]:
             f"{node.describe()}: output {y.name!r} has shape {list(y.shape)}, but the shape rule "
             f"of {node.op} gives the input's shape {list(x.shape)}"
         )
-    if x.dtype != y.dtype or x.dtype not in ("int8", "float32"):
+    if x.dtype != y.dtype or x.dtype not in dtypes:
+        supported = " and ".join(f"{d} -> {d}" for d in dtypes)
         raise GraphError(
-            f"{node.describe()}: supported signatures are int8 -> int8 and float32 -> float32, "
-            f"got {x.dtype} -> {y.dtype}"
+            f"{node.describe()}: supported signatures are {supported}, got {x.dtype} -> {y.dtype}"
         )
     return x, y
 
@@ -283,6 +287,17 @@ def _lookup_eval(table: np.ndarray) -> Eval:
     def run(inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
         x = np.asarray(inputs[0], dtype=np.int8)
         return [np.asarray(by_byte[x.astype(np.uint8)])]
+
+    return run
+
+
+def _lookup16_eval(table: np.ndarray) -> Eval:
+    """An Eval mapping each int16 input value ``q`` to ``table[q + 32768]``."""
+    by_value = np.asarray(table, dtype=np.int16)
+
+    def run(inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
+        x = np.asarray(inputs[0], dtype=np.int16)
+        return [np.asarray(by_value[x.astype(np.intp) + 32768])]
 
     return run
 
@@ -331,19 +346,24 @@ def prepare_relu6(node: Node, graph: Graph) -> Eval:
 
 @kernel("LEAKY_RELU")
 def prepare_leaky_relu(node: Node, graph: Graph) -> Eval:
-    """LEAKY_RELU: ``x`` for ``x > 0`` else ``alpha * x``; int8 rescales each side with its own
-    multiplier (``s_in / s_out`` and ``s_in * alpha / s_out``, computed in single precision)."""
-    x, _ = _io(node, graph)
+    """LEAKY_RELU: ``x`` for ``x > 0`` else ``alpha * x``; int8 and int16 rescale each side with
+    its own multiplier (``s_in / s_out`` and ``s_in * alpha / s_out``, computed in double
+    precision) and clamp to the type's range."""
+    x, _ = _io(node, graph, _WITH_INT16)
     if x.dtype == "float32":
         alpha32 = np.float32(float32_attribute(node, "alpha"))
         return _float_eval(lambda v: np.where(v > 0, v, v * alpha32))
     p = activation_quant.leaky_relu_params(node, graph)
-    v = _INT8_VALUES - p.input_zero_point
+    values = _INT16_VALUES if x.dtype == "int16" else _INT8_VALUES
+    v = values - p.input_zero_point
     positive = multiply_by_quantized_multiplier(v, p.identity_multiplier, p.identity_shift)
     negative = multiply_by_quantized_multiplier(v, p.alpha_multiplier, p.alpha_shift)
     if p.alpha_negative:
         negative = -negative
-    return _lookup_eval(_clamp_int8(p.output_zero_point + np.where(v >= 0, positive, negative)))
+    out = p.output_zero_point + np.where(v >= 0, positive, negative)
+    if x.dtype == "int16":
+        return _lookup16_eval(np.clip(out, -32768, 32767))
+    return _lookup_eval(_clamp_int8(out))
 
 
 # -------------------------------------------------------------------------------------------------
@@ -368,22 +388,38 @@ def _sigmoid_like_table(
     return table
 
 
+def _int16_sigmoid_like_eval(
+    p: activation_quant.Int16SigmoidParams, function: Callable[[np.ndarray], np.ndarray]
+) -> Eval:
+    """int16 LOGISTIC or TANH: every int16 input through TFLM's sigmoid-table algorithm."""
+    table_in = lut16.table_input(_INT16_VALUES, p.input_multiplier, p.input_left_shift)
+    return _lookup16_eval(function(table_in))
+
+
 @kernel("LOGISTIC")
 def prepare_logistic(node: Node, graph: Graph) -> Eval:
-    """LOGISTIC: ``1 / (1 + exp(-x))``; int8 output is fixed at scale 1/256, zero point -128."""
-    x, _ = _io(node, graph)
+    """LOGISTIC: ``1 / (1 + exp(-x))``; int8 output is fixed at scale 1/256, zero point -128,
+    int16 output at scale 2**-15, zero point 0 (TFLM's sigmoid table)."""
+    x, _ = _io(node, graph, _WITH_INT16)
     if x.dtype == "float32":
         return _float_eval(lambda v: 1.0 / (1.0 + np.exp(-v.astype(np.float64))))
+    if x.dtype == "int16":
+        p16 = activation_quant.logistic_int16_params(node, graph)
+        return _int16_sigmoid_like_eval(p16, lut16.int16_logistic)
     p = activation_quant.logistic_params(node, graph)
     return _lookup_eval(_sigmoid_like_table(p, fixed_logistic))
 
 
 @kernel("TANH")
 def prepare_tanh(node: Node, graph: Graph) -> Eval:
-    """TANH: ``tanh(x)``; int8 output is fixed at scale 1/128, zero point 0."""
-    x, _ = _io(node, graph)
+    """TANH: ``tanh(x)``; int8 output is fixed at scale 1/128, zero point 0, int16 output at
+    scale 2**-15, zero point 0 (TFLM's sigmoid table)."""
+    x, _ = _io(node, graph, _WITH_INT16)
     if x.dtype == "float32":
         return _float_eval(lambda v: np.tanh(v.astype(np.float64)))
+    if x.dtype == "int16":
+        p16 = activation_quant.tanh_int16_params(node, graph)
+        return _int16_sigmoid_like_eval(p16, lut16.int16_tanh)
     p = activation_quant.tanh_params(node, graph)
     return _lookup_eval(_sigmoid_like_table(p, fixed_tanh))
 
@@ -447,6 +483,27 @@ def _softmax_float(beta: float) -> Eval:
     return run
 
 
+def _softmax_int16(node: Node, graph: Graph, x: Tensor) -> Eval:
+    p = softmax_quant.softmax_int16_params(node, graph)
+    depth = x.shape[-1]
+    if depth > softmax_quant.INT16_SOFTMAX_MAX_DEPTH:
+        raise GraphError(
+            f"{node.describe()}: int16 SOFTMAX rows of {depth} values overflow TFLM's int32 sum "
+            f"(at most {softmax_quant.INT16_SOFTMAX_MAX_DEPTH})"
+        )
+    exps, reciprocals = lut16.exp_table(), lut16.reciprocal_table()
+
+    def run(inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
+        values = np.asarray(inputs[0], dtype=np.int16)
+        if values.size == 0:
+            return [values.copy()]
+        rows = values.reshape(-1, depth).astype(np.int64)
+        out = lut16.int16_softmax(rows, p.input_multiplier, p.input_shift, exps, reciprocals)
+        return [out.astype(np.int16).reshape(values.shape)]
+
+    return run
+
+
 @kernel("SOFTMAX")
 def prepare_softmax(node: Node, graph: Graph) -> Eval:
     """SOFTMAX over the last axis: ``exp(beta * (x - max)) / sum(exp(beta * (x - max)))``.
@@ -454,13 +511,16 @@ def prepare_softmax(node: Node, graph: Graph) -> Eval:
     int8 follows TFLM: differences to the row maximum are rescaled to Q5.26 by
     ``beta * s_in`` (differences below ``diff_min`` contribute nothing and give -128), exp is
     the fixed-point exp on negative values, the Q12.19 sum is inverted with the fixed-point
-    reciprocal, and the output is fixed at scale 1/256, zero point -128.
+    reciprocal, and the output is fixed at scale 1/256, zero point -128. int16 follows TFLM's
+    table path (:func:`~tinyabi.kernels.lut16.int16_softmax`), output at 2**-15, zero point 0.
     """
-    x, _ = _io(node, graph)
+    x, _ = _io(node, graph, _WITH_INT16)
     if len(x.shape) < 1:
         raise GraphError(f"{node.describe()}: the input needs at least one dimension")
     if x.dtype == "float32":
         return _softmax_float(float32_attribute(node, "beta"))
+    if x.dtype == "int16":
+        return _softmax_int16(node, graph, x)
     p = softmax_quant.softmax_params(node, graph)
     multiplier, left_shift, diff_min = p.input_multiplier, p.input_left_shift, p.diff_min
 

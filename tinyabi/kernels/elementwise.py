@@ -13,6 +13,9 @@ dimensions). Three signatures, all operands of one element type:
   - MUL multiplies ``(q1 - zp1) * (q2 - zp2)`` exactly and requantizes the product with the
     quantized multiplier of ``s1 s2 / s_out`` (double precision), then offsets and clamps.
 
+* ``int16`` (16x8 activations), bit-exact with TensorFlow Lite Micro: the int8 algorithms on
+  int16 values, ADD/SUB shifting ``q - zp`` left by 15 bits instead of 20; MUL needs zero
+  points 0 and a multiplier below one.
 * ``float32``: IEEE single-precision ``a + b``, ``a - b``, ``a * b``, then the activation clamp.
 * ``int32`` (no quantization): two's-complement arithmetic wrapping modulo 2**32, then the
   activation clamp. TFLM's int32 ADD ignores the fused activation (LiteRT applies it), so int32
@@ -59,7 +62,10 @@ __all__ = [
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 
 #: Element types the three operators accept (both inputs and the output share one).
-DTYPES = ("int8", "int32", "float32")
+DTYPES = ("int8", "int16", "int32", "float32")
+
+#: The quantized element types, with the smallest value of each (the lookup tables' origin).
+_QUANTIZED_MIN = {"int8": -128, "int16": -32768}
 
 #: From this many output elements on, an int8 node tabulates its result for all 65536 input
 #: pairs in prepare and evaluates by lookup (the same numbers, several times faster).
@@ -68,18 +74,21 @@ PAIR_TABLE_MIN_ELEMENTS = 1 << 16
 _INT8_VALUES = np.arange(-128, 128, dtype=np.int64)
 
 
-def scaled_input_tables(params: AddSubParams) -> tuple[np.ndarray, np.ndarray]:
-    """For each int8 value ``q`` (index ``q + 128``), the int32 term each input of ADD/SUB
-    contributes: ``(q - zp_i) << 20`` scaled by the input's quantized multiplier.
+def scaled_input_tables(params: AddSubParams, dtype: str = "int8") -> tuple[np.ndarray, np.ndarray]:
+    """For each ``dtype`` value ``q`` (index ``q - min``), the int32 term each input of ADD/SUB
+    contributes: ``(q - zp_i) << left_shift`` scaled by the input's quantized multiplier.
 
-    Two int64 arrays of 256 entries; a lookup replaces the per-element input rescaling.
+    Two int64 arrays of 256 (int8) or 65536 (int16) entries; a lookup replaces the
+    per-element input rescaling.
     """
+    low = _QUANTIZED_MIN[dtype]
+    values = np.arange(low, -low, dtype=np.int64)
     tables = []
     for offset, multiplier, shift in (
         (params.input1_offset, params.input1_multiplier, params.input1_shift),
         (params.input2_offset, params.input2_multiplier, params.input2_shift),
     ):
-        shifted = (_INT8_VALUES + offset) << params.left_shift
+        shifted = (values + offset) << params.left_shift
         tables.append(multiply_by_quantized_multiplier(shifted, multiplier, shift))
     return tables[0], tables[1]
 
@@ -90,26 +99,31 @@ def add_sub_int8(
     params: AddSubParams,
     subtract: bool = False,
     tables: tuple[np.ndarray, np.ndarray] | None = None,
+    dtype: str = "int8",
 ) -> np.ndarray:
-    """int8 ADD (or SUB when ``subtract``) of two broadcastable int8 arrays, TFLM's way.
+    """int8 (or int16, per ``dtype``) ADD, or SUB when ``subtract``, of two broadcastable
+    arrays, TFLM's way.
 
     ``tables`` are :func:`scaled_input_tables` of ``params``, when precomputed.
     """
-    table1, table2 = scaled_input_tables(params) if tables is None else tables
-    scaled1 = table1[np.asarray(x1, dtype=np.intp) + 128]
-    scaled2 = table2[np.asarray(x2, dtype=np.intp) + 128]
+    table1, table2 = scaled_input_tables(params, dtype) if tables is None else tables
+    low = _QUANTIZED_MIN[dtype]
+    scaled1 = table1[np.asarray(x1, dtype=np.intp) - low]
+    scaled2 = table2[np.asarray(x2, dtype=np.intp) - low]
     raw = scaled1 - scaled2 if subtract else scaled1 + scaled2
     out = multiply_by_quantized_multiplier(raw, params.output_multiplier, params.output_shift)
-    return np.clip(out + params.output_offset, params.act_min, params.act_max).astype(np.int8)
+    clamped = np.clip(out + params.output_offset, params.act_min, params.act_max)
+    return clamped.astype(numpy_dtype(dtype))
 
 
-def mul_int8(x1: np.ndarray, x2: np.ndarray, params: MulParams) -> np.ndarray:
-    """int8 MUL of two broadcastable int8 arrays, TFLM's way."""
+def mul_int8(x1: np.ndarray, x2: np.ndarray, params: MulParams, dtype: str = "int8") -> np.ndarray:
+    """int8 (or int16, per ``dtype``) MUL of two broadcastable arrays, TFLM's way."""
     product = (np.asarray(x1, dtype=np.int64) + params.input1_offset) * (
         np.asarray(x2, dtype=np.int64) + params.input2_offset
     )
     out = multiply_by_quantized_multiplier(product, params.output_multiplier, params.output_shift)
-    return np.clip(out + params.output_offset, params.act_min, params.act_max).astype(np.int8)
+    clamped = np.clip(out + params.output_offset, params.act_min, params.act_max)
+    return clamped.astype(numpy_dtype(dtype))
 
 
 Binary = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -121,28 +135,28 @@ def _fail(node: Node, message: str) -> GraphError:
     return GraphError(f"{node.describe()}: {message}")
 
 
-def _int8_direct(op: str, node: Node, graph: Graph) -> Binary:
-    """The int8 computation of ``op`` with its parameters bound."""
+def _quantized_direct(op: str, node: Node, graph: Graph, dtype: str) -> Binary:
+    """The int8 or int16 computation of ``op`` with its parameters bound."""
     if op == "MUL":
         mul = elementwise_quant.mul_params(node, graph)
 
         def multiply(x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
-            return mul_int8(x1, x2, mul)
+            return mul_int8(x1, x2, mul, dtype)
 
         return multiply
     add_sub = elementwise_quant.add_sub_params(node, graph)
-    tables = scaled_input_tables(add_sub)
+    tables = scaled_input_tables(add_sub, dtype)
     subtract = op == "SUB"
 
     def add_or_subtract(x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
-        return add_sub_int8(x1, x2, add_sub, subtract, tables)
+        return add_sub_int8(x1, x2, add_sub, subtract, tables, dtype)
 
     return add_or_subtract
 
 
-def _int8_function(op: str, node: Node, graph: Graph, output: Tensor) -> Binary:
-    direct = _int8_direct(op, node, graph)
-    if output.size < PAIR_TABLE_MIN_ELEMENTS:
+def _quantized_function(op: str, node: Node, graph: Graph, output: Tensor) -> Binary:
+    direct = _quantized_direct(op, node, graph, output.dtype)
+    if output.dtype != "int8" or output.size < PAIR_TABLE_MIN_ELEMENTS:
         return direct
     # The result depends only on the pair (q1, q2): tabulate all 65536 pairs once.
     pairs = direct(_INT8_VALUES.reshape(256, 1), _INT8_VALUES.reshape(1, 256)).reshape(-1)
@@ -204,8 +218,8 @@ def _prepare_binary(op: str, node: Node, graph: Graph) -> Eval:
         raise _fail(node, f"fused activation {activation!r} is not one of {list(ACTIVATIONS)}")
 
     compute: Binary
-    if dtype == "int8":
-        compute = _int8_function(op, node, graph, output)
+    if dtype in _QUANTIZED_MIN:
+        compute = _quantized_function(op, node, graph, output)
     else:
         for tensor in (first, second, output):
             if tensor.quant is not None:
@@ -229,17 +243,17 @@ def _prepare_binary(op: str, node: Node, graph: Graph) -> Eval:
 
 @kernel("ADD")
 def prepare_add(node: Node, graph: Graph) -> Eval:
-    """ADD: ``act(input1 + input2)`` with broadcasting (int8, int32, float32)."""
+    """ADD: ``act(input1 + input2)`` with broadcasting (int8, int16, int32, float32)."""
     return _prepare_binary("ADD", node, graph)
 
 
 @kernel("SUB")
 def prepare_sub(node: Node, graph: Graph) -> Eval:
-    """SUB: ``act(input1 - input2)`` with broadcasting (int8, int32, float32)."""
+    """SUB: ``act(input1 - input2)`` with broadcasting (int8, int16, int32, float32)."""
     return _prepare_binary("SUB", node, graph)
 
 
 @kernel("MUL")
 def prepare_mul(node: Node, graph: Graph) -> Eval:
-    """MUL: ``act(input1 * input2)`` with broadcasting (int8, int32, float32)."""
+    """MUL: ``act(input1 * input2)`` with broadcasting (int8, int16, int32, float32)."""
     return _prepare_binary("MUL", node, graph)

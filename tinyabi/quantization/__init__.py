@@ -5,7 +5,8 @@
 * :mod:`~tinyabi.quantization.tensors`: reading a tensor's per-tensor scale and zero point or
   per-channel scales, checked.
 * one module per operator family with one function per operator, ``xxx_params(node, graph)``,
-  returning a frozen dataclass of everything the operator's int8 computation needs:
+  returning a frozen dataclass of everything the operator's int8 or int16 computation needs
+  (LOGISTIC, TANH and SOFTMAX have a second, ``xxx_int16_params``, for their int16 algorithm):
   :mod:`~tinyabi.quantization.conv`, :mod:`~tinyabi.quantization.pooling`,
   :mod:`~tinyabi.quantization.softmax`, :mod:`~tinyabi.quantization.activations`,
   :mod:`~tinyabi.quantization.elementwise`, :mod:`~tinyabi.quantization.requantize`.

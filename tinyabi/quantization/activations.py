@@ -1,5 +1,6 @@
-"""Quantization parameters of the int8 activations: RELU, RELU6, LEAKY_RELU, LOGISTIC, TANH
-and HARD_SWISH. Every real is formed from the float32 scales as TFLite Micro forms it.
+"""Quantization parameters of the int8 activations RELU, RELU6, LEAKY_RELU, LOGISTIC, TANH
+and HARD_SWISH, and of the int16 (16x8) LEAKY_RELU, LOGISTIC and TANH. Every real is formed
+from the float32 scales as TFLite Micro forms it.
 """
 
 from __future__ import annotations
@@ -15,19 +16,23 @@ from tinyabi.quantization.fixed_point import INT32_MAX, quantize_multiplier, rou
 from tinyabi.quantization.tensors import float32_attribute, per_tensor, require_output_quantization
 
 __all__ = [
+    "INT16_SIGMOID_OUTPUT",
     "LOGISTIC_OUTPUT",
     "SIGMOID_INPUT_INTEGER_BITS",
     "TANH_OUTPUT",
     "HardSwishParams",
+    "Int16SigmoidParams",
     "LeakyReluParams",
     "Relu6Params",
     "ReluParams",
     "SigmoidParams",
     "hard_swish_params",
     "leaky_relu_params",
+    "logistic_int16_params",
     "logistic_params",
     "relu6_params",
     "relu_params",
+    "tanh_int16_params",
     "tanh_params",
 ]
 
@@ -37,6 +42,10 @@ SIGMOID_INPUT_INTEGER_BITS = 4
 LOGISTIC_OUTPUT = (1.0 / 256, -128)
 #: int8 TANH's fixed output quantization (Q0.7).
 TANH_OUTPUT = (1.0 / 128, 0)
+#: int16 LOGISTIC's and TANH's fixed output quantization (Q0.15, symmetric).
+INT16_SIGMOID_OUTPUT = (1.0 / 32768, 0)
+#: int16 LOGISTIC and TANH put their input on the scale 1 / (3 * 4096) of the sigmoid table.
+_INT16_SIGMOID_TABLE_STEPS_PER_UNIT = 3 * 4096
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,16 @@ class SigmoidParams:
     input_radius: int
     output_shift: int
     output_zero_point: int
+
+
+@dataclass(frozen=True)
+class Int16SigmoidParams:
+    """int16 LOGISTIC or TANH (TFLM's table path): the table input is
+    ``(q * input_multiplier + round) >> input_left_shift`` with ``round = 2**(input_left_shift -
+    1)`` (0 when the shift is 0), on the scale 1 / (3 * 4096)."""
+
+    input_multiplier: int
+    input_left_shift: int
 
 
 @dataclass(frozen=True)
@@ -140,16 +159,16 @@ def relu6_params(node: Node, graph: Graph) -> Relu6Params:
 
 
 def leaky_relu_params(node: Node, graph: Graph) -> LeakyReluParams:
-    """int8 LEAKY_RELU: ``quantize_multiplier(s_in / s_out)`` for ``x >= 0`` and
-    ``quantize_multiplier(|s_in * alpha / s_out|)`` for ``x < 0``, the reals computed in single
-    precision (both left shifts <= 30)."""
+    """int8 and int16 LEAKY_RELU: ``quantize_multiplier(s_in / s_out)`` for ``x >= 0`` and
+    ``quantize_multiplier(|s_in * alpha / s_out|)`` for ``x < 0``, the reals computed in double
+    precision from the float32 values (both left shifts <= 30). int16 values show the
+    difference to single precision, which int8 ones are too small to reveal."""
     x, y = _io(node, graph)
     alpha = float32_attribute(node, "alpha")
     s_in, zp_in = per_tensor(node, x, "input")
     s_out, zp_out = per_tensor(node, y, "output")
-    f_in, f_out, f_alpha = np.float32(s_in), np.float32(s_out), np.float32(alpha)
-    identity_real = float(f_in / f_out)
-    alpha_real = float(f_in * f_alpha / f_out)
+    identity_real = s_in / s_out
+    alpha_real = s_in * alpha / s_out
     identity_mult, identity_shift = _rescaling(node, identity_real)
     alpha_mult, alpha_shift = _rescaling(node, alpha_real)
     return LeakyReluParams(
@@ -188,6 +207,54 @@ def tanh_params(node: Node, graph: Graph) -> SigmoidParams:
     """int8 TANH: the input rescaling of :func:`logistic_params`; the output is fixed at
     (1/128, 0), so the Q0.31 result is divided by ``2**24``."""
     return _sigmoid_params(node, graph, TANH_OUTPUT, 7, "int8 TANH writes Q0.7 values")
+
+
+def _checked_log2(scale: float) -> tuple[int, bool]:
+    """TFLite's ``CheckedLog2`` in single precision: ``round(log2(scale))`` and whether the scale
+    is a power of two up to 1e-3 in the exponent."""
+    log2 = np.float32(np.float32(math.log(scale)) * np.float32(1.0 / np.float32(math.log(2.0))))
+    rounded = np.float32(round_half_away(float(log2)))
+    return int(rounded), bool(abs(float(np.float32(log2 - rounded))) < 1e-3)
+
+
+def _int16_sigmoid_params(
+    node: Node, graph: Graph, power_of_two_shifts: tuple[int, ...], op: str
+) -> Int16SigmoidParams:
+    x, _ = _io(node, graph)
+    s_in, _ = per_tensor(node, x, "input", symmetric_int16=True)
+    per_tensor(node, graph.tensor(node.outputs[0]), "output", symmetric_int16=True)
+    require_output_quantization(
+        node, graph, INT16_SIGMOID_OUTPUT, f"int16 {op} writes Q0.15 values"
+    )
+    log2, power_of_two = _checked_log2(s_in)
+    shift = 12 + log2
+    if power_of_two and shift in power_of_two_shifts:
+        return Int16SigmoidParams(3 << shift, 0)
+    real = s_in * float(_INT16_SIGMOID_TABLE_STEPS_PER_UNIT)
+    shift = 0
+    while real <= 32767.0 / 2.0 and shift <= 30:
+        shift += 1
+        real *= 2.0
+    if real >= 32768.0:
+        raise GraphError(
+            f"{node.describe()}: int16 {op} input scale {s_in:g} is too large (s * 3 * 4096 "
+            "must stay below 32768)"
+        )
+    return Int16SigmoidParams(int(real), shift)
+
+
+def logistic_int16_params(node: Node, graph: Graph) -> Int16SigmoidParams:
+    """int16 LOGISTIC: input and output zero points 0, output scale 2**-15; an input scale of
+    2**-12 (TFLite's CheckedLog2) gives multiplier 3 and shift 0, any other ``s`` the multiplier
+    ``trunc(s * 12288 * 2**k)`` with ``k`` the doublings that bring it above 16383.5 (``k <=
+    31``); ``s * 12288`` must be below 32768."""
+    return _int16_sigmoid_params(node, graph, (0,), "LOGISTIC")
+
+
+def tanh_int16_params(node: Node, graph: Graph) -> Int16SigmoidParams:
+    """int16 TANH: as :func:`logistic_int16_params`, with input scales 2**-12 and 2**-11 taking
+    the power-of-two path (multipliers 3 and 6, shift 0)."""
+    return _int16_sigmoid_params(node, graph, (0, 1), "TANH")
 
 
 def _int16_multiplier(real: float) -> tuple[int, int]:

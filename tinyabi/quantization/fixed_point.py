@@ -17,6 +17,7 @@ __all__ = [
     "INT32_MAX",
     "INT32_MIN",
     "activation_range",
+    "count_leading_zeros_u32",
     "multiply_by_quantized_multiplier",
     "multiply_by_quantized_multiplier_int64",
     "multiply_by_quantized_multiplier_single_rounding",
@@ -178,3 +179,9 @@ def activation_range(
     if activation == "NONE":
         return lo, hi
     raise ValueError(f"unsupported fused activation {activation}")
+
+
+def count_leading_zeros_u32(x: np.ndarray) -> np.ndarray:
+    """Leading zero bits of values in [0, 2**32) read as uint32 (32 for zero)."""
+    _, exponent = np.frexp(np.asarray(x, dtype=np.int64).astype(np.float64))
+    return 32 - exponent.astype(np.int64)

@@ -113,6 +113,7 @@ def require_output_quantization(
     got = per_tensor(node, graph.tensor(node.outputs[0]), "output")
     if got != wanted:
         raise GraphError(
-            f"{node.describe()}: the int8 output must be quantized with scale {wanted[0]!r} and "
+            f"{node.describe()}: the {graph.tensor(node.outputs[0]).dtype} output must be "
+            f"quantized with scale {wanted[0]!r} and "
             f"zero point {wanted[1]} ({why}), got scale {got[0]!r} and zero point {got[1]}"
         )

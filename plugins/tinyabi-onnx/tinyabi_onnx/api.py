@@ -10,6 +10,7 @@ from __future__ import annotations
 from tinyabi import hookimpl
 from tinyabi.errors import GraphError, ModelError
 from tinyabi.ir import Graph, Node, Quantization, Tensor, infer_shapes, validate_node
+from tinyabi.quantization.conv import bias_scales
 
 __all__ = [
     "Graph",
@@ -18,6 +19,7 @@ __all__ = [
     "Node",
     "Quantization",
     "Tensor",
+    "bias_scales",
     "hookimpl",
     "infer_shapes",
     "validate_node",

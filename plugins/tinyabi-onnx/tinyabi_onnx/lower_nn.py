@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from tinyabi_onnx.api import Quantization
+from tinyabi_onnx.api import Quantization, bias_scales
 from tinyabi_onnx.attributes import integer, ints, number
 from tinyabi_onnx.converter import Converter
 from tinyabi_onnx.layout import NHWC, identity
@@ -92,7 +92,7 @@ def _int8_weights(
     out_channels = wq.data.shape[channel_axis]
     filt = c.const(wq.data.transpose(wperm), "filter", wq.quantization(wperm))
     s_in = float(c.input_quant(x).scale[0])
-    expected = (np.float64(s_in) * wq.scale.astype(np.float64)).astype(np.float32)
+    expected = bias_scales(s_in, wq.scale).astype(np.float32)
     expected = np.broadcast_to(expected, (out_channels,)) if expected.size == 1 else expected
     if b is None:
         data = np.zeros(out_channels, np.int32)
