@@ -13,6 +13,7 @@ Options (``Session(model, backends=[("cmsis-nn", {...})])``):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from tinyabi.errors import UnsupportedOperatorError
 from tinyabi.ir.graph import Graph, Node
 from tinyabi_cmsis_nn import __version__, constraints
 from tinyabi_cmsis_nn.build import host
-from tinyabi_cmsis_nn.codegen.emit import generate, write_project
+from tinyabi_cmsis_nn.build.project import write_model_project
 
 
 class CmsisNNBackend(Backend):
@@ -42,31 +43,32 @@ class CmsisNNBackend(Backend):
             from tinyabi_cmsis_nn.build.qemu_partition import CortexMPartition
 
             return CortexMPartition(
-                subgraph, str(target), self.generate_code, cmsis_nn_path=merged.get("cmsis_nn_path")
+                subgraph,
+                str(target),
+                partial(self.generate_code, target=str(target)),
+                cmsis_nn_path=merged.get("cmsis_nn_path"),
             )
         return host.compile_host(subgraph, merged.get("cmsis_nn_path"), merged.get("cc"))
 
-    def generate_code(self, graph: Graph, directory: Path) -> Sequence[Path]:
-        """Write the C project of ``graph`` (model files, Makefile, README and, unless a real
-        CMSIS-NN tree was configured, the portable library in ``cmsis_nn/``)."""
+    def generate_code(
+        self, graph: Graph, directory: Path, target: str | None = None
+    ) -> Sequence[Path]:
+        """Write the C project of ``graph`` (model files, a Makefile compiling the library
+        sources the model needs, README and, unless a real CMSIS-NN tree was configured,
+        those sources of the portable library in ``cmsis_nn/``). Buffer sizes are those of
+        ``target`` (default: the ``target`` option, else the largest of every core's)."""
         refused = [(n, v) for n in graph.nodes if not (v := self.supports(n, graph))]
         if refused:
             details = "; ".join(f"{n.describe()}: {v.reason}" for n, v in refused[:5])
             raise UnsupportedOperatorError(
                 f"backend 'cmsis-nn' cannot generate code for {len(refused)} node(s): {details}"
             )
-        path = self.options.get("cmsis_nn_path")
-        library = host.find_library(path)
-        built = host.build_library(library, self.options.get("cc"))
-        generated = generate(graph, host.size_oracle(built))
-        real_tree = library.description != host.portable_library().description
-        if real_tree:
-            root = library.include_dirs[-1]
-            generated.files["Makefile"] = generated.files["Makefile"].replace(
-                "CMSIS_NN_PATH ?=\n", f"CMSIS_NN_PATH ?= {root}\n"
-            )
-        return write_project(
-            generated, Path(directory), None if real_tree else host.PORTABLE_LIBRARY
+        return write_model_project(
+            graph,
+            Path(directory),
+            self.options.get("cmsis_nn_path"),
+            self.options.get("cc"),
+            target or self.options.get("target"),
         )
 
     def claims(self) -> Mapping[str, Sequence[str]]:

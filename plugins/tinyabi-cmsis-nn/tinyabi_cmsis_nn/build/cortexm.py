@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinyabi.errors import BackendError
+from tinyabi_cmsis_nn.build.diagnostics import summary
 
 FIRMWARE_DIR = Path(__file__).resolve().parents[1] / "firmware"
 #: The Debian packages that provide the toolchain, newlib and QEMU.
@@ -192,8 +193,8 @@ def _run(command: Sequence[str], cwd: Path, what: str, timeout: float = 600) -> 
         raise BackendError(f"cmsis-nn: {what} needs {command[0]}, which is not installed") from None
     if result.returncode != 0:
         raise BackendError(
-            f"cmsis-nn: {what} failed (exit status {result.returncode}):\n"
-            f"$ {' '.join(command)}\n{_tail(result.stdout + result.stderr)}"
+            f"cmsis-nn: {what} failed (exit status {result.returncode}): "
+            f"{summary(result.stderr + result.stdout)}"
         )
 
 
@@ -218,22 +219,23 @@ def build_firmware(
     The project's ``Makefile`` builds ``libmodel.a`` with ``CC=arm-none-eabi-gcc`` and the
     core's flags (``-O2``); the harness is compiled and linked against it with newlib's
     semihosting library, the board's linker script, a ``stack_size``-byte stack and a
-    ``heap_size``-byte heap (stdio buffers). ``cmsis_nn_path`` (default: the ``CMSIS_NN_PATH``
-    environment variable) is passed to ``make`` as ``CMSIS_NN_PATH`` to build against the real
-    CMSIS-NN instead of the bundled portable library. The result is cached (``cache_dir``,
-    default :func:`cache_root`) by the hash of the project, the firmware sources, the compiler
-    version and the flags; the build runs in a copy of the project, which is left untouched.
-    Raises :class:`~tinyabi.errors.BackendError` with the compiler's output on failure.
+    ``heap_size``-byte heap (stdio buffers). The project's ``Makefile`` names the CMSIS-NN
+    tree it was generated for (``CMSIS_NN_PATH``); ``cmsis_nn_path`` is passed to ``make`` to
+    point it at another checkout of the same version. The result is cached (``cache_dir``,
+    default :func:`cache_root`) by the hash of the project, the CMSIS-NN tree, the firmware
+    sources, the compiler version and the flags; the build runs in a copy of the project,
+    which is left untouched. Raises :class:`~tinyabi.errors.BackendError` with the failing
+    source and the compiler's first error on failure.
     """
     project = Path(project_dir).resolve()
     tgt = target(core)
     if not (project / "Makefile").is_file():
         raise BackendError(f"cmsis-nn: {project} has no Makefile (not a generated project?)")
     _require_tools()
-    cmsis_location = cmsis_nn_path or os.environ.get("CMSIS_NN_PATH")
-    cmsis = Path(cmsis_location).resolve() if cmsis_location else None
-    if cmsis is not None and not cmsis.is_dir():
-        raise BackendError(f"cmsis-nn: CMSIS_NN_PATH {cmsis} is not a directory")
+    explicit = Path(cmsis_nn_path).resolve() if cmsis_nn_path else None
+    if explicit is not None and not explicit.is_dir():
+        raise BackendError(f"cmsis-nn: CMSIS_NN_PATH {explicit} is not a directory")
+    cmsis = explicit or _makefile_tree(project)
     link_flags = (
         f"-Wl,--defsym=__stack_size__={stack_size}",
         f"-Wl,--defsym=__heap_size__={heap_size}",
@@ -248,7 +250,7 @@ def build_firmware(
     root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"{tgt.core}-{key}.", dir=root))
     try:
-        _build_into(work, project, tgt, cmsis, link_flags, jobs)
+        _build_into(work, project, tgt, explicit, link_flags, jobs)
         try:
             work.rename(final)
         except OSError:
@@ -259,6 +261,15 @@ def build_firmware(
         shutil.rmtree(work, ignore_errors=True)
         raise
     return elf
+
+
+_TREE_LINE = re.compile(r"^CMSIS_NN_PATH \?= (.+)$", re.M)
+
+
+def _makefile_tree(project: Path) -> Path | None:
+    """The CMSIS-NN tree a generated ``Makefile`` builds with, if it names one."""
+    match = _TREE_LINE.search((project / "Makefile").read_text(encoding="utf-8"))
+    return Path(match.group(1).strip()) if match else None
 
 
 def _build_into(
