@@ -43,4 +43,4 @@ def summary(output: str, source: str | None = None) -> str:
     :func:`failing_source`)."""
     where = source or failing_source(output)
     error = first_error(output)
-    return f"{where}: {error}" if where and not error.startswith(where) else error
+    return f"{where}: {error}" if where and where not in error else error

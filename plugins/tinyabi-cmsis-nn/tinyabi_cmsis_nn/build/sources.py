@@ -197,7 +197,7 @@ class SymbolIndex:
         self.local_definitions: dict[tuple[Path, str], list[Definition]] = {}
         for path in sorted(set(files)):
             for d in read_definitions(path):
-                if d.local:
+                if d.local and path.suffix == ".c":  # a header's statics are its includers'
                     self.local_definitions.setdefault((path, d.name), []).append(d)
                 else:
                     self.global_definitions.setdefault(d.name, []).append(d)
@@ -218,7 +218,7 @@ class SymbolIndex:
             {d.file for d in self.global_definitions.get(name, []) if d.file.suffix == ".c"}
         )
 
-    def select(self, names: Iterable[str], code: str | None = None) -> tuple[Path, ...]:
+    def select(self, names: Iterable[str] = (), code: str | None = None) -> tuple[Path, ...]:
         """The ``.c`` files that define ``names`` and the identifiers ``code`` (a generated
         C file) uses, and everything those definitions use in turn, in path order."""
         pending: list[tuple[str, Path | None]] = [(n, None) for n in names]
