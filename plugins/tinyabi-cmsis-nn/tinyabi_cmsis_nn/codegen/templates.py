@@ -229,7 +229,7 @@ make CC=arm-none-eabi-gcc CFLAGS="-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu
 ```
 
 Or add `model.c`, `model_data.c` and the library sources the `Makefile` lists (`LIB_SRCS`) to
-your own build, with the include folders `.` and $includes. No heap is used.
+your own build, with the include folders `.`, $includes. No heap is used.
 
 $library_text
 
