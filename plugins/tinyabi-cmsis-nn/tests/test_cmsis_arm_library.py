@@ -6,7 +6,7 @@ The library is ``$CMSIS_NN_PATH`` or ``../shared/third_party/CMSIS-NN`` beside t
 without it these tests fail in CI and skip elsewhere. Random single-operator graphs come
 from the plugin's generators (:mod:`random_cases`): a test graph per operator family (6 of them)
 and seed holds independent single-operator cases, and the session compiles each case as a
-partition of its own. By default the host runs 3 seeds per family (18 test graphs, about 340
+partition of its own. By default the host runs 2 seeds per family (12 test graphs, about 225
 single-operator partitions) and each Cortex-M core 1 seed per family with 2 cases (12
 single-operator firmware builds per core). ``TINYABI_ARM_HOST_SEEDS``,
 ``TINYABI_ARM_QEMU_SEEDS`` (seeds per family) and ``TINYABI_ARM_QEMU_CASES`` (cases per family
@@ -34,7 +34,7 @@ from tests.runtimes import run_tflm
 from tinyabi.cli import random_inputs
 
 ARM_TREE = ROOT.parent / "shared" / "third_party" / "CMSIS-NN"
-HOST_SEEDS = int(os.environ.get("TINYABI_ARM_HOST_SEEDS", "3"))
+HOST_SEEDS = int(os.environ.get("TINYABI_ARM_HOST_SEEDS", "2"))
 QEMU_SEEDS = int(os.environ.get("TINYABI_ARM_QEMU_SEEDS", "1"))
 QEMU_CASES = int(os.environ.get("TINYABI_ARM_QEMU_CASES", "2"))
 TARGETS = ["host", "cortex-m4", "cortex-m55"]

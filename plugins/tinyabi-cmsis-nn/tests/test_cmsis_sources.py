@@ -33,6 +33,7 @@ int leaf_a(int x);
 int leaf_b(int x);
 int unused(int x);
 extern const int table[4];
+extern const int one;
 static inline int helper_inline(int x) { return leaf_a(x) + 1; }
 #define CALL_B(x) leaf_b(x)
 #ifdef __cplusplus
@@ -58,7 +59,8 @@ int entry(int x)
     return CALL_B(x) + local(x);
 }
 """,
-    "Source/B/leaf_a.c": '#include "lib.h"\nint leaf_a(int x) { return x - 1; }\n',
+    "Source/B/leaf_a.c": '#include "lib.h"\nint leaf_a(int x) { return x - one; }\n',
+    "Source/C/one.c": '#include "lib.h"\nconst int one = 1;\nint spare_buffer[8];\n',
     "Source/B/leaf_b.c": '#include "lib.h"\nint leaf_b(int x) { return x + table[x & 3]; }\n',
     "Source/C/table.c": '#include "lib.h"\nconst int table[4] = {1, 2, 3, 4};\n',
     "Source/C/unused.c": (
@@ -88,6 +90,7 @@ def test_the_selection_follows_calls_macros_inline_functions_and_data(tmp_path: 
         "Source/A/entry.c",
         "Source/B/leaf_a.c",
         "Source/B/leaf_b.c",
+        "Source/C/one.c",
         "Source/C/table.c",
     ]
     # gcc agrees: the selection links into a program (every symbol defined), and everything
@@ -111,7 +114,7 @@ def test_the_selection_finds_files_wherever_they_moved(tmp_path: Path) -> None:
     moved["Source/Elsewhere/deeper/leaf_a.c"] = moved.pop("Source/B/leaf_a.c")
     root = _tree(tmp_path / "lib", moved)
     names = {p.name for p in _index(root).select(["entry"])}
-    assert names == {"entry.c", "leaf_a.c", "leaf_b.c", "table.c"}
+    assert names == {"entry.c", "leaf_a.c", "leaf_b.c", "one.c", "table.c"}
 
 
 def test_generated_code_is_a_root_of_the_selection(tmp_path: Path) -> None:
@@ -121,7 +124,7 @@ def test_generated_code_is_a_root_of_the_selection(tmp_path: Path) -> None:
     )
     names = {p.name for p in _index(root).select(code=code)}
     # unused() calls entry(); each file calls its own static local()
-    assert names == {"unused.c", "entry.c", "leaf_a.c", "leaf_b.c", "table.c"}
+    assert names == {"unused.c", "entry.c", "leaf_a.c", "leaf_b.c", "one.c", "table.c"}
     assert _index(root).select(["no_such_function"]) == ()
 
 

@@ -122,7 +122,7 @@ class _FileReader:
                 self._current.uses.add(token)
         elif token == ";":
             if self._current is None:
-                self._begin(self._declaration, body=False)
+                self._current = self._begin(self._declaration, body=False)
             self._finish()
             self._declaration = []
         else:
