@@ -35,10 +35,6 @@ class Library:
     std: str
     portable: bool
 
-    def digest(self) -> str:
-        """A SHA-256 over the library's headers and sources."""
-        return _digest(self.std, (*self.headers, *self.sources), self.root)
-
     def header_digest(self) -> str:
         """A SHA-256 over the headers only (what every source's object depends on)."""
         return _digest(self.std, self.headers, self.root)
