@@ -401,13 +401,21 @@ def cmd_codegen(args: argparse.Namespace) -> int:
     from tinyabi.errors import UnsupportedOperatorError
     from tinyabi.session import as_graph
 
+    if len(args.backend) != 1:
+        raise InputError(f"--backend takes one backend, got {len(args.backend)}")
+    entry = args.backend[0]
+    name, options = (entry, {}) if isinstance(entry, str) else entry
+    if args.cmsis_nn is not None:
+        if name != "cmsis-nn":
+            raise InputError(f"--cmsis-nn applies to the cmsis-nn backend, not {name!r}")
+        options = {**options, "cmsis_nn_path": args.cmsis_nn}
     graph = as_graph(args.model)
-    backend = default_registry().create(args.backend)
+    backend = default_registry().create(name, options)
     refused = [(n, v) for n in graph.nodes if not (v := safe_supports(backend, n, graph))]
     if refused:
         details = "; ".join(f"{n.describe()}: {v.reason}" for n, v in refused[:5])
         raise UnsupportedOperatorError(
-            f"backend {args.backend!r} cannot generate code for {len(refused)} node(s): {details}"
+            f"backend {name!r} cannot generate code for {len(refused)} node(s): {details}"
         )
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
@@ -614,8 +622,22 @@ def build_parser() -> argparse.ArgumentParser:
         "codegen", help="generate a self-contained source project for a model with one backend"
     )
     codegen.add_argument("model", help="a .tflite file")
-    codegen.add_argument("--backend", required=True, help="the backend that generates the code")
+    codegen.add_argument(
+        "--backend",
+        required=True,
+        type=backend_list,
+        metavar="NAME[:KEY=VALUE...]",
+        help="the backend that generates the code, with options as NAME:KEY=VALUE "
+        "(e.g. cmsis-nn:target=cortex-m55 sizes the buffers for one core)",
+    )
     codegen.add_argument("--output", "-o", required=True, metavar="DIR", help="output folder")
+    codegen.add_argument(
+        "--cmsis-nn",
+        metavar="PATH",
+        help="cmsis-nn backend: build with the CMSIS-NN source tree at PATH (Arm's library) "
+        "instead of tinyabi's portable copy; the Makefile compiles only the sources the model "
+        "needs (default: $CMSIS_NN_PATH)",
+    )
     codegen.set_defaults(func=cmd_codegen)
 
     conformance = sub.add_parser(

@@ -349,8 +349,8 @@ def test_generated_files_follow_the_rules(kws_project: Path) -> None:
 
 def test_arena_layout_follows_the_memory_plan() -> None:
     graph = tinyabi.load(str(shared_model("kws_ref_model")))
-    built = host.build_library(host.portable_library())
-    generated = generate(graph, host.size_oracle(built))
+    library = host.portable_library()
+    generated = generate(graph, host.size_oracle(library), library)
     plan = plan_memory(graph, alignment=16)
     layout = generated.layout
     assert layout.activations == plan.arena_bytes
@@ -368,14 +368,14 @@ def test_arena_layout_follows_the_memory_plan() -> None:
 def test_model_init_checks_the_reserved_scratch(tmp_path: Path) -> None:
     """The generated init asks the library again: shrink the reserved scratch and it refuses."""
     graph = small_conv_graph()
-    built = host.build_library(host.portable_library())
-    generated = generate(graph, host.size_oracle(built))
+    library = host.portable_library()
+    generated = generate(graph, host.size_oracle(library), library)
     assert generated.layout.scratch > 0
     text = generated.files["model.c"]
     line = f"#define MODEL_SCRATCH_SIZE {generated.layout.scratch}"
     assert line in text
     generated.files["model.c"] = text.replace(line, "#define MODEL_SCRATCH_SIZE 1")
-    path = host.build_model(generated, built, what="shrunk model")
+    path = host.build_model(generated, library, what="shrunk model")
     model = host.HostModel(path, generated, "shrunk model")
     with pytest.raises(BackendError, match=r"model_init returned -2"):
         model.run([np.zeros((1, 6, 5, 3), np.int8)])

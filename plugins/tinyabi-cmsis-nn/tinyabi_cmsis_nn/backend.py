@@ -8,6 +8,7 @@ QEMU, :mod:`tinyabi_cmsis_nn.build.cortexm`), ``cc`` and ``cmsis_nn_path``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -18,7 +19,7 @@ from tinyabi.errors import UnsupportedOperatorError
 from tinyabi.ir import Graph, Node, NodeCheck
 from tinyabi_cmsis_nn import __version__, constraints
 from tinyabi_cmsis_nn.build import host
-from tinyabi_cmsis_nn.codegen.emit import generate, write_project
+from tinyabi_cmsis_nn.build.project import write_model_project
 
 
 class CmsisNNOptions(BackendOptions):
@@ -57,29 +58,29 @@ class CmsisNNBackend(Backend):
         if target != "host":
             from tinyabi_cmsis_nn.build.qemu_partition import CortexMPartition
 
-            return CortexMPartition(subgraph, target, self.generate_code, cmsis_nn_path=path)
+            return CortexMPartition(
+                subgraph, target, partial(self.generate_code, target=target), cmsis_nn_path=path
+            )
         return host.compile_host(subgraph, path, self.options.cc)
 
-    def generate_code(self, graph: Graph, directory: Path) -> Sequence[Path]:
-        """Write the C project of ``graph`` (model files, Makefile, README and, unless a real
-        CMSIS-NN tree was configured, the portable library in ``cmsis_nn/``)."""
+    def generate_code(
+        self, graph: Graph, directory: Path, target: str | None = None
+    ) -> Sequence[Path]:
+        """Write the C project of ``graph`` (model files, a Makefile compiling the library
+        sources the model needs, README and, unless a real CMSIS-NN tree was configured,
+        those sources of the portable library in ``cmsis_nn/``). Buffer sizes are those of
+        ``target`` (default: the ``target`` option when it was given, else the largest of every
+        core's)."""
         refused = [(n, v) for n in graph.nodes if not (v := constraints.supports(n, graph))]
         if refused:
             details = "; ".join(f"{n.describe()}: {v.reason}" for n, v in refused[:5])
             raise UnsupportedOperatorError(
                 f"backend 'cmsis-nn' cannot generate code for {len(refused)} node(s): {details}"
             )
-        library = host.find_library(self.options.cmsis_nn_path)
-        built = host.build_library(library, self.options.cc)
-        generated = generate(graph, host.size_oracle(built))
-        real_tree = library.description != host.portable_library().description
-        if real_tree:
-            root = library.include_dirs[-1]
-            generated.files["Makefile"] = generated.files["Makefile"].replace(
-                "CMSIS_NN_PATH ?=\n", f"CMSIS_NN_PATH ?= {root}\n"
-            )
-        return write_project(
-            generated, Path(directory), None if real_tree else host.PORTABLE_LIBRARY
+        if target is None and "target" in self.options.model_fields_set:
+            target = self.options.target
+        return write_model_project(
+            graph, Path(directory), self.options.cmsis_nn_path, self.options.cc, target
         )
 
     def claims(self) -> Mapping[str, Sequence[str]]:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from tinyabi.cache import cache_dir as tinyabi_cache_dir
 from tinyabi.errors import BackendError
+from tinyabi_cmsis_nn.build.diagnostics import summary
 
 FIRMWARE_DIR = Path(__file__).resolve().parents[1] / "firmware"
 #: The Debian packages that provide the toolchain, newlib and QEMU.
@@ -191,8 +192,8 @@ def _run(command: Sequence[str], cwd: Path, what: str, timeout: float = 600) -> 
         raise BackendError(f"cmsis-nn: {what} needs {command[0]}, which is not installed") from None
     if result.returncode != 0:
         raise BackendError(
-            f"cmsis-nn: {what} failed (exit status {result.returncode}):\n"
-            f"$ {' '.join(command)}\n{_tail(result.stdout + result.stderr)}"
+            f"cmsis-nn: {what} failed (exit status {result.returncode}): "
+            f"{summary(result.stderr + result.stdout)}"
         )
 
 
@@ -217,22 +218,23 @@ def build_firmware(
     The project's ``Makefile`` builds ``libmodel.a`` with ``CC=arm-none-eabi-gcc`` and the
     core's flags (``-O2``); the harness is compiled and linked against it with newlib's
     semihosting library, the board's linker script, a ``stack_size``-byte stack and a
-    ``heap_size``-byte heap (stdio buffers). ``cmsis_nn_path`` (default: the ``CMSIS_NN_PATH``
-    environment variable) is passed to ``make`` as ``CMSIS_NN_PATH`` to build against the real
-    CMSIS-NN instead of the bundled portable library. The result is cached (``cache_dir``,
-    default :func:`cache_root`) by the hash of the project, the firmware sources, the compiler
-    version and the flags; the build runs in a copy of the project, which is left untouched.
-    Raises :class:`~tinyabi.errors.BackendError` with the compiler's output on failure.
+    ``heap_size``-byte heap (stdio buffers). The project's ``Makefile`` names the CMSIS-NN
+    tree it was generated for (``CMSIS_NN_PATH``); ``cmsis_nn_path`` is passed to ``make`` to
+    point it at another checkout of the same version. The result is cached (``cache_dir``,
+    default :func:`cache_root`) by the hash of the project, the CMSIS-NN tree, the firmware
+    sources, the compiler version and the flags; the build runs in a copy of the project,
+    which is left untouched. Raises :class:`~tinyabi.errors.BackendError` with the failing
+    source and the compiler's first error on failure.
     """
     project = Path(project_dir).resolve()
     tgt = target(core)
     if not (project / "Makefile").is_file():
         raise BackendError(f"cmsis-nn: {project} has no Makefile (not a generated project?)")
     _require_tools()
-    cmsis_location = cmsis_nn_path or os.environ.get("CMSIS_NN_PATH")
-    cmsis = Path(cmsis_location).resolve() if cmsis_location else None
-    if cmsis is not None and not cmsis.is_dir():
-        raise BackendError(f"cmsis-nn: CMSIS_NN_PATH {cmsis} is not a directory")
+    explicit = Path(cmsis_nn_path).resolve() if cmsis_nn_path else None
+    if explicit is not None and not explicit.is_dir():
+        raise BackendError(f"cmsis-nn: CMSIS_NN_PATH {explicit} is not a directory")
+    cmsis = explicit or _makefile_tree(project)
     link_flags = (
         f"-Wl,--defsym=__stack_size__={stack_size}",
         f"-Wl,--defsym=__heap_size__={heap_size}",
@@ -247,7 +249,7 @@ def build_firmware(
     root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"{tgt.core}-{key}.", dir=root))
     try:
-        _build_into(work, project, tgt, cmsis, link_flags, jobs)
+        _build_into(work, project, tgt, explicit, link_flags, jobs, root / "objects")
         try:
             work.rename(final)
         except OSError:
@@ -260,6 +262,82 @@ def build_firmware(
     return elf
 
 
+_TREE_LINE = re.compile(r"^CMSIS_NN_PATH \?= (.+)$", re.M)
+
+
+def _makefile_tree(project: Path) -> Path | None:
+    """The CMSIS-NN tree a generated ``Makefile`` builds with, if it names one."""
+    match = _TREE_LINE.search((project / "Makefile").read_text(encoding="utf-8"))
+    return Path(match.group(1).strip()) if match else None
+
+
+_LIB_SRCS = re.compile(r"^LIB_SRCS := (.*?)(?<!\\)$", re.M | re.S)
+
+
+def _library_sources(project: Path, cmsis: Path | None) -> list[Path]:
+    """The library sources a generated ``Makefile`` lists (``LIB_SRCS``), resolved."""
+    match = _LIB_SRCS.search((project / "Makefile").read_text(encoding="utf-8"))
+    if match is None:
+        return []
+    text = match.group(1)
+    tree = "$(CMSIS_NN_PATH)/" in text
+    root = (cmsis or _makefile_tree(project)) if tree else project
+    if root is None:
+        return []
+    names = [t.rstrip(")") for t in text.replace("\\", " ").split() if t.rstrip(")").endswith(".c")]
+    return [root / name for name in names]
+
+
+def _object_key(source: Path, tgt: Target, headers: str, std: str) -> str:
+    digest = hashlib.sha256()
+    digest.update(f"object {_RECIPE_VERSION}\0{_compiler_version()}\0{std}\0".encode())
+    digest.update(repr((tgt.cflags, OPT_FLAGS)).encode())
+    digest.update(headers.encode() + b"\0" + source.read_bytes())
+    return f"{tgt.core}-{source.stem}-{digest.hexdigest()[:24]}.o"
+
+
+def _reuse_library_objects(
+    project: Path, tgt: Target, cmsis: Path | None, objects: Path
+) -> dict[str, str]:
+    """Put the cached objects of the project's library sources into its ``build/`` (newer
+    than their sources, so ``make`` keeps them); returns object name -> cache name for every
+    library source. The objects depend only on the source, the library's headers, the C
+    dialect and the core's flags, so one compilation serves every model that needs the file.
+    """
+    sources = _library_sources(project, cmsis)
+    if not sources or len({s.name for s in sources}) != len(sources):
+        return {}
+    makefile = (project / "Makefile").read_text(encoding="utf-8")
+    std = next(iter(re.findall(r"^STD := (.*)$", makefile, re.M)), "")
+    tree = (cmsis or _makefile_tree(project)) if "$(CMSIS_NN_PATH)/" in makefile else None
+    folders = [tree / "Include", tree / "Source"] if tree else [project / "cmsis_nn"]
+    headers = hashlib.sha256()
+    for folder in folders:
+        for header in sorted(folder.rglob("*.h")):
+            headers.update(header.relative_to(folder).as_posix().encode() + b"\0")
+            headers.update(header.read_bytes())
+    names = {f"{s.stem}.o": _object_key(s, tgt, headers.hexdigest(), std) for s in sources}
+    build = project / "build"
+    build.mkdir(exist_ok=True)
+    now = time.time()
+    for name, key in names.items():
+        if (objects / key).is_file():
+            shutil.copyfile(objects / key, build / name)
+            os.utime(build / name, (now, now))
+    return names
+
+
+def _keep_library_objects(project: Path, names: dict[str, str], objects: Path) -> None:
+    """Store the library objects ``make`` compiled into the object cache."""
+    for name, key in names.items():
+        built = project / "build" / name
+        if built.is_file() and not (objects / key).is_file():
+            objects.mkdir(parents=True, exist_ok=True)
+            temporary = objects / f"{key}.{os.getpid()}.tmp"
+            shutil.copyfile(built, temporary)
+            os.replace(temporary, objects / key)
+
+
 def _build_into(
     work: Path,
     project: Path,
@@ -267,9 +345,11 @@ def _build_into(
     cmsis: Path | None,
     link_flags: Sequence[str],
     jobs: int | None,
+    objects: Path,
 ) -> None:
     source = work / "project"
     shutil.copytree(project, source, ignore=shutil.ignore_patterns("*.o", "*.a", "__pycache__"))
+    cached = _reuse_library_objects(source, tgt, cmsis, objects)
     arch = list(tgt.cflags)
     make = [
         "make",
@@ -281,6 +361,7 @@ def _build_into(
     if cmsis is not None:
         make.append(f"CMSIS_NN_PATH={cmsis}")
     _run(make, source, f"building the model library for {tgt.core}")
+    _keep_library_objects(source, cached, objects)
     library = source / "libmodel.a"
     if not library.is_file():
         raise BackendError(f"cmsis-nn: make did not produce {library.name} in the project")

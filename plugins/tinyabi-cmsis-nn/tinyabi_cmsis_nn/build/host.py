@@ -1,13 +1,14 @@
 """Build generated models for the host and run them through ctypes.
 
-The CMSIS-NN library (the portable copy in ``csrc/``, or a real CMSIS-NN tree given by the
-backend option ``cmsis_nn_path`` or the ``CMSIS_NN_PATH`` environment variable) is compiled
-once into position-independent objects and a shared library (the latter serves the buffer-size
-oracle). Each generated model is compiled with those objects into ``libmodel.so`` with
-``gcc -O2 -shared -fPIC``. Both are cached by a SHA-256 of everything that goes into them, under
-``cmsis-nn/`` in tinyabi's cache directory (``$TINYABI_CACHE_DIR``), so a second session on
-the same model compiles nothing. The host compiler is ``gcc`` unless the backend option ``cc``
-or ``TINYABI_HOST_CC`` says otherwise.
+Of the CMSIS-NN library (the portable copy in ``csrc/``, or a real CMSIS-NN tree given by the
+backend option ``cmsis_nn_path`` or the ``CMSIS_NN_PATH`` environment variable: see
+:mod:`.library`) only the sources a build needs are compiled, each into a position-independent
+object: those of the ``*_get_buffer_size`` functions for the buffer-size oracle (a small
+shared library), and those the generated ``model.c`` calls, linked with it into
+``libmodel.so`` with ``gcc -O2 -shared -fPIC``. Everything is cached by a SHA-256 of what
+goes into it, under ``cmsis-nn/`` in tinyabi's cache directory (``$TINYABI_CACHE_DIR``),
+so a second session on the same model compiles nothing. The host compiler is ``gcc`` unless
+the backend option ``cc`` or ``TINYABI_HOST_CC`` says otherwise.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -32,68 +32,45 @@ from tinyabi.cache import ENV_CACHE_DIR as ENV_CACHE_DIR
 from tinyabi.cache import cache_dir as tinyabi_cache_dir
 from tinyabi.errors import BackendError
 from tinyabi.ir import Graph
+from tinyabi_cmsis_nn.build.diagnostics import summary
+from tinyabi_cmsis_nn.build.library import (
+    ENV_CMSIS_NN_PATH,
+    PORTABLE_LIBRARY,
+    Library,
+    cmsis_nn_tree,
+    find_library,
+    portable_library,
+)
 from tinyabi_cmsis_nn.codegen.emit import ALIGNMENT, GeneratedModel, generate
-from tinyabi_cmsis_nn.codegen.sizes import SizeOracle
+from tinyabi_cmsis_nn.codegen.sizes import SIZE_FUNCTIONS, VARIANTS, SizeOracle, variant_of
 
-#: The portable CMSIS-NN subset shipped with the plugin.
-PORTABLE_LIBRARY = Path(__file__).resolve().parents[1] / "csrc"
-ENV_CMSIS_NN_PATH = "CMSIS_NN_PATH"
+__all__ = [
+    "ENV_CMSIS_NN_PATH",
+    "PORTABLE_LIBRARY",
+    "HostModel",
+    "HostPartition",
+    "Library",
+    "build_model",
+    "cmsis_nn_tree",
+    "compile_host",
+    "compile_sources",
+    "find_library",
+    "portable_library",
+    "size_oracle",
+]
+
 ENV_HOST_CC = "TINYABI_HOST_CC"
 #: Changes whenever the build recipe below changes, so old cache entries are not reused.
-RECIPE = "tinyabi-cmsis-nn host build 1"
+RECIPE = "tinyabi-cmsis-nn host build 2"
 OPT_FLAGS = ("-O2", "-fPIC")
 WARN_FLAGS = ("-Wall", "-Wextra")
+#: Every symbol the model's shared library uses must be defined (a missing library source
+#: is a build error, not a failure when the library is loaded).
+LINK_FLAGS = ("-Wl,-z,defs",)
 
 #: How many times this process has run the compiler (tests check that the cache works).
 compiler_runs = 0
 _count_lock = threading.Lock()
-
-
-@dataclass(frozen=True)
-class Library:
-    """A CMSIS-NN source tree: its C files, include folders and C dialect."""
-
-    description: str
-    sources: tuple[Path, ...]
-    include_dirs: tuple[Path, ...]
-    std: str
-
-    def digest(self) -> str:
-        """A SHA-256 over the library's headers and sources."""
-        h = hashlib.sha256(self.std.encode())
-        files = {*self.sources}
-        for folder in self.include_dirs:
-            files.update(folder.glob("*.h"))
-            files.update(folder.glob("*/*.h"))
-        for path in sorted(files):
-            h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-        return h.hexdigest()
-
-
-def portable_library() -> Library:
-    """The portable CMSIS-NN copy shipped in ``csrc/``."""
-    sources = tuple(sorted((PORTABLE_LIBRARY / "src").glob("*.c")))
-    return Library(
-        "tinyabi's portable CMSIS-NN", sources, (PORTABLE_LIBRARY / "include",), "-std=c99"
-    )
-
-
-def cmsis_nn_tree(path: Path) -> Library:
-    """A real CMSIS-NN source tree (``Include/``, ``Source/<group>/*.c``)."""
-    include = path / "Include"
-    sources = tuple(sorted(path.glob("Source/*/*.c")))
-    if not include.is_dir() or not sources:
-        raise BackendError(
-            f"cmsis-nn: {path} is not a CMSIS-NN source tree (no Include/ or Source/*/*.c)"
-        )
-    return Library(f"CMSIS-NN at {path}", sources, (include, path), "-std=gnu99")
-
-
-def find_library(cmsis_nn_path: str | os.PathLike[str] | None = None) -> Library:
-    """The library to build with: ``cmsis_nn_path``, else ``$CMSIS_NN_PATH``, else the
-    portable copy."""
-    chosen = cmsis_nn_path or os.environ.get(ENV_CMSIS_NN_PATH)
-    return cmsis_nn_tree(Path(chosen).expanduser()) if chosen else portable_library()
 
 
 def cache_dir() -> Path:
@@ -107,8 +84,12 @@ def host_compiler(cc: str | None = None) -> str:
     return cc or os.environ.get(ENV_HOST_CC) or "gcc"
 
 
-def run_compiler(args: Sequence[str], what: str, cwd: Path | None = None) -> None:
-    """Run a compiler command; a failure is a :class:`BackendError` naming ``what``."""
+def run_compiler(
+    args: Sequence[str], what: str, cwd: Path | None = None, source: str | None = None
+) -> None:
+    """Run a compiler command; a failure is a one-line :class:`BackendError` naming ``what``,
+    the failing source file (``source``, else the one the compiler names) and the compiler's
+    first error line."""
     global compiler_runs
     with _count_lock:
         compiler_runs += 1
@@ -119,9 +100,9 @@ def run_compiler(args: Sequence[str], what: str, cwd: Path | None = None) -> Non
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise BackendError(f"cmsis-nn: {what}: cannot run {args[0]!r}: {exc}") from None
     if result.returncode != 0:
-        tail = (result.stderr or result.stdout).strip().splitlines()[-25:]
+        detail = summary(result.stderr + result.stdout, source)
         raise BackendError(
-            f"cmsis-nn: {what}: {args[0]} failed (exit {result.returncode}):\n" + "\n".join(tail)
+            f"cmsis-nn: {what}: {args[0]} failed (exit {result.returncode}): {detail}"
         )
 
 
@@ -136,53 +117,68 @@ def _publish(build: Path, final: Path) -> Path:
     return final
 
 
-@dataclass(frozen=True)
-class BuiltLibrary:
-    """A host build of a CMSIS-NN library: its objects and a shared library of them."""
-
-    library: Library
-    objects: tuple[Path, ...]
-    shared: Path
+def _key(*parts: str) -> str:
+    return hashlib.sha256("\0".join((RECIPE, *parts)).encode()).hexdigest()
 
 
-def build_library(library: Library, cc: str | None = None) -> BuiltLibrary:
-    """Compile ``library`` for the host (cached)."""
+def compile_sources(library: Library, sources: Sequence[Path], cc: str | None = None) -> list[Path]:
+    """Compile ``sources`` of ``library`` for the host into position-independent objects,
+    each cached by the compiler, the flags, the library's headers and the file itself."""
     compiler = host_compiler(cc)
-    key = hashlib.sha256(
-        "\0".join((RECIPE, compiler, *OPT_FLAGS, library.digest())).encode()
-    ).hexdigest()
-    final = cache_dir() / f"lib-{key}"
-    if not (final / "done").exists():
+    headers = library.header_digest()
+    folder = cache_dir() / "objects"
+    includes = [f"-I{d}" for d in library.include_dirs]
+
+    def compile_one(source: Path) -> Path:
+        key = _key(compiler, *OPT_FLAGS, headers, library.relative(source))
+        key = _key(key, hashlib.sha256(source.read_bytes()).hexdigest())
+        final = folder / f"{source.stem}-{key[:32]}.o"
+        if not final.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(prefix=f"{source.stem}-", suffix=".o", dir=folder)
+            os.close(fd)
+            try:
+                run_compiler(
+                    [
+                        compiler,
+                        *OPT_FLAGS,
+                        library.std,
+                        *includes,
+                        "-c",
+                        str(source),
+                        "-o",
+                        temporary,
+                    ],
+                    f"compiling {library.description}",
+                    source=library.relative(source),
+                )
+                os.replace(temporary, final)
+            finally:
+                if os.path.exists(temporary):
+                    os.unlink(temporary)
+        return final
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        return list(pool.map(compile_one, sources))
+
+
+def size_library(library: Library, cc: str | None = None) -> Path:
+    """A shared library of the library's ``*_get_buffer_size`` functions (all variants) and
+    what they call, for :class:`~.sizes.SizeOracle` (cached)."""
+    names = [f + suffix for f in SIZE_FUNCTIONS for suffix in VARIANTS]
+    objects = compile_sources(library, library.select(names), cc)
+    compiler = host_compiler(cc)
+    key = _key("sizes", compiler, *OPT_FLAGS, *(o.name for o in objects))
+    final = cache_dir() / f"sizes-{key[:40]}.so"
+    if not final.exists():
         final.parent.mkdir(parents=True, exist_ok=True)
-        build = Path(tempfile.mkdtemp(prefix="build-", dir=final.parent))
-        includes = [f"-I{d}" for d in library.include_dirs]
-
-        def compile_one(item: tuple[int, Path]) -> None:
-            index, source = item
-            run_compiler(
-                [
-                    compiler,
-                    *OPT_FLAGS,
-                    library.std,
-                    *includes,
-                    "-c",
-                    str(source),
-                    "-o",
-                    str(build / f"{index:04d}_{source.stem}.o"),
-                ],
-                f"compiling {library.description} ({source.name})",
-            )
-
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-            list(pool.map(compile_one, enumerate(library.sources)))
-        objects = sorted(str(p) for p in build.glob("*.o"))
+        temporary = final.with_name(f"{final.stem}.{os.getpid()}.{threading.get_ident()}.so")
         run_compiler(
-            [compiler, "-shared", *OPT_FLAGS, *objects, "-o", str(build / "libcmsisnn.so")],
-            f"linking {library.description}",
+            [compiler, "-shared", *OPT_FLAGS, *map(str, objects), "-o", str(temporary)],
+            f"linking the buffer-size functions of {library.description}",
         )
-        (build / "done").write_text(library.description + "\n", encoding="utf-8")
-        _publish(build, final)
-    return BuiltLibrary(library, tuple(sorted(final.glob("*.o"))), final / "libcmsisnn.so")
+        os.replace(temporary, final)
+    return final
 
 
 @lru_cache(maxsize=8)
@@ -190,20 +186,21 @@ def _oracle(shared: Path) -> SizeOracle:
     return SizeOracle(shared)
 
 
-def size_oracle(built: BuiltLibrary) -> SizeOracle:
-    """The buffer-size oracle of a built library (loaded once per process)."""
-    return _oracle(built.shared)
+def size_oracle(library: Library, cc: str | None = None, target: str | None = "host") -> SizeOracle:
+    """The buffer-size oracle of ``library`` for ``target`` (``None``: the largest size of any
+    core; the library is loaded once per process)."""
+    return _oracle(size_library(library, cc)).for_variant(variant_of(target))
 
 
 def build_model(
-    generated: GeneratedModel, built: BuiltLibrary, cc: str | None = None, what: str = "model"
+    generated: GeneratedModel, library: Library, cc: str | None = None, what: str = "model"
 ) -> Path:
-    """Compile the generated sources with the library into ``libmodel.so`` (cached)."""
+    """Compile the generated sources with the library sources they need into
+    ``libmodel.so`` (cached)."""
     compiler = host_compiler(cc)
-    flags = (*OPT_FLAGS, built.library.std, *WARN_FLAGS)
-    key = hashlib.sha256(
-        "\0".join((RECIPE, compiler, *flags, built.library.digest(), generated.digest())).encode()
-    ).hexdigest()
+    objects = compile_sources(library, library.select(code=generated.files["model.c"]), cc)
+    flags = (*OPT_FLAGS, library.std, *WARN_FLAGS)
+    key = _key(compiler, *flags, *LINK_FLAGS, generated.digest(), *(o.name for o in objects))
     final = cache_dir() / key
     if not (final / "done").exists():
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -215,11 +212,12 @@ def build_model(
                 compiler,
                 "-shared",
                 *flags,
+                *LINK_FLAGS,
                 f"-I{build}",
-                *(f"-I{d}" for d in built.library.include_dirs),
+                *(f"-I{d}" for d in library.include_dirs),
                 str(build / "model.c"),
                 str(build / "model_data.c"),
-                *(str(o) for o in built.objects),
+                *(str(o) for o in objects),
                 "-o",
                 str(build / "libmodel.so"),
             ],
@@ -361,10 +359,11 @@ def compile_host(
 ) -> HostPartition:
     """Generate, build (or take from the cache) and load ``graph`` for the host."""
     what = f"partition {graph.name!r}"
+    library = find_library(cmsis_nn_path)
     try:
-        built = build_library(find_library(cmsis_nn_path), cc)
+        oracle = size_oracle(library, cc, "host")
     except BackendError as exc:
-        raise BackendError(f"{exc}\n(while compiling {what})") from None
-    generated = generate(graph, size_oracle(built))
-    path = build_model(generated, built, cc, what)
+        raise BackendError(f"{exc} (while compiling {what})") from None
+    generated = generate(graph, oracle, library)
+    path = build_model(generated, library, cc, what)
     return HostPartition(graph, HostModel(path, generated, what))

@@ -3,8 +3,10 @@
 :func:`generate` lowers every node to a :class:`~.layers.Layer`, lays out one arena (tinyabi's
 memory plan for the activations, then the persistent kernel sums, then one scratch buffer as
 large as the largest layer asks for) and renders the files in memory
-(:class:`GeneratedModel`); :func:`write_project` writes them, with a copy of the portable
-CMSIS-NN library, into a folder a firmware engineer can drop into a build.
+(:class:`GeneratedModel`), with a ``Makefile`` that compiles the library sources the model
+needs (:meth:`~tinyabi_cmsis_nn.build.library.Library.select`) and nothing else;
+:func:`write_project` writes them (with those sources when the library is tinyabi's portable
+copy) into a folder a firmware engineer can drop into a build.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from tinyabi.dispatch import align, plan_memory
+from tinyabi.errors import BackendError
 from tinyabi.ir import Graph, Tensor
+from tinyabi_cmsis_nn.build.library import Library, portable_library
 from tinyabi_cmsis_nn.codegen.layers import (
     NO_BUFFER,
     NO_BUFFER_DEFINITION,
@@ -31,9 +35,10 @@ from tinyabi_cmsis_nn.codegen.layers import (
 from tinyabi_cmsis_nn.codegen.names import c_string_literal, tensor_offset_macro
 from tinyabi_cmsis_nn.codegen.sizes import SizeOracle
 from tinyabi_cmsis_nn.codegen.templates import (
-    MAKEFILE,
     MODEL_H,
     README,
+    makefile_portable,
+    makefile_tree,
     model_c_prologue,
     model_c_runtime,
 )
@@ -88,6 +93,8 @@ class GeneratedModel:
     inputs: list[TensorInfo]
     outputs: list[TensorInfo]
     offsets: dict[str, int] = field(default_factory=dict)
+    #: The library sources the model needs (what the ``Makefile`` compiles).
+    sources: tuple[Path, ...] = ()
 
     def digest(self) -> str:
         """A SHA-256 over the generated files (names and contents)."""
@@ -111,8 +118,11 @@ class _Arena:
         return f"(model_arena + {tensor_offset_macro(self.indices[tensor])})"
 
 
-def generate(graph: Graph, oracle: SizeOracle) -> GeneratedModel:
-    """Render the C project of ``graph`` (every node of which the backend supports)."""
+def generate(graph: Graph, oracle: SizeOracle, library: Library | None = None) -> GeneratedModel:
+    """Render the C project of ``graph`` (every node of which the backend supports) for
+    ``library`` (default: the portable copy): the ``Makefile`` lists the library's sources
+    that the generated code needs."""
+    library = library or portable_library()
     plan = plan_memory(graph, alignment=ALIGNMENT)
     offsets = {p.tensor: p.offset for p in plan.tensors}
     indices = {name: i for i, name in enumerate(graph.tensors)}
@@ -136,6 +146,9 @@ def generate(graph: Graph, oracle: SizeOracle) -> GeneratedModel:
 
     inputs = [_info(graph.tensor(n), offsets[n]) for n in graph.inputs]
     outputs = [_info(graph.tensor(n), offsets[n]) for n in graph.outputs]
+    model_c = _model_c(layers, layout, arena, inputs, outputs)
+    sources = library.select(code=model_c)
+    makefile, readme_parts = _library_files(library, sources)
     files = {
         "model.h": MODEL_H.substitute(
             arena=layout.total,
@@ -144,10 +157,11 @@ def generate(graph: Graph, oracle: SizeOracle) -> GeneratedModel:
             inputs=len(inputs),
             outputs=len(outputs),
         ),
-        "model.c": _model_c(layers, layout, arena, inputs, outputs),
+        "model.c": model_c,
         "model_data.c": _model_data_c(layers),
-        "Makefile": MAKEFILE,
+        "Makefile": makefile,
         "README.md": README.substitute(
+            **readme_parts,
             arena=layout.total,
             activations=layout.activations,
             persistent=layout.scratch_offset - layout.activations,
@@ -158,7 +172,35 @@ def generate(graph: Graph, oracle: SizeOracle) -> GeneratedModel:
             table=_layer_table(layers),
         ),
     }
-    return GeneratedModel(files, layers, layout, inputs, outputs, offsets)
+    return GeneratedModel(files, layers, layout, inputs, outputs, offsets, sources)
+
+
+def _library_files(library: Library, sources: Sequence[Path]) -> tuple[str, dict[str, str]]:
+    """The ``Makefile`` compiling ``sources`` of ``library``, and the README's library parts."""
+    names = [s.name for s in sources]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:  # the Makefile names objects after their sources
+        raise BackendError(
+            f"cmsis-nn: {library.description} has several sources named {duplicates[0]}"
+        )
+    if library.portable:
+        paths = [f"{LIBRARY_FOLDER}/{library.relative(s)}" for s in sources]
+        return makefile_portable(paths), {
+            "library_row": "| `cmsis_nn/` | tinyabi's portable C99 implementation of the "
+            "CMSIS-NN functions the model calls |",
+            "includes": "`cmsis_nn/include`",
+            "library_text": "The library is tinyabi's portable implementation of the CMSIS-NN "
+            "API; to build with\nArm's CMSIS-NN, generate the project again with "
+            "`--cmsis-nn PATH`.",
+        }
+    relative = [library.relative(s) for s in sources]
+    return makefile_tree(str(library.root), relative), {
+        "library_row": "",
+        "includes": "`$(CMSIS_NN_PATH)/Include` and `$(CMSIS_NN_PATH)`",
+        "library_text": f"The library is Arm's CMSIS-NN at `{library.root}` (`CMSIS_NN_PATH` "
+        f"in the `Makefile`);\nthe project compiles {len(relative)} of its sources, "
+        "the ones the model calls and what they call.",
+    }
 
 
 def _info(t: Tensor, offset: int) -> TensorInfo:
@@ -362,23 +404,24 @@ def _layer_table(layers: Sequence[Layer]) -> str:
     return "\n".join(rows)
 
 
-def write_project(generated: GeneratedModel, directory: Path, library: Path | None) -> list[Path]:
-    """Write the generated files into ``directory`` and, when ``library`` (a folder with
-    ``include/`` and ``src/``) is given, copy it to ``directory/cmsis_nn``. Returns the paths
+def write_project(
+    generated: GeneratedModel, directory: Path, library: Library | None = None
+) -> list[Path]:
+    """Write the generated files into ``directory`` and, when ``library`` (the one
+    ``generated`` was made for; default the portable copy) is tinyabi's portable copy, its
+    headers and the sources the model needs into ``directory/cmsis_nn``. Returns the paths
     written."""
+    library = library or portable_library()
     directory.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for name in FILES:
         path = directory / name
         path.write_text(generated.files[name], encoding="utf-8")
         written.append(path)
-    if library is not None:
-        target = directory / LIBRARY_FOLDER
-        for sub in ("include", "src"):
-            source = library / sub
-            for file in sorted(source.iterdir()):
-                if file.suffix in (".c", ".h") and file.is_file():
-                    (target / sub).mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(file, target / sub / file.name)
-                    written.append(target / sub / file.name)
+    if library.portable:
+        for file in (*library.headers, *generated.sources):
+            target = directory / LIBRARY_FOLDER / library.relative(file)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(file, target)
+            written.append(target)
     return written

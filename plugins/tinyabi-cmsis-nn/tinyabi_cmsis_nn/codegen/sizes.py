@@ -2,11 +2,14 @@
 
 The generator needs every layer's buffer size before it can fix ``MODEL_ARENA_SIZE``. Rather
 than mirroring each ``*_get_buffer_size`` rule in Python, :class:`SizeOracle` calls the
-library's own functions through ctypes on a host build of it (``build.host.build_library``).
-When the library also has the ``_dsp`` and ``_mve`` variants the real CMSIS-NN provides for
-host-side planning, the largest of the answers is taken, so one generated project fits every
-core. The generated ``model_init`` asks the same functions again on the target and refuses
-to start when the reserved space is too small.
+library's own functions through ctypes on a host build of it (``build.host.size_oracle``).
+Arm's CMSIS-NN also exports ``_dsp`` and ``_mve`` variants of most of them for host-side
+planning: an oracle made for a core (:data:`VARIANTS_BY_TARGET`) asks that core's variant
+(the plain function where the library exports no such variant: its answer on the host is the
+plain-C one, which is also what the core's build returns for those functions); an oracle made
+for no particular core takes the largest answer of all variants, so that one generated
+project fits every core. The generated ``model_init`` asks the same functions again on the
+target and refuses to start when the reserved space is too small.
 """
 
 from __future__ import annotations
@@ -21,6 +24,19 @@ from tinyabi_cmsis_nn.codegen.params import ConvParams, Dims, Tile
 
 #: Suffixes of the host-side variants of a ``*_get_buffer_size`` function in CMSIS-NN.
 VARIANTS = ("", "_dsp", "_mve")
+#: The variant that gives each target's sizes: plain C on the host, the DSP extension on
+#: Cortex-M4, MVE (Helium) on Cortex-M55.
+VARIANTS_BY_TARGET = {"host": "", "cortex-m4": "_dsp", "cortex-m55": "_mve"}
+#: The ``*_get_buffer_size`` functions the generated layers ask (the oracle's library is built
+#: from the sources that define these and their variants).
+SIZE_FUNCTIONS = (
+    "arm_convolve_1x1_s8_fast_get_buffer_size",
+    "arm_convolve_s8_get_buffer_size",
+    "arm_convolve_wrapper_s8_get_buffer_size",
+    "arm_depthwise_conv_wrapper_s8_get_buffer_size",
+    "arm_fully_connected_s8_get_buffer_size",
+    "arm_avgpool_s8_get_buffer_size",
+)
 
 
 class CDims(ctypes.Structure):
@@ -85,17 +101,39 @@ def _conv(p: ConvParams, depthwise: bool) -> ctypes.Structure:
     return CConvParams(p.input_offset, p.output_offset, *common, act)
 
 
-class SizeOracle:
-    """Asks a host build of the CMSIS-NN library for buffer sizes."""
+def variant_of(target: str | None) -> str | None:
+    """The size-function variant of ``target`` (``None``: every variant, the largest wins)."""
+    if target is None:
+        return None
+    try:
+        return VARIANTS_BY_TARGET[target]
+    except KeyError:
+        known = ", ".join(VARIANTS_BY_TARGET)
+        raise BackendError(f"cmsis-nn: unknown target {target!r}; known: {known}") from None
 
-    def __init__(self, shared_library: Path) -> None:
+
+class SizeOracle:
+    """Asks a host build of the CMSIS-NN library for buffer sizes: of the ``variant``
+    (``""``, ``"_dsp"``, ``"_mve"``) or, when ``variant`` is ``None``, of every variant."""
+
+    def __init__(self, shared_library: Path, variant: str | None = None) -> None:
         self.path = shared_library
+        self.variant = variant
         self._lib = ctypes.CDLL(str(shared_library))
 
+    def for_variant(self, variant: str | None) -> SizeOracle:
+        """The same library asked for another variant."""
+        return SizeOracle(self.path, variant)
+
     def size(self, query: SizeQuery) -> int:
-        """The largest size any variant of ``query.function`` gives (bytes, >= 0)."""
+        """The size ``query.function`` gives for the oracle's variant, or the largest of all
+        variants (bytes, >= 0)."""
         sizes = []
-        for suffix in VARIANTS:
+        suffixes: tuple[str, ...] = VARIANTS
+        if self.variant is not None:
+            exported = getattr(self._lib, query.function + self.variant, None) is not None
+            suffixes = (self.variant if exported else "",)
+        for suffix in suffixes:
             function = getattr(self._lib, query.function + suffix, None)
             if function is None:
                 continue

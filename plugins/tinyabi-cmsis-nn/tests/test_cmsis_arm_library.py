@@ -1,0 +1,218 @@
+"""Arm's CMSIS-NN as the library: the shared int8 models and random single-operator graphs on the
+host, on Cortex-M4 and on Cortex-M55 (QEMU), byte-identical with TensorFlow Lite Micro, with
+every node on cmsis-nn (``strict=True``, no fallback).
+
+The library is ``$CMSIS_NN_PATH`` or ``../shared/third_party/CMSIS-NN`` beside the repository;
+without it these tests fail in CI and skip elsewhere. Random single-operator graphs come
+from the plugin's generators (:mod:`random_cases`): a test graph per operator family (6 of them)
+and seed holds independent single-operator cases, and the session compiles each case as a
+partition of its own. By default the host runs 2 seeds per family (12 test graphs, about 225
+single-operator partitions) and each Cortex-M core 1 seed per family with 2 cases (12
+single-operator firmware builds per core). ``TINYABI_ARM_HOST_SEEDS``,
+``TINYABI_ARM_QEMU_SEEDS`` (seeds per family) and ``TINYABI_ARM_QEMU_CASES`` (cases per family
+graph on QEMU) ask for more.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from random_cases import FAMILIES, assert_identical, family_graph
+from tinyabi_cmsis_nn.build import cortexm, host
+from tinyabi_cmsis_nn.build.host import HostPartition
+from tinyabi_cmsis_nn.build.qemu_partition import CortexMPartition
+from tinyabi_cmsis_nn.codegen.templates import CORE_FLAGS
+
+import tinyabi
+from tests.conftest import INT8_MODELS, ROOT, shared_model
+from tests.runtimes import run_tflm
+from tinyabi.cli import random_inputs
+
+ARM_TREE = ROOT.parent / "shared" / "third_party" / "CMSIS-NN"
+HOST_SEEDS = int(os.environ.get("TINYABI_ARM_HOST_SEEDS", "2"))
+QEMU_SEEDS = int(os.environ.get("TINYABI_ARM_QEMU_SEEDS", "1"))
+QEMU_CASES = int(os.environ.get("TINYABI_ARM_QEMU_CASES", "2"))
+TARGETS = ["host", "cortex-m4", "cortex-m55"]
+
+
+def _missing(message: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def arm_tree() -> Path:
+    """Arm's CMSIS-NN source tree (not the portable library laid out as one)."""
+    tree = Path(os.environ.get("CMSIS_NN_PATH") or ARM_TREE)
+    if not (tree / "Source" / "ConvolutionFunctions" / "arm_convolve_s8.c").is_file():
+        _missing(f"Arm's CMSIS-NN is not at {tree} (set CMSIS_NN_PATH)")
+    return tree
+
+
+def _require(target: str) -> None:
+    if target != "host" and cortexm.missing_tools():
+        _missing(f"{', '.join(cortexm.missing_tools())} missing ({cortexm.DEBIAN_PACKAGES})")
+
+
+def _session(graph: tinyabi.Graph, tree: Path, target: str) -> tinyabi.Session:
+    options = {"cmsis_nn_path": str(tree), "target": target}
+    session = tinyabi.Session(
+        graph, backends=[("cmsis-nn", options)], fallback="error", strict=True
+    )
+    assert {p.backend for p in session.plan.partitions} == {"cmsis-nn"}
+    return session
+
+
+def _linked_members(partition: CortexMPartition) -> set[str]:
+    """The library objects linked into a Cortex-M partition's firmware (from its map)."""
+    text = (partition.elf.parent / "firmware.map").read_text(encoding="utf-8", errors="replace")
+    return set(re.findall(r"libmodel\.a\((\w+)\.o\)", text))
+
+
+def _assert_built_from(session: tinyabi.Session, tree: Path, target: str) -> set[str]:
+    """The partitions were built from Arm's sources (a partition of RESHAPEs calls none);
+    returns the names of those sources."""
+    names: set[str] = set()
+    for compiled in session.compiled:
+        if target == "host":
+            assert isinstance(compiled, HostPartition)
+            sources = compiled.model.generated.sources
+            assert all(tree.resolve() in s.parents for s in sources), sources
+            names |= {s.stem for s in sources}
+        else:
+            assert isinstance(compiled, CortexMPartition)
+            names |= _linked_members(compiled) - {"model", "model_data"}
+    assert names and all(n.startswith("arm_") for n in names), names
+    return names
+
+
+# --- the shared models -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("name", INT8_MODELS)
+def test_shared_model_with_arms_library_matches_tflm(
+    arm_tree: Path, name: str, target: str
+) -> None:
+    _require(target)
+    path = shared_model(name)
+    graph = tinyabi.load(str(path))
+    session = _session(graph, arm_tree, target)
+    used = _assert_built_from(session, arm_tree, target)
+    for seed in range(2 if target == "host" else 1):
+        feeds = random_inputs(graph, seed)
+        got = session.run(feeds)
+        expected = run_tflm(path.read_bytes(), [feeds[n] for n in graph.inputs])
+        for (key, value), want in zip(got.items(), expected):
+            assert value.tobytes() == want.tobytes(), f"{name} on {target}: {key} differs"
+    if name == "ad01_int8":  # fully connected only: the kernel sums are MVE's alone
+        assert ("arm_vector_sum_s8" in used) == (target == "cortex-m55"), used
+
+
+# --- random single-operator graphs ---------------------------------------------------------------
+
+
+def _random_params() -> list[tuple[str, str, int]]:
+    params = [("host", f, seed) for seed in range(1, HOST_SEEDS + 1) for f in sorted(FAMILIES)]
+    for core in TARGETS[1:]:
+        params += [(core, f, seed) for seed in range(1, QEMU_SEEDS + 1) for f in sorted(FAMILIES)]
+    return params
+
+
+@pytest.mark.parametrize(("target", "family", "seed"), _random_params())
+def test_random_single_operator_graphs_with_arms_library(
+    arm_tree: Path, target: str, family: str, seed: int
+) -> None:
+    _require(target)
+    graph = family_graph(family, seed + 1000, None if target == "host" else QEMU_CASES)
+    session = _session(graph, arm_tree, target)
+    _assert_built_from(session, arm_tree, target)
+    assert_identical(graph, session, runs=2 if target == "host" else 1, seed=seed)
+
+
+# --- what is compiled, and how -------------------------------------------------------------------
+
+
+def test_only_the_sources_a_model_calls_are_compiled(arm_tree: Path) -> None:
+    library = host.find_library(arm_tree)
+    floats = [s for s in library.sources if re.search(r"_f(16|32)\.c$", s.name)]
+    assert floats, "this tree has no float sources: the test would prove nothing"
+    graph = tinyabi.load(str(shared_model("kws_ref_model")))
+    session = _session(graph, arm_tree, "host")
+    (partition,) = session.compiled
+    assert isinstance(partition, HostPartition)
+    sources = partition.model.generated.sources
+    names = {s.name for s in sources}
+    assert {"arm_convolve_wrapper_s8.c", "arm_depthwise_conv_wrapper_s8.c"} <= names
+    assert {"arm_softmax_s8.c", "arm_avgpool_s8.c", "arm_fully_connected_s8.c"} <= names
+    assert not names & {s.name for s in floats}
+    assert len(sources) < len(library.sources) // 4
+
+
+@pytest.mark.parametrize(
+    ("core", "defined", "undefined"),
+    [("cortex-m4", "ARM_MATH_DSP", "ARM_MATH_MVEI"), ("cortex-m55", "ARM_MATH_MVEI", None)],
+)
+def test_core_flags_select_cmsis_nns_dsp_and_mve_code(
+    arm_tree: Path, tmp_path: Path, core: str, defined: str, undefined: str | None
+) -> None:
+    """The flags the firmware build and the generated Makefile use make CMSIS-NN's own header
+    pick the core's code: DSP on Cortex-M4, MVE on Cortex-M55."""
+    _require(core)
+    assert " ".join(cortexm.target(core).cflags).startswith(CORE_FLAGS[core])
+    probe = tmp_path / "probe.c"
+    lines = ['#include "arm_nn_math_types.h"', f"#if !defined({defined})", "#error missing"]
+    lines += ["#endif"]
+    if undefined:
+        lines += [f"#if defined({undefined})", "#error unexpected", "#endif"]
+    probe.write_text("\n".join([*lines, "int probe;", ""]))
+    command = ["arm-none-eabi-gcc", *cortexm.target(core).cflags, f"-I{arm_tree / 'Include'}"]
+    result = subprocess.run(
+        [*command, "-c", str(probe), "-o", str(tmp_path / "probe.o")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_codegen_makefile_compiles_the_same_sources(arm_tree: Path, tmp_path: Path) -> None:
+    """``tinyabi codegen --cmsis-nn PATH`` lists exactly the selected sources; ``make`` builds
+    them on the host and for both cores."""
+    from tinyabi.cli import main
+
+    model = shared_model("kws_ref_model")
+    out = tmp_path / "project"
+    args = ["codegen", str(model), "--backend", "cmsis-nn", "--cmsis-nn", str(arm_tree)]
+    assert main([*args, "-o", str(out)]) == 0
+    makefile = (out / "Makefile").read_text()
+    listed = re.search(
+        r"LIB_SRCS := \$\(addprefix \$\(CMSIS_NN_PATH\)/, \\\n(.*?)\)\n", makefile, re.S
+    )
+    assert listed is not None, makefile
+    files = [line.strip(" \\") for line in listed.group(1).splitlines()]
+    library = host.find_library(arm_tree)
+    selected = library.select(code=(out / "model.c").read_text())
+    assert files == [library.relative(s) for s in selected]
+    assert not (out / "cmsis_nn").exists()
+    builds = [("cc", "-O2")]
+    if not cortexm.missing_tools():
+        builds += [
+            ("arm-none-eabi-gcc", f"{CORE_FLAGS[c]} -O2") for c in ("cortex-m4", "cortex-m55")
+        ]
+    elif os.environ.get("CI"):
+        pytest.fail(f"{cortexm.DEBIAN_PACKAGES} missing")
+    for cc, cflags in builds:
+        shutil.rmtree(out / "build", ignore_errors=True)
+        result = subprocess.run(
+            ["make", "-s", f"CC={cc}", f"CFLAGS={cflags}"], cwd=out, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr
+        objects = {p.stem for p in (out / "build").glob("*.o")}
+        assert objects == {"model", "model_data", *(s.stem for s in selected)}
+        (out / "libmodel.a").unlink()
