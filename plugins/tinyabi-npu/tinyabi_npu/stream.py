@@ -232,7 +232,7 @@ def decode(data: bytes) -> Program:
     tensors = []
     for _ in range(nt):
         region, dtype, rank, flags, offset, zp, *dims = r.take(TENSOR_FORMAT)
-        if region not in (Region.SRAM, Region.DRAM) or dtype != 1 or not 1 <= rank <= 4:
+        if region not in (Region.SRAM, Region.DRAM) or dtype != 1 or not 0 <= rank <= 4:
             raise BackendError("NPU command stream has a bad tensor descriptor")
         t = TensorDesc(Region(region), offset, zp, tuple(dims[:rank]), flags)
         limit = sram if region == Region.SRAM else dram
