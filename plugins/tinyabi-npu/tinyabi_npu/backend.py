@@ -40,7 +40,8 @@ class NpuPartition(CompiledPartition):
         self.compiled = compiled
         self.simulator = Simulator(compiled.data, config)
         self._outputs = [(n, graph.tensor(n)) for n in compiled.outputs]
-        self.memory = MemoryNeeds(persistent=len(compiled.data), scratch=config.sram_bytes)
+        # The stream lives in the host's flash; SRAM and DRAM belong to the NPU, not the arena.
+        self.memory = MemoryNeeds(persistent=len(compiled.data))
 
     @property
     def stream(self) -> bytes:
@@ -121,7 +122,7 @@ class NpuBackend(Backend):
         cycles = sum(c.cycles for c in schedule(compiled.program, self.options))
         return Estimate(
             seconds=cycles / self.options.clock_hz,
-            memory=MemoryNeeds(persistent=len(compiled.data), scratch=self.options.sram_bytes),
+            memory=MemoryNeeds(persistent=len(compiled.data)),
         )
 
     def claims(self) -> Mapping[str, Sequence[str]]:
