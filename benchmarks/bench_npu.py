@@ -24,10 +24,15 @@ from tinyabi_npu.report import LayerReport
 
 import tinyabi
 from tinyabi.cli import random_inputs
+from tinyabi.dispatch.partition import TRANSFER_SECONDS_FIXED, TRANSFER_SECONDS_PER_BYTE
 
 NAMES = ["kws_ref_model", "vww_96_int8", "ad01_int8"]
 SIZES = [64, 128, 256]
 CLOCK = 500e6
+DEFAULT_SRAM = 256 * 1024
+#: Smaller than kws's and vww's activations: tiles spill to DRAM (ad01's first layers decline:
+#: their smallest tile does not fit, and cmsis-nn runs them).
+SMALL_SRAM = 12 * 1024
 
 
 def vela_ms(path: Path, macs: int) -> str:
@@ -48,10 +53,10 @@ def vela_ms(path: Path, macs: int) -> str:
         return f"{float(row['inference_time']) * 1e3:.3f}"
 
 
-def npu_rows(name: str, macs: int) -> tuple[list[LayerReport], float, int]:
+def npu_rows(name: str, macs: int, sram: int) -> tuple[list[LayerReport], float, int]:
     """Per-layer rows of the NPU partitions, host seconds per run and simulated cycles."""
     graph = tinyabi.load(MODELS / f"{name}.tflite")
-    options = {"macs": macs, "clock_hz": CLOCK}
+    options = {"macs": macs, "clock_hz": CLOCK, "sram_bytes": sram}
     sess = tinyabi.Session(graph, backends=[("npu", options), "cmsis-nn"], strict=True)
     parts = [p for p in sess.compiled if isinstance(p, NpuPartition)]
     rows = [row for p in parts for row in p.report()]
@@ -65,6 +70,44 @@ def npu_rows(name: str, macs: int) -> tuple[list[LayerReport], float, int]:
     return rows, seconds, sum(p.simulator.total_cycles for p in parts)
 
 
+#: A narrow NPU on slow flash: fully connected layers, whose weights are used once, starve it.
+SLOW_NPU = {"macs": 64, "flash_bytes_per_cycle": 0.5, "clock_hz": 200e6}
+COST_CASES = [
+    ("kws_ref_model", ["cmsis-nn", "npu"], {}),
+    ("ad01_int8", ["npu", "cmsis-nn"], SLOW_NPU),
+    ("kws_ref_model", ["npu", "cmsis-nn"], SLOW_NPU),
+]
+
+
+def planned_seconds(sess: tinyabi.Session) -> float:
+    """A plan's estimated time: the partitions' estimates plus the hand-over cost the planner
+    charges per tensor that crosses from one partition to another."""
+    produced = {name: p.index for p in sess.plan.partitions for name in p.outputs}
+    seconds = sum(p.estimated_seconds or 0.0 for p in sess.plan.partitions)
+    for p in sess.plan.partitions:
+        for name in p.inputs:
+            if produced.get(name, p.index) != p.index:
+                seconds += TRANSFER_SECONDS_FIXED
+                seconds += TRANSFER_SECONDS_PER_BYTE * sess.graph.tensor(name).nbytes
+    return seconds
+
+
+def cost_mode_rows() -> list[str]:
+    """First-claim against cost mode on the cases of :data:`COST_CASES`."""
+    rows = []
+    for name, order, npu in COST_CASES:
+        graph = tinyabi.load(MODELS / f"{name}.tflite")
+        backends = [("npu", npu) if b == "npu" else b for b in order]
+        cells = []
+        for mode in ("first-claim", "cost"):
+            sess = tinyabi.Session(graph, backends=backends, mode=mode, strict=True)  # type: ignore[arg-type]
+            split = " + ".join(f"{p.backend} ({len(p.nodes)})" for p in sess.plan.partitions)
+            cells += [f"{planned_seconds(sess) * 1e3:.3f}", split]
+        options = ", ".join(f"{k}={v:g}" for k, v in npu.items()) or "defaults"
+        rows.append(f"| {name} | {', '.join(order)} | npu: {options} | " + " | ".join(cells) + " |")
+    return rows
+
+
 def main() -> None:
     lines = [
         "## NPU backend: simulated cycles vs Vela's Ethos-U55 estimates (`bench_npu.py`)",
@@ -72,31 +115,34 @@ def main() -> None:
         f"Run on {date.today()}: {machine()}.",
         "The NPU is tinyabi-npu's simulator at 500 MHz with default options (256 KiB SRAM, "
         "4 B/cycle flash, 8 B/cycle DRAM); SOFTMAX runs on cmsis-nn and is not counted. "
+        "The 12 KiB rows have less SRAM than the activations of kws and vww: activations live "
+        "in DRAM and every tile stages its rows through SRAM (the DRAM column). "
         "Vela 5.x estimates Ethos-U55 at the same MAC count with its default system config "
         "(500 MHz). Both are estimates of different designs: Ethos-U55 has fixed-function "
         "blocks this NPU lacks and vice versa; the comparison shows the order of magnitude. "
         "Simulator speed: simulated cycles per host second (the whole session, including the "
         "cmsis-nn SOFTMAX, median of 20 runs).",
         "",
-        "| model | MACs | NPU ms | Vela U55 ms | cycles | MACs (M) | utilization | SRAM peak B "
-        "| flash read B | DRAM r/w B | energy uJ | sim Mcycles/s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| model | MACs | SRAM | NPU ms | Vela U55 ms | cycles | MACs (M) | utilization "
+        "| SRAM peak B | flash read B | DRAM r/w B | energy uJ | sim Mcycles/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     layer_tables: list[str] = []
     for name in NAMES:
         path = MODELS / f"{name}.tflite"
-        for macs in SIZES:
-            rows, host, cycles = npu_rows(name, macs)
+        for macs, sram in [*((m, DEFAULT_SRAM) for m in SIZES), (128, SMALL_SRAM)]:
+            rows, host, cycles = npu_rows(name, macs, sram)
             total_macs = sum(r.macs for r in rows)
             compute = sum(r.cycles - r.stall_cycles for r in rows) or 1
             lines.append(
-                f"| {name} | {macs} | {cycles / CLOCK * 1e3:.3f} | {vela_ms(path, macs)} | "
+                f"| {name} | {macs} | {sram // 1024} KiB | {cycles / CLOCK * 1e3:.3f} | "
+                f"{vela_ms(path, macs) if sram == DEFAULT_SRAM else ''} | "
                 f"{cycles:,} | {total_macs / 1e6:.2f} | {total_macs / (compute * macs):.0%} | "
                 f"{max(r.sram_peak for r in rows):,} | {sum(r.flash_read for r in rows):,} | "
                 f"{sum(r.dram_read for r in rows):,}/{sum(r.dram_write for r in rows):,} | "
                 f"{sum(r.energy_nj for r in rows) / 1e3:.2f} | {cycles / host / 1e6:.1f} |"
             )
-            if macs == 128:
+            if macs == 128 and sram == DEFAULT_SRAM:
                 layer_tables += [
                     "",
                     f"### {name}, 128 MACs, per layer",
@@ -112,7 +158,28 @@ def main() -> None:
                         for r in rows
                     ),
                 ]
-    write_section("npu", "\n".join(lines + layer_tables))
+    cost = [
+        "",
+        "### Cost mode against first-claim",
+        "",
+        "Estimated ms per inference of the whole plan: the partitions' `estimate()` plus the "
+        "planner's hand-over cost per tensor crossing partitions. cmsis-nn estimates its "
+        "Cortex-M55 at 400 MHz from the instruction counts measured under QEMU "
+        "(`tinyabi_cmsis_nn/cost.py`). First row: with cmsis-nn listed first, first-claim "
+        "never uses the NPU; cost mode hands it everything but SOFTMAX. Second row: a narrow "
+        "NPU (64 MACs, 200 MHz) on slow flash (0.5 B/cycle) listed first; ad01 is nothing but "
+        "fully connected layers, whose 270 KB of weights are each used once per inference, "
+        "so the NPU waits on flash (about 2.7 ms) while the Cortex-M55 needs about 1 "
+        "instruction per MAC (0.7 ms): cost mode moves every layer to cmsis-nn. Third row: on "
+        "kws the same NPU keeps the convolutions, which reuse their weights across pixels, and "
+        "cost mode moves the fully connected layer (and the nodes around it) to the CPU.",
+        "",
+        "| model | backends | NPU options | first-claim ms | first-claim split | cost ms "
+        "| cost split |",
+        "|---|---|---|---|---|---|---|",
+        *cost_mode_rows(),
+    ]
+    write_section("npu", "\n".join(lines + cost + layer_tables))
 
 
 if __name__ == "__main__":

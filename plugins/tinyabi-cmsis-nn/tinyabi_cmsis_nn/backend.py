@@ -13,11 +13,11 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from tinyabi.backends.base import Backend, BackendOptions, CompiledPartition, Verdict
+from tinyabi.backends.base import Backend, BackendOptions, CompiledPartition, Estimate, Verdict
 from tinyabi.errors import UnsupportedOperatorError
 from tinyabi.ir.graph import Graph, Node
 from tinyabi.ir.validate import NodeCheck
-from tinyabi_cmsis_nn import __version__, constraints
+from tinyabi_cmsis_nn import __version__, constraints, cost
 from tinyabi_cmsis_nn.build import host
 from tinyabi_cmsis_nn.codegen.emit import generate, write_project
 
@@ -82,6 +82,11 @@ class CmsisNNBackend(Backend):
         return write_project(
             generated, Path(directory), None if real_tree else host.PORTABLE_LIBRARY
         )
+
+    def estimate(self, subgraph: Graph) -> Estimate | None:
+        """Seconds on the target core from instructions per MAC and per element, fitted to
+        the instruction counts measured under QEMU (:mod:`tinyabi_cmsis_nn.cost`)."""
+        return Estimate(seconds=cost.estimate_seconds(subgraph, self.options.target))
 
     def claims(self) -> Mapping[str, Sequence[str]]:
         return {op: ["int8"] for op in sorted(constraints.CHECKS)}

@@ -162,3 +162,24 @@ def test_conformance_passes_every_claimed_case() -> None:
 def test_compile_partition_is_deterministic() -> None:
     graph = tinyabi.load(shared_model("ad01_int8"))
     assert compile_partition(graph, NpuConfig()).data == compile_partition(graph, NpuConfig()).data
+
+
+def test_cost_mode_weighs_the_npu_against_cmsis_nn() -> None:
+    """A narrow NPU on slow flash listed first: first-claim runs ad01 (all fully connected,
+    weights used once) on it; cost mode finds cmsis-nn's estimate lower and moves the layers,
+    saying so in the plan's notes. Both plans run exactly."""
+    slow = {"macs": 64, "flash_bytes_per_cycle": 0.5, "clock_hz": 200e6}
+    graph = tinyabi.load(shared_model("ad01_int8"))
+    first = tinyabi.Session(graph, backends=[("npu", slow), "cmsis-nn"], strict=True)
+    cost = tinyabi.Session(graph, backends=[("npu", slow), "cmsis-nn"], mode="cost", strict=True)
+    assert {n.backend for n in first.plan.nodes} == {"npu"}
+    assert {n.backend for n in cost.plan.nodes} == {"cmsis-nn"}
+    assert any("cost mode moved" in note for note in cost.plan.notes)
+
+    def seconds(sess: tinyabi.Session) -> float:
+        return sum(p.estimated_seconds or 0.0 for p in sess.plan.partitions)
+
+    assert seconds(cost) < seconds(first)
+    feeds = {graph.inputs[0]: np.zeros(graph.tensor(graph.inputs[0]).shape, np.int8)}
+    a, b = first.run(feeds), cost.run(feeds)
+    assert all(a[k].tobytes() == b[k].tobytes() for k in a)

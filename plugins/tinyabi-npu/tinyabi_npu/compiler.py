@@ -54,6 +54,8 @@ OPS: dict[str, Op] = {
     **{op: Op.COPY for op in COPY_OPS},
 }
 ALIGNMENT = 16
+#: Layers with weights are cut into at least this many channel blocks when wide enough.
+MIN_WEIGHT_TILES = 4
 
 
 @dataclass(frozen=True)
@@ -251,6 +253,10 @@ def tiles(plan: LayerPlan, budget: int, dram: bool, cols: int) -> list[Tile]:
     for the weights), then the largest band of rows that fits."""
     half = budget // 2
     block = plan.channels
+    if plan.weights is not None and plan.channels >= MIN_WEIGHT_TILES * cols:
+        # Several weight blocks even when one fits: the next block loads while this one
+        # computes, instead of the whole layer's weights stalling the array up front.
+        block = -(-plan.channels // MIN_WEIGHT_TILES // cols) * cols
     if plan.channels > cols:
         # Weights take at most half of a buffer when activations are staged too (FC's input
         # rows are short, so its weights may take it all).

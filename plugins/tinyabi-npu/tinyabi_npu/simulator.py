@@ -51,7 +51,10 @@ class Simulator:
                 channels = c.ch1 - c.ch0
                 if channels < 1 or block.size % channels:
                     raise BackendError("NPU weight block does not match its channel range")
-                self._weights[key] = block.reshape(channels, -1).astype(np.float64)
+                # [K, channels], contiguous: the operand BLAS wants on the right.
+                self._weights[key] = np.ascontiguousarray(
+                    block.reshape(channels, -1).T, dtype=np.float64
+                )
         self._requant = [self._requant_table(layer) for layer in p.layers]
         self._tables = [self._table(layer) for layer in p.layers]
         self.costs: list[CommandCost] = schedule(p, config)
@@ -192,13 +195,14 @@ class Simulator:
         band = self._band(layer, c, x, ow, 0.0, np.float64, p["input_offset"])
         win = self._windows(layer, band, rows, ow)
         if layer.op == Op.CONV:
-            cols = win.reshape(n * rows * ow, -1)
-            acc = cols @ weights.T
+            # A contiguous im2col matrix: numpy's matmul only calls BLAS on plain layouts.
+            cols = np.ascontiguousarray(win.reshape(n * rows * ow, -1))
+            acc = cols @ weights
         else:
             acc = np.zeros((n, rows, ow, c.ch1 - c.ch0))
             for ky in range(p["kh"]):
                 for kx in range(p["kw"]):
-                    acc += win[:, :, :, ky, kx, :] * weights[:, ky * p["kw"] + kx]
+                    acc += win[:, :, :, ky, kx, :] * weights[ky * p["kw"] + kx]
             acc = acc.reshape(n * rows * ow, -1)
         out = self._requantize(layer, acc.astype(np.int64), c)
         y[:, c.row0 : c.row1, :, c.ch0 : c.ch1] = out.reshape(n, rows, ow, -1)
@@ -206,9 +210,7 @@ class Simulator:
     def _fully_connected(self, layer: Layer, c: Command, x: np.ndarray, y: np.ndarray) -> None:
         depth = layer.params["depth"]
         rows = x.reshape(-1, depth)[c.row0 : c.row1].astype(np.float64)
-        acc = (rows + layer.params["input_offset"]) @ self._weights[
-            (c.weight_offset, c.weight_len)
-        ].T
+        acc = (rows + layer.params["input_offset"]) @ self._weights[(c.weight_offset, c.weight_len)]
         out = self._requantize(layer, acc.astype(np.int64), c)
         y.reshape(-1, layer.params["channels"])[c.row0 : c.row1, c.ch0 : c.ch1] = out
 
