@@ -45,12 +45,17 @@ def test_stream_round_trips_and_rejects_corruption() -> None:
         decode(data[:-1])
     with pytest.raises(BackendError, match="version"):
         decode(data[:4] + b"\x02\x00" + data[6:])
+    records = len(data) - len(program.blob)
+    feeds = [
+        np.zeros(part.simulator.program.tensors[i].shape, np.int8) for i in part.simulator.inputs
+    ]
     rng = np.random.default_rng(0)
-    for _ in range(50):  # random byte flips: a BackendError or a stream that still loads
+    for _ in range(300):  # random corruption of the records: a BackendError, or a stream that runs
         broken = bytearray(data)
-        broken[int(rng.integers(0, 200))] ^= 0xFF
+        for _ in range(int(rng.integers(1, 4))):
+            broken[int(rng.integers(0, records))] = int(rng.integers(0, 256))
         with contextlib.suppress(BackendError):
-            Simulator(bytes(broken), NpuConfig())
+            Simulator(bytes(broken), NpuConfig()).run(feeds)
 
 
 @pytest.mark.parametrize(

@@ -40,6 +40,10 @@ class Simulator:
                 f"the NPU stream was compiled for {p.macs} MACs and {p.sram_bytes} B of SRAM, "
                 f"not this NPU's {config.macs} MACs and {config.sram_bytes} B"
             )
+        for c in p.commands:
+            problem = _command_problem(p, c)
+            if problem:
+                raise BackendError(f"NPU command for layer {c.layer} is invalid: {problem}")
         self.inputs = [i for i, t in enumerate(p.tensors) if t.flags & 1]
         self.outputs = [i for i, t in enumerate(p.tensors) if t.flags & 2]
         self._weights: dict[tuple[int, int], np.ndarray] = {}
@@ -261,3 +265,61 @@ def _elementwise(layer: Layer, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         product = (a64 + p["input1_offset"]) * (b64 + p["input2_offset"])
         raw = multiply_by_quantized_multiplier(product, p["output_multiplier"], p["output_shift"])
     return np.clip(raw + p["output_offset"], p["act_min"], p["act_max"]).astype(np.int8)
+
+
+#: Largest window, stride and dilation the simulator accepts from a stream.
+_MAX_WINDOW = 64
+
+
+def _reduction(program: Program, layer: Layer) -> int:
+    """Weights per output channel of a MAC-array layer."""
+    p = layer.params
+    if layer.op == Op.CONV:
+        return p["kh"] * p["kw"] * program.tensors[layer.inputs[0]].shape[-1]
+    if layer.op == Op.DEPTHWISE:
+        return p["kh"] * p["kw"]
+    return p["depth"]
+
+
+def _command_problem(program: Program, c: Command) -> str | None:
+    """Why a command cannot run on its layer's tensors, or ``None``: every range, window and
+    weight block is checked against the descriptors before anything runs."""
+    layer = program.layers[c.layer]
+    x, y = program.tensors[layer.inputs[0]], program.tensors[layer.output]
+    p = layer.params
+    if layer.op in (Op.CONV, Op.DEPTHWISE, Op.AVERAGE_POOL, Op.MAX_POOL):
+        if len(x.shape) != 4 or len(y.shape) != 4 or x.shape[0] != y.shape[0]:
+            return "windowed layers take NHWC tensors with the same batch"
+        steps = [p["kh"], p["kw"], p["sh"], p["sw"], p.get("dh", 1), p.get("dw", 1)]
+        if not all(1 <= v <= _MAX_WINDOW for v in steps):
+            return "window, stride or dilation out of range"
+        if not (
+            0 <= p["pad_top"] < p["kh"] * p.get("dh", 1)
+            and 0 <= p["pad_left"] < p["kw"] * p.get("dw", 1)
+        ):
+            return "padding out of range"
+        if c.row1 > y.shape[1] or c.ch1 > y.shape[3] or c.row0 >= c.row1 or c.ch0 >= c.ch1:
+            return "tile outside the output"
+        if layer.op in (Op.AVERAGE_POOL, Op.MAX_POOL) and x.shape[3] != y.shape[3]:
+            return "pooling changes the channel count"
+        if layer.op == Op.DEPTHWISE:
+            dm = p["depth_multiplier"]
+            if dm < 1 or x.shape[3] * dm != y.shape[3]:
+                return "depth multiplier does not match the channels"
+    elif layer.op == Op.FULLY_CONNECTED:
+        depth, channels = p["depth"], p["channels"]
+        if depth < 1 or x.size % depth or y.size != x.size // depth * channels:
+            return "depth and channels do not match the tensors"
+        if c.row1 > x.size // depth or c.ch1 > channels or c.row0 >= c.row1 or c.ch0 >= c.ch1:
+            return "tile outside the output"
+    else:
+        sizes = [x.size, y.size]
+        if layer.inputs[1] != NONE:
+            sizes.append(program.tensors[layer.inputs[1]].size)
+        if len(set(sizes)) != 1 or c.row1 > y.size or c.row0 > c.row1:
+            return "elementwise operands differ in size or the range is outside them"
+    mac = layer.op in (Op.CONV, Op.DEPTHWISE, Op.FULLY_CONNECTED)
+    weights = (c.ch1 - c.ch0) * _reduction(program, layer) if mac else 0
+    if mac and (p["channels"] != y.shape[-1] or c.weight_raw != weights):
+        return "weight block does not match the layer"
+    return None

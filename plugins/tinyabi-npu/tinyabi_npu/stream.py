@@ -35,6 +35,8 @@ MAX_PARAMS = 16
 LAYER_FORMAT = f"<BBHHH{MAX_PARAMS}i"
 COMMAND_FORMAT = "<BBHIIIIIIIxxxx"
 NONE = 0xFFFF
+#: DRAM a stream may ask for beyond its last tensor (the memory plan's alignment).
+DRAM_SLACK = 64
 
 
 class Region(IntEnum):
@@ -239,6 +241,9 @@ def decode(data: bytes) -> Program:
         if offset + t.size > limit:
             raise BackendError("NPU tensor descriptor lies outside its memory region")
         tensors.append(t)
+    extent = max((t.offset + t.size for t in tensors if t.region == Region.DRAM), default=0)
+    if dram > extent + DRAM_SLACK:
+        raise BackendError("NPU command stream asks for more DRAM than its tensors use")
     layers = []
     for _ in range(nl):
         op, _flags, in0, in1, out, *values = r.take(LAYER_FORMAT)
