@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -16,7 +20,7 @@ from tinyabi_npu.simulator import Simulator
 from tinyabi_npu.stream import Codec, decode, encode
 
 import tinyabi
-from tests.conftest import shared_model
+from tests.conftest import assert_one_line_error, shared_model, tinyabi_cli
 from tinyabi.conformance import run_conformance
 from tinyabi.errors import BackendError
 from tinyabi.ir.builder import GraphBuilder
@@ -188,3 +192,21 @@ def test_cost_mode_weighs_the_npu_against_cmsis_nn() -> None:
     feeds = {graph.inputs[0]: np.zeros(graph.tensor(graph.inputs[0]).shape, np.int8)}
     a, b = first.run(feeds), cost.run(feeds)
     assert all(a[k].tobytes() == b[k].tobytes() for k in a)
+
+
+def test_command_line_takes_npu_options_and_prints_the_report() -> None:
+    model = str(shared_model("kws_ref_model"))
+    ran = tinyabi_cli("run", model, "--backends", "npu:macs=256:sram_bytes=8192,cmsis-nn")
+    assert ran.returncode == 0, ran.stderr
+    bad = tinyabi_cli("run", model, "--backends", "npu:macs=100")
+    assert_one_line_error(bad, "macs")
+    report = subprocess.run(
+        [sys.executable, "-m", "tinyabi_npu.report", model, "-o", "macs=64"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert report.returncode == 0, report.stderr
+    rows = list(csv.DictReader(io.StringIO(report.stdout)))
+    assert [r["op"] for r in rows][:2] == ["CONV", "DEPTHWISE"]
+    assert all(0 <= float(r["utilization"]) <= 1 for r in rows)

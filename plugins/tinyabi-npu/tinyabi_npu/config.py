@@ -14,9 +14,9 @@ read 640 pJ (160 pJ per byte), used for every byte the DMA engine moves from fla
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from tinyabi.backends.base import BackendOptions
 
@@ -27,7 +27,7 @@ ARRAY_SHAPES: dict[int, tuple[int, int]] = {64: (8, 8), 128: (16, 8), 256: (16, 
 class NpuConfig(BackendOptions):
     """The NPU's configuration: the ``npu`` backend's options."""
 
-    macs: Literal[64, 128, 256] = Field(
+    macs: int = Field(
         128, description="int8 multiply-accumulates per cycle of the MAC array (64, 128, 256)"
     )
     sram_bytes: int = Field(
@@ -71,6 +71,13 @@ class NpuConfig(BackendOptions):
     compress_weights: bool = Field(
         True, description="compress weights losslessly (zero runs or a palette) when smaller"
     )
+
+    @field_validator("macs")
+    @classmethod
+    def _array_size(cls, value: int) -> int:
+        if value not in ARRAY_SHAPES:
+            raise ValueError("the MAC array has 64, 128 or 256 MACs")
+        return value
 
     #: Bytes of SRAM kept free for command and descriptor fetch.
     RESERVED_SRAM: ClassVar[int] = 256

@@ -91,3 +91,34 @@ def to_csv(rows: Sequence[LayerReport]) -> str:
     for row in rows:
         writer.writerow(asdict(row))
     return out.getvalue()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the NPU's per-layer report of a model (CSV), run with ``npu`` then ``cmsis-nn``."""
+    import argparse
+    import sys
+
+    import tinyabi
+    from tinyabi.errors import TinyABIError
+    from tinyabi_npu.backend import NpuPartition
+
+    parser = argparse.ArgumentParser(prog="python -m tinyabi_npu.report", description=main.__doc__)
+    parser.add_argument("model", help="a .tflite file")
+    parser.add_argument(
+        "--option", "-o", action="append", default=[], metavar="KEY=VALUE", help="an NPU option"
+    )
+    args = parser.parse_args(argv)
+    try:
+        options = dict(item.split("=", 1) for item in args.option)
+        sess = tinyabi.Session(args.model, backends=[("npu", options), "cmsis-nn"])
+    except (TinyABIError, ValueError, OSError) as exc:
+        print(f"tinyabi-npu: error: {exc}", file=sys.stderr)
+        return 2
+    for part in sess.compiled:
+        if isinstance(part, NpuPartition):
+            print(to_csv(part.report()), end="")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
