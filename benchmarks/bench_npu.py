@@ -108,6 +108,29 @@ def cost_mode_rows() -> list[str]:
     return rows
 
 
+def per_layer_table(name: str, by_size: dict[int, list[LayerReport]]) -> list[str]:
+    """One model's layers: cycles and utilization at every MAC count, the rest at 128."""
+    sizes = sorted(by_size)
+    head = " | ".join(f"cycles {m}" for m in sizes) + " | " + " | ".join(f"util {m}" for m in sizes)
+    lines = [
+        "",
+        f"### {name}, per layer (256 KiB SRAM; traffic and energy at 128 MACs)",
+        "",
+        f"| layer | op | MACs | {head} | % at 128 | stall at 128 | SRAM peak | SRAM r/w "
+        "| DRAM r/w | flash r | energy nJ |",
+        "|---|---|---|" + "---|" * (2 * len(sizes)) + "---|---|---|---|---|---|---|",
+    ]
+    for k, r in enumerate(by_size[128]):
+        cycles = " | ".join(f"{by_size[m][k].cycles:,}" for m in sizes)
+        util = " | ".join(f"{by_size[m][k].utilization:.0%}" for m in sizes)
+        lines.append(
+            f"| {r.layer} | {r.op} | {r.macs:,} | {cycles} | {util} | {r.percent:.1f} | "
+            f"{r.stall_cycles:,} | {r.sram_peak:,} | {r.sram_read:,}/{r.sram_write:,} | "
+            f"{r.dram_read:,}/{r.dram_write:,} | {r.flash_read:,} | {r.energy_nj:.1f} |"
+        )
+    return lines
+
+
 def main() -> None:
     lines = [
         "## NPU backend: simulated cycles vs Vela's Ethos-U55 estimates (`bench_npu.py`)",
@@ -130,6 +153,7 @@ def main() -> None:
     layer_tables: list[str] = []
     for name in NAMES:
         path = MODELS / f"{name}.tflite"
+        by_size: dict[int, list[LayerReport]] = {}
         for macs, sram in [*((m, DEFAULT_SRAM) for m in SIZES), (128, SMALL_SRAM)]:
             rows, host, cycles = npu_rows(name, macs, sram)
             total_macs = sum(r.macs for r in rows)
@@ -142,22 +166,9 @@ def main() -> None:
                 f"{sum(r.dram_read for r in rows):,}/{sum(r.dram_write for r in rows):,} | "
                 f"{sum(r.energy_nj for r in rows) / 1e3:.2f} | {cycles / host / 1e6:.1f} |"
             )
-            if macs == 128 and sram == DEFAULT_SRAM:
-                layer_tables += [
-                    "",
-                    f"### {name}, 128 MACs, per layer",
-                    "",
-                    "| layer | op | cycles | % | MACs | util | stall | SRAM peak | SRAM r/w "
-                    "| DRAM r/w | flash r | energy nJ |",
-                    "|---|---|---|---|---|---|---|---|---|---|---|---|",
-                    *(
-                        f"| {r.layer} | {r.op} | {r.cycles:,} | {r.percent:.1f} | {r.macs:,} | "
-                        f"{r.utilization:.0%} | {r.stall_cycles:,} | {r.sram_peak:,} | "
-                        f"{r.sram_read:,}/{r.sram_write:,} | {r.dram_read:,}/{r.dram_write:,} | "
-                        f"{r.flash_read:,} | {r.energy_nj:.1f} |"
-                        for r in rows
-                    ),
-                ]
+            if sram == DEFAULT_SRAM:
+                by_size[macs] = rows
+        layer_tables += per_layer_table(name, by_size)
     cost = [
         "",
         "### Cost mode against first-claim",
