@@ -19,6 +19,7 @@ PLUGIN_API_MODULES: tuple[str, ...] = (
     "tinyabi.errors",
     "tinyabi.hookspecs",
     "tinyabi.ir",
+    "tinyabi.kernels",
     "tinyabi.progress",
     "tinyabi.quantization",
     "tinyabi.quantization.activations",

@@ -3,6 +3,7 @@
 from tinyabi.ir.builder import GraphBuilder, QuantLike
 from tinyabi.ir.graph import DTYPES, Graph, Node, Quantization, Tensor, numpy_dtype
 from tinyabi.ir.shapes import infer_shapes
+from tinyabi.ir.shapes.pooling import PoolGeometry, pool_geometry
 from tinyabi.ir.validate import NodeCheck, check_node, validate_graph, validate_node
 
 __all__ = [
@@ -11,12 +12,14 @@ __all__ = [
     "GraphBuilder",
     "Node",
     "NodeCheck",
+    "PoolGeometry",
     "QuantLike",
     "Quantization",
     "Tensor",
     "check_node",
     "infer_shapes",
     "numpy_dtype",
+    "pool_geometry",
     "validate_graph",
     "validate_node",
 ]

@@ -15,5 +15,6 @@ from tinyabi.kernels import (  # noqa: F401
     transpose_conv,
 )
 from tinyabi.kernels.registry import Eval, has_kernel, kernel_ops, prepare
+from tinyabi.kernels.window import Window, conv_window
 
-__all__ = ["Eval", "has_kernel", "kernel_ops", "prepare"]
+__all__ = ["Eval", "Window", "conv_window", "has_kernel", "kernel_ops", "prepare"]

@@ -14,10 +14,10 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from tinyabi.backends import Backend, BackendOptions, CompiledPartition, Verdict
+from tinyabi.backends import Backend, BackendOptions, CompiledPartition, Estimate, Verdict
 from tinyabi.errors import UnsupportedOperatorError
 from tinyabi.ir import Graph, Node, NodeCheck
-from tinyabi_cmsis_nn import __version__, constraints
+from tinyabi_cmsis_nn import __version__, constraints, cost
 from tinyabi_cmsis_nn.build import host
 from tinyabi_cmsis_nn.build.project import write_model_project
 
@@ -82,6 +82,11 @@ class CmsisNNBackend(Backend):
         return write_model_project(
             graph, Path(directory), self.options.cmsis_nn_path, self.options.cc, target
         )
+
+    def estimate(self, subgraph: Graph) -> Estimate | None:
+        """Seconds on the target core from instructions per MAC and per element, fitted to
+        the instruction counts measured under QEMU (:mod:`tinyabi_cmsis_nn.cost`)."""
+        return Estimate(seconds=cost.estimate_seconds(subgraph, self.options.target))
 
     def claims(self) -> Mapping[str, Sequence[str]]:
         return {op: ["int8"] for op in sorted(constraints.CHECKS)}
