@@ -97,3 +97,17 @@ def test_inspect_shows_the_planned_arena() -> None:
         f"planned arena bytes (reference backend): {memory.arena_bytes:,} "
         f"(lower bound {memory.lower_bound_bytes:,})"
     )
+
+
+def test_plan_shows_the_nodes_no_backend_takes_then_fails() -> None:
+    result = tinyabi_cli(
+        "plan",
+        str(shared_model("kws_ref_model_float32")),
+        "--backends",
+        "cmsis-nn",
+        "--fallback",
+        "error",
+    )
+    assert_one_line_error(result, "no listed backend supports 13 node(s)")
+    rows = [line for line in result.stdout.splitlines() if "(none)" in line]
+    assert len(rows) == 13 and all("cmsis-nn: only the int8 signature" in r for r in rows)

@@ -116,6 +116,9 @@ def test_plan_command_gives_the_hint(tmp_path: Path) -> None:
     for backends in ("reference", "tflm"):
         result = tinyabi_cli("plan", str(path), "--backends", backends)
         assert_one_line_error(result, "custom_0", "tflite.custom.ethos-u", HINT)
+        # The plan is printed first, the node no backend takes marked.
+        (row,) = [line for line in result.stdout.splitlines() if "custom_0" in line]
+        assert "(none)" in row and "tflite.custom.ethos-u" in row
     result = tinyabi_cli("inspect", str(path))
     assert result.returncode == 0, result.stderr
     assert "[scratch]" in result.stdout

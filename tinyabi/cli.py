@@ -208,10 +208,19 @@ def _compare_with_float(graph: Graph, args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from tinyabi.dispatch.html import render_plan_html
+    from tinyabi.errors import UnsupportedOperatorError
     from tinyabi.session import as_graph
 
     graph = as_graph(args.model)
-    session = _plan_session(graph, args.backends, args.fallback, args.mode)
+    try:
+        session = _plan_session(graph, args.backends, args.fallback, args.mode)
+    except UnsupportedOperatorError as exc:
+        # Show the plan as far as it goes (the nodes no backend takes marked), then fail.
+        if exc.plan is not None:
+            print(exc.plan)
+            if args.json:
+                Path(args.json).write_text(exc.plan.to_json() + "\n")
+        raise
     print(session.plan)
     if args.json:
         Path(args.json).write_text(session.plan.to_json() + "\n")
@@ -235,7 +244,7 @@ def _plan_session(graph: Graph, backends: list[Any], fallback: str, mode: Any) -
         hints = [h for h in custom_op_hints(graph) if h.split(": ")[0] in str(exc)]
         if not hints:
             raise
-        raise UnsupportedOperatorError(f"{exc}; hint: {'; '.join(hints)}") from None
+        raise UnsupportedOperatorError(f"{exc}; hint: {'; '.join(hints)}", exc.plan) from None
 
 
 def planned_arena(graph: Graph) -> str:

@@ -17,6 +17,11 @@ partition and other backends take its nodes.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tinyabi.dispatch.plan import Plan
+
 __all__ = [
     "BackendError",
     "FallbackWarning",
@@ -48,7 +53,12 @@ class GraphError(TinyABIError):
 
 class UnsupportedOperatorError(GraphError):
     """No available backend can run a node of the graph (the message names the operator and
-    each backend's reason)."""
+    each backend's reason). ``plan``, when the planner got that far, is the plan with those
+    nodes unassigned (a :class:`tinyabi.dispatch.Plan`), so a caller can still show it."""
+
+    def __init__(self, message: str, plan: Plan | None = None) -> None:
+        super().__init__(message)
+        self.plan = plan
 
 
 class InputError(TinyABIError):

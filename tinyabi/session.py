@@ -173,7 +173,7 @@ class Session:
             if fallbacks:
                 self._warn_fallback(fallbacks[-1], plan)
             if plan.unassigned:
-                raise UnsupportedOperatorError(self._unassigned_message(plan))
+                raise UnsupportedOperatorError(self._unassigned_message(plan), plan=plan)
             compiled: list[CompiledPartition] = []
             subgraphs = partition_graphs(self.graph, plan)
             for part, subgraph in zip(plan.partitions, subgraphs):
