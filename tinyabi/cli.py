@@ -355,8 +355,12 @@ def cmd_spec(args: argparse.Namespace) -> int:
 
 
 def cmd_backends(args: argparse.Namespace) -> int:
+    from tinyabi.backends.options_table import options_table
     from tinyabi.backends.registry import default_registry, describe_backends
 
+    if args.options:
+        print(options_table(default_registry()), end="")
+        return 0
     print(describe_backends(default_registry(), verbose=args.verbose))
     return 0
 
@@ -624,6 +628,11 @@ def build_parser() -> argparse.ArgumentParser:
     backends = sub.add_parser("backends", help="list the available backends")
     backends.add_argument(
         "--verbose", "-v", action="store_true", help="one operator per line, not a wrapped list"
+    )
+    backends.add_argument(
+        "--options",
+        action="store_true",
+        help="every backend's options as a Markdown table (the README's table)",
     )
     backends.set_defaults(func=cmd_backends)
 
