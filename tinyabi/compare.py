@@ -162,7 +162,7 @@ def compare_backends(
     ]
     outputs = [s.run(dict(feeds)) for s in sessions]
     results = []
-    for session, out in zip(sessions, outputs):
+    for given, session, out in zip(backend_lists, sessions, outputs):
         profile = session.profile(dict(feeds), runs=runs)
         differences = [
             OutputDifference(
@@ -174,7 +174,7 @@ def compare_backends(
         ]
         results.append(
             BackendResult(
-                backends=[_name(b) for b in session.plan.backends],
+                backends=[_label(b) for b in given],
                 ran_on=sorted({n.backend for n in session.plan.nodes}),
                 fallbacks=_fallbacks(session),
                 median_seconds=profile.median_total_seconds,
@@ -198,6 +198,14 @@ def compare_backends(
 
 def _name(backend: Any) -> str:
     return backend if isinstance(backend, str) else str(backend[0])
+
+
+def _label(backend: Any) -> str:
+    """A backend list entry as the command line writes it: ``name`` or ``name:key=value``."""
+    if isinstance(backend, str):
+        return backend
+    name, options = backend
+    return ":".join([str(name), *(f"{k}={v}" for k, v in dict(options).items())])
 
 
 def _fallbacks(session: Any) -> list[str]:
