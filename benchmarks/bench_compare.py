@@ -20,9 +20,11 @@ from tinyabi.compare import compare_backends
 
 MODEL = "kws_ref_model"
 
+BackendSpec = str | tuple[str, dict[str, object]]
+
 #: Every backend of the repository, each alone where it runs the whole model and with the
 #: reference backend behind it where it declines some nodes (the NPU leaves SOFTMAX).
-LISTS: list[list[object]] = [
+LISTS: list[list[BackendSpec]] = [
     ["reference"],
     ["tflm"],
     [("litert", {"int8": True})],
@@ -39,7 +41,7 @@ def main() -> None:
     lists = [b for b in LISTS if all((x if isinstance(x, str) else x[0]) in installed for x in b)]
     comparison = compare_backends(
         graph,
-        lists,  # type: ignore[arg-type]
+        lists,
         random_inputs(graph, 0),
         inputs="random (seed 0)",
         runs=20,
