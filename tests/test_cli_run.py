@@ -233,7 +233,7 @@ def test_accuracy_needs_samples_in_a_folder(tmp_path: Path) -> None:
     )
 
 
-def _stderr_on_a_terminal(*args: str) -> str:
+def _stderr_on_a_terminal(*args: str, env: dict[str, str] | None = None) -> str:
     """What ``tinyabi ARGS`` writes to stderr when stderr is a terminal (a pseudo-terminal)."""
     import fcntl
     import os
@@ -253,6 +253,7 @@ def _stderr_on_a_terminal(*args: str) -> str:
         stdout=subprocess.DEVNULL,
         stderr=follower,
         cwd=ROOT,
+        env=None if env is None else {**os.environ, **env},
     )
     os.close(follower)
     chunks = []
@@ -335,3 +336,14 @@ def test_a_compile_failure_is_one_line_and_strict_refuses_it() -> None:
     assert "partition 0: reference ran 10 node(s)" in result.stderr
     strict = tinyabi_cli("run", model, "--backends", broken, "--strict")
     assert_one_line_error(strict, "cmsis-nn", "failed to compile partition 0 (10 nodes:")
+
+
+def test_the_first_tflm_arena_search_shows_progress(tmp_path: Path) -> None:
+    import os
+
+    args = ["run", str(shared_model("ad01_int8")), "--backends", "tflm"]
+    fresh = {"TINYABI_CACHE_DIR": str(tmp_path / "cache")}  # nothing measured yet: it searches
+    assert "TFLM arena search" in _stderr_on_a_terminal(*args, env=fresh)
+    again = _stderr_on_a_terminal(*args, env=fresh)  # cached: no search, no bar
+    assert "TFLM arena search" not in again
+    assert os.listdir(tmp_path / "cache")

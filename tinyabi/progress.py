@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 from tqdm import tqdm
 
-__all__ = ["progress", "quiet"]
+__all__ = ["progress", "quiet", "steps"]
 
 T = TypeVar("T")
 
@@ -45,3 +45,18 @@ def progress(
     )
     with bar:
         yield from bar
+
+
+@contextlib.contextmanager
+def steps(description: str, unit: str = "step") -> Iterator[Callable[[], None]]:
+    """A counter on stderr for work of unknown length (a search, a build): call the function it
+    yields once per step done. Shown on a terminal only, like :func:`progress`."""
+    bar = tqdm(
+        total=None,
+        desc=description,
+        unit=unit,
+        leave=False,
+        disable=True if _QUIET.get() else None,
+    )
+    with bar:
+        yield lambda: bar.update(1)

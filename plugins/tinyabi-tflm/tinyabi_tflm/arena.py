@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from tinyabi.progress import steps
 from tinyabi_tflm import cache, runtimes
 from tinyabi_tflm.isolation import Worker, shared_worker
 from tinyabi_tflm.jobs import RunResult, generous_arena, run_isolated
@@ -80,12 +81,26 @@ def find_arena(
             return Arena(**{**cached, "trials": 0})
         except TypeError:
             pass
-    worker = worker or shared_worker()
+    with steps("TFLM arena search", unit="run") as step:
+        arena = _search(model, inputs, outputs, worker or shared_worker(), step)
+    cache.store("tflm-arena", key, {k: v for k, v in asdict(arena).items() if k != "trials"})
+    return arena
+
+
+def _search(
+    model: bytes,
+    inputs: list[np.ndarray],
+    outputs: int,
+    worker: Worker,
+    step: Callable[[], None],
+) -> Arena:
+    """The search itself: a generous run for the record, then :func:`smallest`."""
     trials = 0
 
     def run(size: int, allocations: bool = False) -> RunResult:
         nonlocal trials
         trials += 1
+        step()
         return run_isolated(
             runtimes.TFLM, model, inputs, outputs, worker, arena_size=size, allocations=allocations
         )
@@ -109,9 +124,7 @@ def find_arena(
 
     reported = record.get("total", 0)
     needed = smallest(works, guess=_align(reported), good=size)
-    arena = Arena(needed, reported, record.get("head", 0), record.get("tail", 0), trials)
-    cache.store("tflm-arena", key, {k: v for k, v in asdict(arena).items() if k != "trials"})
-    return arena
+    return Arena(needed, reported, record.get("head", 0), record.get("tail", 0), trials)
 
 
 def smallest(works: Callable[[int], bool], guess: int, good: int) -> int:
