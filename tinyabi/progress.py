@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from tqdm import tqdm
 
-__all__ = ["progress", "quiet"]
+__all__ = ["progress", "progress_bar", "quiet"]
 
 T = TypeVar("T")
 
@@ -45,3 +45,18 @@ def progress(
     )
     with bar:
         yield from bar
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, description: str, unit: str = "it") -> Iterator[tqdm]:
+    """A progress bar to advance by hand (``bar.update()``, ``bar.set_postfix_str(...)``), for
+    work that completes out of order; shown like :func:`progress` (a terminal, not quiet)."""
+    bar = tqdm(
+        total=total,
+        desc=description,
+        unit=unit,
+        leave=False,
+        disable=True if _QUIET.get() else None,
+    )
+    with bar:
+        yield bar

@@ -1,0 +1,235 @@
+"""The ``special`` generator: valid random cases pushed to the integers implementations get
+wrong.
+
+Each case applies one twist, in turn, to a random case: extreme zero points (-128 and 127 on
+inputs, on outputs), requantization multipliers just below and above 1 and near 2^-31 (shifts
+at both ends of their range), exact rounding ties (power-of-two scales, so that the effective
+multiplier is 1/2 or 1/4 and half the accumulators land on .5 of either sign: double and
+single rounding disagree there), saturation at both ends, per-channel filter scales spanning
+2^20 (channel 0 unlike the others), and wide input scales (the cut-offs of SOFTMAX's
+``diff_min`` and the tables of LOGISTIC/TANH). The generator makes at least one case per twist.
+Bias scales follow ``s_in x s_w`` after every twist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+
+from tinyabi.conformance.cases import _candidate
+from tinyabi.ir.graph import Graph, Node, Quantization, Tensor, numpy_dtype
+from tinyabi.quantization.conv import bias_scales
+from tinyabi.spec import OperatorSpec, Signature
+
+Inputs = dict[str, np.ndarray]
+Twist = Callable[[OperatorSpec, Signature, Graph, Inputs, int], bool]
+
+#: Operators whose int8 output quantization the spec fixes.
+FIXED_OUTPUT = frozenset({"SOFTMAX", "LOGISTIC", "TANH"})
+
+
+def _operand(name: str) -> str:
+    """The spec operand of a generated tensor name (``input_0`` -> ``input``)."""
+    head, _, tail = name.rpartition("_")
+    return head if tail.isdigit() and head else name
+
+
+def _node(graph: Graph) -> Node:
+    return graph.nodes[0]
+
+
+def _named(graph: Graph, operand: str) -> Tensor | None:
+    for name in [*_node(graph).inputs, *_node(graph).outputs]:
+        if name is not None and _operand(name) == operand:
+            return graph.tensor(name)
+    return None
+
+
+def _requant(graph: Graph, name: str, quant: Quantization) -> None:
+    """Give tensor ``name`` ``quant``, and every tensor sharing its old quantization too."""
+    old = graph.tensor(name).quant
+    for other, t in list(graph.tensors.items()):
+        if t.quant is old or other == name:
+            graph.tensors[other] = replace(t, quant=quant)
+
+
+def _activations(sig: Signature, graph: Graph) -> list[Tensor]:
+    """Non-constant int8 inputs with a free (asymmetric) zero point."""
+    found = []
+    for name in _node(graph).inputs:
+        if name is None or graph.tensor(name).is_constant:
+            continue
+        want = sig.operands.get(_operand(name))
+        t = graph.tensor(name)
+        if want and t.dtype == "int8" and t.quant is not None and not want.symmetric:
+            found.append(t)
+    return found
+
+
+def _free_output(op: OperatorSpec, sig: Signature, graph: Graph) -> Tensor | None:
+    """The output when its quantization may be chosen (not fixed, not copied from an input)."""
+    out = graph.tensor(_node(graph).outputs[0])
+    want = sig.operands.get(_operand(out.name))
+    if out.quant is None or want is None or want.same_as or out.dtype not in ("int8", "int16"):
+        return None
+    if op.name in FIXED_OUTPUT and out.dtype == "int8":
+        return None
+    if any(t.quant is out.quant for t in graph.tensors.values() if t.name != out.name):
+        return None
+    return out
+
+
+def _effective_scale(graph: Graph) -> float:
+    """The scale of the accumulator: ``s_in x max(s_w)`` with a filter, else ``s_in``."""
+    x = _named(graph, "input") or _named(graph, "input1")
+    w = _named(graph, "filter")
+    s_in = float(x.quant.scale[0]) if x is not None and x.quant is not None else 1.0
+    if w is not None and w.quant is not None:
+        return s_in * float(np.max(w.quant.scale))
+    return s_in
+
+
+def _set_output_multiplier(op: OperatorSpec, sig: Signature, graph: Graph, m: float) -> bool:
+    out = _free_output(op, sig, graph)
+    if out is None or out.quant is None:
+        return False
+    scale = np.float32(_effective_scale(graph) / m)
+    if not np.isfinite(scale) or scale <= 0:
+        return False
+    _requant(graph, out.name, Quantization(np.array([scale]), out.quant.zero_point))
+    return True
+
+
+def _extremes(inputs: dict[str, np.ndarray], t: Tensor, rng: np.random.Generator) -> None:
+    """Half of input ``t``'s values at its type's extremes."""
+    data = inputs[t.name]
+    info = np.iinfo(data.dtype)
+    mask = rng.random(data.shape) < 0.5
+    ends = np.where(rng.random(data.shape) < 0.5, info.min, info.max).astype(data.dtype)
+    inputs[t.name] = np.where(mask, ends, data).astype(data.dtype)
+
+
+def _input_zero_point(value: int) -> Twist:
+    def twist(op: OperatorSpec, sig: Signature, graph: Graph, inputs: Inputs, k: int) -> bool:
+        found = _activations(sig, graph)
+        for t in found:
+            assert t.quant is not None
+            _requant(graph, t.name, Quantization(t.quant.scale, np.array([value])))
+        return bool(found)
+
+    twist.__doc__ = f"Input zero points at {value}."
+    return twist
+
+
+def output_zero_point(
+    op: OperatorSpec, sig: Signature, graph: Graph, inputs: Inputs, k: int
+) -> bool:
+    """The output zero point at -128 or 127 (alternately)."""
+    out = _free_output(op, sig, graph)
+    if out is None or out.quant is None or out.dtype != "int8" or sig.operands["output"].symmetric:
+        return False
+    zero = -128 if k % 2 == 0 else 127
+    _requant(graph, out.name, Quantization(out.quant.scale, np.array([zero])))
+    return True
+
+
+def _multiplier(m: float) -> Twist:
+    def twist(op: OperatorSpec, sig: Signature, graph: Graph, inputs: Inputs, k: int) -> bool:
+        return _set_output_multiplier(op, sig, graph, m)
+
+    twist.__doc__ = f"The output multiplier s_in x s_w / s_out at {m!r}."
+    return twist
+
+
+def rounding_ties(op: OperatorSpec, sig: Signature, graph: Graph, inputs: Inputs, k: int) -> bool:
+    """Power-of-two scales with an effective multiplier of 1/2 or 1/4: exact ties."""
+    changed = False
+    for operand, exponent in (("input", -6), ("input1", -6), ("input2", -5), ("filter", -7)):
+        t = _named(graph, operand)
+        if t is None or t.quant is None:
+            continue
+        scales = np.full(t.quant.scale.shape, 2.0**exponent)
+        _requant(graph, t.name, Quantization(scales, t.quant.zero_point, t.quant.axis))
+        changed = True
+    return changed and _set_output_multiplier(op, sig, graph, 0.5 if k % 2 == 0 else 0.25)
+
+
+def saturation(op: OperatorSpec, sig: Signature, graph: Graph, inputs: Inputs, k: int) -> bool:
+    """A large output multiplier and extreme inputs: outputs saturate at both ends."""
+    rng = np.random.default_rng(k)
+    for t in _activations(sig, graph):
+        _extremes(inputs, t, rng)
+    return _set_output_multiplier(op, sig, graph, 40.0)
+
+
+def per_channel_span(
+    op: OperatorSpec, sig: Signature, graph: Graph, inputs: Inputs, k: int
+) -> bool:
+    """Per-channel filter scales spanning 2^20, channel 0 at one end."""
+    w = _named(graph, "filter")
+    if w is None or w.quant is None or not w.quant.per_axis:
+        return False
+    n = w.quant.scale.size
+    exponents = np.concatenate([[0.0], np.linspace(-20, -1, n - 1)]) if n > 1 else np.zeros(1)
+    scales = 0.05 * 2.0**exponents
+    _requant(graph, w.name, Quantization(scales, w.quant.zero_point, w.quant.axis))
+    return True
+
+
+def wide_input_scale(
+    op: OperatorSpec, sig: Signature, graph: Graph, inputs: Inputs, k: int
+) -> bool:
+    """An input scale of 0.25 to 1 with inputs across the range (SOFTMAX's ``diff_min``,
+    the ends of LOGISTIC/TANH tables)."""
+    found = _activations(sig, graph)
+    for t in found:
+        assert t.quant is not None
+        scale = np.array([(0.25, 0.5, 1.0)[k % 3]])
+        _requant(graph, t.name, Quantization(scale, t.quant.zero_point))
+        _extremes(inputs, t, np.random.default_rng(k))
+    return bool(found)
+
+
+TWISTS: tuple[Twist, ...] = (
+    _input_zero_point(-128),
+    _input_zero_point(127),
+    output_zero_point,
+    rounding_ties,
+    saturation,
+    per_channel_span,
+    _multiplier(1.0 - 2.0**-24),
+    _multiplier(1.0 + 2.0**-22),
+    _multiplier(1.5 * 2.0**-31),
+    wide_input_scale,
+)
+
+
+def _fix_bias(graph: Graph) -> None:
+    """The bias quantization ``s_in x s_w`` after the twist."""
+    x, w, b = _named(graph, "input"), _named(graph, "filter"), _named(graph, "bias")
+    if x is None or w is None or b is None or x.quant is None or w.quant is None:
+        return
+    if b.quant is None:
+        return
+    scales = bias_scales(float(x.quant.scale[0]), w.quant.scale)
+    quant = Quantization(scales, np.zeros(scales.size, np.int64), w.quant.axis)
+    graph.tensors[b.name] = replace(b, quant=quant)
+
+
+def make(
+    op: OperatorSpec, sig: Signature, rng: np.random.Generator, k: int
+) -> tuple[Graph, dict[str, np.ndarray]] | None:
+    """A random case of ``sig`` with the ``k``-th twist (in turn) that applies to it."""
+    candidate = _candidate(op, sig, rng)
+    if candidate is None:
+        return None
+    graph, inputs = candidate
+    for i in range(len(TWISTS)):
+        if TWISTS[(k + i) % len(TWISTS)](op, sig, graph, inputs, k):
+            _fix_bias(graph)
+            for name in inputs:
+                inputs[name] = inputs[name].astype(numpy_dtype(graph.tensor(name).dtype))
+            return graph, inputs
+    return None
