@@ -16,7 +16,7 @@ are the expected ones); a negative one only when the spec check finds the rule i
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -47,8 +47,11 @@ class Generator:
     description: str
     make: MakeFn | None = None
     negative: bool = False
-    #: The fewest cases it makes per signature, whatever count is asked (one per variant).
-    min_count: int = 0
+    #: The fewest cases it makes per signature of an operator, whatever count is asked (one
+    #: per variant it walks through).
+    min_count: Callable[[OperatorSpec], int] = field(default=lambda op: 0)
+    #: Whether it has anything to make for a signature (default: always).
+    applies: Callable[[Signature], bool] = field(default=lambda sig: True)
 
 
 def _full_range(
@@ -92,20 +95,25 @@ def every_value(
 GENERATORS: dict[str, Generator] = {
     "pseudo-random": Generator("pseudo-random", "random shapes, attributes, scales and data"),
     "full-range": Generator(
-        "full-range", "integer inputs taking every value of their type", _full_range
+        "full-range",
+        "integer inputs taking every value of their type",
+        _full_range,
+        applies=lambda sig: any(o.dtype in ("int8", "int16") for o in sig.operands.values()),
     ),
     "special": Generator(
         "special",
         "extreme zero points, multipliers near 2^-31 and 1, rounding ties, saturation, "
         "per-channel scales spanning 2^20",
         special.make,
-        min_count=len(special.TWISTS),
+        min_count=lambda op: len(special.TWISTS),
+        applies=special.applies,
     ),
     "shapes": Generator(
         "shapes",
         "size-1 and prime extents, SAME/VALID at every stride and dilation remainder, "
         "broadcasting ranks",
         shapes.make,
+        min_count=shapes.min_cases,
     ),
     "negative": Generator(
         "negative",
@@ -137,13 +145,17 @@ def generate(
     gen = GENERATORS[generator]
     if gen.make is None:
         return generate_cases(op, signature, count, seed)
-    count = max(count, gen.min_count)
+    if not gen.applies(signature):
+        return []
+    count = max(count, gen.min_count(op))
     rng = case_rng(op.name, f"{signature.name}/{generator}", seed)
     reference = ReferenceBackend()
     cases: list[Case] = []
+    misses = 0
     for _ in range(count * ATTEMPTS_PER_CASE):
-        if len(cases) == count:
+        if len(cases) == count or misses > 2 * ATTEMPTS_PER_CASE:
             break
+        misses += 1
         candidate = gen.make(op, signature, rng, len(cases))
         if candidate is None:
             continue
@@ -161,7 +173,7 @@ def generate(
                 expected = reference.compile(graph).run(inputs)
             except (TinyABIError, ValueError, ArithmeticError):
                 continue
-        index = len(cases)
+        index, misses = len(cases), 0
         cases.append(
             Case(op.name, signature.name, index, graph, inputs, expected, generator, gen.negative)
         )

@@ -1,27 +1,31 @@
 """Running conformance cases on a backend, each in a worker process that may die.
 
 A backend under test is not trusted: one case may segfault, abort, loop forever or allocate
-without bound. Cases run in a pebble process pool (``spawn`` start method, so no interpreter
-state or runtime threads are inherited): each task has a time limit, a worker that dies or
-overruns is replaced, and every worker runs under an address-space limit for data. The worker
-builds the backend once from its class and options (a :class:`BackendRecipe`), so the class
-must be importable; ``jobs=0`` runs cases in this process instead (no isolation).
+without bound. Cases run in worker processes (multiprocessing's ``spawn`` start method, so no
+interpreter state or runtime threads are inherited), each with its own pipe and one case at a
+time: a case has a time limit, a worker that dies or overruns is killed and replaced, and every
+worker runs under a limit of its data memory. (Pools whose workers share one task channel,
+``concurrent.futures`` and pebble, break or can deadlock when a worker dies mid-task.) The
+worker builds the backend once from its class and options (a :class:`BackendRecipe`), so the
+class must be importable; ``jobs=0`` runs cases in this process instead (no isolation).
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import pickle
 import resource
 import signal
 import time
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, TimeoutError, as_completed
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from multiprocessing.context import SpawnContext
 from typing import Literal
 
 import numpy as np
-from pebble import ProcessExpired, ProcessPool
 
 from tinyabi.backends.base import Backend, BackendOptions, CompiledPartition
 from tinyabi.conformance.cases import Case
@@ -102,42 +106,74 @@ def attempt(backend: Backend, graph: Graph, inputs: Mapping[str, np.ndarray]) ->
 
 # --- the worker side ------------------------------------------------------------------------
 
-_RECIPE: BackendRecipe | None = None
-_BACKEND: Backend | None = None
 
-
-def _init_worker(recipe: BackendRecipe, memory_bytes: int) -> None:
-    global _RECIPE
-    _RECIPE = recipe
+def _serve(conn: Connection, recipe: BackendRecipe, memory_bytes: int) -> None:
+    """A worker's loop: build the backend once, then answer cases until told to stop."""
     if memory_bytes > 0:
         resource.setrlimit(resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
-
-
-def _work(graph: Graph, inputs: dict[str, np.ndarray]) -> Attempt:
-    global _BACKEND
-    if _BACKEND is None:
-        assert _RECIPE is not None
+    backend: Backend | None = None
+    while True:
         try:
-            _BACKEND = _RECIPE.build()
-        except Exception as exc:
-            return Attempt("raised", "worker", f"the backend could not be built: {error_text(exc)}")
-    return attempt(_BACKEND, graph, inputs)
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        if backend is None:
+            try:
+                backend = recipe.build()
+            except Exception as exc:
+                message = f"the backend could not be built: {error_text(exc)}"
+                conn.send(Attempt("raised", "worker", message))
+                continue
+        conn.send(attempt(backend, *task))
 
 
-def _death(exc: ProcessExpired) -> str:
-    code = exc.exitcode
-    if code is not None and code < 0:
+class _Worker:
+    """One worker process with its own pipe, and the case it is running."""
+
+    def __init__(self, context: SpawnContext, recipe: BackendRecipe, memory_bytes: int) -> None:
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_serve, args=(child, recipe, memory_bytes))
+        self.process.start()
+        child.close()
+        self.case: Case | None = None
+        self.deadline = 0.0
+
+    def give(self, case: Case, timeout: float) -> None:
+        self.conn.send((case.graph, case.inputs))
+        self.case, self.deadline = case, time.monotonic() + timeout
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.send(None)
+        self.process.join(timeout=2)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.conn.close()
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.join()
+        self.conn.close()
+
+
+def _death(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
         try:
-            return f"the worker died from signal {signal.Signals(-code).name}"
+            return f"the worker died from signal {signal.Signals(-exitcode).name}"
         except ValueError:
-            return f"the worker died from signal {-code}"
-    return f"the worker exited with status {code}"
+            return f"the worker died from signal {-exitcode}"
+    return f"the worker exited with status {exitcode}"
 
 
 class CaseRunner:
     """Runs cases on one backend: in ``jobs`` worker processes (``jobs >= 1``) with a time
     limit per case and a data memory limit per worker, or in this process (``jobs == 0``).
 
+    Each worker has its own pipe and gets one case at a time, so a worker that dies or is
+    killed takes nothing shared with it; it is replaced and the next case goes to the new one.
     Use as a context manager; :meth:`run` yields each case with its :class:`Attempt` as they
     complete."""
 
@@ -155,8 +191,10 @@ class CaseRunner:
         self.backend = backend
         self.jobs = jobs
         self.timeout = timeout
-        self.memory_mb = memory_mb
-        self._pool: ProcessPool | None = None
+        self.memory_bytes = memory_mb * 2**20
+        self._recipe: BackendRecipe | None = None
+        self._workers: list[_Worker] = []
+        self._context = multiprocessing.get_context("spawn")
 
     def __enter__(self) -> CaseRunner:
         if self.jobs > 0:
@@ -168,44 +206,74 @@ class CaseRunner:
                     f"backend {self.backend.name!r} cannot be sent to worker processes "
                     f"({error_text(exc)}); define its class at module level, or use jobs=0"
                 ) from None
-            self._pool = ProcessPool(
-                max_workers=self.jobs,
-                initializer=_init_worker,
-                initargs=(recipe, self.memory_mb * 2**20),
-                context=multiprocessing.get_context("spawn"),
-            )
+            self._recipe = recipe
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.stop()
-            self._pool.join()
-            self._pool = None
+        for worker in self._workers:
+            worker.stop()
+        self._workers = []
+
+    def _new_worker(self) -> _Worker:
+        assert self._recipe is not None
+        return _Worker(self._context, self._recipe, self.memory_bytes)
+
+    def _give(self, index: int, case: Case) -> None:
+        """Hand ``case`` to worker ``index``, replacing the worker if it died meanwhile."""
+        try:
+            self._workers[index].give(case, self.timeout)
+        except OSError:
+            self._workers[index].kill()
+            self._workers[index] = self._new_worker()
+            self._workers[index].give(case, self.timeout)
 
     def run(self, cases: Sequence[Case]) -> Iterator[tuple[Case, Attempt]]:
         """Each case with what happened to it, in the order they complete."""
-        if self._pool is None:
+        if self._recipe is None:
             for case in cases:
                 yield case, attempt(self.backend, case.graph, case.inputs)
             return
-        futures: dict[Future[Attempt], Case] = {
-            self._pool.schedule(_work, args=(case.graph, case.inputs), timeout=self.timeout): case
-            for case in cases
-        }
-        for future in as_completed(futures):
-            yield futures[future], self._outcome(future)
+        pending = deque(cases)
+        while len(self._workers) < min(self.jobs, len(pending)):
+            self._workers.append(self._new_worker())
+        for i in range(len(self._workers)):
+            if pending:
+                self._give(i, pending.popleft())
+        while any(w.case is not None for w in self._workers):
+            busy = [w for w in self._workers if w.case is not None]
+            left = min(w.deadline for w in busy) - time.monotonic()
+            wait([*(w.conn for w in busy), *(w.process.sentinel for w in busy)], max(left, 0))
+            for i, worker in enumerate(self._workers):
+                current = worker.case
+                if current is None:
+                    continue
+                outcome = self._collect(i)
+                if outcome is None:
+                    continue
+                yield current, outcome
+                if pending:
+                    self._give(i, pending.popleft())
 
-    def _outcome(self, future: Future[Attempt]) -> Attempt:
-        try:
-            return future.result()
-        except TimeoutError:
-            return Attempt(
-                "timeout", "worker", f"ran past the time limit of {self.timeout:g} s",
-                seconds=self.timeout,
-            )  # fmt: skip
-        except ProcessExpired as exc:
-            return Attempt("crash", "worker", _death(exc))
-        except MemoryError as exc:
-            return Attempt("memory", "worker", f"ran out of memory ({error_text(exc)})")
-        except Exception as exc:
-            return Attempt("raised", "worker", error_text(exc))
+    def _collect(self, index: int) -> Attempt | None:
+        """Worker ``index``'s outcome when it has one (replacing a dead or overrun worker)."""
+        worker = self._workers[index]
+        outcome: Attempt | None = None
+        if worker.conn.poll():
+            try:
+                outcome = worker.conn.recv()
+            except (EOFError, OSError):
+                worker.process.join()
+                outcome = Attempt("crash", "worker", _death(worker.process.exitcode))
+        elif not worker.process.is_alive():
+            outcome = Attempt("crash", "worker", _death(worker.process.exitcode))
+        elif time.monotonic() >= worker.deadline:
+            message = f"ran past the time limit of {self.timeout:g} s"
+            outcome = Attempt("timeout", "worker", message, seconds=self.timeout)
+        if outcome is None:
+            return None
+        if outcome.kind in ("crash", "timeout") or not worker.process.is_alive():
+            worker.kill()
+            self._workers[index] = self._new_worker()
+        else:
+            worker.case = None
+        return outcome

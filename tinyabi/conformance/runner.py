@@ -12,7 +12,7 @@ import numpy as np
 from tinyabi.backends.base import Backend, CompiledPartition
 from tinyabi.backends.registry import BackendRegistry, default_registry
 from tinyabi.conformance.cases import Case
-from tinyabi.conformance.generators import check_generators, generate
+from tinyabi.conformance.generators import DEFAULT_GENERATORS, check_generators, generate
 from tinyabi.conformance.isolation import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, Attempt, CaseRunner
 from tinyabi.conformance.outcome import CaseResult, Stage, Status
 from tinyabi.conformance.profiles import PROFILES
@@ -79,7 +79,7 @@ def run_conformance(
     seed: int = 0,
     registry: BackendRegistry | None = None,
     *,
-    generators: Sequence[str] = ("pseudo-random",),
+    generators: Sequence[str] = DEFAULT_GENERATORS,
     jobs: int = 1,
     timeout: float = DEFAULT_TIMEOUT,
     memory_mb: int = DEFAULT_MEMORY_MB,
@@ -111,6 +111,8 @@ def run_conformance(
     if cases_per_signature < 1:
         raise InputError(f"cases per signature must be at least 1, got {cases_per_signature}")
     check_generators(generators)
+    if jobs < 0:
+        raise InputError(f"jobs must be 0 (in this process) or more, got {jobs}")
     selection = selection or Selection()
     backend = make_backend(backend_name_or_spec, registry)
     cases: list[Case] = []

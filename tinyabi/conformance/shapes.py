@@ -47,25 +47,41 @@ _ELEMENTWISE = (layouts.unary, layouts.logistic, layouts.tanh, layouts.leaky_rel
 
 
 def _extent(rng: np.random.Generator, stride: int, remainder: int, low: int = 1) -> int:
-    """A prime-or-1 extent at least ``low`` whose remainder modulo ``stride`` is ``remainder``."""
+    """An extent at least ``low`` whose remainder modulo ``stride`` is ``remainder``: 1 or a
+    prime when one fits."""
     fits = [e for e in (*EXTENTS, 17, 19, 23) if e >= low and e % stride == remainder % stride]
-    return int(rng.choice(fits)) if fits else low
+    smallest = low + (remainder - low) % stride
+    return int(rng.choice(fits)) if fits else smallest + stride * int(rng.integers(0, 2))
 
 
-def _window(k: int) -> tuple[int, int, str]:
-    """The stride, dilation and padding of the ``k``-th window case."""
-    stride = 1 + k % 3
-    dilation = 1 + (k // 3) % 2
-    padding = "SAME" if (k // 6) % 2 == 0 else "VALID"
-    return stride, dilation, padding
+#: (padding, stride, extent remainder modulo the stride): every remainder of every stride.
+WINDOWS = tuple(
+    (padding, stride, remainder)
+    for padding in ("SAME", "VALID")
+    for stride in (1, 2, 3)
+    for remainder in range(stride)
+)
+_WINDOW_LAYOUTS = (layouts.conv2d, layouts.depthwise_conv2d, layouts.pool2d)
+
+
+def min_cases(op: OperatorSpec) -> int:
+    """The fewest shape cases that cover ``op``'s variants: every entry of :data:`WINDOWS`
+    for windowed operators."""
+    return len(WINDOWS) if layout_for(op.name) in _WINDOW_LAYOUTS else 0
+
+
+def _window(k: int) -> tuple[int, int, str, int]:
+    """The stride, dilation, padding and extent remainder of the ``k``-th window case."""
+    padding, stride, remainder = WINDOWS[k % len(WINDOWS)]
+    return stride, 1 + k % 2, padding, remainder
 
 
 def _conv(rng: np.random.Generator, sig: Signature, k: int, depthwise: bool) -> Layout:
-    stride, dil, padding = _window(k)
+    stride, dil, padding, remainder = _window(k)
     kh, kw = int(rng.choice([1, 2, 3, 5])), int(rng.choice([1, 2, 3]))
     low = (max(kh, kw) - 1) * dil + 1 if padding == "VALID" else 1
-    h = _extent(rng, stride, k // 12, low)
-    w = _extent(rng, stride, k // 12 + 1, low)
+    h = _extent(rng, stride, remainder, low)
+    w = _extent(rng, stride, remainder + 1, low)
     c = int(rng.choice([1, 3, 5]))
     attrs = {
         "padding": padding,
@@ -87,10 +103,10 @@ def _conv(rng: np.random.Generator, sig: Signature, k: int, depthwise: bool) -> 
 
 
 def _pool(rng: np.random.Generator, sig: Signature, k: int) -> Layout:
-    stride, _, padding = _window(k)
+    stride, _, padding, remainder = _window(k)
     fh, fw = int(rng.choice([1, 2, 3, 5])), int(rng.choice([2, 3]))
     low = max(fh, fw) if padding == "VALID" else 1
-    h, w = _extent(rng, stride, k // 12, low), _extent(rng, stride, k // 12 + 1, low)
+    h, w = _extent(rng, stride, remainder, low), _extent(rng, stride, remainder + 1, low)
     attrs = {
         "padding": padding,
         "filter_h": fh,

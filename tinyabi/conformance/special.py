@@ -26,8 +26,17 @@ from tinyabi.spec import OperatorSpec, Signature
 Inputs = dict[str, np.ndarray]
 Twist = Callable[[OperatorSpec, Signature, Graph, Inputs, int], bool]
 
+#: Candidates tried for a case's own twist before moving on to the next ones.
+ATTEMPTS_PER_TWIST = 8
 #: Operators whose int8 output quantization the spec fixes.
 FIXED_OUTPUT = frozenset({"SOFTMAX", "LOGISTIC", "TANH"})
+
+
+def applies(sig: Signature) -> bool:
+    """Whether ``sig`` has a quantized int8 or int16 operand for the twists to work on."""
+    return any(
+        o.dtype in ("int8", "int16") and o.quantization != "none" for o in sig.operands.values()
+    )
 
 
 def _operand(name: str) -> str:
@@ -143,17 +152,43 @@ def _multiplier(m: float) -> Twist:
     return twist
 
 
-def rounding_ties(op: OperatorSpec, sig: Signature, graph: Graph, inputs: Inputs, k: int) -> bool:
-    """Power-of-two scales with an effective multiplier of 1/2 or 1/4: exact ties."""
-    changed = False
-    for operand, exponent in (("input", -6), ("input1", -6), ("input2", -5), ("filter", -7)):
-        t = _named(graph, operand)
-        if t is None or t.quant is None:
-            continue
-        scales = np.full(t.quant.scale.shape, 2.0**exponent)
-        _requant(graph, t.name, Quantization(scales, t.quant.zero_point, t.quant.axis))
-        changed = True
-    return changed and _set_output_multiplier(op, sig, graph, 0.5 if k % 2 == 0 else 0.25)
+def _rounding_ties(multiplier: float) -> Twist:
+    def twist(op: OperatorSpec, sig: Signature, graph: Graph, inputs: Inputs, k: int) -> bool:
+        out = graph.tensor(_node(graph).outputs[0])
+        if int(np.prod(out.shape, dtype=np.int64)) < 8:
+            return False  # too few outputs to hold ties of both signs
+        changed = False
+        for operand, exponent in (("input", -6), ("input1", -6), ("input2", -5), ("filter", -7)):
+            t = _named(graph, operand)
+            if t is None or t.quant is None:
+                continue
+            scales = np.full(t.quant.scale.shape, 2.0**exponent)
+            _requant(graph, t.name, Quantization(scales, t.quant.zero_point, t.quant.axis))
+            changed = True
+        if not changed or not _set_output_multiplier(op, sig, graph, multiplier):
+            return False
+        _small_values(sig, graph, inputs, np.random.default_rng(k))
+        return True
+
+    twist.__doc__ = (
+        f"Power-of-two scales with an effective multiplier of {multiplier!r} and small values: "
+        "many accumulators are exact ties of either sign."
+    )
+    return twist
+
+
+def _small_values(sig: Signature, graph: Graph, inputs: Inputs, rng: np.random.Generator) -> None:
+    """Inputs within 3 of their zero point, weights within 3 and biases within 8 of zero: small
+    accumulators, so that ties land inside the output range instead of saturating."""
+    for t in _activations(sig, graph):
+        assert t.quant is not None
+        near = int(t.quant.zero_point[0]) + rng.integers(-3, 4, size=inputs[t.name].shape)
+        inputs[t.name] = np.clip(near, -128, 127).astype(inputs[t.name].dtype)
+    for operand, bound in (("filter", 3), ("bias", 8)):
+        w = _named(graph, operand)
+        if w is not None and w.data is not None and w.dtype in ("int8", "int32"):
+            data = rng.integers(-bound, bound + 1, size=w.shape).astype(w.data.dtype)
+            graph.tensors[w.name] = replace(w, data=data)
 
 
 def saturation(op: OperatorSpec, sig: Signature, graph: Graph, inputs: Inputs, k: int) -> bool:
@@ -196,7 +231,8 @@ TWISTS: tuple[Twist, ...] = (
     _input_zero_point(-128),
     _input_zero_point(127),
     output_zero_point,
-    rounding_ties,
+    _rounding_ties(0.5),
+    _rounding_ties(0.25),
     saturation,
     per_channel_span,
     _multiplier(1.0 - 2.0**-24),
@@ -221,13 +257,15 @@ def _fix_bias(graph: Graph) -> None:
 def make(
     op: OperatorSpec, sig: Signature, rng: np.random.Generator, k: int
 ) -> tuple[Graph, dict[str, np.ndarray]] | None:
-    """A random case of ``sig`` with the ``k``-th twist (in turn) that applies to it."""
-    candidate = _candidate(op, sig, rng)
-    if candidate is None:
-        return None
-    graph, inputs = candidate
-    for i in range(len(TWISTS)):
-        if TWISTS[(k + i) % len(TWISTS)](op, sig, graph, inputs, k):
+    """A random case of ``sig`` with the ``k``-th twist; when a few candidates in a row do not
+    suit it, with the next twist that applies."""
+    for attempt in range(ATTEMPTS_PER_TWIST + len(TWISTS)):
+        candidate = _candidate(op, sig, rng)
+        if candidate is None:
+            continue
+        graph, inputs = candidate
+        shift = max(0, attempt - ATTEMPTS_PER_TWIST + 1)
+        if TWISTS[(k + shift) % len(TWISTS)](op, sig, graph, inputs, k):
             _fix_bias(graph)
             for name in inputs:
                 inputs[name] = inputs[name].astype(numpy_dtype(graph.tensor(name).dtype))

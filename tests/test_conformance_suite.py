@@ -1,0 +1,197 @@
+"""The conformance suite 1.0: generators by intent, isolation of a misbehaving backend, the
+status taxonomy, JSON/JUnit results, selection and shards, profiles, and the mutation score."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conformance_faulty import FaultyBackend, FaultyOptions
+from tests.conformance_mutants import MUTANTS
+from tests.conftest import assert_one_line_error, tinyabi_cli
+from tinyabi.conformance import (
+    GENERATORS,
+    ConformanceReport,
+    Selection,
+    Status,
+    generate,
+    run_conformance,
+)
+from tinyabi.conformance.junit import to_junit_xml
+from tinyabi.conformance.profiles import PROFILES
+from tinyabi.conformance.report import json_schema
+from tinyabi.ir.validate import check_node
+from tinyabi.quantization.conv import conv_params
+from tinyabi.spec import load_spec
+
+
+def _cases(op: str, signature: str, generator: str, count: int = 5):  # type: ignore[no-untyped-def]
+    spec_op = load_spec().operators[op]
+    return generate(spec_op, spec_op.signature(signature), generator, count, seed=0)
+
+
+def test_generators_are_seeded_and_name_their_cases() -> None:
+    for generator in GENERATORS:
+        a, b = _cases("CONV_2D", "int8", generator), _cases("CONV_2D", "int8", generator)
+        assert a and [c.id for c in a] == [c.id for c in b]
+        assert all(c.id.startswith(f"CONV_2D/int8/{generator}/") for c in a)
+        assert [c.params() for c in a] == [c.params() for c in b]
+        assert all(np.array_equal(x.inputs[k], y.inputs[k]) for x, y in zip(a, b) for k in x.inputs)
+
+
+def test_full_range_feeds_every_int8_value() -> None:
+    for op in ("RELU", "LOGISTIC", "ADD"):
+        for case in _cases(op, "int8", "full-range", 2):
+            values = np.concatenate([v.reshape(-1) for v in case.inputs.values()])
+            assert set(values.tolist()) == set(range(-128, 128)), case.id
+
+
+def test_special_cases_reach_the_extremes() -> None:
+    cases = _cases("CONV_2D", "int8", "special")
+    zero_points = {int(c.graph.tensor(c.node.inputs[0]).quant.zero_point[0]) for c in cases}
+    assert {-128, 127} <= zero_points
+    multipliers = np.concatenate([conv_params(c.node, c.graph).real_multipliers for c in cases])
+    assert multipliers.min() < 2.0**-30 and np.any(np.abs(multipliers - 1) < 2.0**-20)
+    spans = [
+        float(s.max() / s.min())
+        for c in cases
+        if (s := c.graph.tensor(c.node.inputs[1]).quant.scale).size > 1
+    ]
+    assert max(spans) >= 2.0**19
+    outputs = np.concatenate([c.expected["output"].reshape(-1) for c in cases])
+    assert outputs.min() == -128 and outputs.max() == 127  # saturation at both ends
+
+
+def test_shape_cases_cover_every_stride_remainder() -> None:
+    seen = set()
+    for case in _cases("CONV_2D", "int8", "shapes", 24):
+        attrs, x = case.node.attrs, case.graph.tensor(case.node.inputs[0])
+        seen.add((attrs["padding"], attrs["stride_h"], x.shape[1] % attrs["stride_h"]))
+    for padding in ("SAME", "VALID"):
+        for stride in (2, 3):
+            assert {r for p, s, r in seen if (p, s) == (padding, stride)} == set(range(stride))
+
+
+def test_negative_cases_break_the_spec_and_the_reference_declines_them() -> None:
+    cases = _cases("FULLY_CONNECTED", "int8", "negative", 6)
+    assert len(cases) == 6 and all(c.negative and not c.expected for c in cases)
+    problems = {check_node(c.node, c.graph).problem for c in cases}
+    assert None not in problems and len(problems) >= 4
+    report = run_conformance("reference", ops=["FULLY_CONNECTED"], generators=["negative"], jobs=0)
+    assert report.ok and report.count(Status.PASS) == report.passed > 0
+    assert all(c.message.startswith(("declined", "rejected")) for c in report.cases)
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "words"),
+    [
+        ("abort", Status.CRASH, "SIGABRT"),
+        ("hang", Status.TIMEOUT, "time limit"),
+        ("memory", Status.CRASH, "memory"),
+        ("raise", Status.ERROR, "kernel failed"),
+    ],
+)
+def test_a_misbehaving_case_fails_alone(fault: str, status: Status, words: str) -> None:
+    backend = FaultyBackend(FaultyOptions(fault=fault, victim="13"))  # type: ignore[arg-type]
+    report = run_conformance(
+        backend, ops=["RELU"], generators=["shapes"], jobs=2, timeout=3, memory_mb=512
+    )
+    bad = [c for c in report.cases if c.status is not Status.PASS]
+    assert {c.id for c in bad} == {"RELU/int8/shapes/3", "RELU/float32/shapes/3"}, str(report)
+    assert all(c.status is status and words in c.message for c in bad), bad
+    assert report.passed == len(report.cases) - 2 and not report.ok
+
+
+def test_json_and_junit_results(tmp_path: Path) -> None:
+    backend = FaultyBackend(FaultyOptions(fault="raise", victim="13"))
+    report = run_conformance(
+        backend,
+        ops=["RELU", "TANH"],
+        generators=["shapes", "negative"],
+        jobs=0,
+        selection=Selection(xfail=("RELU/float32/*",)),
+    )
+    data = json.loads(report.to_json())
+    assert data["schema_version"] == "1.0" and data["totals"]["failed"] == report.failed == 1
+    assert ConformanceReport.from_json(report.to_json()) == report
+    assert "cases" in json_schema()["properties"]
+    statuses = {c["id"]: c["status"] for c in data["cases"]}
+    assert statuses["RELU/int8/shapes/3"] == "ERROR" and statuses["TANH/int8/shapes/0"] == (
+        "NOT CLAIMED"
+    )
+    root = ET.fromstring(to_junit_xml(report))
+    assert int(root.get("tests", 0)) == len(report.cases)
+    assert int(root.get("errors", 0)) == 1 and int(root.get("failures", 0)) == 0
+    # the expected failure and every case not claimed are skipped, with the reason
+    assert int(root.get("skipped", 0)) == report.not_claimed + 1
+    error = root.find(".//testcase[@name='shapes/3'][@classname='RELU.int8']/error")
+    assert error is not None and error.get("type") == "ERROR"
+
+
+def test_selection_and_shards_split_the_cases() -> None:
+    def ids(selection: Selection) -> list[str]:
+        report = run_conformance(
+            "reference",
+            ops=["RELU", "ADD"],
+            cases_per_signature=2,
+            jobs=0,
+            selection=selection,
+            generators=["pseudo-random", "negative"],
+        )
+        return [c.id for c in report.cases]
+
+    everything = ids(Selection())
+    shards = [ids(Selection(shard=(i, 3))) for i in (1, 2, 3)]
+    assert sorted(sum(shards, [])) == sorted(everything) and all(shards)
+    assert ids(Selection(include=("RELU",))) == [i for i in everything if i.startswith("RELU/")]
+    kept = ids(Selection(exclude=("*/negative/*", "ADD/int32/*")))
+    assert kept and not any("/negative/" in i or i.startswith("ADD/int32/") for i in kept)
+
+
+def test_profiles_need_every_case_of_every_member() -> None:
+    ops = sorted({op for op, _ in PROFILES["INT8-CORE"]})
+    report = run_conformance(
+        "reference", ops=ops, cases_per_signature=1, jobs=0, generators=["pseudo-random"]
+    )
+    verdicts = {p.name: p for p in report.profiles}
+    assert verdicts["INT8-CORE"].conformant and verdicts["FLOAT32-CORE"].conformant
+    partial = run_conformance(
+        "reference", ops=["ADD"], cases_per_signature=1, jobs=0, generators=["pseudo-random"]
+    )
+    int8 = next(p for p in partial.profiles if p.name == "INT8-CORE")
+    assert not int8.conformant and "CONV_2D/int8" in int8.missing
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
+def test_every_mutant_is_caught_by_the_default_run(mutant: type) -> None:
+    """Each mutant computes most cases right (its bug shows only where it lives) and the
+    default run (5 cases per signature and generator, every generator) catches it."""
+    report = run_conformance(mutant(), ops=list(mutant.ops), jobs=0)
+    assert not report.ok, f"{mutant.bug} not caught"
+    assert report.passed > 0, f"{mutant.bug}: no case passed, the mutant is not realistic"
+    assert all(
+        f.status is Status.MISMATCH for f in report.failures if "zero point" not in f.message
+    )
+
+
+def test_cli_results_and_errors(tmp_path: Path) -> None:
+    junit, out = tmp_path / "r.xml", tmp_path / "r.json"
+    ok = tinyabi_cli(
+        "conformance", "--backend", "reference", "--ops", "RELU", "--cases", "1",
+        "--jobs", "2", "--shard", "1/2", "--junit", str(junit), "--json", str(out),
+        "--xfail", "RELU/float32/*",
+    )  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert "cases: PASS" in ok.stdout and ET.parse(junit).getroot().get("tests")
+    assert json.loads(out.read_text())["shard"] == "1/2"
+    for bad, words in (
+        (["--shard", "3/2"], "shard"),
+        (["--generators", "nope"], "nope"),
+        (["--jobs", "-1"], "jobs"),
+    ):
+        result = tinyabi_cli("conformance", "--backend", "reference", "--ops", "RELU", *bad)
+        assert_one_line_error(result, words)
