@@ -74,7 +74,7 @@ class SingleRounding(_Mutant):
 
     def run_graph(self, graph: Graph, inputs: Inputs) -> dict[str, np.ndarray]:
         node = graph.nodes[0]
-        x_name, w_name, b_name = (node.inputs + [None])[:3]
+        x_name, w_name, b_name = [*node.inputs, None][:3]
         assert x_name is not None and w_name is not None
         p = fully_connected_params(node, graph)
         w = graph.tensor(w_name).data
@@ -127,7 +127,7 @@ class ChannelZeroScale(_Mutant):
 
     def run_graph(self, graph: Graph, inputs: Inputs) -> dict[str, np.ndarray]:
         rewritten = _copy(graph)
-        x_name, w_name, b_name = (rewritten.nodes[0].inputs + [None])[:3]
+        x_name, w_name, b_name = [*rewritten.nodes[0].inputs, None][:3]
         x, w = rewritten.tensor(x_name or ""), rewritten.tensor(w_name or "")
         assert w.quant is not None and x.quant is not None
         scales = np.full(w.quant.scale.shape, w.quant.scale[0])

@@ -15,6 +15,7 @@ from tests.conformance_mutants import MUTANTS
 from tests.conftest import assert_one_line_error, tinyabi_cli
 from tinyabi.conformance import (
     GENERATORS,
+    Case,
     ConformanceReport,
     Selection,
     Status,
@@ -29,7 +30,7 @@ from tinyabi.quantization.conv import conv_params
 from tinyabi.spec import load_spec
 
 
-def _cases(op: str, signature: str, generator: str, count: int = 5):  # type: ignore[no-untyped-def]
+def _cases(op: str, signature: str, generator: str, count: int = 5) -> list[Case]:
     spec_op = load_spec().operators[op]
     return generate(spec_op, spec_op.signature(signature), generator, count, seed=0)
 
@@ -146,7 +147,7 @@ def test_selection_and_shards_split_the_cases() -> None:
 
     everything = ids(Selection())
     shards = [ids(Selection(shard=(i, 3))) for i in (1, 2, 3)]
-    assert sorted(sum(shards, [])) == sorted(everything) and all(shards)
+    assert sorted(i for shard in shards for i in shard) == sorted(everything) and all(shards)
     assert ids(Selection(include=("RELU",))) == [i for i in everything if i.startswith("RELU/")]
     kept = ids(Selection(exclude=("*/negative/*", "ADD/int32/*")))
     assert kept and not any("/negative/" in i or i.startswith("ADD/int32/") for i in kept)
