@@ -196,3 +196,51 @@ def test_cli_results_and_errors(tmp_path: Path) -> None:
     ):
         result = tinyabi_cli("conformance", "--backend", "reference", "--ops", "RELU", *bad)
         assert_one_line_error(result, words)
+
+
+def test_device_vectors_round_trip_through_tflm(tmp_path: Path) -> None:
+    """Export cases as device vectors, run every exported ``.tflite`` on TensorFlow Lite Micro
+    (as a device without Python would, from the raw ``.bin`` inputs), write its raw outputs,
+    and grade them: every case TFLM runs passes."""
+    from tests.runtimes import run_tflm
+
+    vectors, results = tmp_path / "vectors", tmp_path / "results"
+    exported = tinyabi_cli(
+        "conformance", "export", str(vectors), "--ops", "CONV_2D,SOFTMAX,ADD,MEAN",
+        "--cases", "2", "--generators", "pseudo-random,special,shapes",
+    )  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    manifest = json.loads((vectors / "manifest.json").read_text())
+    assert manifest["version"] == "1.0" and len(manifest["cases"]) > 50
+    ran = 0
+    for case in manifest["cases"]:
+        if case["signature"] == "hybrid":
+            continue  # TFLite Micro refuses hybrid models
+        folder = vectors / case["folder"]
+        inputs = [
+            np.frombuffer((folder / f"{t['file']}.bin").read_bytes(), dtype=t["dtype"]).reshape(
+                t["shape"]
+            )
+            for t in case["inputs"]
+        ]
+        outputs = run_tflm((folder / "model.tflite").read_bytes(), inputs)
+        (results / case["folder"]).mkdir(parents=True)
+        for i, value in enumerate(outputs):
+            (results / case["folder"] / f"output_{i}.bin").write_bytes(value.tobytes())
+        ran += 1
+    graded = tinyabi_cli(
+        "conformance", "grade", str(vectors), str(results), "--backend", "tflm-device",
+        "--json", str(tmp_path / "graded.json"),
+    )  # fmt: skip
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    report = ConformanceReport.from_json((tmp_path / "graded.json").read_text())
+    assert report.backend == "tflm-device" and report.passed == ran > 50
+    assert report.not_claimed == len(manifest["cases"]) - ran  # the hybrid ones
+    # a wrong value on the device is a mismatch
+    first = next(c for c in manifest["cases"] if c["signature"] == "int8")
+    path = results / first["folder"] / "output_0.bin"
+    raw = bytearray(path.read_bytes())
+    raw[0] ^= 1
+    path.write_bytes(bytes(raw))
+    regraded = tinyabi_cli("conformance", "grade", str(vectors), str(results))
+    assert regraded.returncode == 1 and "MISMATCH 1" in regraded.stdout

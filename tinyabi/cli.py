@@ -21,6 +21,7 @@ from tinyabi.errors import InputError, TinyABIError
 from tinyabi.ir.graph import Graph, numpy_dtype
 
 if TYPE_CHECKING:
+    from tinyabi.conformance import ConformanceReport
     from tinyabi.session import Session
 
 
@@ -401,30 +402,54 @@ def _names(text: str | None, upper: bool = False) -> list[str]:
 
 def cmd_conformance(args: argparse.Namespace) -> int:
     from tinyabi.conformance import DEFAULT_GENERATORS, Selection, run_conformance
-    from tinyabi.conformance.junit import to_junit_xml
     from tinyabi.conformance.selection import parse_shard
+    from tinyabi.conformance.vectors import export_vectors, grade_vectors
 
-    if not args.backend:
-        raise InputError("conformance needs --backend NAME (the backend under test)")
-    if len(args.backend) != 1:
-        raise InputError(f"--backend takes one backend, got {len(args.backend)}")
+    wanted = {"run": 0, "export": 1, "grade": 2}[args.action]
+    if len(args.paths) != wanted:
+        usage = {"run": "no folders", "export": "DIR", "grade": "DIR RESULTS"}[args.action]
+        raise InputError(f"conformance {args.action} takes {usage}, got {args.paths or 'none'}")
     selection = Selection(
         include=tuple(_names(",".join(args.include))),
         exclude=tuple(_names(",".join(args.exclude))),
         xfail=tuple(_names(",".join(args.xfail))),
         shard=parse_shard(args.shard),
     )
+    ops = _names(args.ops, upper=True) or None
+    generators = _names(args.generators) or DEFAULT_GENERATORS
+    if args.action == "export":
+        manifest = export_vectors(args.paths[0], ops, args.cases, args.seed, generators, selection)
+        print(
+            f"wrote {len(manifest.cases)} case(s) to {args.paths[0]} "
+            f"({len(manifest.skipped)} not exportable as .tflite)"
+        )
+        return 0
+    if args.action == "grade":
+        name = args.backend[0] if args.backend else "device"
+        report = grade_vectors(args.paths[0], args.paths[1], str(name))
+        return _conformance_results(report, args)
+    if not args.backend:
+        raise InputError("conformance needs --backend NAME (the backend under test)")
+    if len(args.backend) != 1:
+        raise InputError(f"--backend takes one backend, got {len(args.backend)}")
     report = run_conformance(
         args.backend[0],
-        ops=_names(args.ops, upper=True) or None,
+        ops=ops,
         cases_per_signature=args.cases,
         seed=args.seed,
-        generators=_names(args.generators) or DEFAULT_GENERATORS,
+        generators=generators,
         jobs=args.jobs,
         timeout=args.timeout,
         memory_mb=args.memory_limit,
         selection=selection,
     )
+    return _conformance_results(report, args)
+
+
+def _conformance_results(report: ConformanceReport, args: argparse.Namespace) -> int:
+    """Print a conformance report, write the files asked for; the exit status."""
+    from tinyabi.conformance.junit import to_junit_xml
+
     print(report)
     if args.json:
         Path(args.json).write_text(report.to_json() + "\n")
@@ -625,6 +650,15 @@ def build_parser() -> argparse.ArgumentParser:
         "conformance",
         help="run a backend against the conformance cases generated from the spec",
     )
+    conformance.add_argument(
+        "action",
+        nargs="?",
+        default="run",
+        choices=["run", "export", "grade"],
+        help="run (default) the cases on --backend; export DIR: write them as device vectors "
+        "(.tflite, .npy/.bin, manifest.json); grade DIR RESULTS: grade a device's outputs",
+    )
+    conformance.add_argument("paths", nargs="*", metavar="DIR", help="folders of export/grade")
     conformance.add_argument(
         "--backend",
         type=backend_list,

@@ -136,8 +136,8 @@ def run_conformance(
             bar.update()
             bar.set_postfix_str(_counts(results.values()), refresh=False)
     ordered = [results[c.id] for c in cases]
-    signatures = [_signature_result(op, sig, tol, ordered) for (op, sig), tol in tolerances.items()]
-    failures = [_failure(r) for r in ordered if r.counts_as_failure][:MAX_FAILURES]
+    signatures = [signature_result(op, sig, tol, ordered) for (op, sig), tol in tolerances.items()]
+    failures = [failure_of(r) for r in ordered if r.counts_as_failure][:MAX_FAILURES]
     for r in ordered:
         if r.status is not Status.PASS and not r.counts_as_failure:
             r.params = {}
@@ -212,9 +212,10 @@ def judge(case: Case, outcome: Attempt, tol: Tolerance) -> CaseResult:
     )
 
 
-def _signature_result(
+def signature_result(
     op: str, sig: str, tol: Tolerance, results: Sequence[CaseResult]
 ) -> SignatureResult:
+    """The counts of one operator signature over ``results``."""
     mine = [r for r in results if (r.op, r.signature) == (op, sig)]
     out = SignatureResult(op=op, signature=sig, tolerance=mode_text(tol), generated=len(mine))
     for r in mine:
@@ -232,7 +233,8 @@ def _signature_result(
     return out
 
 
-def _failure(r: CaseResult) -> Failure:
+def failure_of(r: CaseResult) -> Failure:
+    """A failing case's entry in the report's first failures."""
     return Failure(
         op=r.op,
         signature=r.signature,
