@@ -25,9 +25,10 @@ from tinyabi.conformance import (
 from tinyabi.conformance.junit import to_junit_xml
 from tinyabi.conformance.profiles import PROFILES
 from tinyabi.conformance.report import json_schema
+from tinyabi.conformance.verify import compare, dot_magnitudes
 from tinyabi.ir.validate import check_node
 from tinyabi.quantization.conv import conv_params
-from tinyabi.spec import load_spec
+from tinyabi.spec import Tolerance, load_spec
 
 
 def _cases(op: str, signature: str, generator: str, count: int = 5) -> list[Case]:
@@ -244,3 +245,39 @@ def test_device_vectors_round_trip_through_tflm(tmp_path: Path) -> None:
     path.write_bytes(bytes(raw))
     regraded = tinyabi_cli("conformance", "grade", str(vectors), str(results))
     assert regraded.returncode == 1 and "MISMATCH 1" in regraded.stdout
+
+
+def test_verify_modes_bound_the_error_and_report_it() -> None:
+    case = _cases("FULLY_CONNECTED", "float32", "pseudo-random", 1)[0]
+    tol = load_spec().operators["FULLY_CONNECTED"].signature("float32").tolerance
+    assert tol.kind == "dot_product"
+    want = case.expected["output"]
+    magnitude = dot_magnitudes(case.graph, case.inputs)["output"]
+    bound = magnitude * 2.0**-23
+    inside = {"output": (want + 0.5 * bound * np.sign(want)).astype(np.float32)}
+    outside = {"output": (want + 4 * bound + 1e-3).astype(np.float32)}
+    assert compare(tol, inside, case.expected, case)[0] is None
+    problem, error = compare(tol, outside, case.expected, case)
+    assert problem and "over the bound" in problem and error is not None and error > 0
+    one_off = {"output": np.array([3, -2], np.int8)}
+    exact_want = {"output": np.array([2, -2], np.int8)}
+    assert compare(Tolerance(kind="lsb", lsb=1), one_off, exact_want)[0] is None
+    assert compare(Tolerance(kind="exact"), one_off, exact_want) == (
+        "output: 1 values differ (first at [0]), by up to 1",
+        1.0,
+    )
+    ulps = {"output": np.nextafter(np.float32([1.0]), np.float32(2))}
+    assert compare(Tolerance(kind="ulp", ulp=1), ulps, {"output": np.float32([1.0])})[0] is None
+    assert compare(Tolerance(kind="ulp", ulp=0.5), ulps, {"output": np.float32([1.0])})[0]
+    with pytest.raises(ValueError):
+        Tolerance(kind="lsb", lsb=0)
+    with pytest.raises(ValueError):
+        Tolerance(kind="dot_product", rtol=1e-3)
+
+
+def test_measured_error_is_reported_per_case() -> None:
+    report = run_conformance("tflm", ops=["FULLY_CONNECTED"], generators=["pseudo-random"])
+    measured = [c for c in report.cases if c.status is Status.PASS]
+    assert measured and all(c.max_error is not None for c in measured)
+    floats = [c for c in measured if c.signature == "float32"]
+    assert floats and all(c.verify.startswith("dot product") for c in floats)

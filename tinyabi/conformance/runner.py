@@ -199,7 +199,7 @@ def judge(case: Case, outcome: Attempt, tol: Tolerance) -> CaseResult:
         return result.model_copy(
             update={"status": Status.MISMATCH, "stage": "compare", "message": message}
         )
-    problem, error = compare(tol, outcome.outputs, case.expected)
+    problem, error = compare(tol, outcome.outputs, case.expected, case)
     if problem is None:
         return result.model_copy(update={"max_error": error, "params": {}})
     return result.model_copy(
