@@ -443,6 +443,10 @@ def cmd_conformance(args: argparse.Namespace) -> int:
         memory_mb=args.memory_limit,
         selection=selection,
     )
+    if selection == Selection():
+        from tinyabi.conformance.verified import record_report
+
+        print(f"cached the verdicts in {record_report(report)}", file=sys.stderr)
     return _conformance_results(report, args)
 
 
