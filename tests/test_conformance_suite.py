@@ -3,6 +3,7 @@ status taxonomy, JSON/JUnit results, selection and shards, profiles, and the mut
 
 from __future__ import annotations
 
+import html
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -281,3 +282,33 @@ def test_measured_error_is_reported_per_case() -> None:
     assert measured and all(c.max_error is not None for c in measured)
     floats = [c for c in measured if c.signature == "float32"]
     assert floats and all(c.verify.startswith("dot product") for c in floats)
+
+
+def test_html_matrix_is_self_contained_escaped_and_renders(tmp_path: Path) -> None:
+    from tests.png import read_png
+    from tests.test_plan_html import run_chromium
+    from tinyabi.conformance.html import COLOURS, render_matrix_html
+
+    evil = '<script>document.body.setAttribute("data-pwned", 1)</script>'
+    backend = FaultyBackend(FaultyOptions(fault="raise", victim="13"))
+    report = run_conformance(
+        backend, ops=["RELU", "TANH", "ADD"], generators=["pseudo-random", "shapes"], jobs=0
+    )
+    failing = next(c for c in report.cases if c.counts_as_failure)
+    failing.message += evil
+    page = render_matrix_html(report)
+    assert evil not in page and html.escape(evil) in page
+    assert "<script" not in page and "http" not in page.replace("http-equiv", "")
+    # one row per operator signature, one column per generator
+    assert page.count("<tr><th>") == len(report.results) + 1  # and the header row
+    path = tmp_path / "matrix.html"
+    path.write_text(page, encoding="utf-8")
+    png = tmp_path / "matrix.png"
+    shot = run_chromium(tmp_path, path.as_uri(), f"--screenshot={png}", "--window-size=900,700")
+    assert png.is_file(), shot.stderr[-2000:]
+    colours = {c[:3] for c in read_png(png.read_bytes()).colours()}
+    for verdict in ("pass", "fail", "not-claimed"):  # RELU passes and fails, TANH declined
+        rgb = tuple(int(COLOURS[verdict][i : i + 2], 16) for i in (1, 3, 5))
+        assert rgb in colours, verdict
+    dom = run_chromium(tmp_path, path.as_uri(), "--dump-dom")
+    assert 'data-pwned="1"' not in dom.stdout and 'id="matrix"' in dom.stdout

@@ -461,6 +461,11 @@ def _conformance_results(report: ConformanceReport, args: argparse.Namespace) ->
     if args.junit:
         Path(args.junit).write_text(to_junit_xml(report))
         print(f"wrote {args.junit}", file=sys.stderr)
+    if args.html:
+        from tinyabi.conformance.html import render_matrix_html
+
+        Path(args.html).write_text(render_matrix_html(report), encoding="utf-8")
+        print(f"wrote {args.html}", file=sys.stderr)
     return 0 if report.ok else 1
 
 
@@ -713,6 +718,9 @@ def build_parser() -> argparse.ArgumentParser:
         )  # fmt: skip
     conformance.add_argument("--json", metavar="FILE.json", help="also write the report as JSON")
     conformance.add_argument("--junit", metavar="FILE.xml", help="also write JUnit XML")
+    conformance.add_argument(
+        "--html", metavar="FILE.html", help="also write the operator x signature x generator matrix"
+    )
     conformance.set_defaults(func=cmd_conformance)
 
     demo = sub.add_parser(
