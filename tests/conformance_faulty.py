@@ -2,13 +2,16 @@
 
 ``FaultyBackend`` claims RELU and runs it with the reference kernels, except on inputs of the
 shape its ``victim`` option names (``"13"`` is the shape ``[13]``), where it does what its
-``fault`` option says: ``abort`` (the process dies with SIGABRT, as a segfaulting C kernel
-would), ``hang`` (loops forever), ``memory`` (allocates until it runs out) or ``raise``.
+``fault`` option says: ``segfault`` (reads address 0, as a broken C kernel would), ``abort``
+(the process dies with SIGABRT), ``hang`` (loops forever), ``memory`` (allocates until it runs
+out) or ``raise``.
 Module-level so worker processes can build it.
 """
 
 from __future__ import annotations
 
+import ctypes
+import faulthandler
 import os
 from collections.abc import Mapping
 from typing import Literal
@@ -24,7 +27,9 @@ from tinyabi.ir.graph import Graph, Node
 class FaultyOptions(BackendOptions):
     """What goes wrong, and on which input shape."""
 
-    fault: Literal["abort", "hang", "memory", "raise"] = Field("abort", description="the fault")
+    fault: Literal["segfault", "abort", "hang", "memory", "raise"] = Field(
+        "abort", description="the fault"
+    )
     victim: str = Field("13", description="input shape (extents joined by x) that triggers it")
 
 
@@ -36,6 +41,9 @@ class _FaultyPartition(CompiledPartition):
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         shape = "x".join(str(d) for d in next(iter(inputs.values())).shape)
         if shape == self.options.victim:
+            if self.options.fault == "segfault":
+                faulthandler.disable()  # let the signal kill the process as it would in C
+                ctypes.string_at(0)
             if self.options.fault == "abort":
                 os.abort()
             if self.options.fault == "hang":

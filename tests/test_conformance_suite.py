@@ -92,6 +92,7 @@ def test_negative_cases_break_the_spec_and_the_reference_declines_them() -> None
 @pytest.mark.parametrize(
     ("fault", "status", "words"),
     [
+        ("segfault", Status.CRASH, "SIGSEGV"),
         ("abort", Status.CRASH, "SIGABRT"),
         ("hang", Status.TIMEOUT, "time limit"),
         ("memory", Status.CRASH, "memory"),

@@ -7,8 +7,6 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from tinyabi.backends.base import Backend, CompiledPartition
 from tinyabi.backends.registry import BackendRegistry, default_registry
 from tinyabi.conformance.cases import Case
@@ -61,15 +59,8 @@ def check_case(backend: Backend, case: Case, tol: Tolerance) -> tuple[Stage, str
         outputs = compiled.run({k: v.copy() for k, v in case.inputs.items()})
     except Exception as exc:
         return stage, _error(exc)
-    problems = []
-    for name, want in case.expected.items():
-        if name not in outputs:
-            problems.append(f"output {name!r} missing")
-            continue
-        violation = tol.violation(np.asarray(outputs[name]), want)
-        if violation is not None:
-            problems.append(f"{name}: {violation}")
-    return ("compare", "; ".join(problems)) if problems else None
+    problem, _ = compare(tol, outputs, case.expected, case)
+    return ("compare", problem) if problem else None
 
 
 def run_conformance(

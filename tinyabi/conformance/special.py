@@ -15,10 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
+from tinyabi.conformance import layouts
 from tinyabi.conformance.cases import _candidate
+from tinyabi.conformance.layouts import Layout, Slot, layout_for
 from tinyabi.ir.graph import Graph, Node, Quantization, Tensor, numpy_dtype
 from tinyabi.quantization.conv import bias_scales
 from tinyabi.spec import OperatorSpec, Signature
@@ -227,6 +230,50 @@ def wide_input_scale(
     return bool(found)
 
 
+#: Terms of the long reductions: enough for int16 x int8 products to overflow 32 bits.
+LONG_REDUCTION = 600
+
+
+def long_reduction_layout(op: OperatorSpec, sig: Signature) -> Layout | None:
+    """A FULLY_CONNECTED or 1x1 CONV_2D layout summing :data:`LONG_REDUCTION` terms per output,
+    or ``None`` for other operators."""
+    fn = layout_for(op.name)
+    bias = Slot("bias", (2,), constant=True)
+    if fn is layouts.fully_connected:
+        attrs: dict[str, Any] = {"keep_num_dims": False, "asymmetric_quantize_inputs": False}
+        x = Slot("input", (1, LONG_REDUCTION))
+        return Layout([x, Slot("filter", (2, LONG_REDUCTION), constant=True), bias], attrs)
+    if fn is layouts.conv2d:
+        attrs = {"padding": "VALID", "stride_h": 1, "stride_w": 1, "dilation_h": 1, "dilation_w": 1}
+        x = Slot("input", (1, 2, 2, LONG_REDUCTION))
+        w = Slot("filter", (2, 1, 1, LONG_REDUCTION), constant=True)
+        return Layout([x, w, bias], attrs)
+    return None
+
+
+def long_reduction(op: OperatorSpec, sig: Signature, graph: Graph, inputs: Inputs, k: int) -> bool:
+    """Inputs at their extremes with the signs of the weights (all at +-127), so that the
+    accumulator reaches ``LONG_REDUCTION x max|x| x 127`` (past 2^31 for int16 inputs), and an
+    output scale that keeps the result inside the output range."""
+    x, w = _named(graph, "input"), _named(graph, "filter")
+    if x is None or w is None or w.data is None or x.quant is None or w.quant is None:
+        return False
+    if w.shape[-1] != LONG_REDUCTION or x.dtype not in ("int8", "int16") or w.dtype != "int8":
+        return False
+    rng = np.random.default_rng(k)
+    signs = np.where(rng.random(w.shape) < 0.9, 1, -1).astype(np.int8)
+    graph.tensors[w.name] = replace(w, data=(signs * 127).astype(np.int8))
+    info = np.iinfo(numpy_dtype(x.dtype))
+    zero = int(x.quant.zero_point[0])
+    top = int(info.max) if int(info.max) - zero >= zero - int(info.min) else int(info.min)
+    inputs[x.name] = np.full(inputs[x.name].shape, top, dtype=inputs[x.name].dtype)
+    reach = LONG_REDUCTION * abs(top - zero) * 127.0
+    return _set_output_multiplier(op, sig, graph, 0.5 * float(info.max) / reach)
+
+
+long_reduction.layout = long_reduction_layout  # type: ignore[attr-defined]
+
+
 TWISTS: tuple[Twist, ...] = (
     _input_zero_point(-128),
     _input_zero_point(127),
@@ -239,6 +286,7 @@ TWISTS: tuple[Twist, ...] = (
     _multiplier(1.0 + 2.0**-22),
     _multiplier(1.5 * 2.0**-31),
     wide_input_scale,
+    long_reduction,
 )
 
 
@@ -260,12 +308,14 @@ def make(
     """A random case of ``sig`` with the ``k``-th twist; when a few candidates in a row do not
     suit it, with the next twist that applies."""
     for attempt in range(ATTEMPTS_PER_TWIST + len(TWISTS)):
-        candidate = _candidate(op, sig, rng)
+        twist = TWISTS[(k + max(0, attempt - ATTEMPTS_PER_TWIST + 1)) % len(TWISTS)]
+        shape_of = getattr(twist, "layout", None)
+        layout = shape_of(op, sig) if shape_of is not None else None
+        candidate = _candidate(op, sig, rng, layout)
         if candidate is None:
             continue
         graph, inputs = candidate
-        shift = max(0, attempt - ATTEMPTS_PER_TWIST + 1)
-        if TWISTS[(k + shift) % len(TWISTS)](op, sig, graph, inputs, k):
+        if twist(op, sig, graph, inputs, k):
             _fix_bias(graph)
             for name in inputs:
                 inputs[name] = inputs[name].astype(numpy_dtype(graph.tensor(name).dtype))

@@ -24,7 +24,8 @@ def mode_text(tol: Tolerance) -> str:
 def _with_values(
     graph: Graph, inputs: Mapping[str, np.ndarray], change: Callable[[np.ndarray], np.ndarray]
 ) -> tuple[Graph, dict[str, np.ndarray]]:
-    """The graph and inputs with ``change`` applied to every float input and float constant."""
+    """The graph and inputs with ``change`` applied to every float input and float constant,
+    and fused activations removed."""
     tensors = dict(graph.tensors)
     for name, t in graph.tensors.items():
         if t.data is not None and t.dtype == "float32":
@@ -32,7 +33,14 @@ def _with_values(
     changed = {
         k: change(v).astype(np.float32) if v.dtype == np.float32 else v for k, v in inputs.items()
     }
-    return replace(graph, tensors=tensors), changed
+    # The sums before any fused activation clamps them.
+    nodes = [
+        replace(n, attrs={**n.attrs, "fused_activation": "NONE"})
+        if "fused_activation" in n.attrs
+        else n
+        for n in graph.nodes
+    ]
+    return replace(graph, tensors=tensors, nodes=nodes), changed
 
 
 def dot_magnitudes(graph: Graph, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
