@@ -251,8 +251,7 @@ def test_device_vectors_round_trip_through_tflm(tmp_path: Path) -> None:
 
 def test_verify_modes_bound_the_error_and_report_it() -> None:
     case = _cases("FULLY_CONNECTED", "float32", "pseudo-random", 1)[0]
-    tol = load_spec().operators["FULLY_CONNECTED"].signature("float32").tolerance
-    assert tol.kind == "dot_product"
+    tol = Tolerance(kind="dot_product", ulp=1)
     want = case.expected["output"]
     magnitude = dot_magnitudes(case.graph, case.inputs)["output"]
     bound = magnitude * 2.0**-23
@@ -282,7 +281,8 @@ def test_measured_error_is_reported_per_case() -> None:
     measured = [c for c in report.cases if c.status is Status.PASS]
     assert measured and all(c.max_error is not None for c in measured)
     floats = [c for c in measured if c.signature == "float32"]
-    assert floats and all(c.verify.startswith("dot product") for c in floats)
+    assert floats and all(c.verify.startswith("float atol") for c in floats)
+    assert any(c.max_error for c in floats)  # float32 sums in another order than the reference
 
 
 def test_html_matrix_is_self_contained_escaped_and_renders(tmp_path: Path) -> None:

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
-from tinyabi.conformance.verify import dot_magnitudes
-from tinyabi.ir.graph import Graph
 from tinyabi.spec import OperatorSpec, Tolerance, load_spec
 
 
@@ -21,21 +17,7 @@ def tolerance(op: str, signature: str) -> Tolerance:
     return op_spec(op).signature(signature).tolerance
 
 
-def assert_within(
-    got: np.ndarray,
-    want: np.ndarray,
-    tol: Tolerance,
-    what: str,
-    graph: Graph | None = None,
-    inputs: Sequence[np.ndarray] = (),
-) -> None:
-    """Fail with ``what`` and the violation when ``got`` does not conform to ``want``. A
-    ``dot_product`` tolerance needs the single-output ``graph`` and its ``inputs`` (for the
-    magnitudes of the sums)."""
-    magnitude = None
-    if tol.kind == "dot_product":
-        assert graph is not None, "a dot_product tolerance needs the graph and its inputs"
-        feeds = dict(zip(graph.inputs, inputs))
-        (magnitude,) = dot_magnitudes(graph, feeds).values()
-    problem = tol.violation(got, want, magnitude)
+def assert_within(got: np.ndarray, want: np.ndarray, tol: Tolerance, what: str) -> None:
+    """Fail with ``what`` and the violation when ``got`` does not conform to ``want``."""
+    problem = tol.violation(got, want)
     assert problem is None, f"{what}: {problem}"

@@ -296,7 +296,7 @@ def test_float32_matches_litert(op: str) -> None:
     for _ in range(300):
         graph, x = random_graph(rng, op, "float32")
         (want,) = run_litert(export_tflite(graph), [x])
-        assert_within(run_reference(graph, [x]), want, tol, describe(graph), graph, [x])
+        assert_within(run_reference(graph, [x]), want, tol, describe(graph))
 
 
 @pytest.mark.parametrize("op", ["CONV_2D", "FULLY_CONNECTED"])
@@ -491,8 +491,7 @@ def test_float_fully_connected_non_constant_weights() -> None:
     graph = b.build([y])
     feeds = [float_values(rng, (4, 12)), float_values(rng, (5, 12)), float_values(rng, (5,))]
     (want,) = run_litert(export_tflite(graph), feeds)
-    tol = tolerance("FULLY_CONNECTED", "float32")
-    assert_within(run_reference(graph, feeds), want, tol, "", graph, feeds)
+    assert_within(run_reference(graph, feeds), want, tolerance("FULLY_CONNECTED", "float32"), "")
 
 
 def test_hybrid_fully_connected_needs_constant_weights() -> None:
@@ -776,8 +775,6 @@ def test_hybrid_kws_model_against_litert() -> None:
                 want,
                 tolerance(node.op, signature),
                 f"kws float32 node {i} ({signature})",
-                sub,
-                feeds,
             )
     session = Session(graph)
     tol = tolerance("CONV_2D", "hybrid")

@@ -6,8 +6,10 @@ inputs, on outputs), requantization multipliers just below and above 1 and near 
 at both ends of their range), exact rounding ties (power-of-two scales, so that the effective
 multiplier is 1/2 or 1/4 and half the accumulators land on .5 of either sign: double and
 single rounding disagree there), saturation at both ends, per-channel filter scales spanning
-2^20 (channel 0 unlike the others), and wide input scales (the cut-offs of SOFTMAX's
-``diff_min`` and the tables of LOGISTIC/TANH). The generator makes at least one case per twist.
+2^20 (channel 0 unlike the others), wide input scales (the cut-offs of SOFTMAX's ``diff_min``
+and the tables of LOGISTIC/TANH), and long reductions at full scale (FULLY_CONNECTED and 1x1
+CONV_2D over 1024 terms: an int16 accumulator passes 2^31, so 32-bit accumulation wraps). The
+generator makes at least one case per twist.
 Bias scales follow ``s_in x s_w`` after every twist.
 """
 
@@ -230,8 +232,9 @@ def wide_input_scale(
     return bool(found)
 
 
-#: Terms of the long reductions: enough for int16 x int8 products to overflow 32 bits.
-LONG_REDUCTION = 600
+#: Terms of the long reductions: enough for int16 x int8 products to pass 2^31 (0.9 x 1024 x
+#: 32767 x 127 is about 3.8e9).
+LONG_REDUCTION = 1024
 
 
 def long_reduction_layout(op: OperatorSpec, sig: Signature) -> Layout | None:
@@ -261,7 +264,7 @@ def long_reduction(op: OperatorSpec, sig: Signature, graph: Graph, inputs: Input
     if w.shape[-1] != LONG_REDUCTION or x.dtype not in ("int8", "int16") or w.dtype != "int8":
         return False
     rng = np.random.default_rng(k)
-    signs = np.where(rng.random(w.shape) < 0.9, 1, -1).astype(np.int8)
+    signs = np.where(rng.random(w.shape) < 0.95, 1, -1).astype(np.int8)
     graph.tensors[w.name] = replace(w, data=(signs * 127).astype(np.int8))
     info = np.iinfo(numpy_dtype(x.dtype))
     zero = int(x.quant.zero_point[0])
