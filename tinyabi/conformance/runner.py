@@ -11,7 +11,13 @@ from tinyabi.backends.base import Backend, CompiledPartition
 from tinyabi.backends.registry import BackendRegistry, default_registry
 from tinyabi.conformance.cases import Case
 from tinyabi.conformance.generators import DEFAULT_GENERATORS, check_generators, generate
-from tinyabi.conformance.isolation import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, Attempt, CaseRunner
+from tinyabi.conformance.isolation import (
+    DEFAULT_MEMORY_MB,
+    DEFAULT_TIMEOUT,
+    Attempt,
+    CaseRunner,
+    error_text,
+)
 from tinyabi.conformance.outcome import CaseResult, Stage, Status
 from tinyabi.conformance.profiles import PROFILES
 from tinyabi.conformance.report import (
@@ -43,10 +49,6 @@ def make_backend(spec: BackendLike, registry: BackendRegistry | None = None) -> 
     return (registry or default_registry()).create(name, options)
 
 
-def _error(exc: BaseException) -> str:
-    return " ".join(f"{type(exc).__name__}: {exc}".split())
-
-
 def check_case(backend: Backend, case: Case, tol: Tolerance) -> tuple[Stage, str] | None:
     """Run one claimed case on ``backend``: ``None`` when it conforms, else the stage that
     failed and why. Never raises for the backend's errors."""
@@ -58,7 +60,7 @@ def check_case(backend: Backend, case: Case, tol: Tolerance) -> tuple[Stage, str
         stage = "run"
         outputs = compiled.run({k: v.copy() for k, v in case.inputs.items()})
     except Exception as exc:
-        return stage, _error(exc)
+        return stage, error_text(exc)
     problem, _ = compare(tol, outputs, case.expected, case)
     return ("compare", problem) if problem else None
 
@@ -254,15 +256,3 @@ def profile_results(results: Sequence[CaseResult]) -> list[ProfileResult]:
         ]
         out.append(ProfileResult(name=name, conformant=not missing, missing=missing))
     return out
-
-
-def _claim(backend: Backend, case: Case) -> str | tuple[Stage, str] | None:
-    """``None`` when the backend claims the case, the reason (a string) when it declines, or
-    a ``supports`` failure when it raises."""
-    try:
-        verdict = backend.supports(case.node, case.graph, check_node(case.node, case.graph))
-    except Exception as exc:
-        return "supports", _error(exc)
-    if verdict:
-        return None
-    return " ".join(str(getattr(verdict, "reason", "") or "declined").split())

@@ -4,8 +4,9 @@ wrong.
 Each case applies one twist, in turn, to a random case: extreme zero points (-128 and 127 on
 inputs, on outputs), requantization multipliers just below and above 1 and near 2^-31 (shifts
 at both ends of their range), exact rounding ties (power-of-two scales, so that the effective
-multiplier is 1/2 or 1/4 and half the accumulators land on .5 of either sign: double and
-single rounding disagree there), saturation at both ends, per-channel filter scales spanning
+multiplier is 1/4 or 1/8 and many small accumulators land on a tie of either sign: TFLite's
+double rounding, whose second step is a right shift rounding half away from zero, and single
+rounding disagree on the negative ones), saturation at both ends, per-channel filter scales spanning
 2^20 (channel 0 unlike the others), wide input scales (the cut-offs of SOFTMAX's ``diff_min``
 and the tables of LOGISTIC/TANH), and long reductions at full scale (FULLY_CONNECTED and 1x1
 CONV_2D over 1024 terms: an int16 accumulator passes 2^31, so 32-bit accumulation wraps). The
@@ -281,7 +282,7 @@ TWISTS: tuple[Twist, ...] = (
     _input_zero_point(-128),
     _input_zero_point(127),
     output_zero_point,
-    _rounding_ties(0.5),
+    _rounding_ties(0.125),
     _rounding_ties(0.25),
     saturation,
     per_channel_span,
