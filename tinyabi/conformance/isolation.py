@@ -3,7 +3,8 @@
 A backend under test is not trusted: one case may segfault, abort, loop forever or allocate
 without bound. Cases run in worker processes (multiprocessing's ``spawn`` start method, so no
 interpreter state or runtime threads are inherited), each with its own pipe and one case at a
-time: a case has a time limit, a worker that dies or overruns is killed and replaced, and every
+time: a case has a time limit (from when the worker starts it, so starting a worker does
+not count against it), a worker that dies or overruns is killed and replaced, and every
 worker runs under a limit of its data memory. (Pools whose workers share one task channel,
 ``concurrent.futures`` and pebble, break or can deadlock when a worker dies mid-task.) The
 worker builds the backend once from its class and options (a :class:`BackendRecipe`), so the
@@ -38,6 +39,10 @@ from tinyabi.ir.validate import check_node
 DEFAULT_TIMEOUT = 60.0
 #: Default limit of a worker's data memory, MiB.
 DEFAULT_MEMORY_MB = 4096
+#: Time a new worker may take to start its interpreter and build the backend, seconds.
+STARTUP_SECONDS = 120.0
+#: What a worker sends when it starts a case.
+STARTED = "started"
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,7 @@ def _serve(conn: Connection, recipe: BackendRecipe, memory_bytes: int) -> None:
                 message = f"the backend could not be built: {error_text(exc)}"
                 conn.send(Attempt("raised", "worker", message))
                 continue
+        conn.send(STARTED)  # the case's time limit runs from here
         conn.send(attempt(backend, *task))
 
 
@@ -138,11 +144,15 @@ class _Worker:
         self.process.start()
         child.close()
         self.case: Case | None = None
+        self.started = False
         self.deadline = 0.0
 
     def give(self, case: Case, timeout: float) -> None:
+        """Send ``case``; until the worker says it started it (after starting the interpreter
+        and building the backend), the limit includes :data:`STARTUP_SECONDS`."""
         self.conn.send((case.graph, case.inputs))
-        self.case, self.deadline = case, time.monotonic() + timeout
+        self.case, self.started = case, False
+        self.deadline = time.monotonic() + STARTUP_SECONDS + timeout
 
     def stop(self) -> None:
         with contextlib.suppress(OSError):
@@ -258,16 +268,24 @@ class CaseRunner:
         """Worker ``index``'s outcome when it has one (replacing a dead or overrun worker)."""
         worker = self._workers[index]
         outcome: Attempt | None = None
-        if worker.conn.poll():
+        while outcome is None and worker.conn.poll():
             try:
-                outcome = worker.conn.recv()
+                message = worker.conn.recv()
             except (EOFError, OSError):
                 worker.process.join()
                 outcome = Attempt("crash", "worker", _death(worker.process.exitcode))
-        elif not worker.process.is_alive():
+                break
+            if message == STARTED:
+                worker.started, worker.deadline = True, time.monotonic() + self.timeout
+            else:
+                outcome = message
+        if outcome is None and not worker.process.is_alive():
             outcome = Attempt("crash", "worker", _death(worker.process.exitcode))
-        elif time.monotonic() >= worker.deadline:
-            message = f"ran past the time limit of {self.timeout:g} s"
+        elif outcome is None and time.monotonic() >= worker.deadline:
+            if worker.started:
+                message = f"ran past the time limit of {self.timeout:g} s"
+            else:
+                message = f"the worker did not start the case within {STARTUP_SECONDS:g} s"
             outcome = Attempt("timeout", "worker", message, seconds=self.timeout)
         if outcome is None:
             return None
