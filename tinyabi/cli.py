@@ -22,6 +22,7 @@ from tinyabi.errors import InputError, TinyABIError
 from tinyabi.ir.graph import Graph, numpy_dtype
 
 if TYPE_CHECKING:
+    from tinyabi.conformance import ConformanceReport
     from tinyabi.session import Session
 
 __all__ = [
@@ -437,19 +438,78 @@ def cmd_codegen(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_conformance(args: argparse.Namespace) -> int:
-    from tinyabi.conformance import run_conformance
+def _names(text: str | None, upper: bool = False) -> list[str]:
+    """A comma-separated list (repeated options joined) as names."""
+    items = [i.strip() for i in (text or "").split(",") if i.strip()]
+    return [i.upper() for i in items] if upper else items
 
+
+def cmd_conformance(args: argparse.Namespace) -> int:
+    from tinyabi.conformance import DEFAULT_GENERATORS, Selection, run_conformance
+    from tinyabi.conformance.selection import parse_shard
+    from tinyabi.conformance.vectors import export_vectors, grade_vectors
+
+    wanted = {"run": 0, "export": 1, "grade": 2}[args.action]
+    if len(args.paths) != wanted:
+        usage = {"run": "no folders", "export": "DIR", "grade": "DIR RESULTS"}[args.action]
+        raise InputError(f"conformance {args.action} takes {usage}, got {args.paths or 'none'}")
+    selection = Selection(
+        include=tuple(_names(",".join(args.include))),
+        exclude=tuple(_names(",".join(args.exclude))),
+        xfail=tuple(_names(",".join(args.xfail))),
+        shard=parse_shard(args.shard),
+    )
+    ops = _names(args.ops, upper=True) or None
+    generators = _names(args.generators) or DEFAULT_GENERATORS
+    if args.action == "export":
+        manifest = export_vectors(args.paths[0], ops, args.cases, args.seed, generators, selection)
+        print(
+            f"wrote {len(manifest.cases)} case(s) to {args.paths[0]} "
+            f"({len(manifest.skipped)} not exportable as .tflite)"
+        )
+        return 0
+    if args.action == "grade":
+        name = args.backend[0] if args.backend else "device"
+        report = grade_vectors(args.paths[0], args.paths[1], str(name))
+        return _conformance_results(report, args)
+    if not args.backend:
+        raise InputError("conformance needs --backend NAME (the backend under test)")
     if len(args.backend) != 1:
         raise InputError(f"--backend takes one backend, got {len(args.backend)}")
-    ops = [o.strip().upper() for o in args.ops.split(",") if o.strip()] if args.ops else None
     report = run_conformance(
-        args.backend[0], ops=ops, cases_per_signature=args.cases, seed=args.seed
+        args.backend[0],
+        ops=ops,
+        cases_per_signature=args.cases,
+        seed=args.seed,
+        generators=generators,
+        jobs=args.jobs,
+        timeout=args.timeout,
+        memory_mb=args.memory_limit,
+        selection=selection,
     )
+    if selection == Selection():
+        from tinyabi.conformance.verified import record_report
+
+        print(f"cached the verdicts in {record_report(report)}", file=sys.stderr)
+    return _conformance_results(report, args)
+
+
+def _conformance_results(report: ConformanceReport, args: argparse.Namespace) -> int:
+    """Print a conformance report, write the files asked for; the exit status."""
+    from tinyabi.conformance.junit import to_junit_xml
+
     print(report)
     if args.json:
         Path(args.json).write_text(report.to_json() + "\n")
         print(f"wrote {args.json}", file=sys.stderr)
+    if args.junit:
+        Path(args.junit).write_text(to_junit_xml(report))
+        print(f"wrote {args.junit}", file=sys.stderr)
+    if args.html:
+        from tinyabi.conformance.html import render_matrix_html
+
+        Path(args.html).write_text(render_matrix_html(report), encoding="utf-8")
+        print(f"wrote {args.html}", file=sys.stderr)
     return 0 if report.ok else 1
 
 
@@ -663,8 +723,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a backend against the conformance cases generated from the spec",
     )
     conformance.add_argument(
+        "action",
+        nargs="?",
+        default="run",
+        choices=["run", "export", "grade"],
+        help="run (default) the cases on --backend; export DIR: write them as device vectors "
+        "(.tflite, .npy/.bin, manifest.json); grade DIR RESULTS: grade a device's outputs",
+    )
+    conformance.add_argument("paths", nargs="*", metavar="DIR", help="folders of export/grade")
+    conformance.add_argument(
         "--backend",
-        required=True,
         type=backend_list,
         metavar="NAME[:KEY=VALUE...]",
         help="the backend under test, with options as NAME:KEY=VALUE",
@@ -673,12 +741,49 @@ def build_parser() -> argparse.ArgumentParser:
         "--ops", metavar="A,B", help="only these operators, comma-separated (default: all)"
     )
     conformance.add_argument(
-        "--cases", type=int, default=5, help="cases per operator signature (default 5)"
+        "--cases",
+        type=int,
+        default=5,
+        help="cases per operator signature and generator (default 5)",
     )
     conformance.add_argument(
         "--seed", type=int, default=0, help="seed of the generated cases (default 0)"
     )
+    conformance.add_argument(
+        "--generators",
+        metavar="A,B",
+        help="case generators, comma-separated: pseudo-random, full-range, special, shapes, "
+        "negative (default: all)",
+    )
+    conformance.add_argument(
+        "--jobs", "-j", type=int, default=1,
+        help="worker processes running the cases (default 1; 0 runs them in this process)",
+    )  # fmt: skip
+    conformance.add_argument(
+        "--shard", default="1/1", metavar="I/N", help="run only shard I of N (CI matrices)"
+    )
+    conformance.add_argument(
+        "--timeout", type=float, default=60.0, metavar="S",
+        help="time limit of one case in seconds (default 60)",
+    )  # fmt: skip
+    conformance.add_argument(
+        "--memory-limit", type=int, default=4096, metavar="MB",
+        help="data memory limit of a worker process in MiB (default 4096)",
+    )  # fmt: skip
+    for flag, what in (
+        ("--include", "run only cases whose id matches"),
+        ("--exclude", "skip cases whose id matches"),
+        ("--xfail", "expect cases whose id matches to fail"),
+    ):
+        conformance.add_argument(
+            flag, action="append", default=[], metavar="PATTERN",
+            help=f"{what} PATTERN (OP/signature/generator/index, * wildcards; repeatable)",
+        )  # fmt: skip
     conformance.add_argument("--json", metavar="FILE.json", help="also write the report as JSON")
+    conformance.add_argument("--junit", metavar="FILE.xml", help="also write JUnit XML")
+    conformance.add_argument(
+        "--html", metavar="FILE.html", help="also write the operator x signature x generator matrix"
+    )
     conformance.set_defaults(func=cmd_conformance)
 
     demo = sub.add_parser(

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
 from tqdm import tqdm
 
-__all__ = ["progress", "quiet", "steps"]
+__all__ = ["progress", "progress_bar", "quiet"]
 
 T = TypeVar("T")
 
@@ -48,15 +48,16 @@ def progress(
 
 
 @contextlib.contextmanager
-def steps(description: str, unit: str = "step") -> Iterator[Callable[[], None]]:
-    """A counter on stderr for work of unknown length (a search, a build): call the function it
-    yields once per step done. Shown on a terminal only, like :func:`progress`."""
+def progress_bar(total: int | None, description: str, unit: str = "it") -> Iterator[tqdm]:
+    """A progress bar to advance by hand (``bar.update()``, ``bar.set_postfix_str(...)``), for
+    work that completes out of order, or of unknown length (``total=None``: a counter, as for
+    a search or a build); shown like :func:`progress` (a terminal, not quiet)."""
     bar = tqdm(
-        total=None,
+        total=total,
         desc=description,
         unit=unit,
         leave=False,
         disable=True if _QUIET.get() else None,
     )
     with bar:
-        yield lambda: bar.update(1)
+        yield bar

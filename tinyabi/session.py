@@ -101,6 +101,9 @@ class Session:
     again without that backend for the partition's nodes, records the event in
     ``plan.fallbacks`` and warns with a :class:`~tinyabi.errors.FallbackWarning`. Backend
     options are validated first: bad ones raise :class:`~tinyabi.errors.OptionsError`.
+    With ``verify=True`` a backend (other than ``reference``) takes only nodes whose operator
+    signature its cached conformance results prove (:mod:`tinyabi.conformance.verified`);
+    the plan gives the others' reason as "not verified by conformance".
     """
 
     def __init__(
@@ -111,6 +114,7 @@ class Session:
         mode: Literal["first-claim", "cost"] = "first-claim",
         strict: bool = False,
         registry: BackendRegistry | None = None,
+        verify: bool = False,
     ) -> None:
         graph = as_graph(model)
         self.registry = registry or default_registry()
@@ -120,6 +124,7 @@ class Session:
         self.strict = strict
         #: The model's graph, as given (the plan says in which order its nodes run).
         self.graph = graph
+        self.verify = verify
         self.plan, self._compiled = self._plan_and_compile()
         # What run() checks, worked out once: (name, dtype, shape) of every graph input, and
         # per partition its compiled form, inputs and expected outputs.
@@ -160,10 +165,32 @@ class Session:
             entries.append((fallback, {}))
         return [self.registry.create(name, options) for name, options in entries]
 
+    def _unverified(self) -> dict[str, dict[str, str]]:
+        """Per node, the backends whose cached conformance results do not prove its operator
+        signature, with the reason."""
+        from tinyabi.conformance.verified import verified_signatures
+        from tinyabi.ir.validate import check_node
+
+        excluded: dict[str, dict[str, str]] = {}
+        proven = {
+            b.name: verified_signatures(b.name, b.version, b.spec_version)
+            for b in self.backends
+            if b.name != "reference"
+        }
+        for node in self.graph.nodes:
+            signature = check_node(node, self.graph).signature
+            for name, pairs in proven.items():
+                if (node.op, signature) not in pairs:
+                    excluded.setdefault(node.name, {})[name] = (
+                        f"not verified by conformance: no passing cached result for "
+                        f"{node.op} {signature} (run tinyabi conformance --backend {name})"
+                    )
+        return excluded
+
     def _plan_and_compile(self) -> tuple[Plan, list[CompiledPartition]]:
         """Plan, compile every partition, and plan again without a backend for the nodes of a
         partition it failed to compile (unless strict), until every partition compiles."""
-        excluded: dict[str, dict[str, str]] = {}
+        excluded = self._unverified() if self.verify else {}
         fallbacks: list[Fallback] = []
         while True:
             plan = make_plan(

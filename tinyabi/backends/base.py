@@ -43,11 +43,21 @@ class Verdict:
     supported: bool
     reason: str = ""
     hint: str = ""
+    #: A "yes" for a node that breaks the spec, which the backend runs by its runtime's own
+    #: semantics (e.g. tflm runs whatever TFLM runs); the conformance suite does not count it
+    #: as answering the spec operator. ``reason`` says what the backend does instead.
+    outside_spec: bool = False
 
     @classmethod
     def yes(cls) -> Verdict:
         """The node is supported."""
         return _YES if cls is Verdict else cls(True)
+
+    @classmethod
+    def outside_the_spec(cls, reason: str) -> Verdict:
+        """The node breaks the spec, and the backend runs it anyway by its own semantics,
+        because ``reason``."""
+        return cls(True, reason, outside_spec=True)
 
     @classmethod
     def no(cls, reason: str, hint: str = "") -> Verdict:

@@ -279,8 +279,9 @@ def reset_default_registry() -> None:
 
 def describe_backends(registry: BackendRegistry, verbose: bool = False) -> str:
     """The listing ``tinyabi backends`` prints: per registered backend its name, version,
-    plugin and distribution, spec version, profile and the operators (with signature names)
-    it claims, then each plugin load problem as a warning line.
+    plugin and distribution, spec version, profile, the operators (with signature names) it
+    claims and how many operator signatures cached conformance results verify, then each
+    plugin load problem as a warning line.
 
     With ``verbose``, one operator per line instead of a wrapped list.
     """
@@ -298,6 +299,7 @@ def describe_backends(registry: BackendRegistry, verbose: bool = False) -> str:
             continue
         if not claims:
             lines.append("  operators: not listed (the backend decides node by node)")
+            lines.append(f"  verified: {_verified_text(cls)}")
             continue
         items = [
             f"{op} ({', '.join(sigs)})" if sigs else op
@@ -308,10 +310,26 @@ def describe_backends(registry: BackendRegistry, verbose: bool = False) -> str:
             lines += [f"    {item}" for item in items]
         else:
             lines += _wrap(f"operators ({len(items)}):", items)
+        lines.append(f"  verified: {_verified_text(cls)}")
     if not registry.entries:
         lines.append("no backends registered")
     lines += [f"warning: {problem}" for problem in registry.problems]
     return "\n".join(lines)
+
+
+def _verified_text(cls: type[Backend]) -> str:
+    """What cached conformance results prove about a backend class's version."""
+    from tinyabi.conformance.verified import load_record
+
+    if cls.name == "reference":
+        return "the reference kernels define the spec's results"
+    record = load_record(cls.name, cls.version, cls.spec_version)
+    if record is None:
+        return f"nothing yet (run tinyabi conformance --backend {cls.name})"
+    verified = sorted(k for k, v in record.signatures.items() if v == "verified")
+    failed = sorted(k for k, v in record.signatures.items() if v == "failed")
+    text = f"{len(verified)} operator signature(s) by conformance on {record.updated[:10]}"
+    return text + (f"; failed: {', '.join(failed)}" if failed else "")
 
 
 def _wrap(head: str, items: list[str], width: int = 100) -> list[str]:

@@ -43,6 +43,15 @@ class Case:
     graph: Graph
     inputs: dict[str, np.ndarray]
     expected: dict[str, np.ndarray]
+    #: The generator that made the case (:mod:`tinyabi.conformance.generators`).
+    generator: str = "pseudo-random"
+    #: A negative case breaks the spec on purpose: a backend must decline or reject it.
+    negative: bool = False
+
+    @property
+    def id(self) -> str:
+        """``OP/signature/generator/index``, unique within a run and stable across runs."""
+        return f"{self.op}/{self.signature}/{self.generator}/{self.index}"
 
     @property
     def node(self) -> Node:
@@ -118,10 +127,11 @@ def spec_cases(
 
 
 def _candidate(
-    op: OperatorSpec, sig: Signature, rng: np.random.Generator
+    op: OperatorSpec, sig: Signature, rng: np.random.Generator, layout: Layout | None = None
 ) -> tuple[Graph, dict[str, np.ndarray]] | None:
-    """A random graph and inputs for ``sig``, or ``None`` when its shapes do not work out."""
-    layout = layout_for(op.name)(rng, sig)
+    """A random graph and inputs for ``sig`` (with ``layout``, default the operator's random
+    one), or ``None`` when its shapes do not work out."""
+    layout = layout if layout is not None else layout_for(op.name)(rng, sig)
     quant = _quantizations(op, sig, layout, rng)
     b = GraphBuilder(f"{op.name.lower()}_{sig.name}")
     names: list[str | None] = []

@@ -38,18 +38,43 @@ class _Strict(BaseModel):
 
 
 class Tolerance(_Strict):
-    """How closely a backend's output must match the reference for one signature.
+    """How closely a backend's output must match the reference for one signature (its verify
+    mode).
 
-    ``exact``: byte-identical. ``float``: ``|got - want| <= atol + rtol * |want|`` elementwise.
+    ``exact``: byte-identical. ``lsb``: integers within ``lsb`` units of the last place (for a
+    documented deviation, e.g. a vendor's single rounding). ``float``:
+    ``|got - want| <= atol + rtol * |want|`` elementwise. ``ulp``: within ``ulp`` float32 units
+    in the last place of ``want`` (plus ``atol``). ``dot_product``: for reductions, each output
+    within ``ulp * 2**-23 * n * sum(|a_i * b_i|)`` (plus ``atol``), where ``n`` is the number of
+    terms of its sum and ``sum(|a_i * b_i|)`` the sum of their magnitudes: the error bound of
+    a float32 dot product in any summation order.
     """
 
-    kind: Literal["exact", "float"]
+    kind: Literal["exact", "lsb", "float", "ulp", "dot_product"]
     atol: float = Field(0.0, ge=0)
     rtol: float = Field(0.0, ge=0)
+    lsb: int = Field(0, ge=0, description="for lsb: the largest allowed difference")
+    ulp: float = Field(0.0, ge=0, description="for ulp and dot_product: the bound's factor")
 
-    def violation(self, got: np.ndarray, want: np.ndarray) -> str | None:
+    def describe(self) -> str:
+        """The verify mode in a few words (``exact``, ``atol 1e-05, rtol 0.0001``, ...)."""
+        if self.kind == "exact":
+            return "exact"
+        if self.kind == "lsb":
+            return f"LSB({self.lsb})"
+        if self.kind == "float":
+            return f"atol {self.atol:g}, rtol {self.rtol:g}"
+        extra = f" + atol {self.atol:g}" if self.atol else ""
+        if self.kind == "ulp":
+            return f"ULP({self.ulp:g}){extra}"
+        return f"dot product ({self.ulp:g} x 2^-23 x n x sum of abs(a*b)){extra}"
+
+    def violation(
+        self, got: np.ndarray, want: np.ndarray, magnitude: np.ndarray | None = None
+    ) -> str | None:
         """``None`` when ``got`` conforms to ``want`` under this tolerance, else what is wrong
-        (shape or dtype, how many values differ, or the worst excess over the bound)."""
+        (shape or dtype, how many values differ, or the worst excess over the bound).
+        ``magnitude`` is ``n * sum(|a_i * b_i|)`` per output, which ``dot_product`` needs."""
         if got.shape != want.shape or got.dtype != want.dtype:
             return f"got {got.dtype}{list(got.shape)}, expected {want.dtype}{list(want.shape)}"
         if self.kind == "exact":
@@ -61,7 +86,17 @@ class Tolerance(_Strict):
                 f"{differ.size} values differ (first at {differ[:5].tolist()}), by up to {worst:g}"
             )
         error = np.abs(got.astype(np.float64) - want.astype(np.float64))
-        bound = self.atol + self.rtol * np.abs(want.astype(np.float64))
+        if self.kind == "lsb":
+            bound: Any = float(self.lsb)
+        elif self.kind == "float":
+            bound = self.atol + self.rtol * np.abs(want.astype(np.float64))
+        elif self.kind == "ulp":
+            spacing = np.spacing(np.abs(want.astype(np.float32))).astype(np.float64)
+            bound = self.atol + self.ulp * spacing
+        else:
+            if magnitude is None:
+                return "a dot_product tolerance needs the magnitudes of the sums"
+            bound = self.atol + self.ulp * 2.0**-23 * np.asarray(magnitude, dtype=np.float64)
         if np.all(error <= bound):
             return None
         return (
@@ -69,9 +104,15 @@ class Tolerance(_Strict):
         )
 
     @model_validator(mode="after")
-    def _exact_has_no_bounds(self) -> Tolerance:
-        if self.kind == "exact" and (self.atol or self.rtol):
+    def _bounds_fit_the_kind(self) -> Tolerance:
+        if self.kind == "exact" and (self.atol or self.rtol or self.lsb or self.ulp):
             raise ValueError("an exact tolerance takes no atol or rtol")
+        if self.kind == "lsb" and (self.lsb < 1 or self.atol or self.rtol or self.ulp):
+            raise ValueError("an lsb tolerance takes only lsb (at least 1)")
+        if self.kind in ("ulp", "dot_product") and (self.ulp <= 0 or self.rtol or self.lsb):
+            raise ValueError(f"a {self.kind} tolerance takes ulp (above 0) and optionally atol")
+        if self.kind == "float" and (self.lsb or self.ulp):
+            raise ValueError("a float tolerance takes atol and rtol")
         return self
 
 

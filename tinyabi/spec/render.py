@@ -81,11 +81,7 @@ def _render_operator(op: OperatorSpec) -> list[str]:
     ]
     for sig in op.signatures:
         cells = [_operand_type(sig.operands.get(n)) for n in names]
-        tol = (
-            "exact"
-            if sig.tolerance.kind == "exact"
-            else f"atol {sig.tolerance.atol:g}, rtol {sig.tolerance.rtol:g}"
-        )
+        tol = sig.tolerance.describe()
         lines.append(f"| {sig.name} | " + " | ".join(cells) + f" | {tol} |")
     notes = [f"- {s.name}: {s.notes}" for s in op.signatures if s.notes]
     lines += ["", *notes, *([""] if notes else [])]

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from tinyabi.progress import steps
+from tinyabi.progress import progress_bar
 from tinyabi_tflm import cache, runtimes
 from tinyabi_tflm.isolation import Worker, shared_worker
 from tinyabi_tflm.jobs import RunResult, generous_arena, run_isolated
@@ -81,8 +81,8 @@ def find_arena(
             return Arena(**{**cached, "trials": 0})
         except TypeError:
             pass
-    with steps("TFLM arena search", unit="run") as step:
-        arena = _search(model, inputs, outputs, worker or shared_worker(), step)
+    with progress_bar(None, "TFLM arena search", unit="run") as bar:
+        arena = _search(model, inputs, outputs, worker or shared_worker(), bar.update)
     cache.store("tflm-arena", key, {k: v for k, v in asdict(arena).items() if k != "trials"})
     return arena
 
@@ -92,7 +92,7 @@ def _search(
     inputs: list[np.ndarray],
     outputs: int,
     worker: Worker,
-    step: Callable[[], None],
+    step: Callable[[], object],
 ) -> Arena:
     """The search itself: a generous run for the record, then :func:`smallest`."""
     trials = 0

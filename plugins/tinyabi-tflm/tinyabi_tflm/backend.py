@@ -68,7 +68,11 @@ class RuntimeBackend(Backend):
             problem = state_problem(node, graph)
             if problem:
                 return Verdict.no(problem)
-        return self.refine(node, graph) if verdict else verdict
+        if not verdict:
+            return verdict
+        refined = self.refine(node, graph)
+        # The last say may refuse; a "yes" keeps the capability lists' word (outside the spec).
+        return refined if not refined else verdict
 
     def refine(self, node: Node, graph: Graph) -> Verdict:
         """A last say on a node the capability lists accept (default: accept)."""

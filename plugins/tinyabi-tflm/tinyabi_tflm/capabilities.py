@@ -110,7 +110,9 @@ class RuntimeCapabilities:
         key = self.type_key(node, graph)
         if key not in keys:
             return Verdict.no(f"{self.title} does not run {node.op} on {key} either")
-        return Verdict.yes()
+        return Verdict.outside_the_spec(
+            f"{self.title} runs {node.op} on {key}, which no spec signature covers"
+        )
 
     def type_key(self, node: Node, graph: Graph) -> str:
         """The node's type key (see the module documentation)."""
