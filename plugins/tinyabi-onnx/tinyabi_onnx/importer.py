@@ -239,7 +239,9 @@ class _Importer:
             outputs.append(ir)
         domain = "" if node.domain in DEFAULT_DOMAINS else node.domain + "."
         op = f"onnx.{domain}{node.op_type}"
-        c.raw_node(Node(c.node_name(node.op_type), op, inputs, outputs, attrs))
+        # The version is the opset the node's meaning is defined in (default domain only).
+        version = c.opset if not domain else 1
+        c.raw_node(Node(c.node_name(node.op_type), op, inputs, outputs, attrs, version=version))
 
     def _outputs(self) -> None:
         """Graph outputs: as ONNX computes them (dequantized), rank 4 in NHWC, under their
