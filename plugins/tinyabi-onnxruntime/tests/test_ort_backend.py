@@ -1,0 +1,172 @@
+"""The onnxruntime backend against the real runtimes: LiteRT (float truth of the shared .tflite
+models), onnxruntime itself on the original ONNX models, and TFLM through the reference
+backend (int8)."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+from ort_models import images, make_model, mobilenet_style, nhwc, run_onnxruntime
+from tinyabi_onnxruntime.export import export_partition
+
+import tinyabi
+from tests.conftest import shared_model
+from tinyabi.conformance import run_conformance
+from tinyabi.errors import BackendError, OptionsError
+from tinyabi.ir import Graph, GraphBuilder
+
+ORT = "onnxruntime"
+
+
+def random_feeds(graph: Graph, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    feeds = []
+    for name in graph.inputs:
+        t = graph.tensor(name)
+        if t.dtype == "float32":
+            feeds.append(rng.uniform(-1, 1, t.shape).astype(np.float32))
+        else:
+            feeds.append(rng.integers(-128, 128, t.shape).astype(t.dtype))
+    return feeds
+
+
+def assert_all_on(session: tinyabi.Session, backend: str) -> None:
+    assert {n.backend for n in session.plan.nodes} == {backend}, str(session.plan)
+
+
+def transposes(graph: Graph) -> int:
+    model = onnx.load_from_string(export_partition(graph).model)
+    return sum(n.op_type == "Transpose" for n in model.graph.node)
+
+
+@pytest.mark.parametrize("name", ["vww_96_float", "ad01_fp32"])
+def test_shared_float_models_match_litert(name: str) -> None:
+    graph = tinyabi.load(shared_model(name))
+    ours = tinyabi.Session(graph, backends=[ORT], strict=True)
+    litert = tinyabi.Session(graph, backends=["litert"], strict=True)
+    assert_all_on(ours, ORT)
+    assert_all_on(litert, "litert")
+    for seed in range(2):
+        feeds = random_feeds(graph, seed)
+        got, want = ours.run(feeds), litert.run(feeds)
+        for key in graph.outputs:
+            np.testing.assert_allclose(got[key], want[key], atol=1e-4, rtol=1e-4)
+    # NHWC at the boundary, NCHW inside: one Transpose per rank-4 input and output, no more.
+    boundary = sum(len(graph.tensor(n).shape) == 4 for n in [*graph.inputs, *graph.outputs])
+    assert transposes(graph) == boundary
+
+
+def test_imported_onnx_model_matches_onnxruntime_run_directly() -> None:
+    model = mobilenet_style()
+    graph = tinyabi.load(model)
+    session = tinyabi.Session(graph, backends=[ORT], strict=True)
+    assert_all_on(session, ORT)
+    assert transposes(graph) == 1  # the NHWC input; the output is [1, classes]
+    for image in images(3, seed=4):
+        (want,) = run_onnxruntime(model, {"input": image})
+        (got,) = session.run([nhwc(image)]).values()
+        np.testing.assert_allclose(got, want, atol=1e-6, rtol=1e-5)
+
+
+def test_int8_nodes_are_declined_by_default_and_taken_with_the_option() -> None:
+    graph = tinyabi.load(shared_model("vww_96_int8"))
+    default = tinyabi.Session(graph, backends=[ORT, "reference"], strict=True)
+    assert_all_on(default, "reference")
+    assert any("round" in line and ORT in line for line in default.plan.declines())
+    accepting = tinyabi.Session(graph, backends=[(ORT, {"int8": True})], strict=True)
+    assert_all_on(accepting, ORT)
+    worst = 0
+    for seed in range(2):
+        feeds = random_feeds(graph, seed)
+        got, exact = accepting.run(feeds), default.run(feeds)
+        for key in graph.outputs:
+            worst = max(worst, int(np.max(np.abs(got[key].astype(int) - exact[key].astype(int)))))
+    print(f"\nvww_96_int8 on onnxruntime (int8=True) vs the spec: up to {worst} LSB")
+    assert worst <= 4  # onnxruntime's rounding, not a wrong computation
+
+
+def _extension_model() -> onnx.ModelProto:
+    """Conv, then operators the importer has no spec operator for (Erf, ReduceMax with its
+    attributes, Elu), then Softmax."""
+    rng = np.random.default_rng(3)
+    w = helper.make_tensor("w", TensorProto.FLOAT, [4, 2, 3, 3], rng.normal(0, 0.5, 72))
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Erf", ["c"], ["e"]),
+        helper.make_node("ReduceMax", ["e"], ["m"], axes=[2, 3], keepdims=0),
+        helper.make_node("Elu", ["m"], ["u"], alpha=0.7),
+        helper.make_node("Softmax", ["u"], ["y"], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "extensions",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 6, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+        [w],
+    )
+    return onnx.shape_inference.infer_shapes(make_model(graph))
+
+
+def test_onnx_extension_nodes_run_as_their_onnx_operator() -> None:
+    model = _extension_model()
+    graph = tinyabi.load(model)
+    ops = {n.op for n in graph.nodes}
+    assert {"onnx.Erf", "onnx.ReduceMax", "onnx.Elu"} <= ops
+    session = tinyabi.Session(graph, backends=[ORT], strict=True)
+    assert_all_on(session, ORT)
+    for seed in range(3):
+        x = np.random.default_rng(seed).normal(0, 1, (1, 2, 6, 6)).astype(np.float32)
+        (want,) = run_onnxruntime(model, {"x": x})
+        (got,) = session.run([nhwc(x)]).values()
+        np.testing.assert_allclose(got, want, atol=1e-6, rtol=1e-5)
+
+
+def test_concurrent_runs_of_one_session_each_get_their_own_result() -> None:
+    graph = tinyabi.load(mobilenet_style(seed=2))
+    session = tinyabi.Session(graph, backends=[ORT], strict=True)
+    inputs = [nhwc(i) for i in images(8, seed=5)]
+    expected = [session.run([x]) for x in inputs]
+    failures: list[str] = []
+
+    def worker(index: int) -> None:
+        for _ in range(20):
+            got = session.run([inputs[index]])
+            for key, value in expected[index].items():
+                if not np.array_equal(got[key], value):
+                    failures.append(f"thread {index}: {key} differs")
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(inputs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures[:3]
+
+
+def test_options_are_checked_before_anything_runs() -> None:
+    graph = tinyabi.load(mobilenet_style())
+    with pytest.raises(OptionsError, match="int9"):
+        tinyabi.Session(graph, backends=[(ORT, {"int9": True})])
+    session = tinyabi.Session(graph, backends=[(ORT, {"threads": "1", "ops": "CONV_2D"})])
+    assert {n.backend for n in session.plan.nodes if n.op == "CONV_2D"} == {ORT}
+    assert {n.backend for n in session.plan.nodes if n.op != "CONV_2D"} == {"reference"}
+
+
+def test_float_signatures_conform_to_the_spec() -> None:
+    report = run_conformance(ORT, cases_per_signature=3, seed=11)
+    assert report.ok, report.failures
+    claimed = {r.op for r in report.results if r.passed}
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MEAN", "SOFTMAX"} <= claimed
+
+
+def test_a_model_onnxruntime_refuses_is_a_backend_error() -> None:
+    b = GraphBuilder("refused")
+    x = b.input("x", "float32", (2, 3))
+    y = b.tensor("y", "float32", (2, 3))
+    b.node("onnx.NoSuchOperator", [x], [y])
+    with pytest.raises(BackendError, match="onnxruntime refused the model"):
+        tinyabi.Session(b.build([y]), backends=[ORT], strict=True)
