@@ -262,8 +262,7 @@ class _Importer:
             tensor = c.tensors[ir]
             if ir in taken or ir in renames or tensor.is_constant:
                 # A tensor can carry one output name: the others get a copy.
-                shape = c.const(np.array(tensor.shape, np.int32), name + "_shape")
-                ir = c.node("RESHAPE", [ir, shape], tensor.dtype, tensor.quant)
+                ir = _copy(c, ir, name)
             if ir != name and name not in c.tensors:
                 renames[ir] = name
                 ir = name
@@ -271,6 +270,21 @@ class _Importer:
             final.append(ir)
         _rename(c, renames)
         c.outputs = final
+
+
+def _copy(c: Converter, ir: str, name: str) -> str:
+    """A copy of IR tensor ``ir`` (a RESHAPE to its own shape; ONNX's Identity as an extension
+    node where the spec's RESHAPE does not take the element type)."""
+    tensor = c.tensors[ir]
+    mark = c.mark()
+    try:
+        shape = c.const(np.array(tensor.shape, np.int32), name + "_shape")
+        return c.node("RESHAPE", [ir, shape], tensor.dtype, tensor.quant)
+    except GraphError:
+        c.rollback(mark)
+    out = c.add_tensor(Tensor(c.fresh(name), tensor.dtype, tensor.shape, tensor.quant))
+    c.raw_node(Node(c.node_name("identity", False), "onnx.Identity", [ir], [out], version=c.opset))
+    return out
 
 
 def _note_layout(graph: Graph) -> None:
