@@ -11,6 +11,7 @@ runs them, such as ``onnxruntime``).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -66,12 +67,10 @@ class TinyABIBackend(Backend):
     def prepare(cls, model: onnx.ModelProto, device: str = "CPU", **kwargs: Any) -> BackendRep:
         """Import ``model`` and compile a session; a model tinyabi cannot import or run raises
         a :class:`~tinyabi.errors.TinyABIError` naming the problem."""
-        try:
-            # The importer needs the shapes of what becomes an extension node; ONNX's test
-            # models do not always declare them.
+        # The importer needs the shapes of what becomes an extension node; ONNX's test models
+        # do not always declare them. Where inference fails, the importer names what is missing.
+        with contextlib.suppress(onnx.shape_inference.InferenceError, ValueError):
             model = onnx.shape_inference.infer_shapes(model)
-        except (onnx.shape_inference.InferenceError, ValueError):
-            pass  # the importer names what is missing
         graph = load_onnx(model)
         session = Session(graph, backends=list(cls.backends), fallback="error", strict=True)
         return TinyABIBackendRep(graph, session)
