@@ -90,7 +90,7 @@ def latency_table(seconds: float) -> list[str]:
 
 
 def node_test_lines() -> list[str]:
-    from tinyabi_onnx import node_suite
+    import tinyabi_onnx.node_suite as node_suite
 
     cases = node_suite.node_cases()
     mapped = [c for c in cases if node_suite.is_mapped(c.model)]
