@@ -170,3 +170,54 @@ def test_a_model_onnxruntime_refuses_is_a_backend_error() -> None:
     b.node("onnx.NoSuchOperator", [x], [y])
     with pytest.raises(BackendError, match="onnxruntime refused the model"):
         tinyabi.Session(b.build([y]), backends=[ORT], strict=True)
+
+
+def layout_graph() -> Graph:
+    """Values held in NCHW (after a convolution) flowing through every operator that works in
+    whatever order its input is held in, and through some that need NHWC."""
+    rng = np.random.default_rng(21)
+    f32 = np.float32
+    b = GraphBuilder("layouts")
+    x = b.input("x", "float32", (1, 6, 5, 3))
+
+    def t(name: str, shape: tuple[int, ...]) -> str:
+        return b.tensor(name, "float32", shape)
+
+    w = b.const("w", rng.normal(0, 0.5, (4, 3, 3, 3)).astype(f32))
+    bias = b.const("bias", rng.normal(0, 0.1, 4).astype(f32))
+    b.node("CONV_2D", [x, w, bias], [t("c", (1, 6, 5, 4))], padding="SAME")
+    b.node("ADD", ["c", b.const("k", rng.normal(0, 1, 4).astype(f32))], [t("a", (1, 6, 5, 4))])
+    b.node("MUL", ["a", "c"], [t("m", (1, 6, 5, 4))], fused_activation="RELU6")
+    pads = b.const("pads", np.array([[0, 0], [1, 0], [0, 2], [0, 0]], np.int32))
+    b.node("PAD", ["m", pads], [t("p", (1, 7, 7, 4))])
+    b.node("MAX_POOL_2D", ["p"], [t("mp", (1, 7, 7, 4))], padding="SAME", filter_h=2, filter_w=2)
+    b.node("CONCATENATION", ["mp", "p"], [t("cat", (1, 7, 7, 8))], axis=3)
+    b.node("SOFTMAX", ["cat"], [t("sm", (1, 7, 7, 8))], beta=0.5)
+    perm = b.const("perm", np.array([0, 3, 1, 2], np.int32))
+    b.node("TRANSPOSE", ["sm", perm], [t("tr", (1, 8, 7, 7))])
+    b.node("LOGISTIC", ["tr"], [t("lg", (1, 8, 7, 7))])
+    axes = b.const("axes", np.array([2, 3], np.int32))
+    b.node("MEAN", ["lg", axes], [t("mean", (1, 8))], keep_dims=False)
+    starts = [b.const(n, np.array(v, np.int32)) for n, v in [("s0", [0, 1]), ("s1", [1, 7])]]
+    b.node(
+        "STRIDED_SLICE",
+        ["mean", *starts, b.const("s2", np.array([1, 2], np.int32))],
+        [t("sl", (1, 3))],
+    )
+    b.node("RESHAPE", ["p"], [t("flat", (1, 196))], new_shape=[1, 196])
+    return b.build(["sl", "flat", "tr"])
+
+
+def test_values_held_in_nchw_flow_through_layout_indifferent_operators() -> None:
+    graph = layout_graph()
+    ours = tinyabi.Session(graph, backends=[ORT], strict=True)
+    assert_all_on(ours, ORT)
+    reference = tinyabi.Session(graph, backends=["reference"], strict=True)
+    for seed in range(3):
+        feeds = random_feeds(graph, seed)
+        got, want = ours.run(feeds), reference.run(feeds)
+        for key in graph.outputs:
+            np.testing.assert_allclose(got[key], want[key], atol=1e-5, rtol=1e-5, err_msg=key)
+    # The NHWC input into the convolution, the PAD result to NHWC for the RESHAPE that reads it
+    # in NHWC order; the TRANSPOSE to NCHW moves no data and its output needs none.
+    assert transposes(graph) == 2
