@@ -11,11 +11,13 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 from ort_models import images, make_model, mobilenet_style, nhwc, run_onnxruntime
+from tinyabi_onnxruntime.backend import OnnxRuntimeBackend
 from tinyabi_onnxruntime.export import export_partition
 
 import tinyabi
 from tests.conftest import shared_model
 from tinyabi.conformance import run_conformance
+from tinyabi.dispatch.planner import make_plan
 from tinyabi.errors import BackendError, OptionsError
 from tinyabi.ir import Graph, GraphBuilder
 
@@ -221,3 +223,18 @@ def test_values_held_in_nchw_flow_through_layout_indifferent_operators() -> None
     # The NHWC input into the convolution, the PAD result to NHWC for the RESHAPE that reads it
     # in NHWC order; the TRANSPOSE to NCHW moves no data and its output needs none.
     assert transposes(graph) == 2
+
+
+def test_extension_nodes_it_cannot_rebuild_are_declined_or_refused_by_name() -> None:
+    def one_node(op: str, **attrs: object) -> Graph:
+        b = GraphBuilder(op)
+        x = b.input("x", "float32", (2, 3))
+        b.node(op, [x], [b.tensor("y", "float32", (2, 3))], **attrs)
+        return b.build(["y"])
+
+    plan = make_plan(one_node("onnx.If", then_branch=b"\x00"), [OnnxRuntimeBackend()])
+    (decline,) = plan.nodes[0].declined
+    assert "subgraph attributes" in decline.reason
+    with pytest.raises(BackendError, match="attribute 'alpha' has no ONNX form"):
+        graph = one_node("onnx.Elu", alpha=object())
+        tinyabi.Session(graph, backends=[ORT], strict=True)

@@ -349,6 +349,11 @@ def lowering_problem(node: Node, graph: Graph) -> str | None:
         domain, _ = onnx_operator(node)
         if domain:
             return f"{node.op} is outside ONNX's default domain"
+        if any(isinstance(v, bytes) or (isinstance(v, list) and v and isinstance(v[0], bytes))
+               for v in node.attrs.values()):  # fmt: skip
+            # A subgraph reads outer values by their names in the original model, which the
+            # exported model does not keep.
+            return f"{node.op} has subgraph attributes, which are not exported"
         return None
     if node.op not in LOWERINGS:
         return f"{node.op} has no ONNX lowering in this backend"
@@ -363,24 +368,17 @@ def lowering_problem(node: Node, graph: Graph) -> str | None:
     return None
 
 
-def _attribute(name: str, value: Any) -> onnx.AttributeProto:
-    """An ONNX attribute from the plain value the importer kept."""
-    if isinstance(value, bytes):
-        graph = onnx.GraphProto()
-        graph.ParseFromString(value)
-        return helper.make_attribute(name, graph)
-    if isinstance(value, np.ndarray):
-        return helper.make_attribute(name, numpy_helper.from_array(value))
-    if isinstance(value, list) and value and isinstance(value[0], bytes):
-        graphs = []
-        for item in value:
-            graph = onnx.GraphProto()
-            graph.ParseFromString(item)
-            graphs.append(graph)
-        return helper.make_attribute(name, graphs)
-    if isinstance(value, list) and value and isinstance(value[0], np.ndarray):
-        return helper.make_attribute(name, [numpy_helper.from_array(v) for v in value])
-    return helper.make_attribute(name, value)
+def _attribute(node: Node, name: str, value: Any) -> onnx.AttributeProto:
+    """An ONNX attribute from the plain value the importer kept (numbers, strings, arrays and
+    lists of them); :class:`GraphError` naming it when it has no ONNX form."""
+    try:
+        if isinstance(value, np.ndarray):
+            return helper.make_attribute(name, numpy_helper.from_array(value))
+        if isinstance(value, list) and value and isinstance(value[0], np.ndarray):
+            return helper.make_attribute(name, [numpy_helper.from_array(v) for v in value])
+        return helper.make_attribute(name, value)
+    except (TypeError, ValueError) as exc:
+        raise GraphError(f"{node.describe()}: attribute {name!r} has no ONNX form: {exc}") from None
 
 
 def _extension(e: Exporter, node: Node) -> None:
@@ -392,7 +390,7 @@ def _extension(e: Exporter, node: Node) -> None:
     for key, value in node.attrs.items():
         if isinstance(value, list) and not value:
             continue  # an empty list has no type left; ONNX reads it as absent
-        proto.attribute.append(_attribute(key, value))
+        proto.attribute.append(_attribute(node, key, value))
     e.nodes.append(proto)
     for name, out in zip(node.outputs, outputs):
         e.alias(name, out, identity(len(g.tensor(name).shape)))
