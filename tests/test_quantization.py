@@ -212,7 +212,7 @@ def _problems(source: str, where: str) -> list[str]:
 def test_no_kernel_or_plugin_derives_multipliers_itself() -> None:
     files = _scanned_files()
     assert len(files) > 20, files
-    for package in ("tinyabi_cmsis_nn", "tinyabi_tflm", "tinyabi_npu"):
+    for package in ("tinyabi_cmsis_nn", "tinyabi_tflm", "tinyabi_npu", "tinyabi_onnxruntime"):
         assert any(package in path.parts for path in files), f"{package} is not scanned"
     problems = [
         p

@@ -1,4 +1,4 @@
-"""The ``tinyabi`` command line: run, plan, inspect, spec, backends, conformance.
+"""The ``tinyabi`` command line: run, plan, inspect, convert, spec, backends, conformance.
 
 Every command reports a bad input as one line on stderr and exits with status 2; ``--debug``
 shows the traceback instead.
@@ -32,6 +32,7 @@ __all__ = [
     "cmd_codegen",
     "cmd_compare",
     "cmd_conformance",
+    "cmd_convert",
     "cmd_demo",
     "cmd_inspect",
     "cmd_plan",
@@ -438,6 +439,25 @@ def cmd_codegen(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_convert(args: argparse.Namespace) -> int:
+    from tinyabi.session import as_graph
+    from tinyabi.tflite import export_tflite
+
+    graph = as_graph(args.model)
+    extensions = sorted({n.op for n in graph.nodes if n.is_extension and "." in n.op})
+    foreign = [op for op in extensions if not op.startswith("tflite.")]
+    if foreign:
+        raise InputError(
+            f"{args.model}: {len(foreign)} operator(s) have no TFLite form: "
+            f"{', '.join(foreign[:5])}{' ...' if len(foreign) > 5 else ''}"
+        )
+    data = export_tflite(graph, description=f"tinyabi convert {Path(args.model).name}")
+    out = Path(args.output)
+    out.write_bytes(data)
+    print(f"wrote {out} ({len(data):,} bytes, {len(graph.nodes)} operators)")
+    return 0
+
+
 def _names(text: str | None, upper: bool = False) -> list[str]:
     """A comma-separated list (repeated options joined) as names."""
     items = [i.strip() for i in (text or "").split(",") if i.strip()]
@@ -679,6 +699,15 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("model", help="a .tflite file")
     inspect.add_argument("--json", action="store_true", help="print JSON instead of text")
     inspect.set_defaults(func=cmd_inspect)
+
+    convert = sub.add_parser(
+        "convert", help="convert a model of any format tinyabi reads (.onnx, ...) to .tflite"
+    )
+    convert.add_argument("model", help="a model file (.tflite, or a format a plugin reads)")
+    convert.add_argument(
+        "--output", "-o", required=True, metavar="FILE.tflite", help="the .tflite file to write"
+    )
+    convert.set_defaults(func=cmd_convert)
 
     spec = sub.add_parser("spec", help="render the spec as Markdown and export its JSON Schema")
     spec.add_argument("--output", "-o", metavar="FILE.md", help="write the Markdown here")

@@ -15,7 +15,15 @@ from typing import Any
 import numpy as np
 import onnx
 
-from tinyabi_onnx.api import Graph, Node, Quantization, Tensor, infer_shapes, validate_node
+from tinyabi_onnx.api import (
+    Graph,
+    GraphError,
+    Node,
+    Quantization,
+    Tensor,
+    infer_shapes,
+    validate_node,
+)
 from tinyabi_onnx.layout import Perm, between, identity, inverse, permute
 from tinyabi_onnx.values import NotMapped, QuantizedConstant, Value
 
@@ -212,14 +220,28 @@ class Converter:
         if tuple(value.perm) == tuple(perm):
             return value.ir
         order = np.array(between(value.perm, perm), dtype=np.int32)
-        perm_const = self.const(order, value.ir + "_perm")
-        return self.node(
-            "TRANSPOSE",
-            [value.ir, perm_const],
-            value.dtype,
-            value.quant,
-            base=f"{value.ir}_t",
-        )
+        mark = self.mark()
+        try:
+            perm_const = self.const(order, value.ir + "_perm")
+            return self.node(
+                "TRANSPOSE",
+                [value.ir, perm_const],
+                value.dtype,
+                value.quant,
+                base=f"{value.ir}_t",
+            )
+        except GraphError:
+            self.rollback(mark)
+        # An element type or rank the spec's TRANSPOSE lacks: ONNX's own Transpose, as an
+        # extension node (a backend that runs ONNX operators takes it).
+        shape = tuple(self.tensors[value.ir].shape[int(a)] for a in order)
+        out = self.add_tensor(Tensor(self.fresh(f"{value.ir}_t"), value.dtype, shape, value.quant))
+        attrs = {"perm": [int(a) for a in order]}
+        self.raw_node(
+            Node(self.node_name("transpose", False), "onnx.Transpose", [value.ir], [out], attrs,
+                 version=self.opset)
+        )  # fmt: skip
+        return out
 
     def weight(self, value: Value | None) -> QuantizedConstant:
         """A dequantized constant (int8 weights, int32 biases)."""

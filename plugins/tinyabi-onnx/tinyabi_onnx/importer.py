@@ -239,7 +239,9 @@ class _Importer:
             outputs.append(ir)
         domain = "" if node.domain in DEFAULT_DOMAINS else node.domain + "."
         op = f"onnx.{domain}{node.op_type}"
-        c.raw_node(Node(c.node_name(node.op_type), op, inputs, outputs, attrs))
+        # The version is the opset the node's meaning is defined in (default domain only).
+        version = c.opset if not domain else 1
+        c.raw_node(Node(c.node_name(node.op_type), op, inputs, outputs, attrs, version=version))
 
     def _outputs(self) -> None:
         """Graph outputs: as ONNX computes them (dequantized), rank 4 in NHWC, under their
@@ -260,8 +262,7 @@ class _Importer:
             tensor = c.tensors[ir]
             if ir in taken or ir in renames or tensor.is_constant:
                 # A tensor can carry one output name: the others get a copy.
-                shape = c.const(np.array(tensor.shape, np.int32), name + "_shape")
-                ir = c.node("RESHAPE", [ir, shape], tensor.dtype, tensor.quant)
+                ir = _copy(c, ir, name)
             if ir != name and name not in c.tensors:
                 renames[ir] = name
                 ir = name
@@ -269,6 +270,21 @@ class _Importer:
             final.append(ir)
         _rename(c, renames)
         c.outputs = final
+
+
+def _copy(c: Converter, ir: str, name: str) -> str:
+    """A copy of IR tensor ``ir`` (a RESHAPE to its own shape; ONNX's Identity as an extension
+    node where the spec's RESHAPE does not take the element type)."""
+    tensor = c.tensors[ir]
+    mark = c.mark()
+    try:
+        shape = c.const(np.array(tensor.shape, np.int32), name + "_shape")
+        return c.node("RESHAPE", [ir, shape], tensor.dtype, tensor.quant)
+    except GraphError:
+        c.rollback(mark)
+    out = c.add_tensor(Tensor(c.fresh(name), tensor.dtype, tensor.shape, tensor.quant))
+    c.raw_node(Node(c.node_name("identity", False), "onnx.Identity", [ir], [out], version=c.opset))
+    return out
 
 
 def _note_layout(graph: Graph) -> None:
