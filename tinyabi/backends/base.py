@@ -29,6 +29,7 @@ __all__ = [
     "BackendOptions",
     "CompiledPartition",
     "Estimate",
+    "LayerCost",
     "MemoryNeeds",
     "NameList",
     "Pattern",
@@ -83,6 +84,22 @@ class Estimate:
 
 
 @dataclass(frozen=True)
+class LayerCost:
+    """What one layer (node) of a partition cost in one run, as far as the backend can tell.
+
+    ``node`` is the name of a node of the partition graph. Each measure is ``None`` when the
+    backend cannot tell it: ``seconds`` is host (wall-clock) time, ``instructions`` counted
+    instructions (e.g. a Cortex-M core under QEMU with ``-icount``), ``cycles`` simulated
+    hardware cycles (e.g. an NPU's cycle model).
+    """
+
+    node: str
+    seconds: float | None = None
+    instructions: int | None = None
+    cycles: int | None = None
+
+
+@dataclass(frozen=True)
 class Pattern:
     """A chain of operators a backend wants to take as one unit (e.g. ``PAD`` then ``CONV_2D``).
 
@@ -112,6 +129,21 @@ class CompiledPartition(ABC):
         keeps each run atomic: resetting or updating its state and running happen under the
         same lock. Returned arrays belong to the caller and must not be changed by later runs.
         """
+
+    def profile(
+        self, inputs: Mapping[str, np.ndarray]
+    ) -> tuple[dict[str, np.ndarray], list[LayerCost]] | None:
+        """Run once like :meth:`run` and say what each layer cost; ``None`` (the default) when
+        the backend cannot tell per layer.
+
+        Returns the outputs (exactly what :meth:`run` returns for ``inputs``) and one
+        :class:`LayerCost` per node of the partition graph that ran, in execution order, each
+        naming its node. :meth:`Session.profile <tinyabi.session.Session.profile>` calls it
+        instead of :meth:`run` when profiling, takes the medians over its runs and times the
+        whole call as the partition's time. The same thread-safety and state rules as
+        :meth:`run` apply.
+        """
+        return None
 
     def reset(self) -> None:
         """Return the partition's state to where it started, as TFLM's ``reset()`` does.

@@ -6,12 +6,13 @@ third-party backend.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from tinyabi.backends.base import Backend, CompiledPartition, Verdict
+from tinyabi.backends.base import Backend, CompiledPartition, LayerCost, Verdict
 from tinyabi.hookspecs import hookimpl
 from tinyabi.ir.graph import Graph, Node
 from tinyabi.ir.validate import NodeCheck
@@ -36,6 +37,22 @@ class ReferencePartition(CompiledPartition):
             results = evaluate([None if n is None else values[n] for n in node.inputs])
             values.update(zip(node.outputs, results))
         return {name: values[name] for name in self.graph.outputs}
+
+    def profile(
+        self, inputs: Mapping[str, np.ndarray]
+    ) -> tuple[dict[str, np.ndarray], list[LayerCost]]:
+        """Run once and time every node on the host."""
+        values: dict[str, Any] = dict(self._constants)
+        values.update(inputs)
+        costs = []
+        clock = time.perf_counter
+        for node, evaluate in self._steps:
+            operands = [None if n is None else values[n] for n in node.inputs]
+            start = clock()
+            results = evaluate(operands)
+            costs.append(LayerCost(node=node.name, seconds=clock() - start))
+            values.update(zip(node.outputs, results))
+        return {name: values[name] for name in self.graph.outputs}, costs
 
 
 class ReferenceBackend(Backend):
