@@ -130,6 +130,21 @@ class CompiledPartition(ABC):
         same lock. Returned arrays belong to the caller and must not be changed by later runs.
         """
 
+    def run_batch(self, inputs: Mapping[str, np.ndarray], count: int) -> dict[str, np.ndarray]:
+        """Run ``count`` samples: every input holds them along a new leading axis (shape
+        ``(count, *shape)`` for a tensor of shape ``shape``); returns every output likewise.
+
+        The result must equal ``count`` calls of :meth:`run`, byte for byte (a stateful
+        partition carries its state from one sample to the next, as those calls would). The
+        default makes exactly those calls; a backend that computes a batch in one call (the
+        reference backend stacks the samples along the leading axis) overrides it.
+        """
+        names = list(inputs)
+        results = [self.run({name: inputs[name][i] for name in names}) for i in range(count)]
+        if not results:
+            raise BackendError("run_batch needs at least one sample")
+        return {name: np.stack([r[name] for r in results]) for name in results[0]}
+
     def profile(
         self, inputs: Mapping[str, np.ndarray]
     ) -> tuple[dict[str, np.ndarray], list[LayerCost]] | None:
