@@ -47,7 +47,7 @@ def _force_one_call(sess: tinyabi.Session) -> None:
     """Every node that can take the stack in one call does, whatever its outputs' size."""
     for part in sess.compiled:
         assert isinstance(part, ReferencePartition)
-        part.BATCH_ELEMENTS = 1 << 40
+        part.BATCH_ELEMENTS = part.BATCH_WINDOW_ELEMENTS = 1 << 40
 
 
 @pytest.mark.parametrize("name", INT8_MODELS + FLOAT_MODELS)
@@ -59,8 +59,7 @@ def test_shared_models_batched_as_run_one_by_one(name: str, one_call: bool) -> N
     _assert_batch_is_runs(sess, count=5, chunk=3)  # a chunk of 3, then the remaining 2
     (part,) = sess.compiled
     assert isinstance(part, ReferencePartition)
-    _, steps = part._batch_plan(3)
-    in_one_call = [node.name for node, _, _, outputs in steps if outputs is not None]
+    in_one_call = part.batch_plan(3).stacked_nodes
     assert in_one_call  # at least the head (SOFTMAX, FULLY_CONNECTED) takes the stack
     if one_call:
         assert len(in_one_call) == len(sess.graph.nodes)
