@@ -46,6 +46,24 @@ class ReferencePartition(CompiledPartition):
         self.graph = graph
         self._constants = {n: t.data for n, t in graph.tensors.items() if t.data is not None}
         self._steps = [(node, prepare(node, graph)) for node in graph.nodes]
+        # What run() does per node, worked out once: the kernel, its operand list with the
+        # constants in place, where the other operands go, and the names of its outputs.
+        self._program = [
+            (
+                evaluate,
+                [None if n is None else self._constants.get(n) for n in node.inputs],
+                tuple(
+                    (i, n)
+                    for i, n in enumerate(node.inputs)
+                    if n is not None and n not in self._constants
+                ),
+                tuple(node.outputs),
+            )
+            for node, evaluate in self._steps
+        ]
+        # Constant outputs (nothing computes them) come back as they are.
+        self._passed = {n: self._constants[n] for n in graph.outputs if n in self._constants}
+        self._outputs = tuple(graph.outputs)
         self._stateful = any(t.variable or t.scratch for t in graph.tensors.values())
         self._batch_plans: dict[int, BatchPlan] = {}
         self._batch_lock = threading.Lock()
@@ -69,12 +87,19 @@ class ReferencePartition(CompiledPartition):
             return plan
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        values: dict[str, Any] = dict(self._constants)
-        values.update(inputs)
-        for node, evaluate in self._steps:
-            results = evaluate([None if n is None else values[n] for n in node.inputs])
-            values.update(zip(node.outputs, results))
-        return {name: values[name] for name in self.graph.outputs}
+        values: dict[str, Any] = dict(inputs)
+        if self._passed:
+            values.update(self._passed)
+        for evaluate, template, slots, outputs in self._program:
+            args = template.copy()
+            for i, name in slots:
+                args[i] = values[name]
+            results = evaluate(args)
+            if len(outputs) == 1:
+                values[outputs[0]] = results[0]
+            else:
+                values.update(zip(outputs, results))
+        return {name: values[name] for name in self._outputs}
 
     def profile(
         self, inputs: Mapping[str, np.ndarray]
