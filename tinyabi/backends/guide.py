@@ -69,6 +69,10 @@ _RULES = """\
   under QEMU) and/or simulated `cycles` (an accelerator's model), each `None` when unknown.
   `Session.profile()` and `tinyabi run --profile` show them as rows under your partition; the
   default (`None`) shows the partition's time alone.
+- **Batches (optional).** `CompiledPartition.run_batch(inputs, count)` gets `count` samples along
+  a new leading axis of every input and returns every output likewise; `Session.run_batch` and
+  `tinyabi compare --against` call it. The default runs the samples one by one through `run`;
+  override it only if your runtime computes a batch faster, and keep the bytes those runs give.
 - **Quantization.** Take every quantization parameter (multipliers, shifts, offsets, clamps,
   tables) from `tinyabi.quantization`: its functions implement the spec's arithmetic once, and
   the conformance suite checks you against it.
