@@ -96,12 +96,15 @@ def _mixing_graph() -> Graph:
     rows = b.const("rows", np.arange(48, dtype=np.int8).reshape(2, 6, 4), q)
     a = b.tensor("a", "int8", (2, 6, 4), q)
     b.node("ADD", [x, rows], [a])
-    return b.build([s, relu, a])
+    w = b.input("w", "int8", (3, 4), (0.02, 0))  # a filter fed at run time, one per sample
+    f = b.tensor("f", "int8", (12, 3), (0.1, -5))
+    b.node("FULLY_CONNECTED", [x, w, None], [f])
+    return b.build([s, relu, a, f])
 
 
 def test_nodes_that_mix_samples_run_one_sample_at_a_time() -> None:
     graph = _mixing_graph()
-    mixing = {"TRANSPOSE", "MEAN", "SOFTMAX", "CONCATENATION", "ADD"}
+    mixing = {"TRANSPOSE", "MEAN", "SOFTMAX", "CONCATENATION", "ADD", "FULLY_CONNECTED"}
     assert [node_batches(n, graph) for n in graph.nodes] == [
         n.op not in mixing for n in graph.nodes
     ]

@@ -47,6 +47,14 @@ def _always(node: Node, graph: Graph) -> bool:
     return True
 
 
+def _constant_operands(node: Node, graph: Graph) -> bool:
+    """Every operand but the activation (filters, biases, shapes) is constant: a filter fed at
+    run time would be stacked like an activation."""
+    data = 2 if node.op == "TRANSPOSE_CONV" else 0
+    tensors = graph.node_inputs(node)
+    return all(t is None or t.is_constant for i, t in enumerate(tensors) if i != data)
+
+
 def _softmax(node: Node, graph: Graph) -> bool:
     return len(graph.tensor(node.outputs[0]).shape) >= 2  # the last axis is not the batch's
 
@@ -90,8 +98,8 @@ def _transpose(node: Node, graph: Graph) -> bool:
 
 _CHECKS: dict[str, _Check] = {
     **dict.fromkeys(_ELEMENTWISE, _always),
-    **dict.fromkeys(_NHWC, _always),
-    "FULLY_CONNECTED": _always,  # rows; the shape rule checks the batched rows below
+    **dict.fromkeys(_NHWC, _constant_operands),
+    "FULLY_CONNECTED": _constant_operands,  # rows; the shape rule checks the batched rows
     "RESHAPE": _always,  # row-major: each sample stays one block; its shape is rebound
     "SOFTMAX": _softmax,
     "ADD": _binary,
