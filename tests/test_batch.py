@@ -142,3 +142,30 @@ def test_a_backend_returning_a_wrong_batch_is_named() -> None:
     sess = tinyabi.Session(graph, backends=["fault-shape"], registry=toy_registry())
     with pytest.raises(BackendError, match=r"'fault-shape' partition \d+ returned int8\[3, "):
         sess.run_batch(_samples(graph, 3))
+
+
+def test_batches_from_several_threads() -> None:
+    """Threads with batches of different sizes share the session (plans made under a lock)."""
+    import threading
+
+    graph = tinyabi.load(shared_model("kws_ref_model"))
+    sess = tinyabi.Session(graph, backends=["reference"])
+    feeds = [_samples(graph, count, seed=count) for count in (2, 3, 4, 5, 2, 3)]
+    want = [
+        [sess.run({n: v[i] for n, v in f.items()}) for i in range(len(next(iter(f.values()))))]
+        for f in feeds
+    ]
+    errors: list[str] = []
+
+    def worker(k: int) -> None:
+        got = sess.run_batch(feeds[k])
+        for i, single in enumerate(want[k]):
+            if any(got[n][i].tobytes() != v.tobytes() for n, v in single.items()):
+                errors.append(f"thread {k} sample {i} differs")
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(len(feeds))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
