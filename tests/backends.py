@@ -8,7 +8,8 @@
 * :class:`ExtensionBackend` (``toy-ext``): runs the extension operator ``toy.DOUBLE``.
 * fault injection (``fault-*``): raising in the constructor, ``supports``, ``compile`` or
   ``run``, compiling to ``None``, returning a wrong shape or dtype or no outputs or outputs one
-  LSB high, and claiming ``DEPTHWISE_CONV_2D`` but refusing it when compiling.
+  LSB high, profiling a node it does not hold, and claiming ``DEPTHWISE_CONV_2D`` but
+  refusing it when compiling.
 
 :func:`toy_registry` registers them all through a plugin object with ``@hookimpl``.
 """
@@ -26,6 +27,7 @@ from tinyabi.backends.base import (
     BackendOptions,
     CompiledPartition,
     Estimate,
+    LayerCost,
     MemoryNeeds,
     NameList,
     Pattern,
@@ -292,7 +294,16 @@ class _BadPartition(CompiledPartition):
             return {k: v.astype(np.float32) for k, v in outputs.items()}
         if self.fault == "lsb":
             return {k: _one_lsb_up(v) for k, v in outputs.items()}
+        if self.fault == "profile":
+            return outputs
         raise AssertionError(self.fault)
+
+    def profile(
+        self, inputs: Mapping[str, np.ndarray]
+    ) -> tuple[dict[str, np.ndarray], list[LayerCost]] | None:
+        if self.fault != "profile":
+            return None
+        return self.run(inputs), [LayerCost(node="not-a-node-of-it", seconds=1.0)]
 
 
 def _one_lsb_up(values: np.ndarray) -> np.ndarray:
@@ -339,6 +350,13 @@ class OneLsbUp(RunRaises):
     fault = "lsb"
 
 
+class ProfilesStrangers(RunRaises):
+    """The compiled partition runs right but profiles a node it does not hold."""
+
+    name = "fault-profile"
+    fault = "profile"
+
+
 TOY_BACKENDS: list[type[Backend]] = [
     ToyA,
     ToyB,
@@ -356,6 +374,7 @@ TOY_BACKENDS: list[type[Backend]] = [
     WrongDtype,
     MissingOutputs,
     OneLsbUp,
+    ProfilesStrangers,
 ]
 
 

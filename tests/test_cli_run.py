@@ -83,6 +83,12 @@ def test_profile_prints_a_table_per_partition() -> None:
     assert "profile: median of 3 run(s)" in result.stdout
     assert "total" in result.stdout
     session = tinyabi.Session(tinyabi.load(shared_model("ad01_int8")))
+    lines = result.stdout.splitlines()
+    # Every node of the reference partition has its row (node, op, time, share) under it.
+    start = next(i for i, line in enumerate(lines) if line.split()[:2] == ["0", "reference"])
+    rows = [line.split() for line in lines[start + 1 : start + 1 + len(session.graph.nodes)]]
+    assert [r[:2] for r in rows] == [[n.name, n.op] for n in session.graph.nodes]
+    assert all(r[3] == "ms" and r[4].endswith("%") for r in rows)
     graph = session.graph
     profile = session.profile({graph.inputs[0]: np.zeros((1, 640), np.int8)}, runs=2)
     assert json.loads(profile.model_dump_json())["runs"] == 2

@@ -5,6 +5,7 @@ Backends here are the toy backends of ``tests/backends.py``, registered without 
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -651,6 +652,57 @@ def test_profile_reports_every_partition() -> None:
     assert len(profile.partitions) > 2
     assert all(t.median_seconds > 0 for t in profile.partitions)
     assert profile.median_total_seconds >= sum(t.median_seconds for t in profile.partitions) * 0.5
+
+
+@pytest.mark.parametrize("name", INT8_MODELS)
+def test_profile_has_a_row_per_node_under_its_partition(name: str) -> None:
+    """Reference partitions (also those toy-a compiles with the reference kernels) time every
+    node: the rows name the plan's nodes in order, with their operators, and in one run the
+    layers' times add up to no more than their partition's."""
+    graph = load(name)
+    s = session(graph, [("toy-a", {"ops": ["CONV_2D"]})])
+    profile = s.profile(random_inputs(graph), runs=1)
+    ops = {n.name: n.op for n in graph.nodes}
+    for row, part in zip(profile.partitions, s.plan.partitions):
+        assert [layer.node for layer in row.layers] == part.nodes
+        assert [layer.op for layer in row.layers] == [ops[n] for n in part.nodes]
+        seconds = [layer.median_seconds for layer in row.layers]
+        assert all(t is not None and t > 0 for t in seconds)
+        assert sum(t or 0.0 for t in seconds) <= row.median_seconds
+        assert all(layer.instructions is None and layer.cycles is None for layer in row.layers)
+        assert row.instructions is None and row.cycles is None
+    assert profile.instructions is None and profile.cycles is None
+    table = str(profile).splitlines()
+    for node in graph.nodes:
+        assert sum(line.split()[:2] == [node.name[:25], node.op] for line in table) == 1
+    data = json.loads(profile.model_dump_json())
+    assert [len(p["layers"]) for p in data["partitions"]] == [
+        len(p.nodes) for p in s.plan.partitions
+    ]
+
+
+def test_profile_medians_over_runs_and_partitions_without_layers() -> None:
+    """A partition whose backend cannot tell per layer (the default ``profile``) has no layer
+    rows; the others have one row per node however many runs are taken."""
+    graph = load("ad01_int8")
+    s = session(
+        graph, [("fault-lsb", {"ops": ["FULLY_CONNECTED"], "nodes": [graph.nodes[0].name]})]
+    )
+    profile = s.profile(random_inputs(graph), runs=5)
+    assert [p.backend for p in profile.partitions] == ["fault-lsb", "reference"]
+    first, rest = profile.partitions
+    assert first.layers == [] and first.median_seconds > 0
+    assert [layer.node for layer in rest.layers] == s.plan.partitions[1].nodes
+    assert "fault-lsb" in str(profile)
+
+
+def test_profile_rejects_costs_of_nodes_a_partition_does_not_hold() -> None:
+    graph = load("kws_ref_model")
+    s = session(graph, ["fault-profile"], strict=True)
+    assert any(p.backend == "fault-profile" for p in s.plan.partitions)
+    with pytest.raises(BackendError, match=r"fault-profile.*not-a-node-of-it.*not a LayerCost"):
+        s.profile(random_inputs(graph), runs=1)
+    assert_same_outputs(s, graph)  # run() is unaffected
 
 
 @pytest.mark.parametrize("name", INT8_MODELS)

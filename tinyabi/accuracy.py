@@ -129,11 +129,16 @@ def compare_with_float(
     labels: Sequence[int] | None = None,
     backends: Sequence[Any] = ("reference",),
     float_backends: Sequence[Any] = ("reference",),
+    batch: int = 256,
 ) -> AccuracyReport:
     """Run every sample (real inputs by the float model's input names) through both models and
-    compare the outputs (see the module); inputs and outputs correspond by position."""
+    compare the outputs (see the module); inputs and outputs correspond by position. Samples go
+    through :meth:`Session.run_batch <tinyabi.session.Session.run_batch>` ``batch`` at a time
+    (outputs byte-identical with one run per sample)."""
     from tinyabi.session import Session
 
+    if batch < 1:
+        raise InputError(f"batch must be at least 1, got {batch}")
     if labels is not None and len(labels) != len(samples):
         raise InputError(f"{len(labels)} labels for {len(samples)} samples")
     if len(int_graph.outputs) != len(float_graph.outputs):
@@ -149,25 +154,31 @@ def compare_with_float(
     agree = dict.fromkeys(int_graph.outputs, 0)
     right_int = dict.fromkeys(int_graph.outputs, 0)
     right_float = dict.fromkeys(int_graph.outputs, 0)
-    for k, sample in enumerate(progress(samples, "evaluating", unit="sample")):
-        float_feeds = {f: np.asarray(sample[f], dtype=np.float32) for f in float_graph.inputs}
+    starts = range(0, len(samples), batch)
+    for start in progress(starts, "evaluating", total=len(starts), unit="batch"):
+        chunk = samples[start : start + batch]
+        float_feeds = {
+            f: np.stack([np.asarray(sample[f], dtype=np.float32) for sample in chunk])
+            for f in float_graph.inputs
+        }
         int_feeds = {
             iname: prepare_input(int_graph, iname, float_feeds[fname])[0]
             for iname, fname in zip(int_graph.inputs, float_graph.inputs)
         }
-        got = int_session.run(int_feeds)
-        want = float_session.run(float_feeds)
+        got = int_session.run_batch(int_feeds, chunk=batch)
+        want = float_session.run_batch(float_feeds, chunk=batch)
         for iname, fname in pairs:
-            real = _real(int_graph, iname, got[iname])
-            truth = want[fname].astype(np.float64)
-            signal[iname] += float(np.sum(truth**2))
-            noise[iname] += float(np.sum((truth - real) ** 2))
-            worst[iname] = max(worst[iname], float(np.max(np.abs(truth - real), initial=0.0)))
-            picked_int, picked_float = int(np.argmax(real)), int(np.argmax(truth))
-            agree[iname] += picked_int == picked_float
-            if labels is not None:
-                right_int[iname] += picked_int == labels[k]
-                right_float[iname] += picked_float == labels[k]
+            reals = _real(int_graph, iname, got[iname])
+            truths = want[fname].astype(np.float64)
+            for i, (real, truth) in enumerate(zip(reals, truths)):
+                signal[iname] += float(np.sum(truth**2))
+                noise[iname] += float(np.sum((truth - real) ** 2))
+                worst[iname] = max(worst[iname], float(np.max(np.abs(truth - real), initial=0.0)))
+                picked_int, picked_float = int(np.argmax(real)), int(np.argmax(truth))
+                agree[iname] += picked_int == picked_float
+                if labels is not None:
+                    right_int[iname] += picked_int == labels[start + i]
+                    right_float[iname] += picked_float == labels[start + i]
     n = len(samples)
     outputs = []
     for iname, fname in pairs:

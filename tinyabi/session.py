@@ -17,9 +17,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel
 
-from tinyabi.backends.base import Backend, CompiledPartition
+from tinyabi.backends.base import Backend, CompiledPartition, LayerCost
 from tinyabi.backends.registry import BackendRegistry, default_registry
 from tinyabi.dispatch.memory import plan_memory
 from tinyabi.dispatch.plan import Fallback, MemoryPlan, PartitionPlan, Plan
@@ -32,6 +31,7 @@ from tinyabi.errors import (
     UnsupportedOperatorError,
 )
 from tinyabi.ir.graph import Graph, numpy_dtype
+from tinyabi.profiling import PartitionTiming, Profile, known_sum, layer_timings
 
 __all__ = ["BackendSpec", "Feeds", "ModelLike", "PartitionTiming", "Profile", "Session", "as_graph"]
 
@@ -55,39 +55,6 @@ def as_graph(model: ModelLike) -> Graph:
     )
     graph = default_plugin_manager().hook.tinyabi_load_model(data=data, suffix=suffix)
     return graph if graph is not None else load_tflite(data)
-
-
-class PartitionTiming(BaseModel):
-    """Median time of one partition over the profiled runs."""
-
-    index: int
-    backend: str
-    nodes: int
-    median_seconds: float
-
-
-class Profile(BaseModel):
-    """Per-partition times of :meth:`Session.profile`; ``str()`` gives a table, and
-    ``model_dump_json()`` the same data as JSON."""
-
-    runs: int
-    partitions: list[PartitionTiming]
-    median_total_seconds: float
-
-    def __str__(self) -> str:
-        total = self.median_total_seconds
-        lines = [
-            f"profile: median of {self.runs} run(s)",
-            f"{'partition':>9}  {'backend':<16} {'nodes':>5} {'median':>12} {'share':>6}",
-        ]
-        for p in self.partitions:
-            share = p.median_seconds / total if total > 0 else 0.0
-            lines.append(
-                f"{p.index:>9}  {p.backend:<16} {p.nodes:>5} "
-                f"{p.median_seconds * 1e3:>9.3f} ms {share:>6.1%}"
-            )
-        lines.append(f"{'total':>9}  {'':<16} {'':>5} {total * 1e3:>9.3f} ms")
-        return "\n".join(lines)
 
 
 class Session:
@@ -130,6 +97,9 @@ class Session:
         # per partition its compiled form, inputs and expected outputs.
         self._feed_types = [
             (n, numpy_dtype(graph.tensor(n).dtype), graph.tensor(n).shape) for n in graph.inputs
+        ]
+        self._output_types = [
+            (n, numpy_dtype(graph.tensor(n).dtype), graph.tensor(n).shape) for n in graph.outputs
         ]
         self._steps = [
             (
@@ -337,6 +307,95 @@ class Session:
             feeds = self.check_feeds(feeds)  # raises with a message saying what is wrong
         return self._run(feeds, None)  # type: ignore[arg-type]
 
+    def run_batch(self, feeds: Feeds, chunk: int = 256) -> dict[str, np.ndarray]:
+        """Run N samples: every input holds them along a new leading axis (shape
+        ``(N, *shape)``); returns every output likewise, byte-identical with N calls of
+        :meth:`run`.
+
+        Each partition gets up to ``chunk`` samples per call of its
+        :meth:`~tinyabi.backends.base.CompiledPartition.run_batch`: the reference backend
+        computes them together, other backends one by one unless they batch too."""
+        if chunk < 1:
+            raise InputError(f"chunk must be at least 1, got {chunk}")
+        named = self._check_batch(feeds)
+        count = len(next(iter(named.values()))) if named else 1
+        results = {
+            name: np.empty((count, *shape), dtype) for name, dtype, shape in self._output_types
+        }
+        for start in range(0, count, chunk):
+            size = min(chunk, count - start)
+            part = {name: value[start : start + size] for name, value in named.items()}
+            for name, value in self._run_chunk(part, size).items():
+                results[name][start : start + size] = value
+        return results
+
+    def _check_batch(self, feeds: Feeds) -> dict[str, np.ndarray]:
+        """The batched feeds by input name, after checking names, dtypes, shapes and that they
+        hold the same number of samples."""
+        named = (
+            dict(feeds)
+            if isinstance(feeds, Mapping)
+            else dict(zip(self.graph.inputs, feeds))
+            if len(feeds) == len(self.graph.inputs)
+            else None
+        )
+        if named is None or set(named) != set(self.graph.inputs):
+            given = list(feeds) if isinstance(feeds, Mapping) else f"{len(feeds)} arrays"
+            raise InputError(
+                f"inputs do not match the model: got {given}, the model's inputs are "
+                f"{self.graph.inputs}"
+            )
+        counts = set()
+        for name, dtype, shape in self._feed_types:
+            value = named[name]
+            if not isinstance(value, np.ndarray):
+                raise InputError(
+                    f"input {name!r}: expected a numpy array, got {type(value).__name__}"
+                )
+            if value.dtype != dtype or value.ndim != len(shape) + 1 or value.shape[1:] != shape:
+                raise InputError(
+                    f"input {name!r}: expected {dtype}[N, {', '.join(map(str, shape))}] "
+                    f"(N samples), got {value.dtype}{list(value.shape)}"
+                )
+            counts.add(len(value))
+        if len(counts) > 1:
+            raise InputError(f"the inputs hold different numbers of samples: {sorted(counts)}")
+        return {name: named[name] for name in self.graph.inputs}
+
+    def _run_chunk(self, feeds: dict[str, np.ndarray], count: int) -> dict[str, np.ndarray]:
+        values: dict[str, np.ndarray] = dict(feeds)
+        for part, compiled, input_names, expected in self._steps:
+            inputs = {name: values[name] for name in input_names}
+            try:
+                outputs = compiled.run_batch(inputs, count)
+            except Exception as exc:
+                raise BackendError(
+                    f"backend {part.backend!r} failed running partition {part.index} on a "
+                    f"batch of {count} (nodes {part.nodes}): {type(exc).__name__}: {exc}"
+                ) from None
+            for name, dtype, shape in expected:
+                value = outputs.get(name) if isinstance(outputs, Mapping) else None
+                if (
+                    not isinstance(value, np.ndarray)
+                    or value.dtype != dtype
+                    or value.shape != (count, *shape)
+                ):
+                    got = f"{getattr(value, 'dtype', type(value).__name__)}"
+                    got += f"{list(getattr(value, 'shape', []))}"
+                    raise BackendError(
+                        f"backend {part.backend!r} partition {part.index} returned {got} for "
+                        f"{name!r} on a batch of {count}, expected {dtype}"
+                        f"{[count, *shape]}"
+                    )
+                values[name] = value
+        result = {}
+        for name in self.graph.outputs:
+            if name not in values:  # a constant output
+                data = np.asarray(self.graph.tensor(name).data)
+                values[name] = np.broadcast_to(data, (count, *data.shape))
+            result[name] = values[name]
+        return result
+
     def _feeds_ok(self, feeds: Feeds) -> bool:
         """The fast path of :meth:`check_feeds`: a dict of exactly the right arrays."""
         if type(feeds) is not dict or len(feeds) != len(self._feed_types):
@@ -348,41 +407,57 @@ class Session:
         return True
 
     def profile(self, feeds: Feeds, runs: int = 10) -> Profile:
-        """Run ``runs`` times and report each partition's median time."""
+        """Run ``runs`` times and report each partition's median time and, where its backend
+        can tell (:meth:`CompiledPartition.profile
+        <tinyabi.backends.base.CompiledPartition.profile>`), each layer's median seconds,
+        instructions and cycles (see :mod:`tinyabi.profiling`)."""
+        if runs < 1:
+            raise InputError(f"runs must be at least 1, got {runs}")
         checked = self.check_feeds(feeds)
-        times: list[list[float]] = [[] for _ in self.plan.partitions]
+        parts = self.plan.partitions
+        times: list[list[float]] = [[] for _ in parts]
+        layers: list[list[list[LayerCost]]] = [[] for _ in parts]
         totals = []
         for _ in range(runs):
             start = time.perf_counter()
-            self._run(checked, times)
+            self._run(checked, (times, layers))
             totals.append(time.perf_counter() - start)
-        return Profile(
-            runs=runs,
-            partitions=[
+        ops = {node.name: node.op for node in self.graph.nodes}
+        timings = []
+        for p, t, costs in zip(parts, times, layers):
+            rows = layer_timings(costs, ops)
+            timings.append(
                 PartitionTiming(
                     index=p.index,
                     backend=p.backend,
                     nodes=len(p.nodes),
                     median_seconds=statistics.median(t),
+                    instructions=known_sum([r.instructions for r in rows], every=True),
+                    cycles=known_sum([r.cycles for r in rows], every=True),
+                    layers=rows,
                 )
-                for p, t in zip(self.plan.partitions, times)
-            ],
+            )
+        return Profile(
+            runs=runs,
+            partitions=timings,
             median_total_seconds=statistics.median(totals),
+            instructions=known_sum([t.instructions for t in timings], every=False),
+            cycles=known_sum([t.cycles for t in timings], every=False),
         )
 
     def _run(
-        self, feeds: dict[str, np.ndarray], times: list[list[float]] | None
+        self, feeds: dict[str, np.ndarray], profile: _Recorder | None
     ) -> dict[str, np.ndarray]:
-        if self._whole is not None and times is None:
+        if self._whole is not None and profile is None:
             part, compiled, _, expected = self._whole
             return self._collect(part, self._call(part, compiled, feeds), expected, {})
         values: dict[str, np.ndarray] = dict(feeds)
         for part, compiled, input_names, expected in self._steps:
             inputs = {name: values[name] for name in input_names}
-            start = time.perf_counter() if times is not None else 0.0
-            outputs = self._call(part, compiled, inputs)
-            if times is not None:
-                times[part.index].append(time.perf_counter() - start)
+            if profile is None:
+                outputs = self._call(part, compiled, inputs)
+            else:
+                outputs = self._profile_call(part, compiled, inputs, profile)
             self._collect(part, outputs, expected, values)
         result = {}
         for name in self.graph.outputs:
@@ -391,6 +466,35 @@ class Session:
                 values[name] = np.array(data)
             result[name] = values[name]
         return result
+
+    def _profile_call(
+        self, part: PartitionPlan, compiled: CompiledPartition, inputs: Any, record: _Recorder
+    ) -> Any:
+        """Run a partition through its ``profile`` (its ``run`` when it has none), record its
+        time and its layers' costs, and return its outputs."""
+        start = time.perf_counter()
+        try:
+            profiled = compiled.profile(inputs)
+        except Exception as exc:
+            raise BackendError(
+                f"backend {part.backend!r} failed profiling partition {part.index} "
+                f"(nodes {part.nodes}): {type(exc).__name__}: {exc}"
+            ) from None
+        if profiled is None:
+            outputs = self._call(part, compiled, inputs)
+            record[0][part.index].append(time.perf_counter() - start)
+            return outputs
+        record[0][part.index].append(time.perf_counter() - start)
+        outputs, costs = profiled
+        names = set(part.nodes)
+        for cost in costs:
+            if not isinstance(cost, LayerCost) or cost.node not in names:
+                raise BackendError(
+                    f"backend {part.backend!r} profiled partition {part.index} with {cost!r}, "
+                    f"not a LayerCost of one of its nodes ({_node_list(part.nodes)})"
+                )
+        record[1][part.index].append(list(costs))
+        return outputs
 
     @staticmethod
     def _call(part: PartitionPlan, compiled: CompiledPartition, inputs: Any) -> Any:
@@ -441,6 +545,10 @@ class Session:
         ``reset()`` does; the next :meth:`run` starts from the initial state."""
         for compiled in self._compiled:
             compiled.reset()
+
+
+#: Where :meth:`Session.profile` collects, per partition, its times and its layers' costs.
+_Recorder = tuple[list[list[float]], list[list[list[LayerCost]]]]
 
 
 def _node_list(nodes: Sequence[str], shown: int = 3) -> str:

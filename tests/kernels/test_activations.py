@@ -180,6 +180,20 @@ def test_int8_softmax_is_bit_exact_with_tflm() -> None:
         assert_within(run_reference(graph, [x]), want, tol, what)
 
 
+def test_scalar_reciprocal_is_the_vectorized_one() -> None:
+    """int8 SOFTMAX inverts the sums of a few rows in Python ints: the same function."""
+    rng = np.random.default_rng(3)
+    a = np.concatenate(
+        [
+            np.array([0, 1, 2, 2**30, 2**31 - 2, 2**31 - 1], np.int64),
+            rng.integers(0, 2**31, 200_000, dtype=np.int64),
+        ]
+    )
+    want = act.one_over_one_plus_x_for_x_in_0_1(a)
+    got = np.array([act.one_over_one_plus_x_int(int(v)) for v in a], np.int64)
+    assert np.array_equal(got, want)
+
+
 @pytest.mark.parametrize(
     ("s_in", "beta"),
     [

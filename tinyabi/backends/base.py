@@ -29,6 +29,7 @@ __all__ = [
     "BackendOptions",
     "CompiledPartition",
     "Estimate",
+    "LayerCost",
     "MemoryNeeds",
     "NameList",
     "Pattern",
@@ -93,6 +94,22 @@ class Estimate:
 
 
 @dataclass(frozen=True)
+class LayerCost:
+    """What one layer (node) of a partition cost in one run, as far as the backend can tell.
+
+    ``node`` is the name of a node of the partition graph. Each measure is ``None`` when the
+    backend cannot tell it: ``seconds`` is host (wall-clock) time, ``instructions`` counted
+    instructions (e.g. a Cortex-M core under QEMU with ``-icount``), ``cycles`` simulated
+    hardware cycles (e.g. an NPU's cycle model).
+    """
+
+    node: str
+    seconds: float | None = None
+    instructions: int | None = None
+    cycles: int | None = None
+
+
+@dataclass(frozen=True)
 class Pattern:
     """A chain of operators a backend wants to take as one unit (e.g. ``PAD`` then ``CONV_2D``).
 
@@ -122,6 +139,36 @@ class CompiledPartition(ABC):
         keeps each run atomic: resetting or updating its state and running happen under the
         same lock. Returned arrays belong to the caller and must not be changed by later runs.
         """
+
+    def run_batch(self, inputs: Mapping[str, np.ndarray], count: int) -> dict[str, np.ndarray]:
+        """Run ``count`` samples: every input holds them along a new leading axis (shape
+        ``(count, *shape)`` for a tensor of shape ``shape``); returns every output likewise.
+
+        The result must equal ``count`` calls of :meth:`run`, byte for byte (a stateful
+        partition carries its state from one sample to the next, as those calls would). The
+        default makes exactly those calls; a backend that computes a batch in one call (the
+        reference backend stacks the samples along the leading axis) overrides it.
+        """
+        names = list(inputs)
+        results = [self.run({name: inputs[name][i] for name in names}) for i in range(count)]
+        if not results:
+            raise BackendError("run_batch needs at least one sample")
+        return {name: np.stack([r[name] for r in results]) for name in results[0]}
+
+    def profile(
+        self, inputs: Mapping[str, np.ndarray]
+    ) -> tuple[dict[str, np.ndarray], list[LayerCost]] | None:
+        """Run once like :meth:`run` and say what each layer cost; ``None`` (the default) when
+        the backend cannot tell per layer.
+
+        Returns the outputs (exactly what :meth:`run` returns for ``inputs``) and one
+        :class:`LayerCost` per node of the partition graph that ran, in execution order, each
+        naming its node. :meth:`Session.profile <tinyabi.session.Session.profile>` calls it
+        instead of :meth:`run` when profiling, takes the medians over its runs and times the
+        whole call as the partition's time. The same thread-safety and state rules as
+        :meth:`run` apply.
+        """
+        return None
 
     def reset(self) -> None:
         """Return the partition's state to where it started, as TFLM's ``reset()`` does.

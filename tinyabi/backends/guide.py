@@ -64,6 +64,15 @@ _RULES = """\
   tensors, which tinyabi places in one arena: `persistent` bytes live as long as the session and
   are summed over partitions (an interpreter's own arena, tables, state); `scratch` bytes are
   needed only while one partition runs, so the plan reserves the largest of them once.
+- **Per-layer profiles (optional).** `CompiledPartition.profile(inputs)` runs once like `run` and
+  also returns one `LayerCost` per node that ran: host `seconds`, counted `instructions` (a core
+  under QEMU) and/or simulated `cycles` (an accelerator's model), each `None` when unknown.
+  `Session.profile()` and `tinyabi run --profile` show them as rows under your partition; the
+  default (`None`) shows the partition's time alone.
+- **Batches (optional).** `CompiledPartition.run_batch(inputs, count)` gets `count` samples along
+  a new leading axis of every input and returns every output likewise; `Session.run_batch` and
+  `tinyabi compare --against` call it. The default runs the samples one by one through `run`;
+  override it only if your runtime computes a batch faster, and keep the bytes those runs give.
 - **Quantization.** Take every quantization parameter (multipliers, shifts, offsets, clamps,
   tables) from `tinyabi.quantization`: its functions implement the spec's arithmetic once, and
   the conformance suite checks you against it.
@@ -152,6 +161,7 @@ def render_plugin_guide() -> str:
         base.Verdict,
         base.MemoryNeeds,
         base.Estimate,
+        base.LayerCost,
         base.Pattern,
     ):
         lines += [f"### `{cls.__name__}`", "", _doc(cls), ""]

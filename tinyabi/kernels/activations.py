@@ -48,6 +48,7 @@ __all__ = [
     "fixed_tanh",
     "one_minus_x_over_one_plus_x_for_x_in_0_1",
     "one_over_one_plus_x_for_x_in_0_1",
+    "one_over_one_plus_x_int",
     "prepare_hard_swish",
     "prepare_leaky_relu",
     "prepare_logistic",
@@ -178,6 +179,36 @@ def one_over_one_plus_x_for_x_in_0_1(a: np.ndarray) -> np.ndarray:
     x = _newton_reciprocal_q2(rounding_half_sum(a, INT32_MAX))
     # x ~ 2 / (1 + a) in Q2.29: reinterpreted as Q1.30 it is 1 / (1 + a).
     return rescale(x, 1, 0)
+
+
+def _wrap(x: int) -> int:
+    return ((x + 2**31) & 0xFFFFFFFF) - 2**31
+
+
+def _srdhm_int(a: int, b: int) -> int:
+    if a == b == INT32_MIN:
+        return INT32_MAX
+    ab = a * b
+    nudged = ab + ((1 << 30) if ab >= 0 else 1 - (1 << 30))
+    return nudged >> 31 if nudged >= 0 else -((-nudged) >> 31)
+
+
+def _shift_left_saturating(x: int, exponent: int) -> int:
+    threshold = (1 << (31 - exponent)) - 1
+    return INT32_MAX if x > threshold else INT32_MIN if x < -threshold else x << exponent
+
+
+def one_over_one_plus_x_int(a: int) -> int:
+    """:func:`one_over_one_plus_x_for_x_in_0_1` of one Python int, step for step the same
+    arithmetic without numpy's per-call cost (a softmax of a few rows needs one per row)."""
+    total = a + INT32_MAX
+    nudged = total + (1 if total >= 0 else -1)
+    d = nudged // 2 if nudged >= 0 else -((-nudged) // 2)
+    x = _wrap(_48_OVER_17 + _srdhm_int(d, _MINUS_32_OVER_17))
+    for _ in range(3):
+        one_minus_dx = _wrap(_ONE_Q2 - _srdhm_int(d, x))
+        x = _wrap(x + _shift_left_saturating(_srdhm_int(x, one_minus_dx), 2))
+    return _shift_left_saturating(x, 1)
 
 
 def one_minus_x_over_one_plus_x_for_x_in_0_1(a: np.ndarray) -> np.ndarray:
@@ -469,6 +500,8 @@ def prepare_hard_swish(node: Node, graph: Graph) -> Eval:
 
 _SOFTMAX_DIFF_INTEGER_BITS = softmax_quant.SOFTMAX_DIFF_INTEGER_BITS
 _SOFTMAX_ACCUM_INTEGER_BITS = softmax_quant.SOFTMAX_ACCUM_INTEGER_BITS
+#: Up to this many rows, int8 SOFTMAX inverts its sums one by one in Python ints.
+_SCALAR_ROWS = 8
 
 
 def _softmax_float(beta: float) -> Eval:
@@ -542,10 +575,22 @@ def prepare_softmax(node: Node, graph: Graph) -> Eval:
         exps = exp_table[index]
         sums = wrap_int32(term_table[index].sum(axis=1))
         # Reciprocal of the Q12.19 sum: normalize it to [1, 2), invert in Q0.31.
-        headroom = count_leading_zeros_u32(sums & 0xFFFFFFFF)
+        if len(sums) <= _SCALAR_ROWS:  # a few rows: Python ints beat numpy's per-call cost
+            unsigned = [int(v) & 0xFFFFFFFF for v in sums]
+            headrooms = [32 - v.bit_length() for v in unsigned]
+            headroom = np.array(headrooms, dtype=np.int64)
+            reciprocal = np.array(
+                [
+                    one_over_one_plus_x_int(_wrap((v << h) - (1 << 31)))
+                    for v, h in zip(unsigned, headrooms)
+                ],
+                dtype=np.int64,
+            )
+        else:
+            headroom = count_leading_zeros_u32(sums & 0xFFFFFFFF)
+            shifted_minus_one = wrap_int32(((sums & 0xFFFFFFFF) << headroom) - (1 << 31))
+            reciprocal = one_over_one_plus_x_for_x_in_0_1(shifted_minus_one)
         bits_over_unit = _SOFTMAX_ACCUM_INTEGER_BITS - headroom
-        shifted_minus_one = wrap_int32(((sums & 0xFFFFFFFF) << headroom) - (1 << 31))
-        reciprocal = one_over_one_plus_x_for_x_in_0_1(shifted_minus_one)
         exponent = bits_over_unit + 31 - 8
         if np.any((exponent < 0) | (exponent > 31)):
             raise InputError(

@@ -30,7 +30,7 @@ from tinyabi.kernels.float_finish import (
     float_finish,
     hybrid_finish,
 )
-from tinyabi.kernels.gemm import Array, abs_sums, exact_dtype, matmul
+from tinyabi.kernels.gemm import Array, abs_sums, exact_dtype, matmul, matmul_for
 from tinyabi.kernels.registry import Eval, kernel
 from tinyabi.kernels.requantizer import Requantizer
 from tinyabi.quantization import conv as conv_quant
@@ -109,11 +109,12 @@ def _fully_connected_int8(
         dtype = plan.dtype(exact_dtype(bounds, 128))
         weights_t = np.ascontiguousarray(plan.weights(w_const.T, dtype))
         finish = plan.finish
+        product = matmul_for(batch, depth, units)
 
         def run_int8(inputs: Sequence[Array | None]) -> list[Array]:
             x = inputs[0]
             assert x is not None
-            return [finish(matmul(x.reshape(in_shape).astype(dtype), weights_t)).reshape(expected)]
+            return [finish(product(x.reshape(in_shape).astype(dtype), weights_t)).reshape(expected)]
 
         return run_int8
 

@@ -8,6 +8,7 @@ product is exact as long as the largest possible sum of absolute products stays 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ __all__ = [
     "abs_sums",
     "exact_dtype",
     "matmul",
+    "matmul_for",
 ]
 
 Array = np.ndarray
@@ -48,6 +50,14 @@ def matmul(a: Array, b: Array) -> Array:
     for start in range(0, m, step):
         np.matmul(a[start : start + step], b, out=out[start : start + step])
     return out
+
+
+def matmul_for(m: int, k: int, n: int) -> Callable[[Array, Array], Array]:
+    """:func:`matmul` for operands of shapes ``[m, k]`` and ``[k, n]`` known when a kernel is
+    prepared: ``np.matmul`` itself when one block holds the product (nothing to decide per
+    call), else :func:`matmul`."""
+    step = max(1, _GEMM_BLOCK // max(1, k * n))
+    return np.matmul if m <= step else matmul
 
 
 def exact_dtype(abs_column_sums: Array, max_input: float) -> FloatType:

@@ -21,6 +21,7 @@ from tinyabi_npu.stream import Codec, decode, encode
 
 import tinyabi
 from tests.conftest import assert_one_line_error, shared_model, tinyabi_cli
+from tinyabi.cli import random_inputs
 from tinyabi.conformance import run_conformance
 from tinyabi.errors import BackendError
 from tinyabi.ir.builder import GraphBuilder
@@ -210,3 +211,63 @@ def test_command_line_takes_npu_options_and_prints_the_report() -> None:
     rows = list(csv.DictReader(io.StringIO(report.stdout)))
     assert [r["op"] for r in rows][:2] == ["CONV", "DEPTHWISE"]
     assert all(0 <= float(r["utilization"]) <= 1 for r in rows)
+
+
+def test_profile_gives_the_cycles_of_the_report_per_node() -> None:
+    """Session.profile shows every NPU layer under its node with the cycles of the report and
+    of the estimate, and the outputs are those of run()."""
+    config = NpuConfig(macs=128, sram_bytes=16384)
+    sess = tinyabi.Session(
+        shared_model("kws_ref_model"),
+        backends=[("npu", config.model_dump()), "cmsis-nn"],
+        strict=True,
+    )
+    feeds = {sess.graph.inputs[0]: np.arange(490, dtype=np.int8).reshape(1, 49, 10, 1)}
+    profile = sess.profile(feeds, runs=2)
+    parts = {p.index: p for p in sess.plan.partitions}
+    compiled = dict(zip(parts, sess.compiled))
+    npu_rows = [t for t in profile.partitions if t.backend == "npu"]
+    assert npu_rows
+    for row in npu_rows:
+        part = compiled[row.index]
+        assert isinstance(part, NpuPartition)
+        report = part.report()
+        assert [layer.node for layer in row.layers] == parts[row.index].nodes
+        assert [(layer.node, layer.op, layer.cycles) for layer in row.layers] == [
+            (r.layer, sess.graph.nodes[_index(sess, r.layer)].op, r.cycles) for r in report
+        ]
+        assert row.cycles == part.simulator.total_cycles
+        assert parts[row.index].estimated_seconds == pytest.approx(row.cycles / config.clock_hz)
+        assert all(layer.median_seconds and layer.median_seconds > 0 for layer in row.layers)
+    assert profile.cycles == sum(r.cycles or 0 for r in npu_rows)
+    first = parts[npu_rows[0].index]
+    inputs = {
+        n: random_inputs(sess.graph)[n] if n in feeds else _filled(sess, n) for n in first.inputs
+    }
+    outputs, _ = compiled[first.index].profile(inputs)
+    want = compiled[first.index].run(inputs)
+    assert {k: v.tobytes() for k, v in outputs.items()} == {k: v.tobytes() for k, v in want.items()}
+
+
+def _filled(sess: tinyabi.Session, name: str) -> np.ndarray:
+    t = sess.graph.tensor(name)
+    return np.full(t.shape, 3, np.int8)
+
+
+def _index(sess: tinyabi.Session, node: str) -> int:
+    return next(i for i, n in enumerate(sess.graph.nodes) if n.name == node)
+
+
+def test_run_profile_prints_npu_cycles() -> None:
+    result = tinyabi_cli(
+        "run", str(shared_model("kws_ref_model")), "--backends", "npu,cmsis-nn", "--profile"
+    )
+    assert result.returncode == 0, result.stderr
+    sess = tinyabi.Session(shared_model("kws_ref_model"), backends=["npu", "cmsis-nn"])
+    (part,) = [p for p in sess.compiled if isinstance(p, NpuPartition)]
+    lines = result.stdout.splitlines()
+    for row in part.report():
+        (line,) = [x for x in lines if x.split()[:1] == [row.layer]]
+        assert line.split()[-1] == f"{row.cycles:,}"
+    (total,) = [x for x in lines if x.split()[:1] == ["total"]]
+    assert total.split()[-1] == f"{part.simulator.total_cycles:,}"

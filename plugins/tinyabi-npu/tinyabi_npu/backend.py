@@ -16,6 +16,7 @@ from tinyabi.backends import (
     BackendOptions,
     CompiledPartition,
     Estimate,
+    LayerCost,
     MemoryNeeds,
     Verdict,
 )
@@ -39,6 +40,9 @@ class NpuPartition(CompiledPartition):
         self.compiled = compiled
         self.simulator = Simulator(compiled.data, config)
         self._outputs = [(n, graph.tensor(n)) for n in compiled.outputs]
+        self._layer_cycles = [0] * len(compiled.layer_names)
+        for cmd, cost in zip(compiled.program.commands, self.simulator.costs):
+            self._layer_cycles[cmd.layer] += cost.cycles
         # The stream lives in the host's flash; SRAM and DRAM belong to the NPU, not the arena.
         self.memory = MemoryNeeds(persistent=len(compiled.data))
 
@@ -57,7 +61,22 @@ class NpuPartition(CompiledPartition):
         return layer_reports(self.compiled, self.simulator.costs, self.simulator.config)
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        values = self.simulator.run([inputs[name] for name in self.compiled.inputs])
+        return self._outputs_of(self.simulator.run([inputs[name] for name in self.compiled.inputs]))
+
+    def profile(
+        self, inputs: Mapping[str, np.ndarray]
+    ) -> tuple[dict[str, np.ndarray], list[LayerCost]]:
+        """Run once; per layer (one per node) the simulated cycles of the cycle model (those of
+        :meth:`report`) and the host time the simulator took."""
+        seconds = [0.0] * len(self.compiled.layer_names)
+        values = self.simulator.run([inputs[name] for name in self.compiled.inputs], seconds)
+        costs = [
+            LayerCost(node=name, seconds=s, cycles=c)
+            for name, s, c in zip(self.compiled.layer_names, seconds, self._layer_cycles)
+        ]
+        return self._outputs_of(values), costs
+
+    def _outputs_of(self, values: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
         return {
             name: value.reshape(t.shape).astype(numpy_dtype(t.dtype), copy=False)
             for (name, t), value in zip(self._outputs, values)

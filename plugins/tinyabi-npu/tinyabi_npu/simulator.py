@@ -15,6 +15,7 @@ its own memories, so one :class:`Simulator` may run from several threads at once
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -90,8 +91,13 @@ class Simulator:
         """Cycles of one inference."""
         return sum(c.cycles for c in self.costs)
 
-    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Run once: ``inputs`` in the stream's input order; returns copies of the outputs."""
+    def run(
+        self, inputs: Sequence[np.ndarray], layer_seconds: list[float] | None = None
+    ) -> list[np.ndarray]:
+        """Run once: ``inputs`` in the stream's input order; returns copies of the outputs.
+
+        With ``layer_seconds`` (one entry per layer), adds the host time each layer's commands
+        took to its entry."""
         p = self.program
         memories = {
             Region.SRAM: np.zeros(p.sram_bytes, np.int8),
@@ -102,8 +108,15 @@ class Simulator:
         for index, value in zip(self.inputs, inputs):
             view = self._view(memories, index)
             view[...] = np.asarray(value, dtype=np.int8).reshape(view.shape)
-        for command in p.commands:
-            self._execute(memories, command)
+        if layer_seconds is None:
+            for command in p.commands:
+                self._execute(memories, command)
+        else:
+            clock = time.perf_counter
+            for command in p.commands:
+                start = clock()
+                self._execute(memories, command)
+                layer_seconds[command.layer] += clock() - start
         return [self._view(memories, i).copy() for i in self.outputs]
 
     def _view(self, memories: dict[Region, np.ndarray], index: int) -> np.ndarray:
