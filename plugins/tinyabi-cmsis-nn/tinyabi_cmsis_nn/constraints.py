@@ -281,6 +281,18 @@ def check_s16_requantized_range(node: Node, graph: Graph) -> str | None:
     return None
 
 
+def check_s16_conv_not_grouped(node: Node, graph: Graph) -> str | None:
+    """(16x8) The CONV_2D filter reads every input channel: ``arm_convolve_s16`` has no
+    grouped variant."""
+    if node.op != "CONV_2D" or not _is_int16(node, graph):
+        return None
+    w, x = _inputs(node, graph)[1], _first_input(node, graph)
+    assert w is not None
+    if w.shape[-1] != x.shape[-1]:
+        return f"a grouped convolution ({x.shape[-1]} input channels, filter of {w.shape[-1]})"
+    return None
+
+
 def check_fc_per_tensor_filter(node: Node, graph: Graph) -> str | None:
     """(int8) The FULLY_CONNECTED filter is quantized per tensor: ``arm_fully_connected_s8``
     takes one multiplier and shift (CMSIS-NN v7's per-channel variant is not in the portable
@@ -450,6 +462,7 @@ COMMON: tuple[AnyCheck, ...] = (
 
 _CONV: tuple[Check, ...] = (
     check_clamp_activation,
+    check_s16_conv_not_grouped,
     check_constant_weights,
     check_requantization_shifts,
     check_s16_sums_fit_int32,
@@ -515,6 +528,7 @@ HINTS: dict[AnyCheck, str] = {
     check_signature: "quantize the model fully to int8 or 16x8 (float and hybrid models are "
     "not CMSIS-NN's)",
     check_int16_zero_points: "re-quantize the int16 tensors symmetrically (zero point 0)",
+    check_s16_conv_not_grouped: _OTHER_BACKEND,
     check_s16_sums_fit_int32: "use smaller filters or weights, or " + _OTHER_BACKEND,
     check_s16_requantized_range: "check the scales of the input, filter and output",
     check_softmax_s16_row_size: _OTHER_BACKEND,
