@@ -7,6 +7,7 @@ bytes on them."""
 from __future__ import annotations
 
 import numpy as np
+from tinyabi_cmsis_nn import constraints
 
 import tinyabi
 from tests.runtimes import run_tflm
@@ -15,7 +16,6 @@ from tinyabi.ir import Graph, Quantization, check_node
 from tinyabi.ir.builder import GraphBuilder
 from tinyabi.spec import load_spec
 from tinyabi.tflite.exporter import export_tflite
-from tinyabi_cmsis_nn import constraints
 
 #: The operators the backend claims 16x8 signatures of, with those signatures.
 OPS_16X8 = {
