@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from tinyabi.ir import Graph, Node
-from tinyabi.kernels import lut16
+from tinyabi.kernels import int16_softmax_tables
 from tinyabi_cmsis_nn.codegen import params as P
 from tinyabi_cmsis_nn.codegen.layers import (
     Address,
@@ -251,12 +251,13 @@ def lower_pool_s16(node: Node, graph: Graph, index: int, address: Address) -> La
 
 def lower_softmax_s16(node: Node, graph: Graph, index: int, address: Address) -> Layer:
     """int16 SOFTMAX over the last axis through ``arm_softmax_s16`` and TFLM's two tables
-    (:func:`tinyabi.kernels.lut16.exp_table`, :func:`~tinyabi.kernels.lut16.reciprocal_table`)."""
+    (:func:`tinyabi.kernels.int16_softmax_tables`)."""
     p = P.softmax_s16_params(node, graph)
     layer = Layer(index, node.op, "arm_softmax_s16")
+    exps, reciprocals = int16_softmax_tables()
     layer.data = [
-        ConstArray(EXP_LUT, "int16_t", lut16.exp_table().astype(np.int16)),
-        ConstArray(ONE_BY_ONE_LUT, "int16_t", lut16.reciprocal_table().astype(np.int16)),
+        ConstArray(EXP_LUT, "int16_t", exps),
+        ConstArray(ONE_BY_ONE_LUT, "int16_t", reciprocals),
     ]
     luts = layer_symbol(index, "luts")
     layer.declarations = [
