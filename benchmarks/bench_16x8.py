@@ -116,7 +116,8 @@ def main() -> None:
         f"Median of {args.runs} runs after 3 warm-up runs, one random input, ms per inference; "
         'the reference backend alone (`fallback="error"`), TFLM = its Python interpreter '
         "(reference kernels). Arena bytes: tinyabi's memory plan vs TFLM's activation arena "
-        "(head).",
+        "(head). The models are tiny (a few hundred to a few thousand activation bytes), so the "
+        "reference backend's fixed cost per node (Python) dominates its time here.",
         "",
         "| model | nodes | reference ms | TFLM ms | reference / TFLM | tinyabi arena | TFLM head "
         "| arena / TFLM |",
@@ -131,8 +132,9 @@ def main() -> None:
             "Instructions executed by `model_run()` (SysTick under `qemu-system-arm -icount "
             "shift=0`), the conv16 models wholly on the cmsis-nn backend "
             f"({', '.join(ops)}; the s16 kernels), outputs checked equal to TFLM's; firmware as in "
-            f"the CMSIS-NN section. {library_text}. TFLM's own Cortex-M figures for these "
-            "models are not available (no TFLM firmware build here).",
+            f"the CMSIS-NN section. {library_text}; the portable s16 functions are plain C (no "
+            "DSP or MVE paths yet). TFLM's own Cortex-M figures for these models are not "
+            "available (no TFLM firmware build here).",
             "",
             "| model | library | M4 | M55 |",
             "|---|---|---|---|",
