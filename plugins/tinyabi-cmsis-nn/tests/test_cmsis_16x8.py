@@ -13,6 +13,8 @@ firmware per operator, core and library) ask for more.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,7 @@ from cases16 import (
     random_int16_feeds,
 )
 from tinyabi_cmsis_nn import constraints
+from tinyabi_cmsis_nn.backend import CmsisNNBackend, CmsisNNOptions
 from tinyabi_cmsis_nn.build import cortexm
 
 import tinyabi
@@ -213,3 +216,46 @@ def test_16x8_sums_beyond_int32_are_declined() -> None:
     y = b.tensor("y", "int16", (1, 2), quant=(1.0, 0))
     b.node("FULLY_CONNECTED", [x, w, None], [y], keep_num_dims=False)
     assert _failure(b.build(outputs=[y])) == "check_s16_sums_fit_int32"
+
+
+# --- the generated project ---------------------------------------------------------------------
+
+_CFLAGS = {
+    "host": ("gcc", "-O2 -Werror"),
+    "cortex-m4": (
+        "arm-none-eabi-gcc",
+        "-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -O2 -Werror",
+    ),
+    "cortex-m55": (
+        "arm-none-eabi-gcc",
+        "-mcpu=cortex-m55 -mthumb -mfloat-abi=hard -O2 -Werror -fno-if-conversion "
+        "-fno-if-conversion2",
+    ),
+}
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+@pytest.mark.parametrize("target", sorted(_CFLAGS))
+def test_a_16x8_project_makes_without_warnings(tmp_path: Path, target: str, library: str) -> None:
+    """A project calling every s16 function the backend uses builds with plain ``make`` and
+    ``-Werror`` for the host and both cores, with either library."""
+    cc, cflags = _CFLAGS[target]
+    if shutil.which(cc) is None or shutil.which("make") is None:
+        _missing(f"{cc} or make is missing")
+    options = _options(library, "host")
+    cases = [case for op in sorted(OPS_16X8) for case in claimed_cases(op, 1, seed=5)]
+    graph, _ = merged_graph(cases, "s16_project")
+    backend = CmsisNNBackend(CmsisNNOptions.model_validate(options))
+    backend.generate_code(graph, tmp_path, target=None if target == "host" else target)
+    model_c = (tmp_path / "model.c").read_text()
+    entries = {"arm_convolve_wrapper_s16", "arm_depthwise_conv_wrapper_s16"}
+    entries |= {"arm_fully_connected_s16", "arm_softmax_s16", "arm_nn_activation_s16"}
+    entries |= {"arm_avgpool_s16", "arm_max_pool_s16", "arm_elementwise_add_s16"}
+    entries |= {"arm_elementwise_mul_s16"}
+    assert all(f"{entry}(" in model_c for entry in entries), model_c
+    result = subprocess.run(
+        ["make", "-s", f"CC={cc}", f"CFLAGS={cflags}"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not result.stderr.strip(), result.stderr
+    assert (tmp_path / "libmodel.a").is_file()
