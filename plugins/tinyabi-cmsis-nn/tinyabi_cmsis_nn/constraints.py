@@ -116,7 +116,7 @@ def check_not_extension(node: Node, graph: Graph) -> str | None:
 
 
 def check_operator_listed(node: Node, graph: Graph) -> str | None:
-    """The operator is one CMSIS-NN has an int8 kernel for (see the table)."""
+    """The operator is one CMSIS-NN has a kernel for (see the table)."""
     if node.op not in CHECKS:
         return f"CMSIS-NN has no kernel for {node.op}"
     return None
@@ -197,7 +197,8 @@ def check_activations_in_arena(node: Node, graph: Graph) -> str | None:
 
 
 def check_clamp_activation(node: Node, graph: Graph) -> str | None:
-    """The fused activation is NONE, RELU, RELU6 or RELU_N1_TO_1 (a clamp of the int8 output)."""
+    """The fused activation is NONE, RELU, RELU6 or RELU_N1_TO_1 (a clamp of the int8 or
+    int16 output)."""
     activation = _activation(node)
     if activation not in CLAMP_ACTIVATIONS:
         return f"fused activation {activation} is not a clamp CMSIS-NN applies"
@@ -414,7 +415,8 @@ def check_same_shape_inputs(node: Node, graph: Graph) -> str | None:
 
 def check_add_parameters(node: Node, graph: Graph) -> str | None:
     """ADD's fixed-point parameters exist: each input multiplier and the output multiplier
-    ``2 max(s1, s2) / (2**20 s_out)`` quantize below one (TFLM's condition)."""
+    ``2 max(s1, s2) / (2**L s_out)`` (L = 20 for int8, 15 for int16) quantize below one
+    (TFLM's condition)."""
     try:
         elementwise_quant.add_sub_params(node, graph)
     except GraphError as exc:
@@ -423,7 +425,8 @@ def check_add_parameters(node: Node, graph: Graph) -> str | None:
 
 
 def check_mul_parameters(node: Node, graph: Graph) -> str | None:
-    """MUL's real multiplier ``s1 * s2 / s_out`` is below 2**15 (TFLM's int32 arithmetic)."""
+    """MUL's real multiplier ``s1 * s2 / s_out`` is below 2**15 (TFLM's int32 arithmetic;
+    below 1 for int16)."""
     try:
         elementwise_quant.mul_params(node, graph)
     except GraphError as exc:
