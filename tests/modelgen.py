@@ -18,6 +18,7 @@ DEQUANTIZE or QUANTIZE to int8.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -154,7 +155,9 @@ class RandomModel:
         # TFLM fixes these outputs' quantization; RELU6 keeps its input's.
         fixed = {"LOGISTIC": (1 / 256, -128), "TANH": (1 / 128, 0), "RELU6": x[2:]}.get(op)
         out = self._out(shape, fixed)
-        attrs = {"alpha": float(self.rng.uniform(0.05, 0.5))} if op == "LEAKY_RELU" else {}
+        attrs: dict[str, Any] = (
+            {"alpha": float(self.rng.uniform(0.05, 0.5))} if op == "LEAKY_RELU" else {}
+        )
         self.b.node(op, [name], [out[0]], **attrs)
         return out
 
@@ -372,7 +375,9 @@ class Random16x8Model(RandomModel):
         op = str(self.rng.choice(["LEAKY_RELU", "LOGISTIC", "TANH"]))
         # int16 LOGISTIC and TANH write Q0.15.
         out = self._out(shape, (2.0**-15, 0) if op != "LEAKY_RELU" else None)
-        attrs = {"alpha": float(self.rng.uniform(-0.5, 0.5))} if op == "LEAKY_RELU" else {}
+        attrs: dict[str, Any] = (
+            {"alpha": float(self.rng.uniform(-0.5, 0.5))} if op == "LEAKY_RELU" else {}
+        )
         self.b.node(op, [name], [out[0]], **attrs)
         return out
 

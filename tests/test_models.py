@@ -97,6 +97,27 @@ def test_random_16x8_models_are_byte_identical_with_tflm(
             )
 
 
+@pytest.mark.parametrize(
+    ("generator", "seed"),
+    [(random_16x8_model, s) for s in range(8)] + [(random_16x8_conv_model, s) for s in range(8)],
+    ids=lambda v: getattr(v, "__name__", str(v)),
+)
+def test_random_16x8_models_on_the_tflm_backend_are_byte_identical_with_tflm(
+    generator: Callable[[int], Graph], seed: int
+) -> None:
+    """The same 16x8 models on the tflm backend alone (fallback="error", strict): the plan puts
+    every node on tflm, and the outputs are TFLM's bytes for the exported model."""
+    graph = generator(seed)
+    feeds = random_inputs(graph, seed)
+    session = tinyabi.Session(graph, backends=["tflm"], fallback="error", strict=True)
+    assert {n.backend for n in session.plan.nodes} == {"tflm"}
+    ours = session.run(feeds)
+    theirs = run_tflm(export_tflite(graph), list(feeds.values()))
+    for (name, got), want in zip(ours.items(), theirs):
+        assert got.dtype == want.dtype and got.shape == want.shape, name
+        assert got.tobytes() == want.tobytes(), f"seed {seed}: {name} differs from TFLM"
+
+
 def test_demo_model_is_byte_identical_with_tflm() -> None:
     from tinyabi.demo import build_demo_model
 

@@ -211,14 +211,14 @@ def test_float_hybrid_and_extension_nodes_are_declined() -> None:
     w = b.const("w", np.ones((3, 4), np.float32))
     y = b.tensor("y", "float32", (1, 3))
     b.node("FULLY_CONNECTED", [x, w, None], [y])
-    _declines(b.build(outputs=[y]), "check_int8_signature", "float32")
+    _declines(b.build(outputs=[y]), "check_signature", "float32")
 
     b = GraphBuilder("h")
     x = b.input("x", "float32", (1, 4))
     w = b.const("w", np.ones((3, 4), np.int8), quant=(0.1, 0))
     y = b.tensor("y", "float32", (1, 3))
     b.node("FULLY_CONNECTED", [x, w, None], [y])
-    _declines(b.build(outputs=[y]), "check_int8_signature", "hybrid")
+    _declines(b.build(outputs=[y]), "check_signature", "hybrid")
 
     b = GraphBuilder("e")
     x = b.input("x", "int8", (1, 4), quant=(0.1, 0))
@@ -228,9 +228,16 @@ def test_float_hybrid_and_extension_nodes_are_declined() -> None:
 
     b = GraphBuilder("t")
     x = b.input("x", "int8", (1, 4), quant=(0.1, 0))
+    y = b.tensor("y", "int8", (1, 4), quant=(0.1, 0))
+    b.node("RELU", [x], [y])
+    _declines(b.build(outputs=[y]), "check_operator_listed")
+
+    # LOGISTIC is listed for its 16x8 signature only.
+    b = GraphBuilder("t")
+    x = b.input("x", "int8", (1, 4), quant=(0.1, 0))
     y = b.tensor("y", "int8", (1, 4), quant=(1 / 256, -128))
     b.node("LOGISTIC", [x], [y])
-    _declines(b.build(outputs=[y]), "check_operator_listed")
+    _declines(b.build(outputs=[y]), "check_signature", "int8")
 
 
 def test_invalid_and_unusual_nodes_are_declined() -> None:

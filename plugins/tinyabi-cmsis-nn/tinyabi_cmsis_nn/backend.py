@@ -1,4 +1,4 @@
-"""The ``cmsis-nn`` backend: int8 partitions as generated C code calling CMSIS-NN.
+"""The ``cmsis-nn`` backend: int8 and 16x8 partitions as generated C code calling CMSIS-NN.
 
 Options (``Session(model, backends=[("cmsis-nn", {...})])``) are declared by
 :class:`CmsisNNOptions`: ``target`` (the host, or a Cortex-M core whose firmware runs under
@@ -41,7 +41,8 @@ class CmsisNNOptions(BackendOptions):
 
 
 class CmsisNNBackend(Backend):
-    """CMSIS-NN's int8 kernels through generated C code, run on the host as a shared library."""
+    """CMSIS-NN's int8 and s16 kernels through generated C code, run on the host as a shared
+    library or under QEMU."""
 
     name = "cmsis-nn"
     version = __version__
@@ -89,4 +90,4 @@ class CmsisNNBackend(Backend):
         return Estimate(seconds=cost.estimate_seconds(subgraph, self.options.target))
 
     def claims(self) -> Mapping[str, Sequence[str]]:
-        return {op: ["int8"] for op in sorted(constraints.CHECKS)}
+        return {op: list(constraints.SIGNATURES[op]) for op in sorted(constraints.CHECKS)}

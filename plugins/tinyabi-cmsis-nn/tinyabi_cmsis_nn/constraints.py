@@ -30,7 +30,9 @@ from tinyabi.quantization import conv as conv_quant
 from tinyabi.quantization import elementwise as elementwise_quant
 from tinyabi.quantization import pooling as pooling_quant
 from tinyabi.quantization import softmax as softmax_quant
+from tinyabi.quantization.fixed_point import reduce_multiplier
 from tinyabi.quantization.tensors import per_tensor
+from tinyabi_cmsis_nn.codegen.params import activation_s16_left_shift
 
 Check = Callable[[Node, Graph], "str | None"]
 #: A check that reads the node's spec check too.
@@ -45,6 +47,26 @@ MAX_ELEMENTS = 2**31 - 1
 CLAMP_ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 #: The range of requantization shifts CMSIS-NN applies (positive = left).
 SHIFT_RANGE = (-31, 30)
+#: The magnitude bound of an int16 activation.
+INT16_MAGNITUDE = 2**15
+#: The int32 range bound the s16 kernels' 32-bit sums and narrowed results must stay below.
+INT32_BOUND = 2**31 - 2
+#: The type signatures the backend runs, per operator: int8 everywhere; 16x8 (int16
+#: activations, int8 weights) where CMSIS-NN has an s16 kernel.
+SIGNATURES: dict[str, tuple[str, ...]] = {
+    "CONV_2D": ("int8", "int16", "int16_int32_bias"),
+    "DEPTHWISE_CONV_2D": ("int8", "int16"),
+    "FULLY_CONNECTED": ("int8", "int16", "int16_int32_bias"),
+    "AVERAGE_POOL_2D": ("int8", "int16"),
+    "MAX_POOL_2D": ("int8", "int16"),
+    "SOFTMAX": ("int8", "int16"),
+    "ADD": ("int8", "int16"),
+    "MUL": ("int8", "int16"),
+    "LOGISTIC": ("int16",),
+    "TANH": ("int16",),
+    "RESHAPE": ("int8", "int16"),
+    "SQUEEZE": ("int8", "int16"),
+}
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -62,6 +84,11 @@ def _first_input(node: Node, graph: Graph) -> Tensor:
 
 def _output(node: Node, graph: Graph) -> Tensor:
     return graph.tensor(node.outputs[0])
+
+
+def _is_int16(node: Node, graph: Graph) -> bool:
+    """Whether the node's (first) activation input is int16 (a 16x8 node)."""
+    return _first_input(node, graph).dtype == "int16"
 
 
 def _activation(node: Node) -> str:
@@ -89,7 +116,7 @@ def check_not_extension(node: Node, graph: Graph) -> str | None:
 
 
 def check_operator_listed(node: Node, graph: Graph) -> str | None:
-    """The operator is one CMSIS-NN has an int8 kernel for (see the table)."""
+    """The operator is one CMSIS-NN has a kernel for (see the table)."""
     if node.op not in CHECKS:
         return f"CMSIS-NN has no kernel for {node.op}"
     return None
@@ -100,11 +127,16 @@ def check_spec_valid(node: Node, graph: Graph, spec: NodeCheck) -> str | None:
     return spec.problem
 
 
-def check_int8_signature(node: Node, graph: Graph, spec: NodeCheck) -> str | None:
-    """The node matches the spec's int8 signature: int8 activations quantized per tensor (no
-    float32, hybrid or int16 variants)."""
-    if spec.signature != "int8":
-        return f"only the int8 signature is supported, not {spec.signature}"
+def check_signature(node: Node, graph: Graph, spec: NodeCheck) -> str | None:
+    """The node matches a signature CMSIS-NN has a kernel for: int8 (every operator but
+    LOGISTIC and TANH) or 16x8 (int16 activations, int8 weights: the s16 kernels of CONV_2D
+    with an int64 or int32 bias, DEPTHWISE_CONV_2D, FULLY_CONNECTED with an int64 or int32
+    bias, the poolings, SOFTMAX, ADD, MUL, LOGISTIC, TANH, and the reshapes); no float32 or
+    hybrid variants."""
+    allowed = SIGNATURES.get(node.op, ())
+    if spec.signature not in allowed:
+        supported = ", ".join(allowed) or "none"
+        return f"the {spec.signature} signature of {node.op} is not supported ({supported} are)"
     return None
 
 
@@ -140,6 +172,19 @@ def check_zero_points_int8(node: Node, graph: Graph) -> str | None:
     return None
 
 
+def check_int16_zero_points(node: Node, graph: Graph) -> str | None:
+    """int16 activations have zero point 0: CMSIS-NN's s16 kernels take no offsets (TFLM also
+    accepts other zero points for int16 ADD and the poolings)."""
+    names = [n for n in node.inputs if n is not None] + list(node.outputs)
+    for name in names:
+        t = graph.tensor(name)
+        if t.dtype != "int16" or t.is_constant or t.quant is None:
+            continue
+        if np.any(t.quant.zero_point != 0):
+            return f"int16 tensor {name!r} has a zero point other than 0"
+    return None
+
+
 def check_activations_in_arena(node: Node, graph: Graph) -> str | None:
     """The activation inputs (both operands of ADD and MUL, the first input otherwise) are
     computed at run time, so they live in the arena (constant activations are not placed
@@ -152,7 +197,8 @@ def check_activations_in_arena(node: Node, graph: Graph) -> str | None:
 
 
 def check_clamp_activation(node: Node, graph: Graph) -> str | None:
-    """The fused activation is NONE, RELU, RELU6 or RELU_N1_TO_1 (a clamp of the int8 output)."""
+    """The fused activation is NONE, RELU, RELU6 or RELU_N1_TO_1 (a clamp of the int8 or
+    int16 output)."""
     activation = _activation(node)
     if activation not in CLAMP_ACTIVATIONS:
         return f"fused activation {activation} is not a clamp CMSIS-NN applies"
@@ -187,10 +233,73 @@ def check_requantization_shifts(node: Node, graph: Graph) -> str | None:
     return None
 
 
+def _abs_weight_sums(node: Node, graph: Graph) -> np.ndarray:
+    """``sum(|w|)`` of each output channel's filter (int64)."""
+    w = _inputs(node, graph)[1]
+    assert w is not None and w.data is not None
+    data = np.abs(np.asarray(w.data, dtype=np.int64))
+    if node.op == "DEPTHWISE_CONV_2D":
+        return data.reshape(-1, data.shape[-1]).sum(axis=0)
+    return data.reshape(data.shape[0], -1).sum(axis=1)
+
+
+def check_s16_sums_fit_int32(node: Node, graph: Graph) -> str | None:
+    """(16x8 with an int64 bias or none) Arm's s16 convolution, depthwise and fully connected
+    kernels add an output's int16 x int8 products in 32 bits before the 64-bit bias: the
+    largest such sum, 32768 x the channel's ``sum(|w|)``, stays below 2**31 (TFLM adds in 64
+    bits; the portable library does too, but the generated code is the same for both)."""
+    if not _is_int16(node, graph) or _conv_family_params(node, graph).accumulator != "int64":
+        return None
+    largest = int(_abs_weight_sums(node, graph).max(initial=0)) * INT16_MAGNITUDE
+    if largest > INT32_BOUND:
+        return f"a channel's products can sum to {largest}, beyond CMSIS-NN's 32-bit sums"
+    return None
+
+
+def check_s16_requantized_range(node: Node, graph: Graph) -> str | None:
+    """(16x8 with an int64 bias or none) Every channel's requantized accumulator stays within
+    int32 before its last rounding step: ``(32768 sum(|w|) + |bias|) * reduced multiplier /
+    2**(14 - shift)`` below 2**31 - 2 (Arm's s16 kernels narrow to 32 bits one step before
+    TFLM does, so beyond that bound the wrapped results differ)."""
+    if not _is_int16(node, graph):
+        return None
+    params = _conv_family_params(node, graph)
+    if params.accumulator != "int64":
+        return None
+    tensors = _inputs(node, graph)
+    bias = tensors[2] if len(tensors) > 2 else None
+    sums = _abs_weight_sums(node, graph)
+    bounds = [int(s) * INT16_MAGNITUDE for s in sums]
+    if bias is not None and bias.data is not None:
+        magnitudes = np.abs(np.asarray(bias.data, dtype=np.int64).reshape(-1)).tolist()
+        bounds = [b + int(m) for b, m in zip(bounds, magnitudes)]
+    channels = len(bounds)
+    reduced = np.broadcast_to(reduce_multiplier(params.multipliers), (channels,)).tolist()
+    shifts = np.broadcast_to(params.shifts, (channels,)).tolist()
+    for bound, r, shift in zip(bounds, reduced, shifts):
+        if bound * int(r) > INT32_BOUND << (14 - int(shift)):
+            return "the requantized accumulator can leave int32 before its last rounding"
+    return None
+
+
+def check_s16_conv_not_grouped(node: Node, graph: Graph) -> str | None:
+    """(16x8) The CONV_2D filter reads every input channel: ``arm_convolve_s16`` has no
+    grouped variant."""
+    if node.op != "CONV_2D" or not _is_int16(node, graph):
+        return None
+    w, x = _inputs(node, graph)[1], _first_input(node, graph)
+    assert w is not None
+    if w.shape[-1] != x.shape[-1]:
+        return f"a grouped convolution ({x.shape[-1]} input channels, filter of {w.shape[-1]})"
+    return None
+
+
 def check_fc_per_tensor_filter(node: Node, graph: Graph) -> str | None:
-    """The FULLY_CONNECTED filter is quantized per tensor: ``arm_fully_connected_s8`` takes
-    one multiplier and shift (CMSIS-NN v7's per-channel variant is not in the portable
-    library)."""
+    """(int8) The FULLY_CONNECTED filter is quantized per tensor: ``arm_fully_connected_s8``
+    takes one multiplier and shift (CMSIS-NN v7's per-channel variant is not in the portable
+    library). A 16x8 one with a per-channel filter runs as a 1x1 ``arm_convolve_wrapper_s16``."""
+    if _is_int16(node, graph):
+        return None
     w = _inputs(node, graph)[1]
     assert w is not None and w.quant is not None
     if w.quant.per_axis:
@@ -199,7 +308,7 @@ def check_fc_per_tensor_filter(node: Node, graph: Graph) -> str | None:
 
 
 def check_fc_bias_scale(node: Node, graph: Graph) -> str | None:
-    """A per-tensor FULLY_CONNECTED's bias scale is within 2% of the output scale of
+    """(int8 and 16x8) A per-tensor FULLY_CONNECTED's bias scale is within 2% of the output scale of
     ``input scale * filter scale`` (TFLite refuses other models)."""
     return conv_quant.bias_scale_problem(node, graph)
 
@@ -221,8 +330,10 @@ def check_pool_same_quantization(node: Node, graph: Graph) -> str | None:
 
 
 def check_softmax_output_quantization(node: Node, graph: Graph) -> str | None:
-    """The SOFTMAX output is quantized with scale 1/256 and zero point -128, the only int8
-    output ``arm_softmax_s8`` writes."""
+    """(int8) The SOFTMAX output is quantized with scale 1/256 and zero point -128, the only
+    int8 output ``arm_softmax_s8`` writes."""
+    if _is_int16(node, graph):
+        return None
     try:
         scale, zero_point = per_tensor(node, _output(node, graph), "output")
     except GraphError as exc:
@@ -235,11 +346,54 @@ def check_softmax_output_quantization(node: Node, graph: Graph) -> str | None:
 def check_softmax_beta(node: Node, graph: Graph) -> str | None:
     """SOFTMAX's parameters exist (:func:`tinyabi.quantization.softmax.softmax_params`):
     ``beta * input scale`` exceeds 2**-26, so that the input multiplier is at least one
-    (TFLM's condition), and is finite."""
+    (TFLM's condition), and is finite. (16x8: the parameters of
+    :func:`tinyabi.quantization.softmax.softmax_int16_params` exist: output scale 2**-15 and
+    zero point 0, ``beta * input scale`` below 5, what ``arm_softmax_s16`` computes.)"""
     try:
+        if _is_int16(node, graph):
+            softmax_quant.softmax_int16_params(node, graph)
+            return None
         softmax_quant.softmax_params(node, graph)
     except GraphError as exc:
         return str(exc)
+    return None
+
+
+#: The int16 SOFTMAX rows ``arm_softmax_s16`` computes as TFLM does (see
+#: :func:`check_softmax_s16_row_size`).
+SOFTMAX_S16_ROWS = (2, 8)
+
+
+def check_softmax_s16_row_size(node: Node, graph: Graph) -> str | None:
+    """(16x8) The SOFTMAX row (last axis) holds 2 to 8 values. ``arm_softmax_s16`` narrows
+    two intermediate values to int16 where TFLM saturates them: a row of one value gives
+    32768, which wraps to -32768; from 9 values on, a sum of exponentials whose top 18 bits
+    are all set (e.g. 262143) wraps the reciprocal table's index. Within 2 to 8 values
+    neither can happen (the sum stays below 8 x 32767 < 2**18 - 1)."""
+    if not _is_int16(node, graph):
+        return None
+    row = _first_input(node, graph).shape[-1]
+    lo, hi = SOFTMAX_S16_ROWS
+    if not lo <= row <= hi:
+        return f"a row of {row} values is outside the {lo} to {hi} arm_softmax_s16 computes exactly"
+    return None
+
+
+# --- int16 LOGISTIC and TANH ------------------------------------------------------------------
+
+
+def check_activation_s16_input_scale(node: Node, graph: Graph) -> str | None:
+    """The int16 LOGISTIC/TANH parameters exist and are ones ``arm_nn_activation_s16``
+    computes: it scales the input by ``3 << left_shift`` without a rounding right shift, which
+    is TFLM's power-of-two path only (input scale 2**-12, or 2**-11 for TANH); other input
+    scales need TFLM's multiplier and shift."""
+    try:
+        left_shift = activation_s16_left_shift(node, graph)
+    except GraphError as exc:
+        return str(exc)
+    if left_shift is None:
+        scale = float(_first_input(node, graph).quant.scale[0])  # type: ignore[union-attr]
+        return f"input scale {scale:g} is not one arm_nn_activation_s16 takes (2**-12 or 2**-11)"
     return None
 
 
@@ -261,7 +415,8 @@ def check_same_shape_inputs(node: Node, graph: Graph) -> str | None:
 
 def check_add_parameters(node: Node, graph: Graph) -> str | None:
     """ADD's fixed-point parameters exist: each input multiplier and the output multiplier
-    ``2 max(s1, s2) / (2**20 s_out)`` quantize below one (TFLM's condition)."""
+    ``2 max(s1, s2) / (2**L s_out)`` (L = 20 for int8, 15 for int16) quantize below one
+    (TFLM's condition)."""
     try:
         elementwise_quant.add_sub_params(node, graph)
     except GraphError as exc:
@@ -270,7 +425,8 @@ def check_add_parameters(node: Node, graph: Graph) -> str | None:
 
 
 def check_mul_parameters(node: Node, graph: Graph) -> str | None:
-    """MUL's real multiplier ``s1 * s2 / s_out`` is below 2**15 (TFLM's int32 arithmetic)."""
+    """MUL's real multiplier ``s1 * s2 / s_out`` is below 2**15 (TFLM's int32 arithmetic;
+    below 1 for int16)."""
     try:
         elementwise_quant.mul_params(node, graph)
     except GraphError as exc:
@@ -293,23 +449,27 @@ def check_constant_shape_operand(node: Node, graph: Graph) -> str | None:
 # --- the table ---------------------------------------------------------------------------------
 
 #: The checks that read the node's spec check (called with it as a third argument).
-SPEC_CHECKS: frozenset[SpecCheck] = frozenset({check_spec_valid, check_int8_signature})
+SPEC_CHECKS: frozenset[SpecCheck] = frozenset({check_spec_valid, check_signature})
 
 #: Checks that apply to every operator, before the operator's own.
 COMMON: tuple[AnyCheck, ...] = (
     check_not_extension,
     check_operator_listed,
     check_spec_valid,
-    check_int8_signature,
+    check_signature,
     check_static_sizes,
     check_zero_points_int8,
+    check_int16_zero_points,
     check_activations_in_arena,
 )
 
 _CONV: tuple[Check, ...] = (
     check_clamp_activation,
+    check_s16_conv_not_grouped,
     check_constant_weights,
     check_requantization_shifts,
+    check_s16_sums_fit_int32,
+    check_s16_requantized_range,
 )
 
 #: Per supported operator, its own checks (after :data:`COMMON`).
@@ -323,10 +483,18 @@ CHECKS: dict[str, tuple[Check, ...]] = {
         check_fc_per_tensor_filter,
         check_fc_bias_scale,
         check_requantization_shifts,
+        check_s16_sums_fit_int32,
+        check_s16_requantized_range,
     ),
     "AVERAGE_POOL_2D": (check_clamp_activation, check_pool_same_quantization),
     "MAX_POOL_2D": (check_clamp_activation, check_pool_same_quantization),
-    "SOFTMAX": (check_softmax_output_quantization, check_softmax_beta),
+    "SOFTMAX": (
+        check_softmax_output_quantization,
+        check_softmax_beta,
+        check_softmax_s16_row_size,
+    ),
+    "LOGISTIC": (check_activation_s16_input_scale,),
+    "TANH": (check_activation_s16_input_scale,),
     "ADD": (check_clamp_activation, check_same_shape_inputs, check_add_parameters),
     "MUL": (check_clamp_activation, check_same_shape_inputs, check_mul_parameters),
     "RESHAPE": (check_constant_shape_operand,),
@@ -336,14 +504,19 @@ CHECKS: dict[str, tuple[Check, ...]] = {
 #: The CMSIS-NN function each operator becomes.
 KERNELS: dict[str, str] = {
     "CONV_2D": "arm_convolve_1x1_s8_fast (1x1 filter, unit stride and dilation, no padding), "
-    "arm_convolve_s8 (grouped) or arm_convolve_wrapper_s8",
-    "DEPTHWISE_CONV_2D": "arm_depthwise_conv_wrapper_s8",
-    "FULLY_CONNECTED": "arm_fully_connected_s8 (kernel sums from arm_vector_sum_s8 if asked)",
-    "AVERAGE_POOL_2D": "arm_avgpool_s8",
-    "MAX_POOL_2D": "arm_max_pool_s8",
-    "SOFTMAX": "arm_softmax_s8 (last axis)",
-    "ADD": "arm_elementwise_add_s8",
-    "MUL": "arm_elementwise_mul_s8",
+    "arm_convolve_s8 (grouped) or arm_convolve_wrapper_s8; 16x8: arm_convolve_wrapper_s16",
+    "DEPTHWISE_CONV_2D": "arm_depthwise_conv_wrapper_s8; 16x8: arm_depthwise_conv_wrapper_s16",
+    "FULLY_CONNECTED": "arm_fully_connected_s8 (kernel sums from arm_vector_sum_s8 if asked); "
+    "16x8: arm_fully_connected_s16 (per-tensor filter, int64 bias or none), else "
+    "arm_convolve_wrapper_s16 as a 1x1 convolution",
+    "AVERAGE_POOL_2D": "arm_avgpool_s8; 16x8: arm_avgpool_s16",
+    "MAX_POOL_2D": "arm_max_pool_s8; 16x8: arm_max_pool_s16",
+    "SOFTMAX": "arm_softmax_s8 (last axis); 16x8: arm_softmax_s16 with TFLM's exp and "
+    "1 / (1 + x) tables",
+    "ADD": "arm_elementwise_add_s8; 16x8: arm_elementwise_add_s16",
+    "MUL": "arm_elementwise_mul_s8; 16x8: arm_elementwise_mul_s16",
+    "LOGISTIC": "16x8 only: arm_nn_activation_s16 (ARM_SIGMOID)",
+    "TANH": "16x8 only: arm_nn_activation_s16 (ARM_TANH)",
     "RESHAPE": "none: shares its input's bytes in the arena, or a memmove",
     "SQUEEZE": "none: shares its input's bytes in the arena, or a memmove",
 }
@@ -355,8 +528,15 @@ HINTS: dict[AnyCheck, str] = {
     check_not_extension: "run it on a backend that declares the extension operator, e.g. tflm",
     check_operator_listed: _OTHER_BACKEND,
     check_spec_valid: "fix the model so that it satisfies the spec (`tinyabi inspect` shows it)",
-    check_int8_signature: "quantize the model fully to int8 (float and hybrid models are not "
-    "CMSIS-NN's)",
+    check_signature: "quantize the model fully to int8 or 16x8 (float and hybrid models are "
+    "not CMSIS-NN's)",
+    check_int16_zero_points: "re-quantize the int16 tensors symmetrically (zero point 0)",
+    check_s16_conv_not_grouped: _OTHER_BACKEND,
+    check_s16_sums_fit_int32: "use smaller filters or weights, or " + _OTHER_BACKEND,
+    check_s16_requantized_range: "check the scales of the input, filter and output",
+    check_softmax_s16_row_size: _OTHER_BACKEND,
+    check_activation_s16_input_scale: "quantize the input with scale 2**-12 (what TFLite's "
+    "converter does for 16x8), or " + _OTHER_BACKEND,
     check_static_sizes: _OTHER_BACKEND,
     check_zero_points_int8: "re-quantize the model with int8 zero points",
     check_activations_in_arena: "fold the constant computation into the model, or "
@@ -444,9 +624,9 @@ def support_table() -> str:
     lines += [
         "## Not supported",
         "",
-        "Every other operator, the float32, hybrid and int16 signatures, and extension "
-        'operators are declined; with `backends=["cmsis-nn"]` a session runs them on the '
-        "fallback backend.",
+        "Every other operator and signature (float32, hybrid, int16 ones not listed in "
+        "`check_signature`) and extension operators are declined; with "
+        '`backends=["cmsis-nn"]` a session runs them on the fallback backend.',
         "",
     ]
     return "\n".join(lines)

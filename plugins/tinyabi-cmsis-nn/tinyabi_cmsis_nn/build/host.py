@@ -31,7 +31,7 @@ from tinyabi.backends import CompiledPartition, MemoryNeeds
 from tinyabi.cache import ENV_CACHE_DIR as ENV_CACHE_DIR
 from tinyabi.cache import cache_dir as tinyabi_cache_dir
 from tinyabi.errors import BackendError
-from tinyabi.ir import Graph
+from tinyabi.ir import Graph, numpy_dtype
 from tinyabi_cmsis_nn.build.diagnostics import summary
 from tinyabi_cmsis_nn.build.library import (
     ENV_CMSIS_NN_PATH,
@@ -314,8 +314,8 @@ class HostModel:
             if status != 0:
                 raise BackendError(f"cmsis-nn: {self.what}: {self._describe_failure(status)}")
             return [
-                arena[t.arena_offset : t.arena_offset + t.size].copy().view(np.int8)
-                for t in self.outputs
+                arena[t.arena_offset : t.arena_offset + t.size].copy().view(numpy_dtype(i.dtype))
+                for t, i in zip(self.outputs, self.generated.outputs)
             ]
 
     def _describe_failure(self, status: int) -> str:
@@ -344,7 +344,10 @@ class HostPartition(CompiledPartition):
         self._shapes = [graph.tensor(n).shape for n in graph.outputs]
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        arrays = [np.asarray(inputs[name], dtype=np.int8) for name in self.graph.inputs]
+        arrays = [
+            np.asarray(inputs[name], dtype=numpy_dtype(self.graph.tensor(name).dtype))
+            for name in self.graph.inputs
+        ]
         results = self.model.run(arrays)
         return {
             name: value.reshape(shape)

@@ -56,6 +56,7 @@ class TensorInfo:
     """A graph input or output as the generated tensor table describes it."""
 
     name: str
+    dtype: str  # "int8" or "int16"
     shape: tuple[int, ...]
     scale: float
     zero_point: int
@@ -207,7 +208,7 @@ def _info(t: Tensor, offset: int) -> TensorInfo:
     scale, zero_point = 0.0, 0
     if t.quant is not None:
         scale, zero_point = float(t.quant.scale[0]), int(t.quant.zero_point[0])
-    return TensorInfo(t.name, tuple(t.shape), scale, zero_point, t.nbytes, offset)
+    return TensorInfo(t.name, t.dtype, tuple(t.shape), scale, zero_point, t.nbytes, offset)
 
 
 def c_float(value: float) -> str:
@@ -224,10 +225,20 @@ def c_int(value: int) -> str:
     return "(-2147483647 - 1)" if value == -(2**31) else str(value)
 
 
+#: ``model_tensor_t.dtype`` of each element type.
+DTYPE_CODES = {"int8": 0, "int16": 1}
+
+
+def c_int64(value: int) -> str:
+    """An int64 value as a C literal (``INT64_MIN`` spelled without an out-of-range constant)."""
+    value = int(value)
+    return "(-9223372036854775807LL - 1)" if value == -(2**63) else f"{value}LL"
+
+
 def _tensor_entry(t: TensorInfo) -> str:
     shape = [*t.shape, *([0] * (6 - len(t.shape)))]
     return (
-        f"    {{{c_string_literal(t.name)}, 0, {len(t.shape)}, "
+        f"    {{{c_string_literal(t.name)}, {DTYPE_CODES[t.dtype]}, {len(t.shape)}, "
         f"{{{', '.join(str(d) for d in shape)}}}, {c_float(t.scale)}, {t.zero_point}, "
         f"{t.size}u, {t.offset}u}},"
     )
@@ -365,11 +376,17 @@ def _run(layers: Sequence[Layer]) -> list[str]:
 
 
 def _arrays(layers: Iterable[Layer]) -> list[ConstArray]:
-    return [a for layer in layers for a in layer.data]
+    """The constant arrays of the layers, each symbol once (layers share tables)."""
+    arrays: dict[str, ConstArray] = {}
+    for layer in layers:
+        for a in layer.data:
+            arrays.setdefault(a.symbol, a)
+    return list(arrays.values())
 
 
-def _values(values: np.ndarray, per_line: int) -> list[str]:
-    flat = [c_int(v) for v in np.asarray(values).reshape(-1).tolist()]
+def _values(values: np.ndarray, per_line: int, ctype: str = "int32_t") -> list[str]:
+    literal = c_int64 if ctype == "int64_t" else c_int
+    flat = [literal(v) for v in np.asarray(values).reshape(-1).tolist()]
     return ["    " + ", ".join(flat[i : i + per_line]) + "," for i in range(0, len(flat), per_line)]
 
 
@@ -386,11 +403,11 @@ def _model_data_c(layers: Sequence[Layer]) -> str:
         "#endif",
     ]
     for array in _arrays(layers):
-        per_line = 16 if array.ctype == "int8_t" else 8
+        per_line = {"int8_t": 16, "int16_t": 12, "int64_t": 4}.get(array.ctype, 8)
         lines += [
             "",
             f"const {array.ctype} {array.symbol}[{array.values.size}] MODEL_DATA_ALIGNED = {{",
-            *_values(array.values, per_line),
+            *_values(array.values, per_line, array.ctype),
             "};",
         ]
     if not _arrays(layers):

@@ -37,7 +37,7 @@ class ConstArray:
     """A constant array of ``model_data.c`` (16-byte aligned, in flash)."""
 
     symbol: str
-    ctype: str  # "int8_t" or "int32_t"
+    ctype: str  # "int8_t", "int16_t", "int32_t" or "int64_t"
     values: np.ndarray
 
 
@@ -468,5 +468,12 @@ _LOWER: dict[str, Callable[[Node, Graph, int, Address], Layer]] = {
 
 
 def lower(node: Node, graph: Graph, index: int, address: Address) -> Layer:
-    """The layer for ``node`` (which the backend's constraints accepted)."""
+    """The layer for ``node`` (which the backend's constraints accepted); 16x8 nodes other
+    than reshapes go to :func:`.layers_s16.lower_s16`."""
+    x = graph.tensor(str(node.inputs[0])) if node.inputs and node.inputs[0] else None
+    if x is not None and x.dtype == "int16" and node.op not in ("RESHAPE", "SQUEEZE"):
+        # Imported here: the s16 layers build on this module's helpers.
+        from tinyabi_cmsis_nn.codegen.layers_s16 import lower_s16
+
+        return lower_s16(node, graph, index, address)
     return _LOWER[node.op](node, graph, index, address)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinyabi.ir import Graph, Node, Tensor
+from tinyabi.quantization import activations as activations_quant
 from tinyabi.quantization import conv as conv_quant
 from tinyabi.quantization import elementwise as elementwise_quant
 from tinyabi.quantization import pooling as pooling_quant
@@ -59,6 +60,7 @@ class ConvParams:
     bias_dims: Dims
     output_dims: Dims
     ch_mult: int = 1  # depthwise only
+    accumulator: str = "int32"  # "int64" for 16x8 with an int64 bias or none
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,7 @@ def conv_params(node: Node, graph: Graph) -> ConvParams:
         bias_dims=Dims(1, 1, 1, channels),
         output_dims=Dims(*y.shape),
         ch_mult=int(a.get("depth_multiplier", 1)) if depthwise else 1,
+        accumulator=q.accumulator,
     )
 
 
@@ -187,6 +190,33 @@ def fully_connected_params(node: Node, graph: Graph) -> FullyConnectedParams:
         filter_dims=Dims(depth, 1, 1, units),
         bias_dims=Dims(1, 1, 1, units),
         output_dims=Dims(batches, 1, 1, units),
+    )
+
+
+def fully_connected_as_conv_params(node: Node, graph: Graph) -> ConvParams:
+    """A FULLY_CONNECTED as the 1x1 convolution it is: ``[batches, depth]`` rows as a
+    ``batches x 1 x 1`` image of ``depth`` channels, the filter ``[units, 1, 1, depth]``, the
+    per-channel multipliers of :func:`tinyabi.quantization.conv.fully_connected_params`."""
+    x, w, _, _ = _operands(node, graph)
+    q = conv_quant.fully_connected_params(node, graph)
+    units, depth = w.shape
+    batches = x.size // depth
+    one = Tile(1, 1)
+    return ConvParams(
+        input_offset=q.input_offset,
+        output_offset=q.output_offset,
+        stride=one,
+        padding=Tile(0, 0),
+        dilation=one,
+        act_min=q.act_min,
+        act_max=q.act_max,
+        multipliers=np.broadcast_to(q.multipliers, (units,)).astype(np.int32),
+        shifts=np.broadcast_to(q.shifts, (units,)).astype(np.int32),
+        input_dims=Dims(batches, 1, 1, depth),
+        filter_dims=Dims(units, 1, 1, depth),
+        bias_dims=Dims(1, 1, 1, units),
+        output_dims=Dims(batches, 1, 1, units),
+        accumulator=q.accumulator,
     )
 
 
@@ -227,3 +257,40 @@ def add_params(node: Node, graph: Graph) -> AddSubParams:
 def elementwise_mul_params(node: Node, graph: Graph) -> MulParams:
     """MUL parameters as TFLite Micro's CMSIS-NN kernel fills them."""
     return elementwise_quant.mul_params(node, graph)
+
+
+@dataclass(frozen=True)
+class Softmax16Params:
+    """An ``arm_softmax_s16`` call's parameters (the tables are the model's constants)."""
+
+    num_rows: int
+    row_size: int
+    multiplier: int
+    shift: int
+
+
+def softmax_s16_params(node: Node, graph: Graph) -> Softmax16Params:
+    """int16 SOFTMAX over the last axis: rows and the multiplier and shift of
+    :func:`tinyabi.quantization.softmax.softmax_int16_params`."""
+    x = graph.tensor(str(node.inputs[0]))
+    q = softmax_quant.softmax_int16_params(node, graph)
+    row_size = x.shape[-1]
+    return Softmax16Params(x.size // row_size, row_size, q.input_multiplier, q.input_shift)
+
+
+def activation_s16_left_shift(node: Node, graph: Graph) -> int | None:
+    """The ``left_shift`` of ``arm_nn_activation_s16`` for an int16 LOGISTIC or TANH, or
+    ``None`` when the node's table input is not one it computes: that function scales the
+    input by ``3 << left_shift`` without a right shift, so only TFLM's power-of-two path
+    (:func:`tinyabi.quantization.activations.logistic_int16_params`: multiplier ``3 << k``,
+    shift 0) maps onto it."""
+    if node.op == "LOGISTIC":
+        q = activations_quant.logistic_int16_params(node, graph)
+    else:
+        q = activations_quant.tanh_int16_params(node, graph)
+    if q.input_left_shift != 0:
+        return None
+    for k in range(3):
+        if q.input_multiplier == 3 << k:
+            return k
+    return None

@@ -36,6 +36,10 @@ SIZE_FUNCTIONS = (
     "arm_depthwise_conv_wrapper_s8_get_buffer_size",
     "arm_fully_connected_s8_get_buffer_size",
     "arm_avgpool_s8_get_buffer_size",
+    "arm_convolve_wrapper_s16_get_buffer_size",
+    "arm_depthwise_conv_wrapper_s16_get_buffer_size",
+    "arm_fully_connected_s16_get_buffer_size",
+    "arm_avgpool_s16_get_buffer_size",
 )
 
 

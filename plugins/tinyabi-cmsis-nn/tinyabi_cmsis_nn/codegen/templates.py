@@ -28,7 +28,7 @@ extern "C" {
 
 typedef struct {
     const char *name;    /* the model's tensor name */
-    int32_t dtype;       /* 0 = int8 */
+    int32_t dtype;       /* 0 = int8, 1 = int16 */
     int32_t ndim;
     int32_t shape[6];
     float scale;

@@ -9,6 +9,7 @@
 #ifndef ARM_NN_TYPES_H
 #define ARM_NN_TYPES_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /** Marks the tinyabi portable build (absent from the real CMSIS-NN). */
@@ -22,6 +23,13 @@ typedef enum
     ARM_CMSIS_NN_NO_IMPL_ERROR = -2,
     ARM_CMSIS_NN_FAILURE = -3
 } arm_cmsis_nn_status;
+
+/** The activation functions arm_nn_activation_s16 computes. */
+typedef enum
+{
+    ARM_SIGMOID = 0,
+    ARM_TANH = 1
+} arm_nn_activation_type;
 
 /** Width and height of a 2-D window (stride, padding, dilation). */
 typedef struct
@@ -106,5 +114,21 @@ typedef struct
     int32_t output_offset;
     cmsis_nn_activation activation;
 } cmsis_nn_fc_params;
+
+/** The bias of an s16 convolution: int64 values, or int32 ones when is_int32_bias is true
+ *  (data may be NULL: no bias). */
+typedef struct
+{
+    const void *data;
+    const bool is_int32_bias;
+} cmsis_nn_bias_data;
+
+/** The two 513-entry tables arm_softmax_s16 interpolates: exp(x) on [-10, 0] and 1 / (1 + x)
+ *  on [0, 1], both in Q0.15 (TFLite Micro's int16 softmax tables). */
+typedef struct
+{
+    const int16_t *exp_lut;
+    const int16_t *one_by_one_lut;
+} cmsis_nn_softmax_lut_s16;
 
 #endif /* ARM_NN_TYPES_H */

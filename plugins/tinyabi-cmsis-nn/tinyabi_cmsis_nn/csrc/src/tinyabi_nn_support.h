@@ -107,6 +107,31 @@ static inline int32_t tinyabi_requantize_fused(int32_t value, int32_t multiplier
     return (int32_t)(sum >> 32) >> right_m1;
 }
 
+/* TFLite's Q31 multiplier reduced to Q15 for 64-bit accumulators (saturating at 0x7FFF). */
+static inline int32_t tinyabi_reduce_multiplier(int32_t multiplier)
+{
+    return multiplier < 0x7FFF0000 ? (int32_t)(((int64_t)multiplier + (1 << 15)) >> 16) : 0x7FFF;
+}
+
+/* TFLite's 64-bit requantization with a reduced multiplier: one rounding (half up),
+ * (acc * reduced + 2^(14 - shift)) >> (15 - shift) in wrapping int64, narrowed to int32
+ * with wrap-around (C's conversion on every compiler tinyabi targets). shift <= 14. */
+static inline int32_t tinyabi_requantize_s64(int64_t acc, int32_t reduced, int32_t shift)
+{
+    const int32_t total = 15 - shift;
+    const uint64_t product = (uint64_t)acc * (uint64_t)(int64_t)reduced;
+    const int64_t rounded = (int64_t)(product + ((uint64_t)1 << (total - 1)));
+    return (int32_t)(uint32_t)(uint64_t)(rounded >> total);
+}
+
+/* Clamp to [lo, hi] and narrow to int16. */
+static inline int16_t tinyabi_clamp_s16(int32_t v, int32_t lo, int32_t hi)
+{
+    v = v < lo ? lo : v;
+    v = v > hi ? hi : v;
+    return (int16_t)v;
+}
+
 /* Whether an activation range is the whole int8 range (then tinyabi_sat_s8 clamps). */
 static inline int tinyabi_full_range(int32_t lo, int32_t hi)
 {
