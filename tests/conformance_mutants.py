@@ -1,6 +1,7 @@
 """Backends that each carry one realistic bug, to measure what the conformance suite catches.
 
-Each mutant claims the int8 signatures of the operators its bug lives in and computes them
+Each mutant claims the int8 (or, for the accumulator mutant, int16) signatures of the
+operators its bug lives in and computes them
 correctly except for that bug: most run the reference kernels on a graph rewritten to have
 exactly the bug's effect (a flipped zero point, channel 0's scale for every channel, the
 padding made explicit and split the other way), the rounding mutant is a small kernel of its
@@ -23,7 +24,11 @@ from tinyabi.ir.graph import Graph, Node, Quantization
 from tinyabi.ir.shapes.conv import conv_output_size, same_padding
 from tinyabi.quantization import softmax as softmax_quant
 from tinyabi.quantization.conv import bias_scales, fully_connected_params
-from tinyabi.quantization.fixed_point import multiply_by_quantized_multiplier_single_rounding
+from tinyabi.quantization.fixed_point import (
+    multiply_by_quantized_multiplier_int64,
+    multiply_by_quantized_multiplier_single_rounding,
+    wrap_int32,
+)
 
 Inputs = Mapping[str, np.ndarray]
 
@@ -34,11 +39,13 @@ class _Mutant(Backend):
     ops: ClassVar[tuple[str, ...]] = ()
     #: The bug, in a few words.
     bug: ClassVar[str] = ""
+    #: The signature the mutant claims.
+    signature: ClassVar[str] = "int8"
 
     def supports(self, node: Node, graph: Graph, check: NodeCheck) -> Verdict:
-        if node.op in self.ops and check.signature == "int8":
+        if node.op in self.ops and check.signature == self.signature:
             return Verdict.yes()
-        return Verdict.no(f"{self.name} runs only int8 {', '.join(self.ops)}")
+        return Verdict.no(f"{self.name} runs only {self.signature} {', '.join(self.ops)}")
 
     def compile(self, subgraph: Graph) -> CompiledPartition:
         return _Partition(subgraph, self.run_graph)
@@ -228,6 +235,35 @@ class SoftmaxNoDiffMin(_Mutant):
                 softmax_quant.softmax_params = original  # type: ignore[assignment]
 
 
+class Int16Accumulator32(_Mutant):
+    """16x8 FULLY_CONNECTED that accumulates in 32 bits (C ``int32_t acc``) before the 64-bit
+    requantization: long dot products of large int16 activations wrap around."""
+
+    name = "mutant-int16-accumulator-32"
+    ops = ("FULLY_CONNECTED",)
+    bug = "int16 requantization with a 32-bit accumulator"
+    signature = "int16"
+
+    def run_graph(self, graph: Graph, inputs: Inputs) -> dict[str, np.ndarray]:
+        node = graph.nodes[0]
+        x_name, w_name, b_name = [*node.inputs, None][:3]
+        assert x_name is not None and w_name is not None
+        p = fully_connected_params(node, graph)
+        w = graph.tensor(w_name).data
+        assert w is not None
+        x = np.asarray(inputs[x_name], dtype=np.int64).reshape(-1, w.shape[1])
+        acc = (x + p.input_offset) @ w.astype(np.int64).T
+        if b_name is not None:
+            bias = graph.tensor(b_name).data
+            assert bias is not None
+            acc = acc + bias.astype(np.int64)
+        acc = wrap_int32(acc)  # the bug: the sum kept in 32 bits
+        q = multiply_by_quantized_multiplier_int64(acc, p.multipliers, p.shifts)
+        out = np.clip(q + p.output_offset, p.act_min, p.act_max).astype(np.int16)
+        y = graph.tensor(node.outputs[0])
+        return {y.name: out.reshape(y.shape)}
+
+
 MUTANTS: tuple[type[_Mutant], ...] = (
     SingleRounding,
     SaturationOffByOne,
@@ -236,4 +272,5 @@ MUTANTS: tuple[type[_Mutant], ...] = (
     PaddingSplit,
     SoftmaxNoDiffMin,
     AveragePoolFullWindow,
+    Int16Accumulator32,
 )
