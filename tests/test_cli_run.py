@@ -353,3 +353,12 @@ def test_the_first_tflm_arena_search_shows_progress(tmp_path: Path) -> None:
     again = _stderr_on_a_terminal(*args, env=fresh)  # cached: no search, no bar
     assert "TFLM arena search" not in again
     assert os.listdir(tmp_path / "cache")
+
+
+def test_a_firmware_build_shows_progress(tmp_path: Path) -> None:
+    args = ["run", str(shared_model("ad01_int8")), "--backends", "cmsis-nn:target=cortex-m4"]
+    fresh = {"TINYABI_CACHE_DIR": str(tmp_path / "cache")}  # nothing built yet
+    assert "building cortex-m4 firmware" in _stderr_on_a_terminal(*args, env=fresh)
+    other = {"TINYABI_CACHE_DIR": str(tmp_path / "other")}  # built again, quietly
+    assert "building cortex-m4 firmware" not in _stderr_on_a_terminal("--quiet", *args, env=other)
+    assert list((tmp_path / "other").rglob("*.elf"))

@@ -21,12 +21,13 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from tinyabi.cache import cache_dir as tinyabi_cache_dir
 from tinyabi.errors import BackendError
+from tinyabi.progress import progress_bar
 from tinyabi_cmsis_nn.build.diagnostics import summary
 
 FIRMWARE_DIR = Path(__file__).resolve().parents[1] / "firmware"
@@ -347,6 +348,20 @@ def _build_into(
     jobs: int | None,
     objects: Path,
 ) -> None:
+    with progress_bar(2, f"building {tgt.core} firmware", unit="step") as bar:
+        _make_and_link(work, project, tgt, cmsis, link_flags, jobs, objects, bar.update)
+
+
+def _make_and_link(
+    work: Path,
+    project: Path,
+    tgt: Target,
+    cmsis: Path | None,
+    link_flags: Sequence[str],
+    jobs: int | None,
+    objects: Path,
+    step_done: Callable[[], object],
+) -> None:
     source = work / "project"
     shutil.copytree(project, source, ignore=shutil.ignore_patterns("*.o", "*.a", "__pycache__"))
     cached = _reuse_library_objects(source, tgt, cmsis, objects)
@@ -365,6 +380,7 @@ def _build_into(
     library = source / "libmodel.a"
     if not library.is_file():
         raise BackendError(f"cmsis-nn: make did not produce {library.name} in the project")
+    step_done()
 
     harness = [str(FIRMWARE_DIR / name) for name in HARNESS_SOURCES]
     link = [
@@ -394,6 +410,7 @@ def _build_into(
         str(work / "firmware.elf"),
     ]
     _run(link, work, f"linking the {tgt.core} firmware")
+    step_done()
 
 
 def _c_string(text: str) -> str:
