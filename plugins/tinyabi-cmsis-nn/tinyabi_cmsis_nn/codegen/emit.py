@@ -1,10 +1,11 @@
 """A graph as a C project: ``model.h``, ``model.c``, ``model_data.c``, ``Makefile``, ``README.md``.
 
 :func:`generate` lowers every node to a :class:`~.layers.Layer`, lays out one arena (tinyabi's
-memory plan for the activations, then the persistent kernel sums, then one scratch buffer as
-large as the largest layer asks for) and renders the files in memory
-(:class:`GeneratedModel`), with a ``Makefile`` that compiles the library sources the model
-needs (:meth:`~tinyabi_cmsis_nn.build.library.Library.select`) and nothing else;
+memory plan for the activations, then one scratch buffer shared by all layers, as large as the
+largest layer asks for; kernel sums are computed here and kept in flash) and renders the
+files in memory (:class:`GeneratedModel`), with a ``Makefile`` that compiles the library
+sources the model needs (:meth:`~tinyabi_cmsis_nn.build.library.Library.select`) and nothing
+else;
 :func:`write_project` writes them (with those sources when the library is tinyabi's portable
 copy) into a folder a firmware engineer can drop into a build.
 """
@@ -65,10 +66,11 @@ class TensorInfo:
 
 @dataclass(frozen=True)
 class ArenaLayout:
-    """The arena: activations from 0, kernel sums after them, the scratch buffer last."""
+    """The arena: activations from 0, the scratch buffer shared by all layers after them.
+    ``kernel_sums`` (layer index -> bytes) are the sums kept in flash, not in the arena."""
 
     activations: int
-    kernel_sums: dict[int, tuple[int, int]]  # layer index -> (offset, bytes)
+    kernel_sums: dict[int, int]
     scratch_offset: int
     scratch: int
 
@@ -79,7 +81,7 @@ class ArenaLayout:
 
     @property
     def persistent(self) -> int:
-        """Bytes that must persist between runs: activations and kernel sums."""
+        """Bytes that must persist between runs: the activations."""
         return self.scratch_offset
 
 
@@ -130,19 +132,20 @@ def generate(graph: Graph, oracle: SizeOracle, library: Library | None = None) -
     layers = [lower(node, graph, i, arena) for i, node in enumerate(graph.nodes)]
 
     activations = align(plan.arena_bytes, ALIGNMENT)
-    cursor = activations
-    sums: dict[int, tuple[int, int]] = {}
+    sums: dict[int, int] = {}
     for layer in layers:
         if layer.kernel_sums is not None:
-            need = align(oracle.size(layer.kernel_sums.query), ALIGNMENT)
+            need = oracle.size(layer.kernel_sums.query)
+            if need > 4 * layer.kernel_sums.units:
+                raise BackendError(
+                    f"cmsis-nn: {layer.kernel_sums.query.function} asks {need} bytes for "
+                    f"{layer.kernel_sums.units} kernel sums"
+                )
             if need:
-                sums[layer.index] = (cursor, need)
-                cursor += need
+                sums[layer.index] = need
+            resolve_context(layer, need)
     scratch = max((oracle.size(layer.scratch) for layer in layers if layer.scratch), default=0)
-    layout = ArenaLayout(activations, sums, cursor, align(scratch, ALIGNMENT))
-    for layer in layers:
-        if layer.kernel_sums is not None:
-            resolve_context(layer, layer.index in sums)
+    layout = ArenaLayout(activations, sums, activations, align(scratch, ALIGNMENT))
 
     inputs = [_info(graph.tensor(n), offsets[n]) for n in graph.inputs]
     outputs = [_info(graph.tensor(n), offsets[n]) for n in graph.outputs]
@@ -164,7 +167,7 @@ def generate(graph: Graph, oracle: SizeOracle, library: Library | None = None) -
             **readme_parts,
             arena=layout.total,
             activations=layout.activations,
-            persistent=layout.scratch_offset - layout.activations,
+            sums=sum(layout.kernel_sums.values()),
             scratch=layout.scratch,
             layers=len(layers),
             inputs=len(inputs),
@@ -319,22 +322,10 @@ def _init(layers: Sequence[Layer], layout: ArenaLayout) -> list[str]:
                 "    }",
             ]
         if layer.kernel_sums is not None and layer.index in layout.kernel_sums:
-            offset, size = layout.kernel_sums[layer.index]
-            sums = f"{layer.symbol}_kernel_sums"
-            call = layer.kernel_sums.vector_sum_call.replace("SUMS", sums)
+            size = layout.kernel_sums[layer.index]
             lines += [
-                "    {",
-                f"        int32_t need = {layer.kernel_sums.query.c_call()};",
-                f"        {sums} = NULL;",
-                f"        if (need > {size}) {{",
-                f"            return -{2 + layer.index}; /* {layer.comment}: no room for sums */",
-                "        }",
-                "        if (need > 0) {",
-                f"            {sums} = (int32_t *)(void *)(base + {offset}u);",
-                f"            if ({call} != ARM_CMSIS_NN_SUCCESS) {{",
-                f"                return -{2 + layer.index};",
-                "            }",
-                "        }",
+                f"    if ({layer.kernel_sums.query.c_call()} > {size}) {{",
+                f"        return -{2 + layer.index}; /* {layer.comment}: sums for another build */",
                 "    }",
             ]
     lines += ["    model_arena = base;", "    return 0;", "}"]

@@ -20,6 +20,7 @@ import numpy as np
 from tinyabi.ir import Graph, Node, Tensor
 from tinyabi_cmsis_nn.codegen import params as P
 from tinyabi_cmsis_nn.codegen.names import c_comment_text, data_symbol, layer_symbol
+from tinyabi_cmsis_nn.codegen.precompute import kernel_sums
 
 
 class Address(Protocol):
@@ -57,12 +58,17 @@ class SizeQuery:
 
 @dataclass(frozen=True)
 class KernelSums:
-    """A FULLY_CONNECTED layer's kernel sums: computed by ``arm_vector_sum_s8`` in
-    ``model_init`` into the arena's persistent region when the library asks for them."""
+    """A FULLY_CONNECTED layer's kernel sums (what ``arm_vector_sum_s8`` would write),
+    computed at generation time (:func:`.precompute.kernel_sums`) and kept in flash when the
+    library asks for them (``query`` answers more than 0 bytes)."""
 
     query: SizeQuery
-    vector_sum_call: str  # with SUMS standing for the destination pointer
-    units: int  # output channels: the sums take 4 * units bytes
+    values: np.ndarray  # int32, one per output unit
+
+    @property
+    def units(self) -> int:
+        """Output units: the sums take ``4 * units`` bytes."""
+        return int(self.values.size)
 
 
 #: Stands for the address of a FULLY_CONNECTED layer's ``cmsis_nn_context`` in its body until
@@ -98,23 +104,24 @@ class Layer:
         return c_comment_text(f"layer {self.index}: {self.op} via {self.entry}")
 
 
-def resolve_context(layer: Layer, reserved: bool) -> None:
-    """Give a FULLY_CONNECTED layer its context: a pointer to kernel sums that ``model_init``
-    fills when the generator reserved room for them, else the shared empty context (no
-    per-layer pointer in RAM, no code to build a context on every run)."""
+def resolve_context(layer: Layer, size: int) -> None:
+    """Give a FULLY_CONNECTED layer its context: when the library asks for ``size`` > 0 bytes
+    of kernel sums, a ``const`` context pointing at the sums in flash (a constant array of
+    ``model_data.c``), else the shared empty context (nothing in RAM, no code on every run)."""
     assert layer.kernel_sums is not None
-    if reserved:
-        sums = layer_symbol(layer.index, "kernel_sums")
-        layer.declarations.append(f"static int32_t *{sums}; /* set by model_init when asked for */")
-        prefix = [
-            "cmsis_nn_context ctx;",
-            f"ctx.buf = {sums};",
-            f"ctx.size = {sums} == NULL ? 0 : {4 * layer.kernel_sums.units};",
-        ]
-        arg = "&ctx"
+    if size > 0:
+        sums = data_symbol(layer.index, "kernel_sums")
+        context = layer_symbol(layer.index, "context")
+        layer.data.append(ConstArray(sums, "int32_t", layer.kernel_sums.values))
+        # CMSIS-NN only reads the sums: the cast drops const for cmsis_nn_context's void *.
+        layer.declarations.append(
+            f"static const cmsis_nn_context {context} = "
+            f"{{.buf = (void *){sums}, .size = {int(size)}}};"
+        )
+        arg = f"&{context}"
     else:
-        prefix, arg = [], f"&{NO_BUFFER}"
-    layer.body = prefix + [line.replace(CONTEXT, arg) for line in layer.body]
+        arg = f"&{NO_BUFFER}"
+    layer.body = [line.replace(CONTEXT, arg) for line in layer.body]
 
 
 def c_dims(d: P.Dims) -> str:
@@ -291,15 +298,11 @@ def lower_fully_connected(node: Node, graph: Graph, index: int, address: Address
     query = SizeQuery(
         "arm_fully_connected_s8_get_buffer_size", (f"&{sym(i, 'filter_dims')}",), (p.filter_dims,)
     )
-    sums_call = (
-        f"arm_vector_sum_s8(SUMS, {p.depth}, {p.units}, {weights}, {p.input_offset}, 0, {bias})"
-    )
-    sums = KernelSums(query, sums_call, p.units)
+    w = _weights(node, graph).reshape(p.units, p.depth)
+    b = _bias(node, graph, p.units)
+    sums = KernelSums(query, kernel_sums(w, b, p.input_offset))
     layer = Layer(i, node.op, "arm_fully_connected_s8", kernel_sums=sums)
-    layer.data = [
-        ConstArray(weights, "int8_t", _weights(node, graph)),
-        ConstArray(bias, "int32_t", _bias(node, graph, p.units)),
-    ]
+    layer.data = [ConstArray(weights, "int8_t", w), ConstArray(bias, "int32_t", b)]
     layer.declarations = [
         f"static const cmsis_nn_fc_params {sym(i, 'params')} = {{"
         f".input_offset = {p.input_offset}, .filter_offset = 0, "

@@ -17,7 +17,7 @@ MODEL_H = Template(
 extern "C" {
 #endif
 
-/* Bytes of the arena model_init needs: activations, persistent kernel sums, scratch. */
+/* Bytes of the arena model_init needs: activations, then one scratch buffer. */
 #define MODEL_ARENA_SIZE $arena
 /* Of which the activations (tinyabi's memory plan) ... */
 #define MODEL_ACTIVATIONS_SIZE $activations
@@ -217,7 +217,7 @@ computed at generation time, so the code is a plain sequence of CMSIS-NN calls.
 |---|---|
 | `model.h` | the API below and `MODEL_ARENA_SIZE` |
 | `model.c` | `model_init`, `model_run`: $layers layers, one CMSIS-NN call each |
-| `model_data.c` | weights, biases, multipliers and shifts as 16-byte aligned `const` arrays |
+| `model_data.c` | weights, biases, multipliers, shifts, kernel sums: aligned `const` arrays |
 | `Makefile` | `make` builds `libmodel.a` from the model and the library sources it needs |
 $library_row
 
@@ -259,15 +259,16 @@ zero point). Activations share the arena, so write the inputs again before every
 | region | bytes |
 |---|---|
 | activations (tinyabi's memory plan) | $activations |
-| kernel sums (persistent, filled by `model_init`) | $persistent |
-| scratch (the largest buffer any layer asks for) | $scratch |
+| scratch (shared by all layers: the largest buffer any layer asks for) | $scratch |
 
 The buffer sizes were asked of the CMSIS-NN library at generation time. `model_init` asks
 again and returns `-(2 + layer)` if a layer needs more than was reserved (for example when
-built against a different CMSIS-NN than the one the code was generated for). Fully connected
-layers for which the generating library wanted no kernel sums share one empty context and
-are not asked again (that keeps the flash small); a library that does want them refuses
-the call, and `model_run` returns `1 + layer`.
+built against a different CMSIS-NN than the one the code was generated for). The kernel sums
+fully connected layers need on cores with the vector extension ($sums bytes) were computed
+at generation time and are `const` data in flash, not in the arena. Fully connected layers
+for which the generating library wanted no kernel sums share one empty context and are not
+asked again (that keeps the flash small); a library that does want them refuses the call,
+and `model_run` returns `1 + layer`.
 
 ## Layers
 
