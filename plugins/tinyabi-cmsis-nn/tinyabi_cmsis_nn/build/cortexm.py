@@ -44,8 +44,12 @@ HARNESS_SOURCES = (
     "sbrk.c",
     "insn_counter.c",
     "stack_probe.c",
+    "profile.c",
 )
 _RESULT = re.compile(r"^TINYABI_RESULT instructions=(\d+) stack_bytes=(\d+)\s*$", re.M)
+_LAYER = re.compile(r"^TINYABI_LAYER (\d+) instructions=(\d+)\s*$", re.M)
+#: The compile-time flag that makes the generated ``model_run`` count each layer.
+PROFILE_DEFINE = "-DMODEL_PROFILE"
 #: Bump when the build recipe changes in a way the hashed inputs do not show.
 _RECIPE_VERSION = "1"
 
@@ -103,6 +107,8 @@ class QemuRun:
     seconds: float
     #: What QEMU and the firmware printed.
     console: str
+    #: Instructions of each layer, in order (firmware built with ``profile=True``; else empty).
+    layers: tuple[int, ...] = ()
 
 
 def target(core: str) -> Target:
@@ -211,6 +217,7 @@ def build_firmware(
     heap_size: int = 16 * 1024,
     cache_dir: Path | str | None = None,
     jobs: int | None = None,
+    profile: bool = False,
 ) -> Path:
     """Build the generated project in ``project_dir`` into firmware for ``core``; returns the
     ELF path.
@@ -220,11 +227,13 @@ def build_firmware(
     semihosting library, the board's linker script, a ``stack_size``-byte stack and a
     ``heap_size``-byte heap (stdio buffers). The project's ``Makefile`` names the CMSIS-NN
     tree it was generated for (``CMSIS_NN_PATH``); ``cmsis_nn_path`` is passed to ``make`` to
-    point it at another checkout of the same version. The result is cached (``cache_dir``,
-    default :func:`cache_root`) by the hash of the project, the CMSIS-NN tree, the firmware
-    sources, the compiler version and the flags; the build runs in a copy of the project,
-    which is left untouched. Raises :class:`~tinyabi.errors.BackendError` with the failing
-    source and the compiler's first error on failure.
+    point it at another checkout of the same version. With ``profile``, the model and the
+    harness are built with ``-DMODEL_PROFILE``: ``model_run`` counts each layer's
+    instructions and the run reports them (:attr:`QemuRun.layers`). The result is cached
+    (``cache_dir``, default :func:`cache_root`) by the hash of the project, the CMSIS-NN tree,
+    the firmware sources, the compiler version and the flags; the build runs in a copy of the
+    project, which is left untouched. Raises :class:`~tinyabi.errors.BackendError` with the
+    failing source and the compiler's first error on failure.
     """
     project = Path(project_dir).resolve()
     tgt = target(core)
@@ -239,7 +248,8 @@ def build_firmware(
         f"-Wl,--defsym=__stack_size__={stack_size}",
         f"-Wl,--defsym=__heap_size__={heap_size}",
     )
-    key = _build_key(project, tgt, cmsis, link_flags)
+    defines = (PROFILE_DEFINE,) if profile else ()
+    key = _build_key(project, tgt, cmsis, (*link_flags, *defines))
     root = Path(cache_dir) if cache_dir is not None else cache_root()
     final = root / f"{tgt.core}-{key}"
     elf = final / "firmware.elf"
@@ -249,7 +259,7 @@ def build_firmware(
     root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"{tgt.core}-{key}.", dir=root))
     try:
-        _build_into(work, project, tgt, explicit, link_flags, jobs, root / "objects")
+        _build_into(work, project, tgt, explicit, link_flags, defines, jobs, root / "objects")
         try:
             work.rename(final)
         except OSError:
@@ -344,6 +354,7 @@ def _build_into(
     tgt: Target,
     cmsis: Path | None,
     link_flags: Sequence[str],
+    defines: Sequence[str],
     jobs: int | None,
     objects: Path,
 ) -> None:
@@ -356,7 +367,7 @@ def _build_into(
         f"-j{jobs or os.cpu_count() or 1}",
         "CC=arm-none-eabi-gcc",
         "AR=arm-none-eabi-ar",
-        f"CFLAGS={' '.join([*arch, *OPT_FLAGS])}",
+        f"CFLAGS={' '.join([*arch, *OPT_FLAGS, *defines])}",
     ]
     if cmsis is not None:
         make.append(f"CMSIS_NN_PATH={cmsis}")
@@ -376,6 +387,7 @@ def _build_into(
         "-Wextra",
         "-Werror",
         f"-DTINYABI_CPU_HZ={tgt.cpu_hz}",
+        *defines,
         f"-DTINYABI_INPUT_FILE={_c_string(INPUT_FILE)}",
         f"-DTINYABI_OUTPUT_FILE={_c_string(OUTPUT_FILE)}",
         f"-I{source}",
@@ -469,6 +481,7 @@ def run_firmware(elf: Path | str, core: str, input_bytes: bytes, timeout: float 
         stack_bytes=int(match.group(2)),
         seconds=seconds,
         console=console,
+        layers=tuple(int(n) for _, n in sorted((int(i), n) for i, n in _LAYER.findall(console))),
     )
 
 

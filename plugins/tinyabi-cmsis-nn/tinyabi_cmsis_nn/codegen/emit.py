@@ -159,6 +159,7 @@ def generate(graph: Graph, oracle: SizeOracle, library: Library | None = None) -
             activations=layout.activations,
             inputs=len(inputs),
             outputs=len(outputs),
+            layers=len(layers),
         ),
         "model.c": model_c,
         "model_data.c": _model_data_c(layers),
@@ -344,9 +345,11 @@ def _run(layers: Sequence[Layer]) -> list[str]:
     for layer in layers:
         lines += [
             f"    layer = {layer.index + 1};",
+            f"    MODEL_PROFILE_START({layer.index});",
             f"    if ({layer.symbol}() != ARM_CMSIS_NN_SUCCESS) {{",
             "        goto failed;",
             "    }",
+            f"    MODEL_PROFILE_END({layer.index});",
         ]
     if not layers:
         lines += ["    return 0;", "}"]

@@ -25,6 +25,8 @@ extern "C" {
 #define MODEL_SCRATCH_BYTES $scratch
 #define MODEL_NUM_INPUTS $inputs
 #define MODEL_NUM_OUTPUTS $outputs
+/* Layers model_run calls, in order (one per node of the model). */
+#define MODEL_NUM_LAYERS $layers
 
 typedef struct {
     const char *name;    /* the model's tensor name */
@@ -51,6 +53,14 @@ void *model_tensor_data(const model_tensor_t *t);
  * 1 + the index of the layer whose CMSIS-NN call failed. */
 int model_run(void);
 
+#ifdef MODEL_PROFILE
+/* Built with -DMODEL_PROFILE, model_run calls these (the application defines them) just
+ * before and just after each layer, 0 <= layer < MODEL_NUM_LAYERS; without the flag the
+ * code is unchanged. */
+void model_profile_layer_start(int layer);
+void model_profile_layer_end(int layer);
+#endif
+
 #ifdef __cplusplus
 }
 #endif
@@ -74,6 +84,14 @@ def model_c_prologue(scratch_offset: int, scratch: int) -> list[str]:
         "",
         f"#define MODEL_SCRATCH_OFFSET {scratch_offset}u",
         f"#define MODEL_SCRATCH_SIZE {scratch}",
+        "",
+        "#ifdef MODEL_PROFILE",
+        "#define MODEL_PROFILE_START(layer) model_profile_layer_start(layer)",
+        "#define MODEL_PROFILE_END(layer) model_profile_layer_end(layer)",
+        "#else",
+        "#define MODEL_PROFILE_START(layer) ((void)0)",
+        "#define MODEL_PROFILE_END(layer) ((void)0)",
+        "#endif",
         "",
         "/* Arena offsets of the tensors. */",
     ]
