@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from random_cases import FAMILIES, assert_identical, family_graph
+from tinyabi_cmsis_nn import cost
 from tinyabi_cmsis_nn.build import cortexm, host
 from tinyabi_cmsis_nn.build.host import HostPartition
 from tinyabi_cmsis_nn.build.qemu_partition import CortexMPartition
@@ -263,3 +264,6 @@ def test_profile_counts_every_layer(arm_tree: Path, library: str, core: str) -> 
     assert min(convs) > 100 * max(n for n, node in zip(counts, graph.nodes) if node.op == "RESHAPE")
     text = (partition.elf.parent / "firmware.map").read_text(errors="replace")
     assert "model_profile_layer" not in text
+    # The cost model was fitted to such counts: its total is within 15% of them.
+    estimate = sum(cost.layer_instructions(n, graph, core, library) for n in graph.nodes)
+    assert abs(estimate - sum(counts)) <= 0.15 * sum(counts), (estimate, sum(counts))

@@ -7,6 +7,7 @@ QEMU, :mod:`tinyabi_cmsis_nn.build.cortexm`), ``cc`` and ``cmsis_nn_path``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -19,6 +20,7 @@ from tinyabi.errors import UnsupportedOperatorError
 from tinyabi.ir import Graph, Node, NodeCheck
 from tinyabi_cmsis_nn import __version__, constraints, cost
 from tinyabi_cmsis_nn.build import host
+from tinyabi_cmsis_nn.build.library import ENV_CMSIS_NN_PATH
 from tinyabi_cmsis_nn.build.project import write_model_project
 
 
@@ -84,9 +86,12 @@ class CmsisNNBackend(Backend):
         )
 
     def estimate(self, subgraph: Graph) -> Estimate | None:
-        """Seconds on the target core from instructions per MAC and per element, fitted to
-        the instruction counts measured under QEMU (:mod:`tinyabi_cmsis_nn.cost`)."""
-        return Estimate(seconds=cost.estimate_seconds(subgraph, self.options.target))
+        """Seconds on the target core from each layer's estimated instructions, fitted per
+        core and library to per-layer counts measured under QEMU
+        (:mod:`tinyabi_cmsis_nn.cost`)."""
+        tree = self.options.cmsis_nn_path or os.environ.get(ENV_CMSIS_NN_PATH)
+        library = "arm" if tree else "portable"  # another tree is estimated as Arm's
+        return Estimate(seconds=cost.estimate_seconds(subgraph, self.options.target, library))
 
     def claims(self) -> Mapping[str, Sequence[str]]:
         return {op: ["int8"] for op in sorted(constraints.CHECKS)}
