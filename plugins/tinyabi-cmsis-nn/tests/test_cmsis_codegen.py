@@ -112,7 +112,7 @@ def test_hostile_tensor_names_survive_the_c_compiler(tmp_path: Path, first: int)
     want = tinyabi.Session(graph, backends=["reference"]).run([x])
     assert all(np.array_equal(got[k], want[k]) for k in want)
     project = tmp_path / "project"
-    CmsisNNBackend().generate_code(graph, project)
+    CmsisNNBackend().generate_code(graph, project, measure=False)
     _make(project, "cc", "-O2 -Werror -trigraphs")
 
 
@@ -312,7 +312,7 @@ def test_every_check_is_documented_and_the_support_table_is_current() -> None:
 def kws_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("kws") / "project"
     graph = tinyabi.load(str(shared_model("kws_ref_model")))
-    written = CmsisNNBackend().generate_code(graph, directory)
+    written = CmsisNNBackend().generate_code(graph, directory, measure=False)
     assert {p.name for p in written} >= {"model.h", "model.c", "model_data.c", "Makefile"}
     return directory
 

@@ -553,11 +553,13 @@ def size_report(elf: Path | str) -> dict[str, int]:
 _INPUT_SECTION = re.compile(r"^ (\.\S+|COMMON)?\s+0x([0-9a-fA-F]+)\s+0x([0-9a-fA-F]+)\s+(\S.*)$")
 
 
-def library_sizes(map_lines: Iterable[str], library: str) -> dict[str, int]:
-    """Flash and static RAM taken by the input sections of ``library`` in a GNU ld link map:
-    ``model_flash`` (code, read-only data and ``.data``'s load image) and ``model_static_ram``
-    (``.data`` and ``.bss``)."""
-    flash = ram = 0
+_MEMBER = re.compile(r"\(([^()]+)\)\s*$")
+
+
+def library_members(map_lines: Iterable[str], library: str) -> dict[str, dict[str, int]]:
+    """Bytes the link kept of each member of ``library`` (an archive name) in a GNU ld link
+    map, by kind of section: member object -> ``text``, ``rodata``, ``data``, ``bss``."""
+    members: dict[str, dict[str, int]] = {}
     in_map = False
     pending: str | None = None
     for line in map_lines:
@@ -577,11 +579,27 @@ def library_sizes(map_lines: Iterable[str], library: str) -> dict[str, int]:
         owner = match.group(4)
         if name is None or library not in owner or size == 0:
             continue
-        if name.startswith((".text", ".rodata")):
-            flash += size
-        elif name.startswith(".data"):
-            flash += size
-            ram += size
-        elif name.startswith((".bss", "COMMON")):
-            ram += size
-    return {"model_flash": flash, "model_static_ram": ram}
+        member = _MEMBER.search(owner)
+        kind = next(
+            (k for k in ("text", "rodata", "data", "bss") if name.startswith(f".{k}")),
+            "bss" if name == "COMMON" else None,
+        )
+        if kind is None:
+            continue
+        sizes = members.setdefault(
+            member.group(1) if member else owner,
+            dict.fromkeys(("text", "rodata", "data", "bss"), 0),
+        )
+        sizes[kind] += size
+    return members
+
+
+def library_sizes(map_lines: Iterable[str], library: str) -> dict[str, int]:
+    """Flash and static RAM taken by the input sections of ``library`` in a GNU ld link map:
+    ``model_flash`` (code, read-only data and ``.data``'s load image) and ``model_static_ram``
+    (``.data`` and ``.bss``)."""
+    members = library_members(map_lines, library).values()
+    return {
+        "model_flash": sum(m["text"] + m["rodata"] + m["data"] for m in members),
+        "model_static_ram": sum(m["data"] + m["bss"] for m in members),
+    }
