@@ -21,15 +21,18 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyabi.dispatch import align, plan_memory
+from tinyabi.dispatch import align
 from tinyabi.errors import BackendError
 from tinyabi.ir import Graph, Tensor
 from tinyabi_cmsis_nn.build.library import Library, portable_library
+from tinyabi_cmsis_nn.codegen.arena import plan as arena_plan
+from tinyabi_cmsis_nn.codegen.banding import overlap, overlap_above
 from tinyabi_cmsis_nn.codegen.layers import (
     NO_BUFFER,
     NO_BUFFER_DEFINITION,
     ConstArray,
     Layer,
+    bandable,
     lower,
     resolve_context,
 )
@@ -125,13 +128,20 @@ def generate(graph: Graph, oracle: SizeOracle, library: Library | None = None) -
     ``library`` (default: the portable copy): the ``Makefile`` lists the library's sources
     that the generated code needs."""
     library = library or portable_library()
-    plan = plan_memory(graph, alignment=ALIGNMENT)
-    offsets = {p.tensor: p.offset for p in plan.tensors}
+    overlaps = {
+        i: (overlap(bands), overlap_above(bands))
+        for i, node in enumerate(graph.nodes)
+        if (bands := bandable(node, graph)) is not None
+    }
+    plan = arena_plan(graph, overlaps, ALIGNMENT)
+    offsets = plan.offsets
     indices = {name: i for i, name in enumerate(graph.tensors)}
     arena = _Arena(offsets, indices)
-    layers = [lower(node, graph, i, arena) for i, node in enumerate(graph.nodes)]
+    layers = [
+        lower(node, graph, i, arena, plan.overlapping.get(i)) for i, node in enumerate(graph.nodes)
+    ]
 
-    activations = align(plan.arena_bytes, ALIGNMENT)
+    activations = align(plan.size, ALIGNMENT)
     sums: dict[int, int] = {}
     for layer in layers:
         if layer.kernel_sums is not None:

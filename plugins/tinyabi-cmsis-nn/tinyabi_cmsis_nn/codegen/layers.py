@@ -19,6 +19,7 @@ import numpy as np
 
 from tinyabi.ir import Graph, Node, Tensor
 from tinyabi_cmsis_nn.codegen import params as P
+from tinyabi_cmsis_nn.codegen.banding import Bands, bands_of
 from tinyabi_cmsis_nn.codegen.names import c_comment_text, data_symbol, layer_symbol
 from tinyabi_cmsis_nn.codegen.precompute import kernel_sums
 
@@ -179,8 +180,27 @@ def _is_1x1_fast(p: P.ConvParams) -> bool:
     )
 
 
-def lower_conv(node: Node, graph: Graph, index: int, address: Address) -> Layer:
-    """CONV_2D: the 1x1 fast path, the grouped ``arm_convolve_s8`` or the wrapper."""
+def bandable(node: Node, graph: Graph) -> Bands | None:
+    """The row bands of a node the generated code can run one output row at a time (a
+    DEPTHWISE_CONV_2D, a CONV_2D on the 1x1 fast path), else ``None``."""
+    if node.op == "DEPTHWISE_CONV_2D":
+        return bands_of(P.conv_params(node, graph))
+    if node.op == "CONV_2D":
+        p = P.conv_params(node, graph)
+        return bands_of(p, one_by_one=True) if _is_1x1_fast(p) else None
+    return None
+
+
+def lower_conv(
+    node: Node,
+    graph: Graph,
+    index: int,
+    address: Address,
+    banded: bool = False,
+    backwards: bool = False,
+) -> Layer:
+    """CONV_2D: the 1x1 fast path, the grouped ``arm_convolve_s8`` or the wrapper (the 1x1
+    fast path in row bands when ``banded``)."""
     p = P.conv_params(node, graph)
     sym = layer_symbol
     grouped = p.filter_dims.c != p.input_dims.c
@@ -208,12 +228,22 @@ def lower_conv(node: Node, graph: Graph, index: int, address: Address) -> Layer:
     layer = Layer(index, node.op, entry, scratch=query)
     _conv_common(layer, node, graph, p, "cmsis_nn_conv_params", address)
     upscale = ["NULL"] if entry == "arm_convolve_s8" else []
-    layer.body = _conv_call(layer, node, address, upscale)
+    bands = bands_of(p, True) if banded and entry == "arm_convolve_1x1_s8_fast" else None
+    struct = "cmsis_nn_conv_params"
+    layer.body = _conv_call(layer, node, address, upscale, bands, struct, backwards)
     return layer
 
 
-def lower_depthwise(node: Node, graph: Graph, index: int, address: Address) -> Layer:
-    """DEPTHWISE_CONV_2D through ``arm_depthwise_conv_wrapper_s8``."""
+def lower_depthwise(
+    node: Node,
+    graph: Graph,
+    index: int,
+    address: Address,
+    banded: bool = False,
+    backwards: bool = False,
+) -> Layer:
+    """DEPTHWISE_CONV_2D through ``arm_depthwise_conv_wrapper_s8`` (in row bands when
+    ``banded``)."""
     p = P.conv_params(node, graph)
     sym = layer_symbol
     query = SizeQuery(
@@ -223,7 +253,9 @@ def lower_depthwise(node: Node, graph: Graph, index: int, address: Address) -> L
     )
     layer = Layer(index, node.op, "arm_depthwise_conv_wrapper_s8", scratch=query)
     _conv_common(layer, node, graph, p, "cmsis_nn_dw_conv_params", address)
-    layer.body = _conv_call(layer, node, address, [])
+    bands = bands_of(p) if banded else None
+    struct = "cmsis_nn_dw_conv_params"
+    layer.body = _conv_call(layer, node, address, [], bands, struct, backwards)
     return layer
 
 
@@ -262,8 +294,18 @@ def _conv_common(
     ]
 
 
-def _conv_call(layer: Layer, node: Node, address: Address, upscale: list[str]) -> list[str]:
+def _conv_call(
+    layer: Layer,
+    node: Node,
+    address: Address,
+    upscale: list[str],
+    bands: Bands | None = None,
+    struct: str = "",
+    backwards: bool = False,
+) -> list[str]:
     i = layer.index
+    if bands is not None:
+        return _banded_call(layer, node, address, upscale, bands, struct, backwards)
     args = [
         "&ctx",
         f"&{layer_symbol(i, 'params')}",
@@ -279,6 +321,74 @@ def _conv_call(layer: Layer, node: Node, address: Address, upscale: list[str]) -
         address(node.outputs[0]),
     ]
     return ["cmsis_nn_context ctx = model_scratch();", *_return_call(layer.entry, args)]
+
+
+def _banded_call(
+    layer: Layer,
+    node: Node,
+    address: Address,
+    upscale: list[str],
+    bands: Bands,
+    struct: str,
+    backwards: bool,
+) -> list[str]:
+    """One call per band of output rows (first to last, or last to first when
+    ``backwards``), on the input rows it reads with the top padding it sees, so the output may
+    overlap the input (:mod:`.banding`); a 1x1 convolution's rows are its pixels."""
+    i = layer.index
+    b = bands
+    args = [
+        "&ctx",
+        "&params",
+        f"&{layer_symbol(i, 'quant')}",
+        "&input_dims",
+        f"input + top * {b.input_row_bytes}",
+        f"&{layer_symbol(i, 'filter_dims')}",
+        data_symbol(i, "weights"),
+        f"&{layer_symbol(i, 'bias_dims')}",
+        data_symbol(i, "bias"),
+        *upscale,
+        "&output_dims",
+        f"output + y * {b.output_row_bytes}",
+    ]
+    call = [f"status = {layer.entry}("]
+    call += [f"    {a}," for a in args[:-1]]
+    call.append(f"    {args[-1]});")
+    rows, per_call = b.output_rows, b.rows_per_call
+    last_start = (rows - 1) // per_call * per_call
+    loop = (
+        f"for (y = {last_start}; y >= 0; y -= {per_call}) {{"
+        if backwards
+        else f"for (y = 0; y < {rows}; y += {per_call}) {{"
+    )
+    pixels = ["input_dims.w = 1;", "output_dims.w = 1;"] if b.pixels else []
+    kind = "pixels" if b.pixels else "output rows"
+    return [
+        f"/* {per_call} {kind} per call: the output overlaps input rows no later call reads */",
+        "cmsis_nn_context ctx = model_scratch();",
+        f"{struct} params = {layer_symbol(i, 'params')};",
+        f"cmsis_nn_dims input_dims = {layer_symbol(i, 'input_dims')};",
+        f"cmsis_nn_dims output_dims = {layer_symbol(i, 'output_dims')};",
+        f"const int8_t *input = {address(str(node.inputs[0]))};",
+        f"int8_t *output = {address(node.outputs[0])};",
+        "int32_t y;",
+        *pixels,
+        loop,
+        f"    const int32_t count = {rows} - y < {per_call} ? {rows} - y : {per_call};",
+        f"    const int32_t first = y * {b.stride} - {b.pad_top};",
+        "    const int32_t top = first < 0 ? 0 : first;",
+        f"    const int32_t end = (y + count - 1) * {b.stride} - {b.pad_top} + {b.kernel_h};",
+        "    arm_cmsis_nn_status status;",
+        f"    input_dims.h = (end < {b.input_rows} ? end : {b.input_rows}) - top;",
+        "    output_dims.h = count;",
+        "    params.padding.h = top - first;",
+        *(f"    {line}" for line in call),
+        "    if (status != ARM_CMSIS_NN_SUCCESS) {",
+        "        return status;",
+        "    }",
+        "}",
+        "return ARM_CMSIS_NN_SUCCESS;",
+    ]
 
 
 def _return_call(function: str, args: Sequence[str]) -> list[str]:
@@ -470,6 +580,14 @@ _LOWER: dict[str, Callable[[Node, Graph, int, Address], Layer]] = {
 }
 
 
-def lower(node: Node, graph: Graph, index: int, address: Address) -> Layer:
-    """The layer for ``node`` (which the backend's constraints accepted)."""
+def lower(
+    node: Node, graph: Graph, index: int, address: Address, banded: bool | None = None
+) -> Layer:
+    """The layer for ``node`` (which the backend's constraints accepted); ``banded`` (not
+    ``None``): in row bands (a node :func:`bandable` accepts), its output overlapping its
+    input, rows last to first when ``True``."""
+    if banded is not None and node.op == "CONV_2D":
+        return lower_conv(node, graph, index, address, banded=True, backwards=banded)
+    if banded is not None and node.op == "DEPTHWISE_CONV_2D":
+        return lower_depthwise(node, graph, index, address, banded=True, backwards=banded)
     return _LOWER[node.op](node, graph, index, address)
