@@ -97,6 +97,12 @@ def check_plan(graph: Graph) -> int:
             per_call, pixels = int(mark.group(1)), mark.group(2) == "pixels"
             _rows_never_clobber(p, offsets[pair[0]], offsets[pair[1]], backwards, per_call, pixels)
     assert generated.layout.activations <= plan_memory(graph, alignment=16).arena_bytes
+    # Each layer's scratch buffer is free while the layer runs.
+    for index, (offset, size) in generated.layout.scratch_buffers.items():
+        for name in names:
+            if life[name][0] <= index <= life[name][1]:
+                start, stop = offsets[name], offsets[name] + graph.tensor(name).nbytes
+                assert stop <= offset or offset + size <= start, (index, name)
     return len(banded)
 
 

@@ -360,7 +360,8 @@ def test_arena_layout_follows_the_memory_plan() -> None:
     generated = generate(graph, host.size_oracle(library), library)
     layout = generated.layout
     assert layout.activations < plan_memory(graph, alignment=16).arena_bytes
-    assert layout.scratch_offset >= layout.activations and layout.total % 16 == 0
+    assert all(o + n <= layout.total for o, n in layout.scratch_buffers.values())
+    assert layout.total % 16 == 0
     # The scratch is the largest buffer a layer asks for: the non-1x1 convolution of kws.
     conv = next(layer for layer in generated.layers if layer.entry == "arm_convolve_wrapper_s8")
     assert conv.scratch is not None
@@ -377,9 +378,10 @@ def test_model_init_checks_the_reserved_scratch(tmp_path: Path) -> None:
     generated = generate(graph, host.size_oracle(library), library)
     assert generated.layout.scratch > 0
     text = generated.files["model.c"]
-    line = f"#define MODEL_SCRATCH_SIZE {generated.layout.scratch}"
+    (layer,) = [i for i, (_, size) in generated.layout.scratch_buffers.items() if size]
+    line = f"#define LAYER{layer}_SCRATCH_SIZE {generated.layout.scratch_buffers[layer][1]}"
     assert line in text
-    generated.files["model.c"] = text.replace(line, "#define MODEL_SCRATCH_SIZE 1")
+    generated.files["model.c"] = text.replace(line, f"#define LAYER{layer}_SCRATCH_SIZE 1")
     path = host.build_model(generated, library, what="shrunk model")
     model = host.HostModel(path, generated, "shrunk model")
     with pytest.raises(BackendError, match=r"model_init returned -2"):

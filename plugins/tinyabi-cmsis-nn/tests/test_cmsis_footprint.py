@@ -62,7 +62,7 @@ def test_codegen_prints_and_writes_the_measured_footprint(tmp_path: Path) -> Non
     elf = cortexm.build_firmware(out, "cortex-m4")
     objects = elf.parent / "project" / "build"
     whole = _size_a(elf)
-    assert data["arena"] == whole[".arena"] == data["activations"] + data["scratch"]
+    assert data["arena"] == whole[".arena"] >= data["activations"]
     assert data["sections"] == {k: v for k, v in whole.items() if k in data["sections"]}
     model_data = _size_a(objects / "model_data.o")
     assert data["weights"] == _sum(model_data, ".rodata") > 0

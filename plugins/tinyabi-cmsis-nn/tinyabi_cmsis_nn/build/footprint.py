@@ -48,6 +48,9 @@ class Footprint:
     tables: int | None = None
     arena: int = 0
     scratch: int = 0
+    #: Bytes of the arena up to the end of the last activation (the scratch region lies
+    #: among them when it fits in a gap, else after them).
+    activations: int = 0
     stack: int | None = None
     static: int | None = None
     toolchain: str = ""
@@ -70,7 +73,6 @@ class Footprint:
     def to_json(self) -> str:
         """The footprint as JSON, with the totals."""
         data = asdict(self)
-        data["activations"] = self.arena - self.scratch
         data["flash"], data["ram"] = self.flash, self.ram
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
@@ -85,7 +87,13 @@ def measure(
     module docstring)."""
     project = Path(project)
     layout = generated.layout
-    result = Footprint(core=core, measured=False, arena=layout.total, scratch=layout.scratch)
+    result = Footprint(
+        core=core,
+        measured=False,
+        arena=layout.total,
+        scratch=layout.scratch,
+        activations=layout.activations,
+    )
     missing = [t for t in ("arm-none-eabi-gcc", "arm-none-eabi-size") if not shutil.which(t)]
     if missing:
         result.note = (
@@ -134,13 +142,15 @@ def _bytes(value: int | None) -> str:
 def table(footprint: Footprint) -> str:
     """The footprint as a Markdown table, with what was measured how."""
     f = footprint
+    inside = f.scratch and f.arena - f.scratch < f.activations
+    where = " (in a gap between activations)" if inside else ""
     rows = [
         ("flash: weights (`model_data.c`)", f.weights),
         ("flash: code (generated + CMSIS-NN)", f.code),
         ("flash: tables (parameters, tensor tables, library tables)", f.tables),
         ("**flash total**", f.flash),
-        ("RAM: arena, activations", f.arena - f.scratch),
-        ("RAM: arena, scratch", f.scratch),
+        ("RAM: arena (activations and the scratch region)", f.arena),
+        (f"of which the scratch region, shared by all layers{where}", f.scratch),
         ("RAM: peak stack of `model_run`", f.stack),
         ("RAM: static data (`.data` + `.bss`)", f.static),
         ("**RAM total**", f.ram),

@@ -36,7 +36,7 @@ from tinyabi_cmsis_nn.codegen.layers import (
     lower,
     resolve_context,
 )
-from tinyabi_cmsis_nn.codegen.names import c_string_literal, tensor_offset_macro
+from tinyabi_cmsis_nn.codegen.names import c_string_literal, scratch_macros, tensor_offset_macro
 from tinyabi_cmsis_nn.codegen.sizes import SizeOracle
 from tinyabi_cmsis_nn.codegen.templates import (
     MODEL_H,
@@ -69,23 +69,26 @@ class TensorInfo:
 
 @dataclass(frozen=True)
 class ArenaLayout:
-    """The arena: activations from 0, the scratch buffer shared by all layers after them.
+    """The arena (``total`` bytes, ``MODEL_ARENA_SIZE``): the activations, which end at
+    ``activations``, and each layer's scratch buffer, placed where nothing live at that layer
+    lies (in a gap of the activations, or after them; the layers share those bytes).
     ``kernel_sums`` (layer index -> bytes) are the sums kept in flash, not in the arena."""
 
     activations: int
     kernel_sums: dict[int, int]
-    scratch_offset: int
-    scratch: int
+    #: Each layer's scratch buffer: layer index -> (offset, bytes).
+    scratch_buffers: dict[int, tuple[int, int]]
+    total: int
 
     @property
-    def total(self) -> int:
-        """``MODEL_ARENA_SIZE``."""
-        return self.scratch_offset + self.scratch
+    def scratch(self) -> int:
+        """The largest scratch buffer, in bytes (aligned)."""
+        return align(max((size for _, size in self.scratch_buffers.values()), default=0), 16)
 
     @property
     def persistent(self) -> int:
-        """Bytes that must persist between runs: the activations."""
-        return self.scratch_offset
+        """Bytes that hold activations (scratch buffers may lie among them)."""
+        return self.activations
 
 
 @dataclass
@@ -133,15 +136,22 @@ def generate(graph: Graph, oracle: SizeOracle, library: Library | None = None) -
         for i, node in enumerate(graph.nodes)
         if (bands := bandable(node, graph)) is not None
     }
-    plan = arena_plan(graph, overlaps, ALIGNMENT)
-    offsets = plan.offsets
     indices = {name: i for i, name in enumerate(graph.tensors)}
+    # The buffer sizes do not depend on where the tensors are: ask them before placing.
+    unplaced = _Arena(dict.fromkeys(graph.tensors, 0), indices)
+    scratch = {
+        i: oracle.size(layer.scratch)
+        for i, node in enumerate(graph.nodes)
+        if (layer := lower(node, graph, i, unplaced)).scratch is not None
+    }
+    plan = arena_plan(graph, overlaps, scratch, ALIGNMENT)
+    offsets = plan.offsets
     arena = _Arena(offsets, indices)
     layers = [
         lower(node, graph, i, arena, plan.overlapping.get(i)) for i, node in enumerate(graph.nodes)
     ]
 
-    activations = align(plan.size, ALIGNMENT)
+    activations = align(plan.activations, ALIGNMENT)
     sums: dict[int, int] = {}
     for layer in layers:
         if layer.kernel_sums is not None:
@@ -154,8 +164,8 @@ def generate(graph: Graph, oracle: SizeOracle, library: Library | None = None) -
             if need:
                 sums[layer.index] = need
             resolve_context(layer, need)
-    scratch = max((oracle.size(layer.scratch) for layer in layers if layer.scratch), default=0)
-    layout = ArenaLayout(activations, sums, activations, align(scratch, ALIGNMENT))
+    total = align(max(plan.size, activations), ALIGNMENT)
+    layout = ArenaLayout(activations, sums, plan.scratch, total)
 
     inputs = [_info(graph.tensor(n), offsets[n]) for n in graph.inputs]
     outputs = [_info(graph.tensor(n), offsets[n]) for n in graph.outputs]
@@ -262,7 +272,13 @@ def _model_c(
     inputs: Sequence[TensorInfo],
     outputs: Sequence[TensorInfo],
 ) -> str:
-    lines = model_c_prologue(layout.scratch_offset, layout.scratch)
+    macros: dict[str, int] = {}
+    for layer in layers:
+        if any("model_scratch(" in line for line in layer.body):
+            offset, size = layout.scratch_buffers.get(layer.index, (0, 0))
+            names = scratch_macros(layer.index)
+            macros[names[0]], macros[names[1]] = offset, size
+    lines = model_c_prologue(macros)
     used = sorted({arena.indices[name] for name in arena.offsets})
     by_index = {arena.indices[name]: off for name, off in arena.offsets.items()}
     lines += [f"#define {tensor_offset_macro(i)} {by_index[i]}u" for i in used]
@@ -270,7 +286,7 @@ def _model_c(
     lines += [f"extern const {a.ctype} {a.symbol}[{a.values.size}];" for a in _arrays(layers)]
     lines += ["", *_tensor_table("model_inputs", inputs), *_tensor_table("model_outputs", outputs)]
     lines.append("")
-    uses_scratch = any("model_scratch()" in line for layer in layers for line in layer.body)
+    uses_scratch = bool(macros)
     lines += model_c_runtime(uses_scratch)
     if any(f"&{NO_BUFFER}" in line for layer in layers for line in layer.body):
         lines += ["", "/* The context of the layers that need no buffer. */", NO_BUFFER_DEFINITION]
@@ -328,7 +344,7 @@ def _init(layers: Sequence[Layer], layout: ArenaLayout) -> list[str]:
     for layer in layers:
         if layer.scratch is not None:
             lines += [
-                f"    if ({layer.scratch.c_call()} > MODEL_SCRATCH_SIZE) {{",
+                f"    if ({layer.scratch.c_call()} > {scratch_macros(layer.index)[1]}) {{",
                 f"        return -{2 + layer.index}; /* {layer.comment}: scratch too small */",
                 "    }",
             ]

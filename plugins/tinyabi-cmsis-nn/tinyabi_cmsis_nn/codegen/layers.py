@@ -20,7 +20,12 @@ import numpy as np
 from tinyabi.ir import Graph, Node, Tensor
 from tinyabi_cmsis_nn.codegen import params as P
 from tinyabi_cmsis_nn.codegen.banding import Bands, bands_of
-from tinyabi_cmsis_nn.codegen.names import c_comment_text, data_symbol, layer_symbol
+from tinyabi_cmsis_nn.codegen.names import (
+    c_comment_text,
+    data_symbol,
+    layer_symbol,
+    scratch_macros,
+)
 from tinyabi_cmsis_nn.codegen.precompute import kernel_sums
 
 
@@ -123,6 +128,12 @@ def resolve_context(layer: Layer, size: int) -> None:
     else:
         arg = f"&{NO_BUFFER}"
     layer.body = [line.replace(CONTEXT, arg) for line in layer.body]
+
+
+def scratch_context(index: int) -> str:
+    """The declaration of a layer's ``ctx``: its scratch buffer in the arena."""
+    offset, size = scratch_macros(index)
+    return f"cmsis_nn_context ctx = model_scratch({offset}, {size});"
 
 
 def c_dims(d: P.Dims) -> str:
@@ -320,7 +331,7 @@ def _conv_call(
         f"&{layer_symbol(i, 'output_dims')}",
         address(node.outputs[0]),
     ]
-    return ["cmsis_nn_context ctx = model_scratch();", *_return_call(layer.entry, args)]
+    return [scratch_context(i), *_return_call(layer.entry, args)]
 
 
 def _banded_call(
@@ -365,7 +376,7 @@ def _banded_call(
     kind = "pixels" if b.pixels else "output rows"
     return [
         f"/* {per_call} {kind} per call: the output overlaps input rows no later call reads */",
-        "cmsis_nn_context ctx = model_scratch();",
+        scratch_context(i),
         f"{struct} params = {layer_symbol(i, 'params')};",
         f"cmsis_nn_dims input_dims = {layer_symbol(i, 'input_dims')};",
         f"cmsis_nn_dims output_dims = {layer_symbol(i, 'output_dims')};",
@@ -486,7 +497,7 @@ def lower_pool(node: Node, graph: Graph, index: int, address: Address) -> Layer:
         f"&{sym(i, 'output_dims')}",
         address(node.outputs[0]),
     ]
-    layer.body = ["cmsis_nn_context ctx = model_scratch();", *_return_call(entry, args)]
+    layer.body = [scratch_context(i), *_return_call(entry, args)]
     return layer
 
 
