@@ -436,6 +436,11 @@ def cmd_codegen(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for path in backend.generate_code(graph, out):
         print(f"wrote {path}")
+    # A backend may describe what it generated (cmsis-nn: the measured flash and RAM).
+    summary = getattr(backend, "codegen_summary", None)
+    text = summary(out) if callable(summary) else None
+    if text:
+        print(f"\n{text}")
     return 0
 
 

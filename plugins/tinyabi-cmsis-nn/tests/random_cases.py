@@ -264,7 +264,76 @@ def elementwise_cases(c: Cases, count: int) -> None:
     c.b.node("RESHAPE", [s], [b], new_shape=[4, 6])
 
 
+def _chain_layer(
+    c: Cases, x: str, shape: tuple[int, ...], s_in: float, last: bool
+) -> tuple[str, tuple[int, ...], float]:
+    """One DEPTHWISE_CONV_2D or 1x1 CONV_2D after ``x``: its output name, shape and scale."""
+    rng = c.rng
+    _, h, w, cin = shape
+    if rng.random() < 0.5:  # depthwise, any stride and padding
+        kh, kw = (int(v) for v in rng.integers(1, 5, size=2))
+        stride = tuple(int(v) for v in rng.integers(1, 3, size=2))
+        padding = str(rng.choice(["SAME", "VALID"]))
+        if min(h - kh, w - kw) < 0:
+            padding = "SAME"
+        mult = int(rng.choice([1, 1, 2]))
+        oh = conv_output_size(h, kh, stride[0], 1, padding)
+        ow = conv_output_size(w, kw, stride[1], 1, padding)
+        cout = cin * mult
+        wname, scales = c.weights((1, kh, kw, cout), 3, bool(rng.random() < 0.7))
+        q = c.out_quant(s_in, scales, kh * kw)
+        y = (
+            c.output((1, oh, ow, cout), q)
+            if last
+            else c.b.tensor(c.name("t"), "int8", (1, oh, ow, cout), quant=q)
+        )
+        op, attrs = "DEPTHWISE_CONV_2D", {"depth_multiplier": mult}
+    else:  # 1x1, the fast path
+        kh = kw = 1
+        stride, padding = (1, 1), "VALID"
+        oh, ow, cout = h, w, 4 * int(rng.integers(1, 4))
+        wname, scales = c.weights((cout, 1, 1, cin), 0, bool(rng.random() < 0.7))
+        q = c.out_quant(s_in, scales, cin)
+        y = (
+            c.output((1, oh, ow, cout), q)
+            if last
+            else c.b.tensor(c.name("t"), "int8", (1, oh, ow, cout), quant=q)
+        )
+        op, attrs = "CONV_2D", {"dilation_h": 1, "dilation_w": 1}
+    bias = c.bias(cout, s_in, scales)
+    c.b.node(
+        op,
+        [x, wname, bias],
+        [y],
+        padding=padding,
+        stride_h=stride[0],
+        stride_w=stride[1],
+        fused_activation=c.act(),
+        **attrs,
+    )
+    return y, (1, oh, ow, cout), q[0]
+
+
+def chain_cases(c: Cases, count: int) -> None:
+    """Chains of depthwise and 1x1 convolutions: the generated code runs the ones after the
+    first in row bands, each output overlapping its input in the arena."""
+    for _ in range(count):
+        rng = c.rng
+        shape: tuple[int, ...] = (
+            1,
+            int(rng.integers(2, 13)),
+            int(rng.integers(1, 9)),
+            4 * int(rng.integers(1, 3)),
+        )
+        s_in, zp_in = c.quant()
+        x = c.input(shape, (s_in, zp_in))
+        layers = int(rng.integers(3, 6))
+        for k in range(layers):
+            x, shape, s_in = _chain_layer(c, x, shape, s_in, k == layers - 1)
+
+
 FAMILIES: dict[str, tuple[Callable[[Cases, int], None], int]] = {
+    "chain": (chain_cases, 8),
     "conv": (conv_cases, 28),
     "depthwise": (depthwise_cases, 20),
     "fully_connected": (fully_connected_cases, 16),

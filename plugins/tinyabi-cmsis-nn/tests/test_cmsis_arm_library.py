@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from random_cases import FAMILIES, assert_identical, family_graph
+from tinyabi_cmsis_nn import cost
 from tinyabi_cmsis_nn.build import cortexm, host
 from tinyabi_cmsis_nn.build.host import HostPartition
 from tinyabi_cmsis_nn.build.qemu_partition import CortexMPartition
@@ -111,8 +112,14 @@ def test_shared_model_with_arms_library_matches_tflm(
         expected = run_tflm(path.read_bytes(), [feeds[n] for n in graph.inputs])
         for (key, value), want in zip(got.items(), expected):
             assert value.tobytes() == want.tobytes(), f"{name} on {target}: {key} differs"
-    if name == "ad01_int8":  # fully connected only: the kernel sums are MVE's alone
-        assert ("arm_vector_sum_s8" in used) == (target == "cortex-m55"), used
+    # The kernel sums (MVE's alone) are computed at generation time: const data, no call.
+    assert "arm_vector_sum_s8" not in used, used
+    if name == "ad01_int8" and target != "host":  # fully connected only
+        (compiled,) = session.compiled
+        assert isinstance(compiled, CortexMPartition)
+        text = (compiled.elf.parent / "firmware.map").read_text(errors="replace")
+        in_flash = re.findall(r"\.rodata\.model_layer\d+_kernel_sums", text)
+        assert bool(in_flash) == (target == "cortex-m55"), in_flash
 
 
 # --- random single-operator graphs ---------------------------------------------------------------
@@ -216,3 +223,47 @@ def test_codegen_makefile_compiles_the_same_sources(arm_tree: Path, tmp_path: Pa
         objects = {p.stem for p in (out / "build").glob("*.o")}
         assert objects == {"model", "model_data", *(s.stem for s in selected)}
         (out / "libmodel.a").unlink()
+
+
+# --- per-layer profile ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("library", "core"), [("portable", "cortex-m4"), ("arm", "cortex-m4"), ("arm", "cortex-m55")]
+)
+def test_profile_counts_every_layer(arm_tree: Path, library: str, core: str) -> None:
+    """``profile`` of a Cortex-M partition: the same outputs as TFLM, one LayerCost per node
+    (in order, by name) whose instructions add up to what the unprofiled ``model_run``
+    executes; the production firmware carries no profiling code."""
+    _require(core)
+    path = shared_model("kws_ref_model")
+    graph = tinyabi.load(str(path))
+    options = {"target": core, **({"cmsis_nn_path": str(arm_tree)} if library == "arm" else {})}
+    session = tinyabi.Session(
+        graph, backends=[("cmsis-nn", options)], fallback="error", strict=True
+    )
+    (partition,) = session.compiled
+    assert isinstance(partition, CortexMPartition)
+    feeds = random_inputs(graph, 3)
+    plain = partition.run(feeds)
+    assert partition.last_run is not None
+    total = partition.last_run.instructions
+    result = partition.profile(feeds)
+    assert result is not None
+    outputs, costs = result
+    expected = run_tflm(path.read_bytes(), [feeds[n] for n in graph.inputs])
+    for (key, value), want in zip(outputs.items(), expected):
+        assert value.tobytes() == want.tobytes() == plain[key].tobytes(), key
+    assert [c.node for c in costs] == [n.name for n in graph.nodes]
+    counts = [c.instructions for c in costs]
+    assert all(isinstance(n, int) and n >= 0 for n in counts), counts
+    assert all(c.seconds is None and c.cycles is None for c in costs)
+    # Each count is good to a few instructions (the counter's alignment error).
+    assert abs(sum(counts) - total) <= 16 * len(counts), (sum(counts), total)
+    convs = [n for n, node in zip(counts, graph.nodes) if node.op == "CONV_2D"]
+    assert min(convs) > 100 * max(n for n, node in zip(counts, graph.nodes) if node.op == "RESHAPE")
+    text = (partition.elf.parent / "firmware.map").read_text(errors="replace")
+    assert "model_profile_layer" not in text
+    # The cost model was fitted to such counts: its total is within 15% of them.
+    estimate = sum(cost.layer_instructions(n, graph, core, library) for n in graph.nodes)
+    assert abs(estimate - sum(counts)) <= 0.15 * sum(counts), (estimate, sum(counts))

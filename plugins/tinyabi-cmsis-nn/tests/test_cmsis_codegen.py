@@ -112,7 +112,7 @@ def test_hostile_tensor_names_survive_the_c_compiler(tmp_path: Path, first: int)
     want = tinyabi.Session(graph, backends=["reference"]).run([x])
     assert all(np.array_equal(got[k], want[k]) for k in want)
     project = tmp_path / "project"
-    CmsisNNBackend().generate_code(graph, project)
+    CmsisNNBackend().generate_code(graph, project, measure=False)
     _make(project, "cc", "-O2 -Werror -trigraphs")
 
 
@@ -319,7 +319,7 @@ def test_every_check_is_documented_and_the_support_table_is_current() -> None:
 def kws_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("kws") / "project"
     graph = tinyabi.load(str(shared_model("kws_ref_model")))
-    written = CmsisNNBackend().generate_code(graph, directory)
+    written = CmsisNNBackend().generate_code(graph, directory, measure=False)
     assert {p.name for p in written} >= {"model.h", "model.c", "model_data.c", "Makefile"}
     return directory
 
@@ -355,14 +355,20 @@ def test_generated_files_follow_the_rules(kws_project: Path) -> None:
 
 
 def test_arena_layout_follows_the_memory_plan() -> None:
-    graph = tinyabi.load(str(shared_model("kws_ref_model")))
+    """Without layers to run in bands (ad01: fully connected only) the activations are at
+    tinyabi's plan's offsets; kws's banded layers shrink them (``test_cmsis_banding.py``)."""
+    ad01 = tinyabi.load(str(shared_model("ad01_int8")))
     library = host.portable_library()
-    generated = generate(graph, host.size_oracle(library), library)
-    plan = plan_memory(graph, alignment=16)
-    layout = generated.layout
-    assert layout.activations == plan.arena_bytes
+    generated = generate(ad01, host.size_oracle(library), library)
+    plan = plan_memory(ad01, alignment=16)
+    assert generated.layout.activations == plan.arena_bytes
     assert generated.offsets == {p.tensor: p.offset for p in plan.tensors}
-    assert layout.scratch_offset >= layout.activations and layout.total % 16 == 0
+    graph = tinyabi.load(str(shared_model("kws_ref_model")))
+    generated = generate(graph, host.size_oracle(library), library)
+    layout = generated.layout
+    assert layout.activations < plan_memory(graph, alignment=16).arena_bytes
+    assert all(o + n <= layout.total for o, n in layout.scratch_buffers.values())
+    assert layout.total % 16 == 0
     # The scratch is the largest buffer a layer asks for: the non-1x1 convolution of kws.
     conv = next(layer for layer in generated.layers if layer.entry == "arm_convolve_wrapper_s8")
     assert conv.scratch is not None
@@ -379,9 +385,10 @@ def test_model_init_checks_the_reserved_scratch(tmp_path: Path) -> None:
     generated = generate(graph, host.size_oracle(library), library)
     assert generated.layout.scratch > 0
     text = generated.files["model.c"]
-    line = f"#define MODEL_SCRATCH_SIZE {generated.layout.scratch}"
+    (layer,) = [i for i, (_, size) in generated.layout.scratch_buffers.items() if size]
+    line = f"#define LAYER{layer}_SCRATCH_SIZE {generated.layout.scratch_buffers[layer][1]}"
     assert line in text
-    generated.files["model.c"] = text.replace(line, "#define MODEL_SCRATCH_SIZE 1")
+    generated.files["model.c"] = text.replace(line, f"#define LAYER{layer}_SCRATCH_SIZE 1")
     path = host.build_model(generated, library, what="shrunk model")
     model = host.HostModel(path, generated, "shrunk model")
     with pytest.raises(BackendError, match=r"model_init returned -2"):

@@ -16,6 +16,7 @@ import os
 import shutil
 import struct
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -207,7 +208,7 @@ def test_shared_model_on_qemu_matches_tflm(
     graph = tinyabi.load(data)
     if name not in generated:
         project = tmp_path_factory.mktemp(name)
-        CmsisNNBackend().generate_code(graph, project)
+        CmsisNNBackend().generate_code(graph, project, measure=False)
         generated[name] = project
     elf = cortexm.build_firmware(generated[name], core, cache_dir=cache)
     counts = set()
@@ -232,7 +233,8 @@ def test_cortex_m_partition_runs_a_graph_under_qemu() -> None:
 
     data = shared_model("ad01_int8").read_bytes()
     graph = tinyabi.load(data)
-    partition = CortexMPartition(graph, "cortex-m4", CmsisNNBackend().generate_code)
+    generate = partial(CmsisNNBackend().generate_code, measure=False)
+    partition = CortexMPartition(graph, "cortex-m4", generate)
     feeds = random_inputs(graph, 2)
     outputs = partition.run(feeds)
     expected = run_tflm(data, [feeds[n] for n in graph.inputs])

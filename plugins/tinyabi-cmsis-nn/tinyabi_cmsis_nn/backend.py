@@ -7,6 +7,7 @@ QEMU, :mod:`tinyabi_cmsis_nn.build.cortexm`), ``cc`` and ``cmsis_nn_path``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -18,7 +19,8 @@ from tinyabi.backends import Backend, BackendOptions, CompiledPartition, Estimat
 from tinyabi.errors import UnsupportedOperatorError
 from tinyabi.ir import Graph, Node, NodeCheck
 from tinyabi_cmsis_nn import __version__, constraints, cost
-from tinyabi_cmsis_nn.build import host
+from tinyabi_cmsis_nn.build import footprint, host
+from tinyabi_cmsis_nn.build.library import ENV_CMSIS_NN_PATH
 from tinyabi_cmsis_nn.build.project import write_model_project
 
 
@@ -60,18 +62,23 @@ class CmsisNNBackend(Backend):
             from tinyabi_cmsis_nn.build.qemu_partition import CortexMPartition
 
             return CortexMPartition(
-                subgraph, target, partial(self.generate_code, target=target), cmsis_nn_path=path
+                subgraph,
+                target,
+                partial(self.generate_code, target=target, measure=False),
+                cmsis_nn_path=path,
             )
         return host.compile_host(subgraph, path, self.options.cc)
 
     def generate_code(
-        self, graph: Graph, directory: Path, target: str | None = None
+        self, graph: Graph, directory: Path, target: str | None = None, measure: bool = True
     ) -> Sequence[Path]:
         """Write the C project of ``graph`` (model files, a Makefile compiling the library
         sources the model needs, README and, unless a real CMSIS-NN tree was configured,
         those sources of the portable library in ``cmsis_nn/``). Buffer sizes are those of
         ``target`` (default: the ``target`` option when it was given, else the largest of every
-        core's)."""
+        core's). With ``measure``, the project's flash and RAM are measured with the Arm
+        toolchain (:mod:`~tinyabi_cmsis_nn.build.footprint`; said not measured without it) and
+        written into ``footprint.json`` and the README."""
         refused = [(n, v) for n in graph.nodes if not (v := constraints.supports(n, graph))]
         if refused:
             details = "; ".join(f"{n.describe()}: {v.reason}" for n, v in refused[:5])
@@ -80,14 +87,29 @@ class CmsisNNBackend(Backend):
             )
         if target is None and "target" in self.options.model_fields_set:
             target = self.options.target
-        return write_model_project(
-            graph, Path(directory), self.options.cmsis_nn_path, self.options.cc, target
+        written, _ = write_model_project(
+            graph,
+            Path(directory),
+            self.options.cmsis_nn_path,
+            self.options.cc,
+            target,
+            measure=measure,
         )
+        return written
+
+    def codegen_summary(self, directory: Path) -> str | None:
+        """What ``tinyabi codegen`` prints after :meth:`generate_code`: the footprint table
+        of the project in ``directory``."""
+        measured = footprint.load(directory)
+        return None if measured is None else "Footprint\n\n" + footprint.table(measured)
 
     def estimate(self, subgraph: Graph) -> Estimate | None:
-        """Seconds on the target core from instructions per MAC and per element, fitted to
-        the instruction counts measured under QEMU (:mod:`tinyabi_cmsis_nn.cost`)."""
-        return Estimate(seconds=cost.estimate_seconds(subgraph, self.options.target))
+        """Seconds on the target core from each layer's estimated instructions, fitted per
+        core and library to per-layer counts measured under QEMU
+        (:mod:`tinyabi_cmsis_nn.cost`)."""
+        tree = self.options.cmsis_nn_path or os.environ.get(ENV_CMSIS_NN_PATH)
+        library = "arm" if tree else "portable"  # another tree is estimated as Arm's
+        return Estimate(seconds=cost.estimate_seconds(subgraph, self.options.target, library))
 
     def claims(self) -> Mapping[str, Sequence[str]]:
         return {op: list(constraints.SIGNATURES[op]) for op in sorted(constraints.CHECKS)}

@@ -45,8 +45,12 @@ HARNESS_SOURCES = (
     "sbrk.c",
     "insn_counter.c",
     "stack_probe.c",
+    "profile.c",
 )
 _RESULT = re.compile(r"^TINYABI_RESULT instructions=(\d+) stack_bytes=(\d+)\s*$", re.M)
+_LAYER = re.compile(r"^TINYABI_LAYER (\d+) instructions=(\d+)\s*$", re.M)
+#: The compile-time flag that makes the generated ``model_run`` count each layer.
+PROFILE_DEFINE = "-DMODEL_PROFILE"
 #: Bump when the build recipe changes in a way the hashed inputs do not show.
 _RECIPE_VERSION = "1"
 
@@ -104,6 +108,8 @@ class QemuRun:
     seconds: float
     #: What QEMU and the firmware printed.
     console: str
+    #: Instructions of each layer, in order (firmware built with ``profile=True``; else empty).
+    layers: tuple[int, ...] = ()
 
 
 def target(core: str) -> Target:
@@ -212,6 +218,7 @@ def build_firmware(
     heap_size: int = 16 * 1024,
     cache_dir: Path | str | None = None,
     jobs: int | None = None,
+    profile: bool = False,
 ) -> Path:
     """Build the generated project in ``project_dir`` into firmware for ``core``; returns the
     ELF path.
@@ -221,11 +228,13 @@ def build_firmware(
     semihosting library, the board's linker script, a ``stack_size``-byte stack and a
     ``heap_size``-byte heap (stdio buffers). The project's ``Makefile`` names the CMSIS-NN
     tree it was generated for (``CMSIS_NN_PATH``); ``cmsis_nn_path`` is passed to ``make`` to
-    point it at another checkout of the same version. The result is cached (``cache_dir``,
-    default :func:`cache_root`) by the hash of the project, the CMSIS-NN tree, the firmware
-    sources, the compiler version and the flags; the build runs in a copy of the project,
-    which is left untouched. Raises :class:`~tinyabi.errors.BackendError` with the failing
-    source and the compiler's first error on failure.
+    point it at another checkout of the same version. With ``profile``, the model and the
+    harness are built with ``-DMODEL_PROFILE``: ``model_run`` counts each layer's
+    instructions and the run reports them (:attr:`QemuRun.layers`). The result is cached
+    (``cache_dir``, default :func:`cache_root`) by the hash of the project, the CMSIS-NN tree,
+    the firmware sources, the compiler version and the flags; the build runs in a copy of the
+    project, which is left untouched. Raises :class:`~tinyabi.errors.BackendError` with the
+    failing source and the compiler's first error on failure.
     """
     project = Path(project_dir).resolve()
     tgt = target(core)
@@ -240,7 +249,8 @@ def build_firmware(
         f"-Wl,--defsym=__stack_size__={stack_size}",
         f"-Wl,--defsym=__heap_size__={heap_size}",
     )
-    key = _build_key(project, tgt, cmsis, link_flags)
+    defines = (PROFILE_DEFINE,) if profile else ()
+    key = _build_key(project, tgt, cmsis, (*link_flags, *defines))
     root = Path(cache_dir) if cache_dir is not None else cache_root()
     final = root / f"{tgt.core}-{key}"
     elf = final / "firmware.elf"
@@ -250,7 +260,7 @@ def build_firmware(
     root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"{tgt.core}-{key}.", dir=root))
     try:
-        _build_into(work, project, tgt, explicit, link_flags, jobs, root / "objects")
+        _build_into(work, project, tgt, explicit, link_flags, defines, jobs, root / "objects")
         try:
             work.rename(final)
         except OSError:
@@ -345,11 +355,12 @@ def _build_into(
     tgt: Target,
     cmsis: Path | None,
     link_flags: Sequence[str],
+    defines: Sequence[str],
     jobs: int | None,
     objects: Path,
 ) -> None:
     with progress_bar(2, f"building {tgt.core} firmware", unit="step") as bar:
-        _make_and_link(work, project, tgt, cmsis, link_flags, jobs, objects, bar.update)
+        _make_and_link(work, project, tgt, cmsis, link_flags, defines, jobs, objects, bar.update)
 
 
 def _make_and_link(
@@ -358,6 +369,7 @@ def _make_and_link(
     tgt: Target,
     cmsis: Path | None,
     link_flags: Sequence[str],
+    defines: Sequence[str],
     jobs: int | None,
     objects: Path,
     step_done: Callable[[], object],
@@ -371,7 +383,7 @@ def _make_and_link(
         f"-j{jobs or os.cpu_count() or 1}",
         "CC=arm-none-eabi-gcc",
         "AR=arm-none-eabi-ar",
-        f"CFLAGS={' '.join([*arch, *OPT_FLAGS])}",
+        f"CFLAGS={' '.join([*arch, *OPT_FLAGS, *defines])}",
     ]
     if cmsis is not None:
         make.append(f"CMSIS_NN_PATH={cmsis}")
@@ -392,6 +404,7 @@ def _make_and_link(
         "-Wextra",
         "-Werror",
         f"-DTINYABI_CPU_HZ={tgt.cpu_hz}",
+        *defines,
         f"-DTINYABI_INPUT_FILE={_c_string(INPUT_FILE)}",
         f"-DTINYABI_OUTPUT_FILE={_c_string(OUTPUT_FILE)}",
         f"-I{source}",
@@ -486,6 +499,7 @@ def run_firmware(elf: Path | str, core: str, input_bytes: bytes, timeout: float 
         stack_bytes=int(match.group(2)),
         seconds=seconds,
         console=console,
+        layers=tuple(int(n) for _, n in sorted((int(i), n) for i, n in _LAYER.findall(console))),
     )
 
 
@@ -557,11 +571,13 @@ def size_report(elf: Path | str) -> dict[str, int]:
 _INPUT_SECTION = re.compile(r"^ (\.\S+|COMMON)?\s+0x([0-9a-fA-F]+)\s+0x([0-9a-fA-F]+)\s+(\S.*)$")
 
 
-def library_sizes(map_lines: Iterable[str], library: str) -> dict[str, int]:
-    """Flash and static RAM taken by the input sections of ``library`` in a GNU ld link map:
-    ``model_flash`` (code, read-only data and ``.data``'s load image) and ``model_static_ram``
-    (``.data`` and ``.bss``)."""
-    flash = ram = 0
+_MEMBER = re.compile(r"\(([^()]+)\)\s*$")
+
+
+def library_members(map_lines: Iterable[str], library: str) -> dict[str, dict[str, int]]:
+    """Bytes the link kept of each member of ``library`` (an archive name) in a GNU ld link
+    map, by kind of section: member object -> ``text``, ``rodata``, ``data``, ``bss``."""
+    members: dict[str, dict[str, int]] = {}
     in_map = False
     pending: str | None = None
     for line in map_lines:
@@ -581,11 +597,27 @@ def library_sizes(map_lines: Iterable[str], library: str) -> dict[str, int]:
         owner = match.group(4)
         if name is None or library not in owner or size == 0:
             continue
-        if name.startswith((".text", ".rodata")):
-            flash += size
-        elif name.startswith(".data"):
-            flash += size
-            ram += size
-        elif name.startswith((".bss", "COMMON")):
-            ram += size
-    return {"model_flash": flash, "model_static_ram": ram}
+        member = _MEMBER.search(owner)
+        kind = next(
+            (k for k in ("text", "rodata", "data", "bss") if name.startswith(f".{k}")),
+            "bss" if name == "COMMON" else None,
+        )
+        if kind is None:
+            continue
+        sizes = members.setdefault(
+            member.group(1) if member else owner,
+            dict.fromkeys(("text", "rodata", "data", "bss"), 0),
+        )
+        sizes[kind] += size
+    return members
+
+
+def library_sizes(map_lines: Iterable[str], library: str) -> dict[str, int]:
+    """Flash and static RAM taken by the input sections of ``library`` in a GNU ld link map:
+    ``model_flash`` (code, read-only data and ``.data``'s load image) and ``model_static_ram``
+    (``.data`` and ``.bss``)."""
+    members = library_members(map_lines, library).values()
+    return {
+        "model_flash": sum(m["text"] + m["rodata"] + m["data"] for m in members),
+        "model_static_ram": sum(m["data"] + m["bss"] for m in members),
+    }

@@ -3,19 +3,22 @@
 The backend hands over the partition graph and its code generator; the partition generates the
 project once, builds the firmware for the core (:func:`~.cortexm.build_firmware`, cached) and
 runs it under QEMU for every :meth:`CortexMPartition.run`. The instructions and stack of the
-last run stay available as :attr:`CortexMPartition.last_run`. Runs may come from several threads
+last run stay available as :attr:`CortexMPartition.last_run`. :meth:`CortexMPartition.profile`
+runs a second build of the same project with ``-DMODEL_PROFILE`` (built on first use) that
+counts each layer's instructions. Runs may come from several threads
 at once: each is its own QEMU process in its own folder, and the firmware file is only read.
 """
 
 from __future__ import annotations
 
 import tempfile
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
 
-from tinyabi.backends import CompiledPartition
+from tinyabi.backends import CompiledPartition, LayerCost
 from tinyabi.errors import BackendError
 from tinyabi.ir import Graph, numpy_dtype
 
@@ -43,6 +46,10 @@ class CortexMPartition(CompiledPartition):
         self.graph = graph
         self.core = core
         self.timeout = timeout
+        self._generate = generate
+        self._cmsis_nn_path = cmsis_nn_path
+        self._profile_elf: Path | None = None
+        self._profile_lock = threading.Lock()
         #: The last run to finish: outputs, instructions of ``model_run()``, peak stack, wall
         #: time.
         self.last_run: QemuRun | None = None
@@ -52,13 +59,47 @@ class CortexMPartition(CompiledPartition):
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run the firmware once on ``inputs``; returns every graph output by name."""
-        data = b"".join(
+        self.last_run = run = run_firmware(
+            self.elf, self.core, self._input_bytes(inputs), self.timeout
+        )
+        return self._outputs(run)
+
+    def profile(
+        self, inputs: Mapping[str, np.ndarray]
+    ) -> tuple[dict[str, np.ndarray], list[LayerCost]] | None:
+        """Run once with every layer's instructions counted (SysTick under
+        ``-icount shift=0``): the outputs, as :meth:`run` gives them, and one
+        :class:`LayerCost` per node in execution order with its ``instructions`` (QEMU counts
+        instructions, not cycles or time, so those stay ``None``)."""
+        with self._profile_lock:
+            if self._profile_elf is None:
+                with tempfile.TemporaryDirectory(prefix="tinyabi-cmsis-nn-") as tmp:
+                    self._generate(self.graph, Path(tmp))
+                    self._profile_elf = build_firmware(
+                        tmp, self.core, cmsis_nn_path=self._cmsis_nn_path, profile=True
+                    )
+            elf = self._profile_elf
+        run = run_firmware(elf, self.core, self._input_bytes(inputs), self.timeout)
+        if len(run.layers) != len(self.graph.nodes):
+            raise BackendError(
+                f"cmsis-nn: the profiling {self.core} firmware reported {len(run.layers)} "
+                f"layers for {len(self.graph.nodes)} nodes"
+            )
+        costs = [
+            LayerCost(node=node.name, instructions=count)
+            for node, count in zip(self.graph.nodes, run.layers)
+        ]
+        return self._outputs(run), costs
+
+    def _input_bytes(self, inputs: Mapping[str, np.ndarray]) -> bytes:
+        return b"".join(
             np.ascontiguousarray(inputs[name], dtype=numpy_dtype(self.graph.tensor(name).dtype))
             .reshape(-1)
             .tobytes()
             for name in self.graph.inputs
         )
-        self.last_run = run = run_firmware(self.elf, self.core, data, self.timeout)
+
+    def _outputs(self, run: QemuRun) -> dict[str, np.ndarray]:
         layout = []
         for name in self.graph.outputs:
             t = self.graph.tensor(name)

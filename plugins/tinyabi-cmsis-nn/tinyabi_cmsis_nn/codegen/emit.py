@@ -1,10 +1,11 @@
 """A graph as a C project: ``model.h``, ``model.c``, ``model_data.c``, ``Makefile``, ``README.md``.
 
 :func:`generate` lowers every node to a :class:`~.layers.Layer`, lays out one arena (tinyabi's
-memory plan for the activations, then the persistent kernel sums, then one scratch buffer as
-large as the largest layer asks for) and renders the files in memory
-(:class:`GeneratedModel`), with a ``Makefile`` that compiles the library sources the model
-needs (:meth:`~tinyabi_cmsis_nn.build.library.Library.select`) and nothing else;
+memory plan for the activations, then one scratch buffer shared by all layers, as large as the
+largest layer asks for; kernel sums are computed here and kept in flash) and renders the
+files in memory (:class:`GeneratedModel`), with a ``Makefile`` that compiles the library
+sources the model needs (:meth:`~tinyabi_cmsis_nn.build.library.Library.select`) and nothing
+else;
 :func:`write_project` writes them (with those sources when the library is tinyabi's portable
 copy) into a folder a firmware engineer can drop into a build.
 """
@@ -20,19 +21,22 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyabi.dispatch import align, plan_memory
+from tinyabi.dispatch import align
 from tinyabi.errors import BackendError
 from tinyabi.ir import Graph, Tensor
 from tinyabi_cmsis_nn.build.library import Library, portable_library
+from tinyabi_cmsis_nn.codegen.arena import plan as arena_plan
+from tinyabi_cmsis_nn.codegen.banding import overlap, overlap_above
 from tinyabi_cmsis_nn.codegen.layers import (
     NO_BUFFER,
     NO_BUFFER_DEFINITION,
     ConstArray,
     Layer,
+    bandable,
     lower,
     resolve_context,
 )
-from tinyabi_cmsis_nn.codegen.names import c_string_literal, tensor_offset_macro
+from tinyabi_cmsis_nn.codegen.names import c_string_literal, scratch_macros, tensor_offset_macro
 from tinyabi_cmsis_nn.codegen.sizes import SizeOracle
 from tinyabi_cmsis_nn.codegen.templates import (
     MODEL_H,
@@ -66,22 +70,26 @@ class TensorInfo:
 
 @dataclass(frozen=True)
 class ArenaLayout:
-    """The arena: activations from 0, kernel sums after them, the scratch buffer last."""
+    """The arena (``total`` bytes, ``MODEL_ARENA_SIZE``): the activations, which end at
+    ``activations``, and each layer's scratch buffer, placed where nothing live at that layer
+    lies (in a gap of the activations, or after them; the layers share those bytes).
+    ``kernel_sums`` (layer index -> bytes) are the sums kept in flash, not in the arena."""
 
     activations: int
-    kernel_sums: dict[int, tuple[int, int]]  # layer index -> (offset, bytes)
-    scratch_offset: int
-    scratch: int
+    kernel_sums: dict[int, int]
+    #: Each layer's scratch buffer: layer index -> (offset, bytes).
+    scratch_buffers: dict[int, tuple[int, int]]
+    total: int
 
     @property
-    def total(self) -> int:
-        """``MODEL_ARENA_SIZE``."""
-        return self.scratch_offset + self.scratch
+    def scratch(self) -> int:
+        """The largest scratch buffer, in bytes (aligned)."""
+        return align(max((size for _, size in self.scratch_buffers.values()), default=0), 16)
 
     @property
     def persistent(self) -> int:
-        """Bytes that must persist between runs: activations and kernel sums."""
-        return self.scratch_offset
+        """Bytes that hold activations (scratch buffers may lie among them)."""
+        return self.activations
 
 
 @dataclass
@@ -124,26 +132,41 @@ def generate(graph: Graph, oracle: SizeOracle, library: Library | None = None) -
     ``library`` (default: the portable copy): the ``Makefile`` lists the library's sources
     that the generated code needs."""
     library = library or portable_library()
-    plan = plan_memory(graph, alignment=ALIGNMENT)
-    offsets = {p.tensor: p.offset for p in plan.tensors}
+    overlaps = {
+        i: (overlap(bands), overlap_above(bands))
+        for i, node in enumerate(graph.nodes)
+        if (bands := bandable(node, graph)) is not None
+    }
     indices = {name: i for i, name in enumerate(graph.tensors)}
+    # The buffer sizes do not depend on where the tensors are: ask them before placing.
+    unplaced = _Arena(dict.fromkeys(graph.tensors, 0), indices)
+    scratch = {
+        i: oracle.size(layer.scratch)
+        for i, node in enumerate(graph.nodes)
+        if (layer := lower(node, graph, i, unplaced)).scratch is not None
+    }
+    plan = arena_plan(graph, overlaps, scratch, ALIGNMENT)
+    offsets = plan.offsets
     arena = _Arena(offsets, indices)
-    layers = [lower(node, graph, i, arena) for i, node in enumerate(graph.nodes)]
+    layers = [
+        lower(node, graph, i, arena, plan.overlapping.get(i)) for i, node in enumerate(graph.nodes)
+    ]
 
-    activations = align(plan.arena_bytes, ALIGNMENT)
-    cursor = activations
-    sums: dict[int, tuple[int, int]] = {}
+    activations = align(plan.activations, ALIGNMENT)
+    sums: dict[int, int] = {}
     for layer in layers:
         if layer.kernel_sums is not None:
-            need = align(oracle.size(layer.kernel_sums.query), ALIGNMENT)
+            need = oracle.size(layer.kernel_sums.query)
+            if need > 4 * layer.kernel_sums.units:
+                raise BackendError(
+                    f"cmsis-nn: {layer.kernel_sums.query.function} asks {need} bytes for "
+                    f"{layer.kernel_sums.units} kernel sums"
+                )
             if need:
-                sums[layer.index] = (cursor, need)
-                cursor += need
-    scratch = max((oracle.size(layer.scratch) for layer in layers if layer.scratch), default=0)
-    layout = ArenaLayout(activations, sums, cursor, align(scratch, ALIGNMENT))
-    for layer in layers:
-        if layer.kernel_sums is not None:
-            resolve_context(layer, layer.index in sums)
+                sums[layer.index] = need
+            resolve_context(layer, need)
+    total = align(max(plan.size, activations), ALIGNMENT)
+    layout = ArenaLayout(activations, sums, plan.scratch, total)
 
     inputs = [_info(graph.tensor(n), offsets[n]) for n in graph.inputs]
     outputs = [_info(graph.tensor(n), offsets[n]) for n in graph.outputs]
@@ -157,6 +180,7 @@ def generate(graph: Graph, oracle: SizeOracle, library: Library | None = None) -
             activations=layout.activations,
             inputs=len(inputs),
             outputs=len(outputs),
+            layers=len(layers),
         ),
         "model.c": model_c,
         "model_data.c": _model_data_c(layers),
@@ -165,7 +189,7 @@ def generate(graph: Graph, oracle: SizeOracle, library: Library | None = None) -
             **readme_parts,
             arena=layout.total,
             activations=layout.activations,
-            persistent=layout.scratch_offset - layout.activations,
+            sums=sum(layout.kernel_sums.values()),
             scratch=layout.scratch,
             layers=len(layers),
             inputs=len(inputs),
@@ -259,7 +283,13 @@ def _model_c(
     inputs: Sequence[TensorInfo],
     outputs: Sequence[TensorInfo],
 ) -> str:
-    lines = model_c_prologue(layout.scratch_offset, layout.scratch)
+    macros: dict[str, int] = {}
+    for layer in layers:
+        if any("model_scratch(" in line for line in layer.body):
+            offset, size = layout.scratch_buffers.get(layer.index, (0, 0))
+            names = scratch_macros(layer.index)
+            macros[names[0]], macros[names[1]] = offset, size
+    lines = model_c_prologue(macros)
     used = sorted({arena.indices[name] for name in arena.offsets})
     by_index = {arena.indices[name]: off for name, off in arena.offsets.items()}
     lines += [f"#define {tensor_offset_macro(i)} {by_index[i]}u" for i in used]
@@ -267,7 +297,7 @@ def _model_c(
     lines += [f"extern const {a.ctype} {a.symbol}[{a.values.size}];" for a in _arrays(layers)]
     lines += ["", *_tensor_table("model_inputs", inputs), *_tensor_table("model_outputs", outputs)]
     lines.append("")
-    uses_scratch = any("model_scratch()" in line for layer in layers for line in layer.body)
+    uses_scratch = bool(macros)
     lines += model_c_runtime(uses_scratch)
     if any(f"&{NO_BUFFER}" in line for layer in layers for line in layer.body):
         lines += ["", "/* The context of the layers that need no buffer. */", NO_BUFFER_DEFINITION]
@@ -325,27 +355,15 @@ def _init(layers: Sequence[Layer], layout: ArenaLayout) -> list[str]:
     for layer in layers:
         if layer.scratch is not None:
             lines += [
-                f"    if ({layer.scratch.c_call()} > MODEL_SCRATCH_SIZE) {{",
+                f"    if ({layer.scratch.c_call()} > {scratch_macros(layer.index)[1]}) {{",
                 f"        return -{2 + layer.index}; /* {layer.comment}: scratch too small */",
                 "    }",
             ]
         if layer.kernel_sums is not None and layer.index in layout.kernel_sums:
-            offset, size = layout.kernel_sums[layer.index]
-            sums = f"{layer.symbol}_kernel_sums"
-            call = layer.kernel_sums.vector_sum_call.replace("SUMS", sums)
+            size = layout.kernel_sums[layer.index]
             lines += [
-                "    {",
-                f"        int32_t need = {layer.kernel_sums.query.c_call()};",
-                f"        {sums} = NULL;",
-                f"        if (need > {size}) {{",
-                f"            return -{2 + layer.index}; /* {layer.comment}: no room for sums */",
-                "        }",
-                "        if (need > 0) {",
-                f"            {sums} = (int32_t *)(void *)(base + {offset}u);",
-                f"            if ({call} != ARM_CMSIS_NN_SUCCESS) {{",
-                f"                return -{2 + layer.index};",
-                "            }",
-                "        }",
+                f"    if ({layer.kernel_sums.query.c_call()} > {size}) {{",
+                f"        return -{2 + layer.index}; /* {layer.comment}: sums for another build */",
                 "    }",
             ]
     lines += ["    model_arena = base;", "    return 0;", "}"]
@@ -364,9 +382,11 @@ def _run(layers: Sequence[Layer]) -> list[str]:
     for layer in layers:
         lines += [
             f"    layer = {layer.index + 1};",
+            f"    MODEL_PROFILE_START({layer.index});",
             f"    if ({layer.symbol}() != ARM_CMSIS_NN_SUCCESS) {{",
             "        goto failed;",
             "    }",
+            f"    MODEL_PROFILE_END({layer.index});",
         ]
     if not layers:
         lines += ["    return 0;", "}"]

@@ -19,7 +19,14 @@ import numpy as np
 
 from tinyabi.ir import Graph, Node, Tensor
 from tinyabi_cmsis_nn.codegen import params as P
-from tinyabi_cmsis_nn.codegen.names import c_comment_text, data_symbol, layer_symbol
+from tinyabi_cmsis_nn.codegen.banding import Bands, bands_of
+from tinyabi_cmsis_nn.codegen.names import (
+    c_comment_text,
+    data_symbol,
+    layer_symbol,
+    scratch_macros,
+)
+from tinyabi_cmsis_nn.codegen.precompute import kernel_sums
 
 
 class Address(Protocol):
@@ -57,12 +64,17 @@ class SizeQuery:
 
 @dataclass(frozen=True)
 class KernelSums:
-    """A FULLY_CONNECTED layer's kernel sums: computed by ``arm_vector_sum_s8`` in
-    ``model_init`` into the arena's persistent region when the library asks for them."""
+    """A FULLY_CONNECTED layer's kernel sums (what ``arm_vector_sum_s8`` would write),
+    computed at generation time (:func:`.precompute.kernel_sums`) and kept in flash when the
+    library asks for them (``query`` answers more than 0 bytes)."""
 
     query: SizeQuery
-    vector_sum_call: str  # with SUMS standing for the destination pointer
-    units: int  # output channels: the sums take 4 * units bytes
+    values: np.ndarray  # int32, one per output unit
+
+    @property
+    def units(self) -> int:
+        """Output units: the sums take ``4 * units`` bytes."""
+        return int(self.values.size)
 
 
 #: Stands for the address of a FULLY_CONNECTED layer's ``cmsis_nn_context`` in its body until
@@ -98,23 +110,30 @@ class Layer:
         return c_comment_text(f"layer {self.index}: {self.op} via {self.entry}")
 
 
-def resolve_context(layer: Layer, reserved: bool) -> None:
-    """Give a FULLY_CONNECTED layer its context: a pointer to kernel sums that ``model_init``
-    fills when the generator reserved room for them, else the shared empty context (no
-    per-layer pointer in RAM, no code to build a context on every run)."""
+def resolve_context(layer: Layer, size: int) -> None:
+    """Give a FULLY_CONNECTED layer its context: when the library asks for ``size`` > 0 bytes
+    of kernel sums, a ``const`` context pointing at the sums in flash (a constant array of
+    ``model_data.c``), else the shared empty context (nothing in RAM, no code on every run)."""
     assert layer.kernel_sums is not None
-    if reserved:
-        sums = layer_symbol(layer.index, "kernel_sums")
-        layer.declarations.append(f"static int32_t *{sums}; /* set by model_init when asked for */")
-        prefix = [
-            "cmsis_nn_context ctx;",
-            f"ctx.buf = {sums};",
-            f"ctx.size = {sums} == NULL ? 0 : {4 * layer.kernel_sums.units};",
-        ]
-        arg = "&ctx"
+    if size > 0:
+        sums = data_symbol(layer.index, "kernel_sums")
+        context = layer_symbol(layer.index, "context")
+        layer.data.append(ConstArray(sums, "int32_t", layer.kernel_sums.values))
+        # CMSIS-NN only reads the sums: the cast drops const for cmsis_nn_context's void *.
+        layer.declarations.append(
+            f"static const cmsis_nn_context {context} = "
+            f"{{.buf = (void *){sums}, .size = {int(size)}}};"
+        )
+        arg = f"&{context}"
     else:
-        prefix, arg = [], f"&{NO_BUFFER}"
-    layer.body = prefix + [line.replace(CONTEXT, arg) for line in layer.body]
+        arg = f"&{NO_BUFFER}"
+    layer.body = [line.replace(CONTEXT, arg) for line in layer.body]
+
+
+def scratch_context(index: int) -> str:
+    """The declaration of a layer's ``ctx``: its scratch buffer in the arena."""
+    offset, size = scratch_macros(index)
+    return f"cmsis_nn_context ctx = model_scratch({offset}, {size});"
 
 
 def c_dims(d: P.Dims) -> str:
@@ -172,8 +191,27 @@ def _is_1x1_fast(p: P.ConvParams) -> bool:
     )
 
 
-def lower_conv(node: Node, graph: Graph, index: int, address: Address) -> Layer:
-    """CONV_2D: the 1x1 fast path, the grouped ``arm_convolve_s8`` or the wrapper."""
+def bandable(node: Node, graph: Graph) -> Bands | None:
+    """The row bands of a node the generated code can run one output row at a time (a
+    DEPTHWISE_CONV_2D, a CONV_2D on the 1x1 fast path), else ``None``."""
+    if node.op == "DEPTHWISE_CONV_2D":
+        return bands_of(P.conv_params(node, graph))
+    if node.op == "CONV_2D":
+        p = P.conv_params(node, graph)
+        return bands_of(p, one_by_one=True) if _is_1x1_fast(p) else None
+    return None
+
+
+def lower_conv(
+    node: Node,
+    graph: Graph,
+    index: int,
+    address: Address,
+    banded: bool = False,
+    backwards: bool = False,
+) -> Layer:
+    """CONV_2D: the 1x1 fast path, the grouped ``arm_convolve_s8`` or the wrapper (the 1x1
+    fast path in row bands when ``banded``)."""
     p = P.conv_params(node, graph)
     sym = layer_symbol
     grouped = p.filter_dims.c != p.input_dims.c
@@ -201,12 +239,22 @@ def lower_conv(node: Node, graph: Graph, index: int, address: Address) -> Layer:
     layer = Layer(index, node.op, entry, scratch=query)
     _conv_common(layer, node, graph, p, "cmsis_nn_conv_params", address)
     upscale = ["NULL"] if entry == "arm_convolve_s8" else []
-    layer.body = _conv_call(layer, node, address, upscale)
+    bands = bands_of(p, True) if banded and entry == "arm_convolve_1x1_s8_fast" else None
+    struct = "cmsis_nn_conv_params"
+    layer.body = _conv_call(layer, node, address, upscale, bands, struct, backwards)
     return layer
 
 
-def lower_depthwise(node: Node, graph: Graph, index: int, address: Address) -> Layer:
-    """DEPTHWISE_CONV_2D through ``arm_depthwise_conv_wrapper_s8``."""
+def lower_depthwise(
+    node: Node,
+    graph: Graph,
+    index: int,
+    address: Address,
+    banded: bool = False,
+    backwards: bool = False,
+) -> Layer:
+    """DEPTHWISE_CONV_2D through ``arm_depthwise_conv_wrapper_s8`` (in row bands when
+    ``banded``)."""
     p = P.conv_params(node, graph)
     sym = layer_symbol
     query = SizeQuery(
@@ -216,7 +264,9 @@ def lower_depthwise(node: Node, graph: Graph, index: int, address: Address) -> L
     )
     layer = Layer(index, node.op, "arm_depthwise_conv_wrapper_s8", scratch=query)
     _conv_common(layer, node, graph, p, "cmsis_nn_dw_conv_params", address)
-    layer.body = _conv_call(layer, node, address, [])
+    bands = bands_of(p) if banded else None
+    struct = "cmsis_nn_dw_conv_params"
+    layer.body = _conv_call(layer, node, address, [], bands, struct, backwards)
     return layer
 
 
@@ -255,8 +305,18 @@ def _conv_common(
     ]
 
 
-def _conv_call(layer: Layer, node: Node, address: Address, upscale: list[str]) -> list[str]:
+def _conv_call(
+    layer: Layer,
+    node: Node,
+    address: Address,
+    upscale: list[str],
+    bands: Bands | None = None,
+    struct: str = "",
+    backwards: bool = False,
+) -> list[str]:
     i = layer.index
+    if bands is not None:
+        return _banded_call(layer, node, address, upscale, bands, struct, backwards)
     args = [
         "&ctx",
         f"&{layer_symbol(i, 'params')}",
@@ -271,7 +331,75 @@ def _conv_call(layer: Layer, node: Node, address: Address, upscale: list[str]) -
         f"&{layer_symbol(i, 'output_dims')}",
         address(node.outputs[0]),
     ]
-    return ["cmsis_nn_context ctx = model_scratch();", *_return_call(layer.entry, args)]
+    return [scratch_context(i), *_return_call(layer.entry, args)]
+
+
+def _banded_call(
+    layer: Layer,
+    node: Node,
+    address: Address,
+    upscale: list[str],
+    bands: Bands,
+    struct: str,
+    backwards: bool,
+) -> list[str]:
+    """One call per band of output rows (first to last, or last to first when
+    ``backwards``), on the input rows it reads with the top padding it sees, so the output may
+    overlap the input (:mod:`.banding`); a 1x1 convolution's rows are its pixels."""
+    i = layer.index
+    b = bands
+    args = [
+        "&ctx",
+        "&params",
+        f"&{layer_symbol(i, 'quant')}",
+        "&input_dims",
+        f"input + top * {b.input_row_bytes}",
+        f"&{layer_symbol(i, 'filter_dims')}",
+        data_symbol(i, "weights"),
+        f"&{layer_symbol(i, 'bias_dims')}",
+        data_symbol(i, "bias"),
+        *upscale,
+        "&output_dims",
+        f"output + y * {b.output_row_bytes}",
+    ]
+    call = [f"status = {layer.entry}("]
+    call += [f"    {a}," for a in args[:-1]]
+    call.append(f"    {args[-1]});")
+    rows, per_call = b.output_rows, b.rows_per_call
+    last_start = (rows - 1) // per_call * per_call
+    loop = (
+        f"for (y = {last_start}; y >= 0; y -= {per_call}) {{"
+        if backwards
+        else f"for (y = 0; y < {rows}; y += {per_call}) {{"
+    )
+    pixels = ["input_dims.w = 1;", "output_dims.w = 1;"] if b.pixels else []
+    kind = "pixels" if b.pixels else "output rows"
+    return [
+        f"/* {per_call} {kind} per call: the output overlaps input rows no later call reads */",
+        scratch_context(i),
+        f"{struct} params = {layer_symbol(i, 'params')};",
+        f"cmsis_nn_dims input_dims = {layer_symbol(i, 'input_dims')};",
+        f"cmsis_nn_dims output_dims = {layer_symbol(i, 'output_dims')};",
+        f"const int8_t *input = {address(str(node.inputs[0]))};",
+        f"int8_t *output = {address(node.outputs[0])};",
+        "int32_t y;",
+        *pixels,
+        loop,
+        f"    const int32_t count = {rows} - y < {per_call} ? {rows} - y : {per_call};",
+        f"    const int32_t first = y * {b.stride} - {b.pad_top};",
+        "    const int32_t top = first < 0 ? 0 : first;",
+        f"    const int32_t end = (y + count - 1) * {b.stride} - {b.pad_top} + {b.kernel_h};",
+        "    arm_cmsis_nn_status status;",
+        f"    input_dims.h = (end < {b.input_rows} ? end : {b.input_rows}) - top;",
+        "    output_dims.h = count;",
+        "    params.padding.h = top - first;",
+        *(f"    {line}" for line in call),
+        "    if (status != ARM_CMSIS_NN_SUCCESS) {",
+        "        return status;",
+        "    }",
+        "}",
+        "return ARM_CMSIS_NN_SUCCESS;",
+    ]
 
 
 def _return_call(function: str, args: Sequence[str]) -> list[str]:
@@ -291,15 +419,11 @@ def lower_fully_connected(node: Node, graph: Graph, index: int, address: Address
     query = SizeQuery(
         "arm_fully_connected_s8_get_buffer_size", (f"&{sym(i, 'filter_dims')}",), (p.filter_dims,)
     )
-    sums_call = (
-        f"arm_vector_sum_s8(SUMS, {p.depth}, {p.units}, {weights}, {p.input_offset}, 0, {bias})"
-    )
-    sums = KernelSums(query, sums_call, p.units)
+    w = _weights(node, graph).reshape(p.units, p.depth)
+    b = _bias(node, graph, p.units)
+    sums = KernelSums(query, kernel_sums(w, b, p.input_offset))
     layer = Layer(i, node.op, "arm_fully_connected_s8", kernel_sums=sums)
-    layer.data = [
-        ConstArray(weights, "int8_t", _weights(node, graph)),
-        ConstArray(bias, "int32_t", _bias(node, graph, p.units)),
-    ]
+    layer.data = [ConstArray(weights, "int8_t", w), ConstArray(bias, "int32_t", b)]
     layer.declarations = [
         f"static const cmsis_nn_fc_params {sym(i, 'params')} = {{"
         f".input_offset = {p.input_offset}, .filter_offset = 0, "
@@ -373,7 +497,7 @@ def lower_pool(node: Node, graph: Graph, index: int, address: Address) -> Layer:
         f"&{sym(i, 'output_dims')}",
         address(node.outputs[0]),
     ]
-    layer.body = ["cmsis_nn_context ctx = model_scratch();", *_return_call(entry, args)]
+    layer.body = [scratch_context(i), *_return_call(entry, args)]
     return layer
 
 
@@ -467,13 +591,21 @@ _LOWER: dict[str, Callable[[Node, Graph, int, Address], Layer]] = {
 }
 
 
-def lower(node: Node, graph: Graph, index: int, address: Address) -> Layer:
+def lower(
+    node: Node, graph: Graph, index: int, address: Address, banded: bool | None = None
+) -> Layer:
     """The layer for ``node`` (which the backend's constraints accepted); 16x8 nodes other
-    than reshapes go to :func:`.layers_s16.lower_s16`."""
+    than reshapes go to :func:`.layers_s16.lower_s16`; ``banded`` (not ``None``): in row bands
+    (a node :func:`bandable` accepts), its output overlapping its input, rows last to first
+    when ``True``."""
     x = graph.tensor(str(node.inputs[0])) if node.inputs and node.inputs[0] else None
     if x is not None and x.dtype == "int16" and node.op not in ("RESHAPE", "SQUEEZE"):
         # Imported here: the s16 layers build on this module's helpers.
         from tinyabi_cmsis_nn.codegen.layers_s16 import lower_s16
 
         return lower_s16(node, graph, index, address)
+    if banded is not None and node.op == "CONV_2D":
+        return lower_conv(node, graph, index, address, banded=True, backwards=banded)
+    if banded is not None and node.op == "DEPTHWISE_CONV_2D":
+        return lower_depthwise(node, graph, index, address, banded=True, backwards=banded)
     return _LOWER[node.op](node, graph, index, address)

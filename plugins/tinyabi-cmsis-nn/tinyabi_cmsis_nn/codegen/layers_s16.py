@@ -28,6 +28,7 @@ from tinyabi_cmsis_nn.codegen.layers import (
     _weights,
     c_activation,
     c_tile,
+    scratch_context,
 )
 from tinyabi_cmsis_nn.codegen.names import DATA_PREFIX, data_symbol, layer_symbol
 
@@ -134,7 +135,7 @@ def _conv_layer(
         f"&{sym(index, 'output_dims')}",
         _out(node, address),
     ]
-    layer.body = ["cmsis_nn_context ctx = model_scratch();", *_return_call(prefix, args)]
+    layer.body = [scratch_context(layer.index), *_return_call(prefix, args)]
     return layer
 
 
@@ -205,7 +206,7 @@ def lower_fully_connected_s16(node: Node, graph: Graph, index: int, address: Add
         f"&{sym(index, 'output_dims')}",
         _out(node, address),
     ]
-    layer.body = ["cmsis_nn_context ctx = model_scratch();", *_return_call(layer.entry, args)]
+    layer.body = [scratch_context(layer.index), *_return_call(layer.entry, args)]
     return layer
 
 
@@ -245,7 +246,7 @@ def lower_pool_s16(node: Node, graph: Graph, index: int, address: Address) -> La
         f"&{sym(index, 'output_dims')}",
         _out(node, address),
     ]
-    layer.body = ["cmsis_nn_context ctx = model_scratch();", *_return_call(entry, args)]
+    layer.body = [scratch_context(layer.index), *_return_call(entry, args)]
     return layer
 
 

@@ -28,6 +28,11 @@ def tensor_offset_macro(index: int) -> str:
     return f"T{int(index)}_OFFSET"
 
 
+def scratch_macros(index: int) -> tuple[str, str]:
+    """The macros holding layer ``index``'s scratch buffer: its arena offset and its bytes."""
+    return f"LAYER{int(index)}_SCRATCH_OFFSET", f"LAYER{int(index)}_SCRATCH_SIZE"
+
+
 def layer_symbol(index: int, role: str = "") -> str:
     """The C name of a layer's object: ``layer3`` or, with a role, ``layer3_bias``."""
     name = f"layer{int(index)}" + (f"_{role}" if role else "")

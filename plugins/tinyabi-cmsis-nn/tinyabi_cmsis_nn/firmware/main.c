@@ -6,6 +6,9 @@
  * instructions of model_run() counted by SysTick, writes the outputs (concatenated, in output
  * order) to TINYABI_OUTPUT_FILE and prints one line
  *   TINYABI_RESULT instructions=<n> stack_bytes=<peak stack use during the run>
+ * Built with -DMODEL_PROFILE, it first prints one line per layer,
+ *   TINYABI_LAYER <layer> instructions=<n>
+ * and <n> of the result line is their sum (the per-layer counters replace the outer one).
  * On any error it prints "TINYABI_ERROR <what>" and exits with a nonzero status.
  */
 #include <stdint.h>
@@ -13,6 +16,7 @@
 
 #include "insn_counter.h"
 #include "model.h"
+#include "profile.h"
 #include "stack_probe.h"
 
 #ifndef TINYABI_INPUT_FILE
@@ -112,16 +116,34 @@ int main(void)
         return 1;
     }
     stack_probe_paint();
+#ifdef MODEL_PROFILE
+    status = model_run();
+    stack_bytes = stack_probe_peak();
+    instructions = 0;
+    for (int i = 0; i < MODEL_NUM_LAYERS; i++) {
+        instructions += profile_layer_instructions[i];
+    }
+#else
     insn_counter_start();
     status = model_run();
     instructions = insn_counter_stop();
     stack_bytes = stack_probe_peak();
+#endif
     if (status != 0) {
         return fail("model_run failed");
     }
     if (write_outputs() != 0) {
         return 1;
     }
+#ifdef MODEL_PROFILE
+    for (int i = 0; i < MODEL_NUM_LAYERS; i++) {
+        fputs("TINYABI_LAYER ", stdout);
+        fputs(format_u64(instructions_text, (uint64_t)i), stdout);
+        fputs(" instructions=", stdout);
+        fputs(format_u64(instructions_text, profile_layer_instructions[i]), stdout);
+        fputs("\n", stdout);
+    }
+#endif
     fputs("TINYABI_RESULT instructions=", stdout);
     fputs(format_u64(instructions_text, instructions), stdout);
     fputs(" stack_bytes=", stdout);

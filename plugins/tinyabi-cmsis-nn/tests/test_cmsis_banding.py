@@ -1,0 +1,131 @@
+"""Layers run in row bands whose outputs overlap their inputs in the arena: the arena plan is
+checked independently (no two live tensors share a byte, except a banded layer's input and
+output, and then no row's output lands on an input row that row or a later one still reads),
+the shared models shrink, and the random chains run byte-identical with TFLM on the host (the
+other cores and Arm's library: the ``chain`` family in ``test_cmsis_arm_library.py``)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from random_cases import assert_identical, family_graph
+from tinyabi_cmsis_nn.build import host
+from tinyabi_cmsis_nn.build.host import HostPartition
+from tinyabi_cmsis_nn.codegen import params
+from tinyabi_cmsis_nn.codegen.emit import generate
+
+import tinyabi
+from tests.conftest import shared_model
+from tinyabi.dispatch import plan_memory
+from tinyabi.ir.graph import Graph
+
+
+def _lifetimes(graph: Graph) -> dict[str, tuple[int, int]]:
+    life: dict[str, list[int]] = {name: [-1, -1] for name in graph.inputs}
+    for step, node in enumerate(graph.nodes):
+        for name in node.inputs:
+            if name in life:
+                life[name][1] = step
+        for name in node.outputs:
+            life[name] = [step, step]
+    for name in graph.outputs:
+        life[name][1] = len(graph.nodes)
+    return {k: (v[0], v[1]) for k, v in life.items()}
+
+
+_MARK = re.compile(r"/\* (\d+) (pixels|output rows) per call")
+
+
+def _rows_never_clobber(
+    p: params.ConvParams, inp: int, out: int, backwards: bool, per_call: int, pixels: bool
+) -> None:
+    """Run the bands in order: each band's output bytes avoid every input byte it or a later
+    band reads (a 1x1 convolution's rows being its pixels)."""
+    i, o, f = p.input_dims, p.output_dims, p.filter_dims
+    if pixels:
+        rows, ri, ro, reads = o.h * o.w, i.c, o.c, lambda y: (y, y + 1)
+    else:
+        rows, ri, ro = o.h, i.w * i.c, o.w * o.c
+
+        def reads(y: int) -> tuple[int, int]:
+            top = y * p.stride.h - p.padding.h
+            return max(0, top), min(i.h, top + f.h)
+
+    bands = [range(y, min(rows, y + per_call)) for y in range(0, rows, per_call)]
+    if backwards:
+        bands.reverse()
+    for k, band in enumerate(bands):
+        start, stop = out + band[0] * ro, out + (band[-1] + 1) * ro
+        for later in bands[k:]:
+            for y in later:
+                first, end = reads(y)
+                assert stop <= inp + first * ri or inp + end * ri <= start, (band, y)
+
+
+def check_plan(graph: Graph) -> int:
+    """Check the generated arena of ``graph``; returns the number of banded layers."""
+    library = host.portable_library()
+    generated = generate(graph, host.size_oracle(library), library)
+    offsets, life = generated.offsets, _lifetimes(graph)
+    banded = {}
+    shared = {  # RESHAPE/SQUEEZE outputs that share their input's bytes
+        (str(n.inputs[0]), n.outputs[0])
+        for n in graph.nodes
+        if n.op in ("RESHAPE", "SQUEEZE") and offsets[str(n.inputs[0])] == offsets[n.outputs[0]]
+    }
+    for layer, node in zip(generated.layers, graph.nodes):
+        body = "\n".join(layer.body)
+        mark = _MARK.search(body)
+        if mark:
+            banded[(str(node.inputs[0]), node.outputs[0])] = node, "y >= 0" in body, mark
+
+    names = sorted(offsets)
+    for a in names:
+        for b in names:
+            if a >= b or life[a][1] < life[b][0] or life[b][1] < life[a][0]:
+                continue
+            sa, sb = graph.tensor(a).nbytes, graph.tensor(b).nbytes
+            if offsets[a] + sa <= offsets[b] or offsets[b] + sb <= offsets[a]:
+                continue
+            pair = (a, b) if (a, b) in banded or (a, b) in shared else (b, a)
+            if pair in shared:
+                continue
+            assert pair in banded, f"{a} and {b} are live together and overlap"
+            node, backwards, mark = banded[pair]
+            p = params.conv_params(node, graph)
+            per_call, pixels = int(mark.group(1)), mark.group(2) == "pixels"
+            _rows_never_clobber(p, offsets[pair[0]], offsets[pair[1]], backwards, per_call, pixels)
+    assert generated.layout.activations <= plan_memory(graph, alignment=16).arena_bytes
+    # Each layer's scratch buffer is free while the layer runs.
+    for index, (offset, size) in generated.layout.scratch_buffers.items():
+        for name in names:
+            if life[name][0] <= index <= life[name][1]:
+                start, stop = offsets[name], offsets[name] + graph.tensor(name).nbytes
+                assert stop <= offset or offset + size <= start, (index, name)
+    return len(banded)
+
+
+@pytest.mark.parametrize("name", ["kws_ref_model", "vww_96_int8"])
+def test_shared_models_run_banded_in_a_smaller_arena(name: str) -> None:
+    graph = tinyabi.load(str(shared_model(name)))
+    assert check_plan(graph) > 0
+    library = host.portable_library()
+    generated = generate(graph, host.size_oracle(library), library)
+    assert generated.layout.activations < plan_memory(graph, alignment=16).arena_bytes
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_chains_run_banded_both_ways(seed: int) -> None:
+    graph = family_graph("chain", seed)
+    session = tinyabi.Session(graph, backends=["cmsis-nn"], fallback="error", strict=True)
+    directions = set()
+    for partition in session.compiled:
+        assert isinstance(partition, HostPartition)
+        check_plan(partition.graph)
+        for layer in partition.model.generated.layers:
+            body = "\n".join(layer.body)
+            if _MARK.search(body):
+                directions.add("y >= 0" in body)
+    assert directions == {False, True}
+    assert_identical(graph, session, runs=2, seed=seed)

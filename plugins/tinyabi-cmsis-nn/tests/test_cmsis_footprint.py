@@ -1,0 +1,98 @@
+"""``tinyabi codegen`` measures the generated project's flash and RAM with the Arm toolchain,
+prints them and writes them into ``footprint.json`` and the README; the numbers agree with
+``arm-none-eabi-size``'s own output on the firmware and on the objects. Without the cross
+compiler it says what it did not measure."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_cmsis_codegen import ARM_PACKAGES, need_tool
+from tinyabi_cmsis_nn.build import cortexm, footprint, host
+from tinyabi_cmsis_nn.codegen.emit import generate, write_project
+
+import tinyabi
+from tests.conftest import ROOT, shared_model
+
+
+def _size_a(path: Path) -> dict[str, int]:
+    """``arm-none-eabi-size -A`` of an ELF or object: section -> bytes (run here, not via the
+    plugin)."""
+    done = subprocess.run(
+        ["arm-none-eabi-size", "-A", str(path)], capture_output=True, text=True, check=True
+    )
+    sizes = {}
+    for line in done.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0].startswith(".") and parts[1].isdigit():
+            sizes[parts[0]] = int(parts[1])
+    return sizes
+
+
+def _sum(sizes: dict[str, int], *prefixes: str) -> int:
+    return sum(v for k, v in sizes.items() if k.startswith(prefixes))
+
+
+def test_codegen_prints_and_writes_the_measured_footprint(tmp_path: Path) -> None:
+    need_tool("arm-none-eabi-gcc", ARM_PACKAGES)
+    need_tool("qemu-system-arm", "qemu-system-arm")
+    out = tmp_path / "kws"
+    model = str(shared_model("kws_ref_model"))
+    command = ["codegen", model, "--backend", "cmsis-nn:target=cortex-m4", "-o", str(out)]
+    done = subprocess.run(
+        [sys.executable, "-m", "tinyabi", *command],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    data = json.loads((out / footprint.FILE).read_text())
+    measured = footprint.load(out)
+    assert measured is not None and measured.measured and measured.core == "cortex-m4"
+    table = footprint.table(measured)
+    assert table in done.stdout and table in (out / "README.md").read_text()
+    assert f"wrote {out / footprint.FILE}" in done.stdout
+
+    # The same project, built again (a deterministic build), checked with arm-none-eabi-size.
+    elf = cortexm.build_firmware(out, "cortex-m4")
+    objects = elf.parent / "project" / "build"
+    whole = _size_a(elf)
+    assert data["arena"] == whole[".arena"] >= data["activations"]
+    assert data["sections"] == {k: v for k, v in whole.items() if k in data["sections"]}
+    model_data = _size_a(objects / "model_data.o")
+    assert data["weights"] == _sum(model_data, ".rodata") > 0
+    assert _sum(model_data, ".text", ".data", ".bss") == 0
+    per_object = [_size_a(o) for o in sorted(objects.glob("*.o"))]
+    model_o = _size_a(objects / "model.o")
+    # --gc-sections keeps all of model.c and drops unused library functions.
+    assert _sum(model_o, ".text") <= data["code"] <= sum(_sum(s, ".text") for s in per_object)
+    assert data["tables"] <= sum(_sum(s, ".rodata", ".data") for s in per_object)
+    assert data["static"] <= sum(_sum(s, ".data", ".bss") for s in per_object)
+    assert data["flash"] == data["weights"] + data["code"] + data["tables"]
+    assert data["flash"] <= whole[".text"] + whole[".rodata"] + whole.get(".data", 0)
+    assert data["ram"] == data["arena"] + data["stack"] + data["static"]
+    assert 0 < data["stack"] < whole[".stack"]
+
+
+def test_without_the_cross_compiler_the_footprint_says_not_measured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    graph = tinyabi.load(str(shared_model("ad01_int8")))
+    library = host.portable_library()
+    generated = generate(graph, host.size_oracle(library), library)
+    write_project(generated, tmp_path, library)
+    monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))  # nothing to find on PATH
+    result = footprint.measure(tmp_path, generated, "cortex-m4")
+    assert not result.measured and result.flash is None and result.ram is None
+    assert result.arena == generated.layout.total
+    footprint.write(result, tmp_path)
+    readme = (tmp_path / "README.md").read_text()
+    assert "Not measured for cortex-m4" in readme and "arm-none-eabi-gcc" in readme
+    assert readme.count("## Footprint") == 1
+    footprint.write(result, tmp_path)  # written again: still one section
+    assert (tmp_path / "README.md").read_text().count("## Footprint") == 1

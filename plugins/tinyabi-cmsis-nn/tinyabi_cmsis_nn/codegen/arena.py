@@ -1,0 +1,242 @@
+"""The activation arena of the generated code: tinyabi's memory plan, or a smaller one with
+overlapping layers.
+
+tinyabi's plan (:func:`tinyabi.dispatch.plan_memory`) keeps a layer's input and output apart.
+Layers the generated code runs in row bands (:mod:`.banding`) need not: when the input dies at
+such a layer, :func:`plan` places its output :func:`~.banding.overlap` bytes below it (rows
+first to last) or :func:`~.banding.overlap_above` bytes above its start (rows last to first),
+whichever keeps the block smaller; the two form one block, with the RESHAPE/SQUEEZE outputs
+that share their input's bytes. Blocks are then placed first-fit as tinyabi's planner does
+(largest first, and a few other orders, the smallest arena kept). Each layer's scratch buffer
+is placed too, as a block live only while its layer runs, so it takes bytes no live tensor
+holds then (the layers share those bytes with each other and with the activations), in
+tinyabi's plan as in the banded one; the smaller arena wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from tinyabi.dispatch import align, plan_memory
+from tinyabi.ir import Graph
+
+__all__ = ["ArenaPlan", "plan"]
+
+#: Operators whose output shares its input's bytes when the input dies there (as in tinyabi's
+#: plan; the generated code does nothing for them).
+IN_PLACE_OPS = frozenset({"RESHAPE", "SQUEEZE"})
+
+
+@dataclass(frozen=True)
+class ArenaPlan:
+    """Tensor offsets, the arena's size (activations and scratch buffers), each layer's
+    scratch buffer (node index -> offset, bytes) and the layers (node index -> rows last to
+    first) whose output overlaps their input (those must run in bands, in that order)."""
+
+    offsets: dict[str, int]
+    size: int
+    scratch: dict[int, tuple[int, int]] = field(default_factory=dict)
+    overlapping: dict[int, bool] = field(default_factory=dict)
+    #: Bytes of each tensor.
+    sizes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def activations(self) -> int:
+        """One past the last byte of any activation tensor."""
+        return max((self.offsets[t] + self.sizes[t] for t in self.offsets), default=0)
+
+
+@dataclass
+class _Block:
+    """Tensors at fixed offsets from each other; each keeps its own lifetime."""
+
+    members: dict[str, int] = field(default_factory=dict)  # tensor -> offset in the block
+    sizes: dict[str, int] = field(default_factory=dict)
+    lives: dict[str, tuple[int, int]] = field(default_factory=dict)  # tensor -> first, last
+    first: int = 0
+    last: int = 0
+
+    @property
+    def size(self) -> int:
+        return max(self.members[t] + self.sizes[t] for t in self.members)
+
+    def shift(self, by: int) -> None:
+        for t in self.members:
+            self.members[t] += by
+
+
+#: Names of the scratch region's stand-ins in a plan (not tensor names: they hold a NUL).
+_SCRATCH = "\0scratch"
+
+
+def _scratch_blocks(scratch: Mapping[int, int], alignment: int) -> list[_Block]:
+    """Each layer's scratch buffer as a block live at the layer's step only."""
+    return [
+        _Block({name: 0}, {name: align(need, alignment)}, {name: (step, step)}, step, step)
+        for step, need in sorted(scratch.items())
+        if need > 0
+        for name in [f"{_SCRATCH}{step}"]
+    ]
+
+
+def plan(
+    graph: Graph,
+    overlaps: Mapping[int, tuple[int, int]],
+    scratch: Mapping[int, int] | None = None,
+    alignment: int = 16,
+) -> ArenaPlan:
+    """The smallest arena among tinyabi's plan and one where each node index of ``overlaps``
+    whose input dies there writes its output ``below`` bytes below its input or ``above``
+    bytes above its start (``overlaps[index] = (below, above)``), each with the scratch
+    buffer every layer asks for (``scratch``: node index -> bytes) placed where nothing live
+    at that layer lies: the layers share those bytes with each other and the activations."""
+    base = plan_memory(graph, alignment=alignment)
+    sizes = {p.tensor: align(p.size, alignment) for p in base.tensors}
+    scratch = scratch or {}
+    buffers = _scratch_blocks(scratch, alignment)
+    first, last = _lifetimes(graph)
+    fixed = [
+        _Block({t: o}, {t: sizes[t]}, {t: (first[t], last[t])}, first[t], last[t])
+        for t, o in ((p.tensor, p.offset) for p in base.tensors)
+    ]
+    size, offsets = _place([*fixed, *buffers], _ORDERS[0], pinned=len(fixed))
+    candidates: list[tuple[int, dict[str, int], dict[int, bool]]] = [(size, offsets, {})]
+    if overlaps:
+        blocks, merged = _blocks(graph, overlaps, alignment)
+        for key in _ORDERS:
+            size, offsets = _place([*blocks, *buffers], key)
+            candidates.append((size, offsets, merged))
+    size, offsets, merged = min(candidates, key=lambda c: c[0])
+    regions = {
+        int(t[len(_SCRATCH) :]): (o, int(scratch[int(t[len(_SCRATCH) :])]))
+        for t, o in offsets.items()
+        if t.startswith(_SCRATCH)
+    }
+    tensors = {t: o for t, o in offsets.items() if not t.startswith(_SCRATCH)}
+    return ArenaPlan(tensors, size, regions, merged, {t: graph.tensor(t).nbytes for t in tensors})
+
+
+def _lifetimes(graph: Graph) -> tuple[dict[str, int], dict[str, int]]:
+    """Each activation's first and last step (graph inputs from -1, outputs to the end)."""
+    end = len(graph.nodes)
+    constant = {n for n, t in graph.tensors.items() if t.is_constant or t.is_persistent}
+    first: dict[str, int] = {name: -1 for name in graph.inputs}
+    last: dict[str, int] = {}
+    for step, node in enumerate(graph.nodes):
+        for name in node.inputs:
+            if name is not None and name not in constant:
+                last[name] = step
+        for name in node.outputs:
+            first.setdefault(name, step)
+            last.setdefault(name, step)
+    for name in graph.outputs:
+        if name in first:
+            last[name] = end
+    for name, start in first.items():
+        last.setdefault(name, start)
+    return first, last
+
+
+def _blocks(
+    graph: Graph, overlaps: Mapping[int, tuple[int, int]], alignment: int
+) -> tuple[list[_Block], dict[int, bool]]:
+    """Every activation in a block of its own, then each banded layer's output (and each
+    RESHAPE/SQUEEZE output) joined to its input's block when the input dies there, below or
+    above it, whichever keeps the block smaller."""
+    first, last = _lifetimes(graph)
+    owner: dict[str, _Block] = {}
+    for name, start in first.items():
+        size = align(graph.tensor(name).nbytes, alignment)
+        life = (start, last[name])
+        owner[name] = _Block({name: 0}, {name: size}, {name: life}, *life)
+    merged: dict[int, bool] = {}
+    for step, node in enumerate(graph.nodes):
+        source = node.inputs[0] if node.inputs else None
+        if source is None or source not in owner or source in graph.inputs:
+            continue
+        if last[source] != step or len(node.outputs) != 1:
+            continue
+        if node.op in IN_PLACE_OPS:
+            choices = [(0, False)]
+        elif step in overlaps:
+            below, above = overlaps[step]
+            choices = [(-below, False), (above, True)]
+        else:
+            continue
+        block, out = owner[source], owner[node.outputs[0]]
+        if block is out:
+            continue
+        (name,) = out.members
+        base, size = block.members[source], out.sizes[name]
+        at, backwards = min(choices, key=lambda c: _span(block, base + c[0], size))
+        block.members[name] = base + at
+        block.sizes[name] = size
+        block.lives[name] = out.lives[name]
+        low = min(block.members.values())
+        if low < 0:
+            block.shift(-low)
+        block.last = max(block.last, out.last)
+        owner[name] = block
+        if node.op not in IN_PLACE_OPS:
+            merged[step] = backwards
+    return list({id(b): b for b in owner.values()}.values()), merged
+
+
+def _span(block: _Block, at: int, size: int) -> int:
+    """The block's size with a tensor of ``size`` bytes added at offset ``at``."""
+    low = min(at, *block.members.values())
+    high = max(at + size, block.size)
+    return high - low
+
+
+def _place(
+    blocks: list[_Block], key: Callable[[_Block], tuple[int, ...]], pinned: int = 0
+) -> tuple[int, dict[str, int]]:
+    """First fit in the order of ``key``: each block at the lowest offset where none of its
+    tensors overlaps, in bytes and in lifetime, a tensor already placed. The first ``pinned``
+    blocks keep their offsets (their members' offsets are absolute) and go first."""
+    placed: list[tuple[int, int, int, int]] = []  # start, stop, first, last of placed tensors
+    offsets: dict[str, int] = {}
+    arena = 0
+    for b in blocks[:pinned]:
+        for t, at in b.members.items():
+            offsets[t] = at
+            placed.append((at, at + b.sizes[t], *b.lives[t]))
+            arena = max(arena, at + b.sizes[t])
+    for b in sorted(blocks[pinned:], key=key):
+        # Each member's (offset in block, size, lifetime), against the placed tensors it meets.
+        clashes = [
+            (
+                b.members[t],
+                b.sizes[t],
+                [(s0, s1) for s0, s1, f, la in placed if f <= l1 and f1 <= la],
+            )
+            for t in b.members
+            for f1, l1 in [b.lives[t]]
+        ]
+        candidates = sorted({0, *(s1 - rel for rel, _, busy in clashes for _, s1 in busy)})
+        offset = next(
+            x
+            for x in candidates
+            if x >= 0
+            and all(
+                x + rel + size <= s0 or s1 <= x + rel
+                for rel, size, busy in clashes
+                for s0, s1 in busy
+            )
+        )
+        for t, rel in b.members.items():
+            offsets[t] = offset + rel
+            f1, l1 = b.lives[t]
+            placed.append((offset + rel, offset + rel + b.sizes[t], f1, l1))
+        arena = max(arena, offset + b.size)
+    return arena, offsets
+
+
+_ORDERS: list[Callable[[_Block], tuple[int, ...]]] = [
+    lambda b: (-b.size, b.first),
+    lambda b: (-(b.last - b.first), -b.size),
+    lambda b: (b.first, -b.size),
+    lambda b: (-b.size * (b.last - b.first + 1), b.first),
+]
