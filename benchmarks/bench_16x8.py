@@ -29,7 +29,7 @@ from tinyabi_cmsis_nn.build import cortexm
 
 import tinyabi
 from tests.modelgen import random_16x8_conv_model, random_16x8_model
-from tinyabi.cli import random_inputs
+from tinyabi.feeds import random_inputs
 from tinyabi.ir import Graph
 from tinyabi.tflite.exporter import export_tflite
 

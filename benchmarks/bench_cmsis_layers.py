@@ -29,7 +29,7 @@ from tinyabi_cmsis_nn import cost
 from tinyabi_cmsis_nn.build.qemu_partition import CortexMPartition
 
 import tinyabi
-from tinyabi.cli import random_inputs
+from tinyabi.feeds import random_inputs
 
 CORES = ["cortex-m4", "cortex-m55"]
 #: One measured layer: model, core, library, node index, kind, MACs, outputs, instructions.

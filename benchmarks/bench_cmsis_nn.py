@@ -35,7 +35,7 @@ from tinyabi_cmsis_nn.backend import CmsisNNBackend, CmsisNNOptions
 from tinyabi_cmsis_nn.build import cortexm
 
 import tinyabi
-from tinyabi.cli import random_inputs
+from tinyabi.feeds import random_inputs
 from tinyabi.ir.graph import Graph, numpy_dtype
 
 INT8 = ["kws_ref_model", "vww_96_int8", "ad01_int8"]

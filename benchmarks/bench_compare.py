@@ -15,8 +15,8 @@ from results import MODELS, machine, write_section
 
 import tinyabi
 from tinyabi.backends.registry import default_registry
-from tinyabi.cli import random_inputs
 from tinyabi.compare import compare_backends
+from tinyabi.feeds import random_inputs
 
 MODEL = "kws_ref_model"
 

@@ -23,8 +23,8 @@ from tinyabi_npu.backend import NpuPartition
 from tinyabi_npu.report import LayerReport
 
 import tinyabi
-from tinyabi.cli import random_inputs
 from tinyabi.dispatch.partition import TRANSFER_SECONDS_FIXED, TRANSFER_SECONDS_PER_BYTE
+from tinyabi.feeds import random_inputs
 
 NAMES = ["kws_ref_model", "vww_96_int8", "ad01_int8"]
 SIZES = [64, 128, 256]

@@ -31,7 +31,7 @@ from results import MODELS, machine, write_section
 from tinyabi_onnxruntime.export import export_partition
 
 import tinyabi
-from tinyabi.cli import random_inputs
+from tinyabi.feeds import random_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 GOAL = 0.05

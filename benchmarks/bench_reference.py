@@ -17,7 +17,7 @@ from results import MODELS, machine, median_seconds, write_section
 from tflite_micro.python.tflite_micro import runtime
 
 import tinyabi
-from tinyabi.cli import random_inputs
+from tinyabi.feeds import random_inputs
 
 INT8 = ["kws_ref_model", "vww_96_int8", "ad01_int8"]
 FLOAT = ["kws_ref_model_float32", "vww_96_float", "ad01_fp32"]

@@ -28,7 +28,7 @@ from tflite_micro.python.tflite_micro import runtime
 from tinyabi_tflm.tflm import TFLMPartition
 
 import tinyabi
-from tinyabi.cli import random_inputs
+from tinyabi.feeds import random_inputs
 
 INT8 = ["kws_ref_model", "vww_96_int8", "ad01_int8"]
 FLOAT = ["kws_ref_model_float32", "vww_96_float", "ad01_fp32"]

@@ -13,9 +13,9 @@ from backends import toy_registry
 from conftest import assert_one_line_error, shared_model, tinyabi_cli
 
 import tinyabi
-from tinyabi.cli import random_inputs
 from tinyabi.compare import compare_backends, with_every_tensor_as_output
-from tinyabi.display import is_classifier_output, prepare_input
+from tinyabi.display import is_classifier_output
+from tinyabi.feeds import prepare_input, random_inputs
 from tinyabi.kernels.tensor import affine_quantize
 
 

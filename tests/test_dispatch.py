@@ -18,7 +18,6 @@ from tests.backends import CONV_OPS, SubsetOptions, toy_registry
 from tests.conftest import INT8_MODELS, shared_model
 from tests.modelgen import random_int8_model
 from tinyabi.backends.registry import BackendRegistry
-from tinyabi.cli import random_inputs
 from tinyabi.dispatch.memory import plan_memory
 from tinyabi.dispatch.partition import (
     TRANSFER_SECONDS_FIXED,
@@ -32,6 +31,7 @@ from tinyabi.errors import (
     TinyABIError,
     UnsupportedOperatorError,
 )
+from tinyabi.feeds import random_inputs
 from tinyabi.ir.builder import GraphBuilder
 from tinyabi.ir.graph import Graph
 from tinyabi.session import Session

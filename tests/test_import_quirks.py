@@ -13,8 +13,8 @@ import pytest
 
 import tinyabi
 from tests.runtimes import run_tflm
-from tinyabi.cli import random_inputs
 from tinyabi.errors import ModelError
+from tinyabi.feeds import random_inputs
 from tinyabi.ir.builder import GraphBuilder
 from tinyabi.ir.graph import Graph, Quantization
 from tinyabi.tflite.exporter import export_tflite

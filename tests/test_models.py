@@ -15,8 +15,8 @@ import tinyabi
 from tests.conftest import FLOAT_MODELS, INT8_MODELS, shared_model
 from tests.modelgen import random_16x8_conv_model, random_16x8_model, random_int8_model
 from tests.runtimes import run_litert, run_tflm
-from tinyabi.cli import random_inputs
 from tinyabi.errors import UnsupportedOperatorError
+from tinyabi.feeds import random_inputs
 from tinyabi.ir import Graph
 from tinyabi.ir.builder import GraphBuilder
 from tinyabi.tflite.exporter import export_tflite

@@ -14,9 +14,9 @@ from tests.conftest import FLOAT_MODELS, INT8_MODELS, shared_model
 from tests.modelgen import random_int8_model
 from tinyabi.backends import Backend
 from tinyabi.backends.registry import default_registry
-from tinyabi.cli import random_inputs
 from tinyabi.dispatch.planner import execution_graph, make_plan, partition_graphs
 from tinyabi.errors import GraphError, UnsupportedOperatorError
+from tinyabi.feeds import random_inputs
 from tinyabi.ir.builder import GraphBuilder
 from tinyabi.ir.graph import Graph, Node
 from tinyabi.ir.validate import NodeCheck, check_node, validate_node

@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import FLOAT_MODELS, INT8_MODELS, shared_model
 from tests.runtimes import run_litert, run_tflm
-from tinyabi.cli import random_inputs
+from tinyabi.feeds import random_inputs
 from tinyabi.tflite.exporter import export_tflite
 from tinyabi.tflite.importer import load_tflite
 

@@ -16,7 +16,7 @@ import pytest
 
 import tinyabi
 from tests.conftest import shared_model
-from tinyabi.cli import random_inputs
+from tinyabi.feeds import random_inputs
 
 THREADS = 8
 

@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from tinyabi.display import is_classifier_output, load_array, prepare_input
+from tinyabi.display import is_classifier_output
 from tinyabi.errors import InputError
+from tinyabi.feeds import load_array, prepare_input
 from tinyabi.ir.graph import Graph
 from tinyabi.kernels.tensor import dequantize
 from tinyabi.progress import progress

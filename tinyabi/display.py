@@ -4,20 +4,15 @@ model (with a note saying so)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
-from tinyabi.errors import InputError
-from tinyabi.ir.graph import Graph, numpy_dtype
-from tinyabi.kernels.tensor import affine_quantize, dequantize
+from tinyabi.ir.graph import Graph
+from tinyabi.kernels.tensor import dequantize
 
 __all__ = [
     "CLASSIFIER_MAX_CLASSES",
     "describe_output",
     "is_classifier_output",
-    "load_array",
-    "prepare_input",
     "short_name",
 ]
 
@@ -25,23 +20,6 @@ __all__ = [
 CLASSIFIER_MAX_CLASSES = 1000
 #: Values shown per output unless the user asks for all of them.
 SHOWN = 8
-
-
-def load_array(path: str | Path, what: str) -> np.ndarray:
-    """The array of a ``.npy`` file; an :class:`InputError` in plain words when it cannot be
-    read (missing, a folder, not ``.npy``, or pickled Python objects, which are never loaded)."""
-    try:
-        return np.load(path, allow_pickle=False)
-    except OSError as exc:
-        reason = (exc.strerror or str(exc)).lower()
-        raise InputError(f"cannot read {what} {path}: {reason}") from None
-    except ValueError as exc:
-        if "allow_pickle" in str(exc):
-            raise InputError(
-                f"{what} {path} holds Python objects (pickled data), which tinyabi never loads: "
-                "save a numeric array"
-            ) from None
-        raise InputError(f"{what} {path} is not a .npy array: {exc}") from None
 
 
 def short_name(name: str, width: int = 40) -> str:
@@ -93,31 +71,3 @@ def describe_output(graph: Graph, name: str, value: np.ndarray, full: bool = Fal
     if is_classifier_output(graph, name) and flat.size:
         text += f"\n  argmax={int(flat.argmax())}"
     return text
-
-
-def prepare_input(graph: Graph, name: str, value: np.ndarray) -> tuple[np.ndarray, str | None]:
-    """An input array as the model takes it, and a note when it was converted.
-
-    A float array for a per-tensor quantized integer input is quantized with the input's scale
-    and zero point (as TFLite Micro's QUANTIZE does); anything else must already have the input's
-    dtype and shape.
-    """
-    tensor = graph.tensor(name)
-    want = numpy_dtype(tensor.dtype)
-    quant = tensor.quant
-    if (
-        np.issubdtype(value.dtype, np.floating)
-        and np.issubdtype(want, np.integer)
-        and quant is not None
-        and not quant.per_axis
-    ):
-        scale, zero_point = float(quant.scale[0]), int(quant.zero_point[0])
-        value = affine_quantize(value, scale, zero_point, tensor.dtype)
-        note = (
-            f"input {name!r}: float values quantized to {tensor.dtype} with scale {scale:.6g} and "
-            f"zero point {zero_point}"
-        )
-        return value, note
-    if value.dtype != want:
-        raise InputError(f"input {name!r}: expected dtype {tensor.dtype}, got {value.dtype}")
-    return value, None

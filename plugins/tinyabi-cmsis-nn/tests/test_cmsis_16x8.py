@@ -34,7 +34,7 @@ import tinyabi
 from tests.conftest import ROOT
 from tests.modelgen import random_16x8_conv_model, random_16x8_model
 from tests.runtimes import run_tflm
-from tinyabi.cli import random_inputs
+from tinyabi.feeds import random_inputs
 from tinyabi.ir import Graph, GraphBuilder
 from tinyabi.tflite.exporter import export_tflite
 

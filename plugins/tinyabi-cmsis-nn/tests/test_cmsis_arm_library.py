@@ -32,7 +32,7 @@ from tinyabi_cmsis_nn.codegen.templates import CORE_FLAGS
 import tinyabi
 from tests.conftest import INT8_MODELS, ROOT, shared_model
 from tests.runtimes import run_tflm
-from tinyabi.cli import random_inputs
+from tinyabi.feeds import random_inputs
 
 ARM_TREE = ROOT.parent / "shared" / "third_party" / "CMSIS-NN"
 HOST_SEEDS = int(os.environ.get("TINYABI_ARM_HOST_SEEDS", "2"))

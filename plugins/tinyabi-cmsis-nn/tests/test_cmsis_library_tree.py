@@ -16,7 +16,7 @@ from tinyabi_cmsis_nn.build import host
 
 import tinyabi
 from tests.conftest import shared_model
-from tinyabi.cli import random_inputs
+from tinyabi.feeds import random_inputs
 
 PORTABLE = Path(host.__file__).resolve().parents[1] / "csrc"
 

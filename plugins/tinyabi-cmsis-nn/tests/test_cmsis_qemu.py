@@ -26,8 +26,8 @@ from tinyabi_cmsis_nn.build import cortexm
 import tinyabi
 from tests.conftest import shared_model
 from tests.runtimes import run_tflm
-from tinyabi.cli import random_inputs
 from tinyabi.errors import BackendError
+from tinyabi.feeds import random_inputs
 from tinyabi.ir.graph import Graph, numpy_dtype
 
 HERE = Path(__file__).resolve().parent

@@ -7,7 +7,7 @@ import pytest
 import tinyabi
 from tests.conftest import INT8_MODELS, shared_model
 from tests.modelgen import random_int8_model
-from tinyabi.cli import random_inputs
+from tinyabi.feeds import random_inputs
 
 
 def _assert_same_as_reference(graph: tinyabi.Graph, backends: list[object], seed: int) -> set[str]:

@@ -12,7 +12,7 @@ import tinyabi
 from tests.conftest import INT8_MODELS, shared_model
 from tests.modelgen import random_int8_model
 from tests.runtimes import run_tflm
-from tinyabi.cli import random_inputs
+from tinyabi.feeds import random_inputs
 from tinyabi.tflite.exporter import export_tflite
 
 

@@ -21,9 +21,9 @@ from tinyabi_npu.stream import Codec, decode, encode
 
 import tinyabi
 from tests.conftest import assert_one_line_error, shared_model, tinyabi_cli
-from tinyabi.cli import random_inputs
 from tinyabi.conformance import run_conformance
 from tinyabi.errors import BackendError
+from tinyabi.feeds import random_inputs
 from tinyabi.ir.builder import GraphBuilder
 
 
