@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 PLUGIN_API_MODULES: tuple[str, ...] = (
     "tinyabi",
     "tinyabi.backends",
+    "tinyabi.backends.checks",
     "tinyabi.cache",
     "tinyabi.conformance",
     "tinyabi.dispatch",

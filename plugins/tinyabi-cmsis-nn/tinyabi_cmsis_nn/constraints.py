@@ -16,7 +16,6 @@ The checks do not raise: a node whose tensors cannot even be looked up fails the
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import cast
@@ -24,6 +23,7 @@ from typing import cast
 import numpy as np
 
 from tinyabi.backends import Verdict
+from tinyabi.backends.checks import TABLE_HEADER, check_rows, support_doc_main
 from tinyabi.errors import GraphError
 from tinyabi.ir import Graph, Node, NodeCheck, Tensor, check_node
 from tinyabi.quantization import conv as conv_quant
@@ -591,11 +591,6 @@ def supports(node: Node, graph: Graph, spec: NodeCheck | None = None) -> Verdict
     return Verdict.no(reason, HINTS.get(check, ""))
 
 
-def rule(check: AnyCheck) -> str:
-    """A check's rule in words: its docstring on one line."""
-    return " ".join((check.__doc__ or check.__name__).split())
-
-
 def support_table() -> str:
     """The support table as Markdown: per operator the CMSIS-NN function and every rule."""
     lines = [
@@ -608,16 +603,15 @@ def support_table() -> str:
         "",
         "## Checks for every operator",
         "",
-        "| check | rule | hint when it fails |",
-        "|---|---|---|",
+        *TABLE_HEADER,
     ]
-    lines += [_row(check) for check in COMMON]
+    lines += check_rows(COMMON, HINTS)
     lines += ["", "## Operators", ""]
     for op in sorted(CHECKS):
         lines += [f"### {op}", "", f"CMSIS-NN: {KERNELS[op]}.", ""]
         if CHECKS[op]:
-            lines += ["| check | rule | hint when it fails |", "|---|---|---|"]
-            lines += [_row(check) for check in CHECKS[op]]
+            lines += TABLE_HEADER
+            lines += check_rows(CHECKS[op], HINTS)
         else:
             lines.append("No checks beyond those for every operator.")
         lines.append("")
@@ -632,28 +626,13 @@ def support_table() -> str:
     return "\n".join(lines)
 
 
-def _row(check: AnyCheck) -> str:
-    cells = (f"`{check.__name__}`", rule(check), HINTS.get(check, ""))
-    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
-
-
 #: Where the rendered table lives in the plugin's distribution.
 SUPPORT_DOC = Path(__file__).resolve().parents[1] / "docs" / "cmsis-nn-support.md"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the support table, or write it to ``docs/cmsis-nn-support.md`` with ``--write``."""
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--write", action="store_true", help=f"write {SUPPORT_DOC.name}")
-    args = parser.parse_args(argv)
-    text = support_table()
-    if args.write:
-        SUPPORT_DOC.parent.mkdir(parents=True, exist_ok=True)
-        SUPPORT_DOC.write_text(text, encoding="utf-8")
-        print(f"wrote {SUPPORT_DOC}")
-    else:
-        print(text, end="")
-    return 0
+    return support_doc_main(support_table, SUPPORT_DOC, argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,7 +13,6 @@ Checks never raise: a node whose tensors cannot be looked up fails the spec chec
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyabi.backends import Verdict
+from tinyabi.backends.checks import TABLE_HEADER, check_rows, support_doc_main
 from tinyabi.errors import BackendError, GraphError, TinyABIError
 from tinyabi.ir import Graph, Node, NodeCheck, check_node
 from tinyabi.quantization import conv as conv_quant
@@ -403,16 +403,6 @@ def supports(node: Node, graph: Graph, config: NpuConfig, spec: NodeCheck | None
     return Verdict.no(reason, HINTS.get(check, ""))
 
 
-def rule(check: Check) -> str:
-    """A check's rule in words: its docstring on one line."""
-    return " ".join((check.__doc__ or check.__name__).split())
-
-
-def _row(check: Check) -> str:
-    cells = (f"`{check.__name__}`", rule(check), HINTS.get(check, ""))
-    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
-
-
 def support_table() -> str:
     """The support table as Markdown: per operator the unit and every rule."""
     lines = [
@@ -426,9 +416,8 @@ def support_table() -> str:
         "",
         "## Checks for every operator",
         "",
-        "| check | rule | hint when it fails |",
-        "|---|---|---|",
-        *[_row(check) for check in COMMON],
+        *TABLE_HEADER,
+        *check_rows(COMMON, HINTS),
         "",
         "## Operators",
         "",
@@ -436,8 +425,8 @@ def support_table() -> str:
     for op in sorted(CHECKS):
         lines += [f"### {op}", "", f"Unit: {UNITS[op]}.", ""]
         if CHECKS[op]:
-            lines += ["| check | rule | hint when it fails |", "|---|---|---|"]
-            lines += [_row(check) for check in CHECKS[op]]
+            lines += TABLE_HEADER
+            lines += check_rows(CHECKS[op], HINTS)
         else:
             lines.append("No checks beyond those for every operator.")
         lines.append("")
@@ -463,17 +452,7 @@ SUPPORT_DOC = Path(__file__).resolve().parents[1] / "docs" / "npu-support.md"
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the support table, or write it to ``docs/npu-support.md`` with ``--write``."""
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--write", action="store_true", help=f"write {SUPPORT_DOC.name}")
-    args = parser.parse_args(argv)
-    text = support_table()
-    if args.write:
-        SUPPORT_DOC.parent.mkdir(parents=True, exist_ok=True)
-        SUPPORT_DOC.write_text(text, encoding="utf-8")
-        print(f"wrote {SUPPORT_DOC}")
-    else:
-        print(text, end="")
-    return 0
+    return support_doc_main(support_table, SUPPORT_DOC, argv)
 
 
 if __name__ == "__main__":  # pragma: no cover
