@@ -23,7 +23,7 @@ from tinyabi.backends.reference import ReferencePartition
 from tinyabi.ir.graph import Graph, Node, Quantization
 from tinyabi.ir.shapes.conv import conv_output_size, same_padding
 from tinyabi.quantization import softmax as softmax_quant
-from tinyabi.quantization.conv import bias_scales, fully_connected_params
+from tinyabi.quantization.conv import ConvQuantParams, bias_scales, fully_connected_params
 from tinyabi.quantization.fixed_point import (
     multiply_by_quantized_multiplier_int64,
     multiply_by_quantized_multiplier_single_rounding,
@@ -71,6 +71,32 @@ def _requant(graph: Graph, name: str, quant: Quantization) -> None:
     graph.tensors[name] = replace(graph.tensors[name], quant=quant)
 
 
+def _fc_accumulators(graph: Graph, inputs: Inputs) -> tuple[ConvQuantParams, np.ndarray]:
+    """A FULLY_CONNECTED node's parameters and its exact (int64) accumulators with the bias."""
+    node = graph.nodes[0]
+    x_name, w_name, b_name = [*node.inputs, None][:3]
+    assert x_name is not None and w_name is not None
+    p = fully_connected_params(node, graph)
+    w = graph.tensor(w_name).data
+    assert w is not None
+    x = np.asarray(inputs[x_name], dtype=np.int64).reshape(-1, w.shape[1])
+    acc = (x + p.input_offset) @ w.astype(np.int64).T
+    if b_name is not None:
+        bias = graph.tensor(b_name).data
+        assert bias is not None
+        acc = acc + bias.astype(np.int64)
+    return p, acc
+
+
+def _fc_output(
+    graph: Graph, p: ConvQuantParams, requantized: np.ndarray, dtype: type[np.integer]
+) -> dict[str, np.ndarray]:
+    """The requantized accumulators offset, clamped and shaped as the node's output."""
+    y = graph.tensor(graph.nodes[0].outputs[0])
+    out = np.clip(requantized + p.output_offset, p.act_min, p.act_max).astype(dtype)
+    return {y.name: out.reshape(y.shape)}
+
+
 class SingleRounding(_Mutant):
     """FULLY_CONNECTED requantized with one rounding (``(acc * M + half) >> n``) instead of
     TFLite's two (rounding doubling high multiply, then rounding right shift)."""
@@ -80,22 +106,9 @@ class SingleRounding(_Mutant):
     bug = "single rounding instead of double"
 
     def run_graph(self, graph: Graph, inputs: Inputs) -> dict[str, np.ndarray]:
-        node = graph.nodes[0]
-        x_name, w_name, b_name = [*node.inputs, None][:3]
-        assert x_name is not None and w_name is not None
-        p = fully_connected_params(node, graph)
-        w = graph.tensor(w_name).data
-        assert w is not None
-        x = np.asarray(inputs[x_name], dtype=np.int64).reshape(-1, w.shape[1])
-        acc = (x + p.input_offset) @ w.astype(np.int64).T
-        if b_name is not None:
-            bias = graph.tensor(b_name).data
-            assert bias is not None
-            acc = acc + bias.astype(np.int64)
+        p, acc = _fc_accumulators(graph, inputs)
         q = multiply_by_quantized_multiplier_single_rounding(acc, p.multipliers, p.shifts)
-        out = np.clip(q + p.output_offset, p.act_min, p.act_max).astype(np.int8)
-        y = graph.tensor(node.outputs[0])
-        return {y.name: out.reshape(y.shape)}
+        return _fc_output(graph, p, q, np.int8)
 
 
 class SaturationOffByOne(_Mutant):
@@ -245,23 +258,10 @@ class Int16Accumulator32(_Mutant):
     signature = "int16"
 
     def run_graph(self, graph: Graph, inputs: Inputs) -> dict[str, np.ndarray]:
-        node = graph.nodes[0]
-        x_name, w_name, b_name = [*node.inputs, None][:3]
-        assert x_name is not None and w_name is not None
-        p = fully_connected_params(node, graph)
-        w = graph.tensor(w_name).data
-        assert w is not None
-        x = np.asarray(inputs[x_name], dtype=np.int64).reshape(-1, w.shape[1])
-        acc = (x + p.input_offset) @ w.astype(np.int64).T
-        if b_name is not None:
-            bias = graph.tensor(b_name).data
-            assert bias is not None
-            acc = acc + bias.astype(np.int64)
+        p, acc = _fc_accumulators(graph, inputs)
         acc = wrap_int32(acc)  # the bug: the sum kept in 32 bits
         q = multiply_by_quantized_multiplier_int64(acc, p.multipliers, p.shifts)
-        out = np.clip(q + p.output_offset, p.act_min, p.act_max).astype(np.int16)
-        y = graph.tensor(node.outputs[0])
-        return {y.name: out.reshape(y.shape)}
+        return _fc_output(graph, p, q, np.int16)
 
 
 MUTANTS: tuple[type[_Mutant], ...] = (
