@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 
 import tinyabi
-from tests.conftest import FLOAT_MODELS, INT8_MODELS, shared_model
+from tests.conftest import (
+    FLOAT_MODELS,
+    INT8_MODELS,
+    WHOLE_MODEL_FLOAT,
+    WHOLE_MODEL_HYBRID,
+    shared_model,
+)
 from tests.modelgen import random_16x8_conv_model, random_16x8_model, random_int8_model
 from tests.runtimes import run_litert, run_tflm
 from tinyabi.errors import UnsupportedOperatorError
@@ -22,10 +28,6 @@ from tinyabi.ir.builder import GraphBuilder
 from tinyabi.tflite.exporter import export_tflite
 
 SEEDS = range(8)
-
-#: Whole-model float tolerance: per-operator tolerances accumulate over a dozen layers.
-FLOAT_ATOL, FLOAT_RTOL = 1e-4, 1e-3
-HYBRID_ATOL, HYBRID_RTOL = 2e-3, 1e-2
 
 
 @pytest.mark.parametrize("name", INT8_MODELS)
@@ -46,7 +48,7 @@ def test_float_model_matches_litert(name: str) -> None:
     path = shared_model(name)
     session = tinyabi.Session(tinyabi.load(path), backends=["reference"])
     hybrid = name == "kws_ref_model_float32"
-    atol, rtol = (HYBRID_ATOL, HYBRID_RTOL) if hybrid else (FLOAT_ATOL, FLOAT_RTOL)
+    atol, rtol = WHOLE_MODEL_HYBRID if hybrid else WHOLE_MODEL_FLOAT
     for seed in SEEDS:
         feeds = random_inputs(session.graph, seed)
         ours = list(session.run(feeds).values())

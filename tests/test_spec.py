@@ -82,3 +82,14 @@ def test_broken_abi_file_names_the_file(tmp_path: Path) -> None:
     (folder / "abi.yaml").write_text("element_types: [unclosed\n")
     with pytest.raises(SpecError, match=r"abi\.yaml"):
         load_spec_from(folder, "0.1")
+
+
+def test_float_dot_products_declare_the_dot_product_verify_mode() -> None:
+    """Reductions whose summation order is free are verified against the float32 dot-product
+    error bound, not a fixed relative tolerance (TOSA's dot-product mode)."""
+    from tinyabi.spec import load_spec
+
+    spec = load_spec()
+    for op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"):
+        tol = spec.operators[op].signature("float32").tolerance
+        assert tol.kind == "dot_product" and tol.ulp == 1.0, op

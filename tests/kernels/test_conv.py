@@ -272,7 +272,7 @@ def test_int8_is_bit_exact_with_tflm(op: str, cases: int) -> None:
     for _ in range(cases):
         graph, x = random_graph(rng, op, "int8")
         (want,) = run_tflm(export_tflite(graph), [x])
-        assert_within(run_reference(graph, [x]), want, tol, describe(graph))
+        assert_within(run_reference(graph, [x]), want, tol, describe(graph), graph, [x])
 
 
 @pytest.mark.parametrize("signature", ["int8", "float32"])
@@ -286,7 +286,7 @@ def test_depthwise_tap_loop(monkeypatch: pytest.MonkeyPatch, signature: str) -> 
     for _ in range(150):
         graph, x = conv_graph(rng, "DEPTHWISE_CONV_2D", signature)
         (want,) = runtime(export_tflite(graph), [x])
-        assert_within(run_reference(graph, [x]), want, tol, describe(graph))
+        assert_within(run_reference(graph, [x]), want, tol, describe(graph), graph, [x])
 
 
 @pytest.mark.parametrize("op", CONV_OPS)
@@ -296,7 +296,7 @@ def test_float32_matches_litert(op: str) -> None:
     for _ in range(300):
         graph, x = random_graph(rng, op, "float32")
         (want,) = run_litert(export_tflite(graph), [x])
-        assert_within(run_reference(graph, [x]), want, tol, describe(graph))
+        assert_within(run_reference(graph, [x]), want, tol, describe(graph), graph, [x])
 
 
 @pytest.mark.parametrize("op", ["CONV_2D", "FULLY_CONNECTED"])
@@ -307,7 +307,7 @@ def test_hybrid_matches_litert(op: str) -> None:
     for _ in range(400):
         graph, x = random_graph(rng, op, "hybrid")
         (want,) = run_litert(export_tflite(graph), [x])
-        assert_within(run_reference(graph, [x]), want, tol, describe(graph))
+        assert_within(run_reference(graph, [x]), want, tol, describe(graph), graph, [x])
 
 
 def test_hybrid_pointwise_conv_quantizes_per_pixel() -> None:
@@ -491,7 +491,8 @@ def test_float_fully_connected_non_constant_weights() -> None:
     graph = b.build([y])
     feeds = [float_values(rng, (4, 12)), float_values(rng, (5, 12)), float_values(rng, (5,))]
     (want,) = run_litert(export_tflite(graph), feeds)
-    assert_within(run_reference(graph, feeds), want, tolerance("FULLY_CONNECTED", "float32"), "")
+    tol = tolerance("FULLY_CONNECTED", "float32")
+    assert_within(run_reference(graph, feeds), want, tol, "dynamic", graph, feeds)
 
 
 def test_hybrid_fully_connected_needs_constant_weights() -> None:
@@ -775,6 +776,8 @@ def test_hybrid_kws_model_against_litert() -> None:
                 want,
                 tolerance(node.op, signature),
                 f"kws float32 node {i} ({signature})",
+                sub,
+                feeds,
             )
     session = Session(graph)
     tol = tolerance("CONV_2D", "hybrid")

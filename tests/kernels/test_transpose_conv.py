@@ -110,7 +110,7 @@ def test_transpose_conv_matches_the_runtimes(signature: str) -> None:
         graph, x = transpose_conv_graph(rng, signature)
         assert validate_graph(graph)[graph.nodes[0].name] == signature
         (want,) = runtime(export_tflite(graph), [x])
-        assert_within(run_reference(graph, [x]), want, tol, describe(graph))
+        assert_within(run_reference(graph, [x]), want, tol, describe(graph), graph, [x])
 
 
 def test_float32_matches_tflm_too() -> None:
@@ -120,7 +120,7 @@ def test_float32_matches_tflm_too() -> None:
     for _ in range(40):
         graph, x = transpose_conv_graph(rng, "float32")
         (want,) = run_tflm(export_tflite(graph), [x])
-        assert_within(run_reference(graph, [x]), want, tol, describe(graph))
+        assert_within(run_reference(graph, [x]), want, tol, describe(graph), graph, [x])
 
 
 def test_round_trip_through_tflite() -> None:

@@ -19,8 +19,9 @@ from tinyabi_tflm.jobs import probe_inputs, run_isolated
 from tinyabi_tflm.tflm import TFLMPartition
 
 import tinyabi
+from tests.conftest import WHOLE_MODEL_FLOAT, WHOLE_MODEL_HYBRID
 from tinyabi.errors import UnsupportedOperatorError
-from tinyabi.spec import load_spec
+from tinyabi.ir import check_node
 
 SEEDS = range(3)
 #: XNNPACK's largest int8 difference from TFLM seen on these models (LSB), with some margin:
@@ -36,15 +37,10 @@ def references(name: str) -> tuple[tinyabi.Session, list[list[np.ndarray]], list
 
 
 def tolerance(graph: tinyabi.Graph) -> tuple[float, float]:
-    """The loosest float32 tolerance among the spec signatures of the model's operators."""
-    spec = load_spec().operators
-    atol = rtol = 0.0
-    for node in graph.nodes:
-        for sig in spec[node.op].signatures:
-            if sig.name in ("float32", "hybrid") and sig.tolerance.kind == "float":
-                atol = max(atol, sig.tolerance.atol or 0.0)
-                rtol = max(rtol, sig.tolerance.rtol or 0.0)
-    return atol, rtol
+    """The whole-model float tolerance (the spec's verify modes are per operator), the hybrid
+    one when the model has hybrid nodes."""
+    hybrid = any(check_node(node, graph).signature == "hybrid" for node in graph.nodes)
+    return WHOLE_MODEL_HYBRID if hybrid else WHOLE_MODEL_FLOAT
 
 
 @pytest.mark.parametrize("name", INT8_MODELS)
