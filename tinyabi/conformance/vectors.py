@@ -4,8 +4,10 @@
 <generator>__<index>/`` holding ``model.tflite`` (the single-operator graph), the inputs
 ``input_<i>.npy`` / ``input_<i>.bin`` and the expected outputs ``expected_<i>.npy`` /
 ``expected_<i>.bin`` (``<i>`` in the model's input/output order; ``.bin`` is the raw
-little-endian row-major data), and ``DIR/manifest.json`` listing each case with its tensors'
-names, types and shapes and its verify mode (:class:`VectorManifest`).
+little-endian row-major data; for a dot-product verify mode also ``magnitude_<i>.npy``, the
+``n x sum(|a_i b_i|)`` of every output the bound needs), and ``DIR/manifest.json`` listing
+each case with its tensors' names, types and shapes and its verify mode
+(:class:`VectorManifest`).
 
 A device runs each model on each case's inputs and writes ``RESULTS/<case folder>/output_<i>.bin``
 (raw, as the expected files) or ``.npy``; :func:`grade_vectors` compares them with the expected
@@ -26,7 +28,7 @@ from tinyabi.conformance.outcome import CaseResult, Status
 from tinyabi.conformance.report import ConformanceReport, Failure
 from tinyabi.conformance.runner import failure_of, profile_results, signature_result
 from tinyabi.conformance.selection import Selection
-from tinyabi.conformance.verify import compare, mode_text
+from tinyabi.conformance.verify import compare, dot_magnitudes, mode_text
 from tinyabi.errors import InputError, TinyABIError
 from tinyabi.ir.graph import numpy_dtype
 from tinyabi.spec import SPEC_VERSION, Tolerance, load_spec
@@ -138,8 +140,15 @@ def export_vectors(
                     for i, tensor_name in enumerate(case.graph.inputs):
                         _write(root / folder, f"input_{i}", case.inputs[tensor_name])
                         inputs.append(_tensor(tensor_name, case.inputs[tensor_name], f"input_{i}"))
+                    magnitudes = (
+                        dot_magnitudes(case.graph, case.inputs)
+                        if sig.tolerance.kind == "dot_product"
+                        else {}
+                    )
                     for i, tensor_name in enumerate(case.graph.outputs):
                         _write(root / folder, f"expected_{i}", case.expected[tensor_name])
+                        if tensor_name in magnitudes:
+                            np.save(root / folder / f"magnitude_{i}.npy", magnitudes[tensor_name])
                         want = case.expected[tensor_name]
                         outputs.append(_tensor(tensor_name, want, f"expected_{i}"))
                     written.append(
@@ -232,7 +241,12 @@ def grade_vectors(
             result.message = " ".join(f"{type(exc).__name__}: {exc}".split())
             graded.append(result)
             continue
-        problem, error = compare(case.tolerance, got, want)
+        magnitudes = {
+            t.name: np.load(root / case.folder / f"magnitude_{i}.npy", allow_pickle=False)
+            for i, t in enumerate(case.outputs)
+            if (root / case.folder / f"magnitude_{i}.npy").is_file()
+        }
+        problem, error = compare(case.tolerance, got, want, magnitudes=magnitudes)
         result.max_error = error
         if problem is not None:
             result.status, result.stage, result.message = Status.MISMATCH, "compare", problem
