@@ -32,7 +32,7 @@ from tinyabi.quantization import pooling as pooling_quant
 from tinyabi.quantization import softmax as softmax_quant
 from tinyabi.quantization.fixed_point import reduce_multiplier
 from tinyabi.quantization.tensors import per_tensor
-from tinyabi_cmsis_nn.codegen.params import activation_s16_left_shift
+from tinyabi_cmsis_nn.codegen.params import activation_s16_left_shift, transpose_conv_params
 
 Check = Callable[[Node, Graph], "str | None"]
 #: A check that reads the node's spec check too.
@@ -66,7 +66,10 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
     "TANH": ("int16",),
     "RESHAPE": ("int8", "int16"),
     "SQUEEZE": ("int8", "int16"),
+    "TRANSPOSE_CONV": ("int8",),
 }
+#: The activation input of operators whose first input is not it.
+ACTIVATION_INPUT = {"TRANSPOSE_CONV": 2}
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -77,7 +80,8 @@ def _inputs(node: Node, graph: Graph) -> list[Tensor | None]:
 
 
 def _first_input(node: Node, graph: Graph) -> Tensor:
-    x = _inputs(node, graph)[0]
+    """The node's (first) activation input."""
+    x = _inputs(node, graph)[ACTIVATION_INPUT.get(node.op, 0)]
     assert x is not None  # the spec check ran first
     return x
 
@@ -101,6 +105,8 @@ def _conv_family_params(node: Node, graph: Graph) -> conv_quant.ConvQuantParams:
         return conv_quant.conv_params(node, graph)
     if node.op == "DEPTHWISE_CONV_2D":
         return conv_quant.depthwise_conv_params(node, graph)
+    if node.op == "TRANSPOSE_CONV":
+        return conv_quant.transpose_conv_params(node, graph)
     return conv_quant.fully_connected_params(node, graph)
 
 
@@ -188,9 +194,10 @@ def check_int16_zero_points(node: Node, graph: Graph) -> str | None:
 def check_activations_in_arena(node: Node, graph: Graph) -> str | None:
     """The activation inputs (both operands of ADD and MUL, the first input otherwise) are
     computed at run time, so they live in the arena (constant activations are not placed
-    there)."""
+    there; TRANSPOSE_CONV's activation is its third input)."""
+    first = ACTIVATION_INPUT.get(node.op, 0)
     count = 2 if node.op in ("ADD", "MUL") else 1
-    for name in node.inputs[:count]:
+    for name in node.inputs[first : first + count]:
         if name is not None and graph.tensor(name).is_constant:
             return f"the activation input {name!r} is a constant"
     return None
@@ -211,7 +218,10 @@ def check_clamp_activation(node: Node, graph: Graph) -> str | None:
 def check_constant_weights(node: Node, graph: Graph) -> str | None:
     """Filter and bias are constant tensors (CMSIS-NN's weights live in flash)."""
     tensors = _inputs(node, graph)
-    for role, t in zip(("filter", "bias"), tensors[1:3]):
+    operands = [tensors[1], tensors[3] if len(tensors) > 3 else None]
+    if node.op != "TRANSPOSE_CONV":
+        operands = tensors[1:3]
+    for role, t in zip(("filter", "bias"), operands):
         if t is not None and not t.is_constant:
             return f"the {role} {t.name!r} is computed at run time"
     return None
@@ -311,6 +321,47 @@ def check_fc_bias_scale(node: Node, graph: Graph) -> str | None:
     """(int8 and 16x8) A per-tensor FULLY_CONNECTED's bias scale is within 2% of the output scale of
     ``input scale * filter scale`` (TFLite refuses other models)."""
     return conv_quant.bias_scale_problem(node, graph)
+
+
+def _transpose_geometry(node: Node, graph: Graph) -> list[tuple[str, int, int, int, int, int]]:
+    """Per axis (name, input size, output size, kernel, stride, top/left padding) of a
+    TRANSPOSE_CONV (the padding as :func:`.codegen.params.transpose_conv_params` computes it)."""
+    p = transpose_conv_params(node, graph)
+    return [
+        ("height", p.input_dims.h, p.output_dims.h, p.filter_dims.h, p.stride.h, p.padding.h),
+        ("width", p.input_dims.w, p.output_dims.w, p.filter_dims.w, p.stride.w, p.padding.w),
+    ]
+
+
+def check_transpose_conv_buffer_width(node: Node, graph: Graph) -> str | None:
+    """(TRANSPOSE_CONV) ``max(filter width, horizontal stride)`` is at most ``max(filter width,
+    vertical stride)``: ``arm_transpose_conv_s8_get_buffer_size`` sizes a buffer row with the
+    vertical stride where the kernel uses the horizontal one, so beyond that it answers too
+    few bytes."""
+    (_, _, _, _, sh, _), (_, _, _, kw, sw, _) = _transpose_geometry(node, graph)
+    if max(kw, sw) > max(kw, sh):
+        return (
+            f"a horizontal stride {sw} above the filter width {kw} and the vertical stride "
+            f"{sh} (Arm's buffer size is too small)"
+        )
+    return None
+
+
+def check_transpose_conv_output_covered(node: Node, graph: Graph) -> str | None:
+    """(TRANSPOSE_CONV) The output is exactly the part of the scattered canvas
+    ``arm_transpose_conv_s8`` writes out: with input size H, stride s, filter K, padding p and
+    output size O per axis, ``H * s - p <= O <= (H - 1) * s + max(K, s) - p`` for the rows (it
+    writes ``s`` rows per input row, then the rows the last filter overhangs) and
+    ``p + O <= (W - 1) * s + max(K, s)`` for the columns (its buffer row). TFLM's shapes allow
+    more (e.g. SAME with an odd output and a filter no larger than the stride), which Arm's
+    kernel would write past the output or leave unwritten."""
+    for axis, size, out, kernel, stride, pad in _transpose_geometry(node, graph):
+        extent = (size - 1) * stride + max(kernel, stride)
+        if axis == "height" and size * stride - pad > out:
+            return f"Arm's kernel writes {size * stride - pad} output rows, not {out}"
+        if pad + out > extent:
+            return f"the output {axis} {out} reaches beyond Arm's {extent - pad}"
+    return None
 
 
 # --- pooling -----------------------------------------------------------------------------------
@@ -499,6 +550,13 @@ CHECKS: dict[str, tuple[Check, ...]] = {
     "MUL": (check_clamp_activation, check_same_shape_inputs, check_mul_parameters),
     "RESHAPE": (check_constant_shape_operand,),
     "SQUEEZE": (),
+    "TRANSPOSE_CONV": (
+        check_clamp_activation,
+        check_constant_weights,
+        check_requantization_shifts,
+        check_transpose_conv_buffer_width,
+        check_transpose_conv_output_covered,
+    ),
 }
 
 #: The CMSIS-NN function each operator becomes.
@@ -519,6 +577,7 @@ KERNELS: dict[str, str] = {
     "TANH": "16x8 only: arm_nn_activation_s16 (ARM_TANH)",
     "RESHAPE": "none: shares its input's bytes in the arena, or a memmove",
     "SQUEEZE": "none: shares its input's bytes in the arena, or a memmove",
+    "TRANSPOSE_CONV": "arm_transpose_conv_s8",
 }
 
 _OTHER_BACKEND = "let another backend (e.g. reference or tflm) run it"
@@ -556,6 +615,9 @@ HINTS: dict[AnyCheck, str] = {
     check_add_parameters: "check the scales of the inputs and the output",
     check_mul_parameters: "check the scales of the inputs and the output",
     check_constant_shape_operand: "give RESHAPE a constant shape (or the new_shape attribute)",
+    check_transpose_conv_buffer_width: _OTHER_BACKEND,
+    check_transpose_conv_output_covered: "make the output size a multiple of the stride, or "
+    + _OTHER_BACKEND,
 }
 
 

@@ -98,6 +98,19 @@ typedef struct
     cmsis_nn_activation activation;
 } cmsis_nn_dw_conv_params;
 
+/** Transposed convolution parameters: padding is the top/left padding of the convolution
+ *  being transposed; padding_offsets holds the odd element of each total padding. */
+typedef struct
+{
+    int32_t input_offset;
+    int32_t output_offset;
+    cmsis_nn_tile stride;
+    cmsis_nn_tile padding;
+    cmsis_nn_tile padding_offsets;
+    cmsis_nn_tile dilation;
+    cmsis_nn_activation activation;
+} cmsis_nn_transpose_conv_params;
+
 /** Pooling parameters. */
 typedef struct
 {

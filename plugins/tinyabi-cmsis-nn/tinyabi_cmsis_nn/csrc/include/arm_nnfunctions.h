@@ -24,6 +24,7 @@
  *                                      arm_vector_sum_s8 (what the real library requires on
  *                                      cores with the vector extension), see below
  *   arm_avgpool_s8                     0
+ *   arm_transpose_conv_s8              0
  *
  * Code paths: on Arm cores with the DSP extension (__ARM_FEATURE_DSP: Cortex-M4, M7, M33,
  * M55, ...) the inner loops use the SIMD multiply-accumulate instructions through ACLE
@@ -80,6 +81,28 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
 
 /** Scratch bytes arm_convolve_s8 needs: 4 * filter_h * filter_w * filter_c (two int16 patches). */
 int32_t arm_convolve_s8_get_buffer_size(const cmsis_nn_dims *input_dims, const cmsis_nn_dims *filter_dims);
+
+/** Transposed convolution, filter [C_OUT, KH, KW, C_IN]: every input pixel scatters its
+ *  filter-weighted values onto the output (rows y * stride - padding + ky); output_ctx is
+ *  not used. The bias may be NULL. */
+arm_cmsis_nn_status arm_transpose_conv_s8(const cmsis_nn_context *ctx,
+                                          const cmsis_nn_context *output_ctx,
+                                          const cmsis_nn_transpose_conv_params *transpose_conv_params,
+                                          const cmsis_nn_per_channel_quant_params *quant_params,
+                                          const cmsis_nn_dims *input_dims,
+                                          const int8_t *input_data,
+                                          const cmsis_nn_dims *filter_dims,
+                                          const int8_t *filter_data,
+                                          const cmsis_nn_dims *bias_dims,
+                                          const int32_t *bias_data,
+                                          const cmsis_nn_dims *output_dims,
+                                          int8_t *output_data);
+
+/** Scratch bytes arm_transpose_conv_s8 needs: 0 (each output pixel is gathered directly). */
+int32_t arm_transpose_conv_s8_get_buffer_size(const cmsis_nn_transpose_conv_params *transpose_conv_params,
+                                              const cmsis_nn_dims *input_dims,
+                                              const cmsis_nn_dims *filter_dims,
+                                              const cmsis_nn_dims *out_dims);
 
 /** 1x1 convolution; requires padding 0 and stride 1 (else ARM_CMSIS_NN_ARG_ERROR). */
 arm_cmsis_nn_status arm_convolve_1x1_s8_fast(const cmsis_nn_context *ctx,
