@@ -9,7 +9,8 @@
   (LOGISTIC, TANH and SOFTMAX have a second, ``xxx_int16_params``, for their int16 algorithm):
   :mod:`~tinyabi.quantization.conv`, :mod:`~tinyabi.quantization.pooling`,
   :mod:`~tinyabi.quantization.softmax`, :mod:`~tinyabi.quantization.activations`,
-  :mod:`~tinyabi.quantization.elementwise`, :mod:`~tinyabi.quantization.requantize`.
+  :mod:`~tinyabi.quantization.elementwise`, :mod:`~tinyabi.quantization.requantize`,
+  :mod:`~tinyabi.quantization.svdf` (the ``tflite.SVDF`` extension operator).
 
 Each operator's spec file names its function (the ``parameters`` field). A parameter function
 raises :class:`~tinyabi.errors.GraphError` naming the node and the rule when the operator
@@ -25,10 +26,15 @@ from tinyabi.quantization import (
     pooling,
     requantize,
     softmax,
+    svdf,
     tensors,
 )
 
+#: The parameter functions of extension operators (no spec file names them), by operator.
+EXTENSION_PARAMETERS: dict[str, str] = {"tflite.SVDF": "tinyabi.quantization.svdf.svdf_params"}
+
 __all__ = [
+    "EXTENSION_PARAMETERS",
     "activations",
     "conv",
     "elementwise",
@@ -36,5 +42,6 @@ __all__ = [
     "pooling",
     "requantize",
     "softmax",
+    "svdf",
     "tensors",
 ]

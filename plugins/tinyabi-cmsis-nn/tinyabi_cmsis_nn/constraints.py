@@ -30,6 +30,7 @@ from tinyabi.quantization import conv as conv_quant
 from tinyabi.quantization import elementwise as elementwise_quant
 from tinyabi.quantization import pooling as pooling_quant
 from tinyabi.quantization import softmax as softmax_quant
+from tinyabi.quantization import svdf as svdf_quant
 from tinyabi.quantization.fixed_point import reduce_multiplier
 from tinyabi.quantization.tensors import per_tensor
 from tinyabi_cmsis_nn.codegen.params import activation_s16_left_shift, transpose_conv_params
@@ -67,7 +68,12 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
     "RESHAPE": ("int8", "int16"),
     "SQUEEZE": ("int8", "int16"),
     "TRANSPOSE_CONV": ("int8",),
+    "tflite.SVDF": ("int8",),
 }
+#: Extension operators the backend runs (checked by their own checks, not the spec's).
+EXTENSIONS = frozenset({"tflite.SVDF"})
+#: Operators with state kept across runs (run on the host only: a QEMU run starts afresh).
+STATEFUL = frozenset({"tflite.SVDF"})
 #: The activation input of operators whose first input is not it.
 ACTIVATION_INPUT = {"TRANSPOSE_CONV": 2}
 
@@ -114,9 +120,9 @@ def _conv_family_params(node: Node, graph: Graph) -> conv_quant.ConvQuantParams:
 
 
 def check_not_extension(node: Node, graph: Graph) -> str | None:
-    """The operator is a TinyABI spec operator (extension operators such as ``tflite.*`` are
-    not CMSIS-NN's)."""
-    if node.is_extension:
+    """The operator is a TinyABI spec operator, or an extension operator CMSIS-NN has a kernel
+    for (``tflite.SVDF``; others such as ``tflite.*`` are not CMSIS-NN's)."""
+    if node.is_extension and node.op not in EXTENSIONS:
         return f"{node.op} is outside the TinyABI spec"
     return None
 
@@ -138,7 +144,10 @@ def check_signature(node: Node, graph: Graph, spec: NodeCheck) -> str | None:
     LOGISTIC and TANH) or 16x8 (int16 activations, int8 weights: the s16 kernels of CONV_2D
     with an int64 or int32 bias, DEPTHWISE_CONV_2D, FULLY_CONNECTED with an int64 or int32
     bias, the poolings, SOFTMAX, ADD, MUL, LOGISTIC, TANH, and the reshapes); no float32 or
-    hybrid variants."""
+    hybrid variants. Extension operators (no spec signature) are checked by their own
+    parameter checks."""
+    if node.op in EXTENSIONS:
+        return None
     allowed = SIGNATURES.get(node.op, ())
     if spec.signature not in allowed:
         supported = ", ".join(allowed) or "none"
@@ -364,6 +373,72 @@ def check_transpose_conv_output_covered(node: Node, graph: Graph) -> str | None:
     return None
 
 
+# --- SVDF --------------------------------------------------------------------------------------
+
+
+def check_svdf_parameters(node: Node, graph: Graph) -> str | None:
+    """(SVDF) The parameters of :func:`tinyabi.quantization.svdf.svdf_params` exist: int8
+    input, feature weights and output, int16 time weights and state (zero point 0, what
+    ``arm_svdf_state_s16_s8`` takes; an int8 state is ``arm_svdf_s8``'s, which TFLM's
+    reference kernel does not compute), per-tensor scales, a rank dividing the filters; both
+    multipliers' shifts lie in [-31, 30]."""
+    try:
+        p = svdf_quant.svdf_params(node, graph)
+    except GraphError as exc:
+        return str(exc)
+    lo, hi = SHIFT_RANGE
+    for multiplier, shift in (
+        (p.feature_multiplier, p.feature_shift),
+        (p.time_multiplier, p.time_shift),
+    ):
+        if multiplier != 0 and not lo <= shift <= hi:
+            return f"a requantization shift of {shift} is outside what CMSIS-NN applies"
+    return None
+
+
+def check_svdf_shapes(node: Node, graph: Graph) -> str | None:
+    """(SVDF) The shapes are TFLite's: input [batches, depth], feature weights [filters, depth],
+    time weights [filters, memory], bias [filters / rank], state [batches, filters * memory],
+    output [batches, filters / rank]."""
+    x, feature, time, bias, state = svdf_quant.svdf_operands(node, graph)
+    y = _output(node, graph)
+    rank = svdf_quant.svdf_params(node, graph).rank
+    if len(x.shape) != 2 or len(time.shape) != 2:
+        return "the input and the time weights must have two dimensions"
+    batches, depth = x.shape
+    filters, memory = time.shape
+    units = filters // rank
+    expected: dict[str, tuple[int, ...]] = {
+        feature.name: (filters, depth),
+        state.name: (batches, filters * memory),
+        y.name: (batches, units),
+    }
+    if bias is not None:
+        expected[bias.name] = (units,)
+    for t in (feature, state, y, *([bias] if bias is not None else [])):
+        if tuple(t.shape) != expected[t.name]:
+            return f"tensor {t.name!r} has shape {list(t.shape)}, not {list(expected[t.name])}"
+    return None
+
+
+def check_svdf_constant_weights(node: Node, graph: Graph) -> str | None:
+    """(SVDF) The feature and time weights and the bias are constants (flash)."""
+    _, feature, time, bias, _ = svdf_quant.svdf_operands(node, graph)
+    for t in (feature, time, bias):
+        if t is not None and t.data is None:
+            return f"the weights {t.name!r} are computed at run time"
+    return None
+
+
+def check_svdf_variable_state(node: Node, graph: Graph) -> str | None:
+    """(SVDF) The state is a variable tensor (kept across runs in the generated code's state
+    buffer, zeroed by a reset), not a constant that restarts every run."""
+    state = svdf_quant.svdf_operands(node, graph)[4]
+    if not state.variable or state.data is not None:
+        return f"the state {state.name!r} is not a variable tensor"
+    return None
+
+
 # --- pooling -----------------------------------------------------------------------------------
 
 
@@ -557,6 +632,12 @@ CHECKS: dict[str, tuple[Check, ...]] = {
         check_transpose_conv_buffer_width,
         check_transpose_conv_output_covered,
     ),
+    "tflite.SVDF": (
+        check_svdf_parameters,
+        check_svdf_shapes,
+        check_svdf_constant_weights,
+        check_svdf_variable_state,
+    ),
 }
 
 #: The CMSIS-NN function each operator becomes.
@@ -578,6 +659,8 @@ KERNELS: dict[str, str] = {
     "RESHAPE": "none: shares its input's bytes in the arena, or a memmove",
     "SQUEEZE": "none: shares its input's bytes in the arena, or a memmove",
     "TRANSPOSE_CONV": "arm_transpose_conv_s8",
+    "tflite.SVDF": "arm_svdf_state_s16_s8 (int16 state in the persistent state buffer; host "
+    "target only)",
 }
 
 _OTHER_BACKEND = "let another backend (e.g. reference or tflm) run it"
@@ -616,6 +699,11 @@ HINTS: dict[AnyCheck, str] = {
     check_mul_parameters: "check the scales of the inputs and the output",
     check_constant_shape_operand: "give RESHAPE a constant shape (or the new_shape attribute)",
     check_transpose_conv_buffer_width: _OTHER_BACKEND,
+    check_svdf_parameters: "quantize the SVDF as TFLite's converter does (int16 state and time "
+    "weights), or " + _OTHER_BACKEND,
+    check_svdf_shapes: "fix the model's SVDF shapes",
+    check_svdf_constant_weights: "freeze the weights into the model as constants",
+    check_svdf_variable_state: "make the state a variable tensor, or " + _OTHER_BACKEND,
     check_transpose_conv_output_covered: "make the output size a multiple of the stride, or "
     + _OTHER_BACKEND,
 }

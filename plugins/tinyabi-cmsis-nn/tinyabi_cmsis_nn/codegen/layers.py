@@ -38,6 +38,10 @@ class Address(Protocol):
     def __call__(self, tensor: str) -> str:
         """The C expression of the tensor's address (an ``int8_t *``)."""
 
+    def state(self, tensor: str) -> str:
+        """The C expression of a state (variable) tensor's address (an ``int8_t *``) in the
+        persistent state buffer, which keeps its bytes across runs."""
+
 
 @dataclass(frozen=True)
 class ConstArray:
@@ -56,9 +60,13 @@ class SizeQuery:
     function: str
     c_args: tuple[str, ...]
     py_args: tuple[object, ...]
+    #: A size the layer computes itself (the function has no size query): no call is made.
+    fixed: int | None = None
 
     def c_call(self) -> str:
-        """The call as a C expression."""
+        """The call as a C expression (the literal size when ``fixed``)."""
+        if self.fixed is not None:
+            return str(self.fixed)
         return f"{self.function}({', '.join(self.c_args)})"
 
 
@@ -679,6 +687,10 @@ def lower(
         from tinyabi_cmsis_nn.codegen.layers_s16 import lower_s16
 
         return lower_s16(node, graph, index, address)
+    if node.op == "tflite.SVDF":
+        from tinyabi_cmsis_nn.codegen.layers_state import lower_svdf
+
+        return lower_svdf(node, graph, index, address)
     if banded is not None and node.op == "CONV_2D":
         return lower_conv(node, graph, index, address, banded=True, backwards=banded)
     if banded is not None and node.op == "DEPTHWISE_CONV_2D":

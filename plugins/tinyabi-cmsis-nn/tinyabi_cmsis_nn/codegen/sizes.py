@@ -159,6 +159,8 @@ class SizeOracle:
     def size(self, query: SizeQuery) -> int:
         """The size ``query.function`` gives for the oracle's variant, or the largest of all
         variants (bytes, >= 0)."""
+        if query.fixed is not None:
+            return query.fixed
         sizes = []
         suffixes: tuple[str, ...] = VARIANTS
         if self.variant is not None:

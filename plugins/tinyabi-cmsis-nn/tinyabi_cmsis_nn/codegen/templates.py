@@ -28,6 +28,8 @@ extern "C" {
 #define MODEL_NUM_OUTPUTS $outputs
 /* Layers model_run calls, in order (one per node of the model). */
 #define MODEL_NUM_LAYERS $layers
+/* Bytes of state kept from one model_run to the next (an SVDF's memory), outside the arena. */
+#define MODEL_STATE_SIZE $state
 
 typedef struct {
     const char *name;    /* the model's tensor name */
@@ -53,6 +55,10 @@ void *model_tensor_data(const model_tensor_t *t);
 /* Run once on the inputs in the arena. Returns 0, -1 before a successful model_init, or
  * 1 + the index of the layer whose CMSIS-NN call failed. */
 int model_run(void);
+/* Zero the state (model_init does too), as a new input sequence starts. */
+void model_reset(void);
+/* The state's MODEL_STATE_SIZE bytes (NULL when the model has none). */
+void *model_state(void);
 
 #ifdef MODEL_PROFILE
 /* Built with -DMODEL_PROFILE, model_run calls these (the application defines them) just
@@ -98,10 +104,40 @@ def model_c_prologue(scratch: dict[str, int]) -> list[str]:
     ]
 
 
-def model_c_runtime(uses_scratch: bool) -> list[str]:
-    """The arena pointer, the tensor accessors and (when a layer needs it) the scratch."""
+def model_c_runtime(uses_scratch: bool, state: int = 0) -> list[str]:
+    """The arena pointer, the persistent state buffer (``state`` bytes) with ``model_reset``
+    and ``model_state``, the tensor accessors and (when a layer needs it) the scratch."""
+    if state:
+        storage = [
+            "/* The state, kept across runs (int32 words: aligned for every state type). */",
+            "static int32_t model_state_words[(MODEL_STATE_SIZE + 3) / 4];",
+            "#define model_state_bytes ((int8_t *)model_state_words)",
+            "",
+            "void model_reset(void)",
+            "{",
+            "    memset(model_state_words, 0, sizeof model_state_words);",
+            "}",
+            "",
+            "void *model_state(void)",
+            "{",
+            "    return model_state_words;",
+            "}",
+        ]
+    else:
+        storage = [
+            "void model_reset(void)",
+            "{",
+            "}",
+            "",
+            "void *model_state(void)",
+            "{",
+            "    return NULL;",
+            "}",
+        ]
     lines = [
         "static int8_t *model_arena; /* set by model_init */",
+        "",
+        *storage,
         "",
         "const model_tensor_t *model_input(int index)",
         "{",

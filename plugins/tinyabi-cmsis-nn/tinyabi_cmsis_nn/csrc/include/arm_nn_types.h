@@ -111,6 +111,18 @@ typedef struct
     cmsis_nn_activation activation;
 } cmsis_nn_transpose_conv_params;
 
+/** SVDF parameters: input_offset is the input zero point (the kernel subtracts it),
+ *  output_offset the output zero point; input_activation clamps the new state values,
+ *  output_activation the output. */
+typedef struct
+{
+    int32_t rank;
+    int32_t input_offset;
+    int32_t output_offset;
+    cmsis_nn_activation input_activation;
+    cmsis_nn_activation output_activation;
+} cmsis_nn_svdf_params;
+
 /** Pooling parameters. */
 typedef struct
 {

@@ -104,6 +104,31 @@ int32_t arm_transpose_conv_s8_get_buffer_size(const cmsis_nn_transpose_conv_para
                                               const cmsis_nn_dims *filter_dims,
                                               const cmsis_nn_dims *out_dims);
 
+/** SVDF with an int16 state and int16 time weights. The state ([batches, filters, memory])
+ *  shifts one step left, its newest column takes the clamped requantized feature products
+ *  (input_quant_params), each filter's state row is dotted with its time weights, the rank
+ *  filters of each unit are summed with the bias (may be NULL), requantized
+ *  (output_quant_params), offset and clamped. input_ctx holds batches * filters int32 sums,
+ *  output_ctx batches * units int32 sums. Dimensions read: input n (batches) and h (input
+ *  size), weights_feature n (filters), weights_time h (memory). */
+arm_cmsis_nn_status arm_svdf_state_s16_s8(const cmsis_nn_context *input_ctx,
+                                          const cmsis_nn_context *output_ctx,
+                                          const cmsis_nn_svdf_params *svdf_params,
+                                          const cmsis_nn_per_tensor_quant_params *input_quant_params,
+                                          const cmsis_nn_per_tensor_quant_params *output_quant_params,
+                                          const cmsis_nn_dims *input_dims,
+                                          const int8_t *input_data,
+                                          const cmsis_nn_dims *state_dims,
+                                          int16_t *state_data,
+                                          const cmsis_nn_dims *weights_feature_dims,
+                                          const int8_t *weights_feature_data,
+                                          const cmsis_nn_dims *weights_time_dims,
+                                          const int16_t *weights_time_data,
+                                          const cmsis_nn_dims *bias_dims,
+                                          const int32_t *bias_data,
+                                          const cmsis_nn_dims *output_dims,
+                                          int8_t *output_data);
+
 /** 1x1 convolution; requires padding 0 and stride 1 (else ARM_CMSIS_NN_ARG_ERROR). */
 arm_cmsis_nn_status arm_convolve_1x1_s8_fast(const cmsis_nn_context *ctx,
                                              const cmsis_nn_conv_params *conv_params,
