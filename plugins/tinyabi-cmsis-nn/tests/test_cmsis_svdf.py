@@ -7,9 +7,13 @@ checked."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pytest
-from test_cmsis_16x8 import LIBRARIES, _options
+from test_cmsis_16x8 import _CFLAGS, LIBRARIES, _missing, _options
 from tinyabi_cmsis_nn import constraints
 from tinyabi_cmsis_nn.backend import CmsisNNBackend, CmsisNNOptions
 
@@ -147,3 +151,24 @@ def test_svdf_is_declined_on_a_qemu_target() -> None:
     backend.options = CmsisNNOptions(target="cortex-m4")
     verdict = backend.supports(node, graph, check_node(node, graph))
     assert not verdict.supported and "state" in verdict.reason
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+@pytest.mark.parametrize("target", ["host", "cortex-m4"])
+def test_an_svdf_project_makes_without_warnings(tmp_path: Path, target: str, library: str) -> None:
+    """The generated project keeps the state outside the arena (``MODEL_STATE_SIZE``,
+    ``model_state``, ``model_reset``) and builds with ``-Werror`` with either library."""
+    cc, cflags = _CFLAGS[target]
+    if shutil.which(cc) is None or shutil.which("make") is None:
+        _missing(f"{cc} or make is missing")
+    graph = svdf_graph(*SHAPES[1])
+    backend = CmsisNNBackend(CmsisNNOptions.model_validate(_options(library, "host")))
+    backend.generate_code(graph, tmp_path, target=None if target == "host" else target)
+    state_bytes = -(-graph.tensor("state").nbytes // 16) * 16  # 16-byte aligned
+    assert f"#define MODEL_STATE_SIZE {state_bytes}" in (tmp_path / "model.h").read_text()
+    assert "arm_svdf_state_s16_s8(" in (tmp_path / "model.c").read_text()
+    result = subprocess.run(
+        ["make", "-s", f"CC={cc}", f"CFLAGS={cflags}"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not result.stderr.strip(), result.stderr

@@ -210,6 +210,7 @@ def generate(graph: Graph, oracle: SizeOracle, library: Library | None = None) -
             inputs=len(inputs),
             outputs=len(outputs),
             table=_layer_table(layers),
+            state=state_size,
         ),
     }
     return GeneratedModel(files, layers, layout, inputs, outputs, offsets, sources)

@@ -308,6 +308,8 @@ int infer(const int8_t *input, int8_t *output)
 
 Inputs: $inputs, outputs: $outputs (int8; `model_tensor_t` gives name, shape, scale and
 zero point). Activations share the arena, so write the inputs again before every run.
+A model with state (an SVDF's memory: `MODEL_STATE_SIZE` bytes, here $state) keeps it outside
+the arena from one `model_run` to the next; `model_init` and `model_reset()` zero it.
 
 ## The arena ($arena bytes)
 
