@@ -10,7 +10,8 @@
   :mod:`~tinyabi.quantization.conv`, :mod:`~tinyabi.quantization.pooling`,
   :mod:`~tinyabi.quantization.softmax`, :mod:`~tinyabi.quantization.activations`,
   :mod:`~tinyabi.quantization.elementwise`, :mod:`~tinyabi.quantization.requantize`,
-  :mod:`~tinyabi.quantization.svdf` (the ``tflite.SVDF`` extension operator).
+  :mod:`~tinyabi.quantization.svdf` and :mod:`~tinyabi.quantization.lstm` (the ``tflite.SVDF`` and
+  ``tflite.UNIDIRECTIONAL_SEQUENCE_LSTM`` extension operators).
 
 Each operator's spec file names its function (the ``parameters`` field). A parameter function
 raises :class:`~tinyabi.errors.GraphError` naming the node and the rule when the operator
@@ -23,6 +24,7 @@ from tinyabi.quantization import (
     conv,
     elementwise,
     fixed_point,
+    lstm,
     pooling,
     requantize,
     softmax,
@@ -31,7 +33,10 @@ from tinyabi.quantization import (
 )
 
 #: The parameter functions of extension operators (no spec file names them), by operator.
-EXTENSION_PARAMETERS: dict[str, str] = {"tflite.SVDF": "tinyabi.quantization.svdf.svdf_params"}
+EXTENSION_PARAMETERS: dict[str, str] = {
+    "tflite.SVDF": "tinyabi.quantization.svdf.svdf_params",
+    "tflite.UNIDIRECTIONAL_SEQUENCE_LSTM": "tinyabi.quantization.lstm.lstm_params",
+}
 
 __all__ = [
     "EXTENSION_PARAMETERS",
@@ -39,6 +44,7 @@ __all__ = [
     "conv",
     "elementwise",
     "fixed_point",
+    "lstm",
     "pooling",
     "requantize",
     "softmax",

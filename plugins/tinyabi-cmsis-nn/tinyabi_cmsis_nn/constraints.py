@@ -28,6 +28,7 @@ from tinyabi.errors import GraphError
 from tinyabi.ir import Graph, Node, NodeCheck, Tensor, check_node
 from tinyabi.quantization import conv as conv_quant
 from tinyabi.quantization import elementwise as elementwise_quant
+from tinyabi.quantization import lstm as lstm_quant
 from tinyabi.quantization import pooling as pooling_quant
 from tinyabi.quantization import softmax as softmax_quant
 from tinyabi.quantization import svdf as svdf_quant
@@ -69,11 +70,12 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
     "SQUEEZE": ("int8", "int16"),
     "TRANSPOSE_CONV": ("int8",),
     "tflite.SVDF": ("int8",),
+    "tflite.UNIDIRECTIONAL_SEQUENCE_LSTM": ("int8",),
 }
 #: Extension operators the backend runs (checked by their own checks, not the spec's).
-EXTENSIONS = frozenset({"tflite.SVDF"})
+EXTENSIONS = frozenset({"tflite.SVDF", "tflite.UNIDIRECTIONAL_SEQUENCE_LSTM"})
 #: Operators with state kept across runs (run on the host only: a QEMU run starts afresh).
-STATEFUL = frozenset({"tflite.SVDF"})
+STATEFUL = EXTENSIONS
 #: The activation input of operators whose first input is not it.
 ACTIVATION_INPUT = {"TRANSPOSE_CONV": 2}
 
@@ -121,7 +123,8 @@ def _conv_family_params(node: Node, graph: Graph) -> conv_quant.ConvQuantParams:
 
 def check_not_extension(node: Node, graph: Graph) -> str | None:
     """The operator is a TinyABI spec operator, or an extension operator CMSIS-NN has a kernel
-    for (``tflite.SVDF``; others such as ``tflite.*`` are not CMSIS-NN's)."""
+    for (``tflite.SVDF``, ``tflite.UNIDIRECTIONAL_SEQUENCE_LSTM``; others such as
+    ``tflite.*`` are not CMSIS-NN's)."""
     if node.is_extension and node.op not in EXTENSIONS:
         return f"{node.op} is outside the TinyABI spec"
     return None
@@ -439,6 +442,79 @@ def check_svdf_variable_state(node: Node, graph: Graph) -> str | None:
     return None
 
 
+# --- LSTM --------------------------------------------------------------------------------------
+
+#: The cell state scales whose tanh ``arm_nn_activation_s16`` computes (its left shift
+#: ``cell_scale_power + 12`` is 0 or 1).
+LSTM_CELL_POWERS = (-12, -11)
+
+
+def check_lstm_parameters(node: Node, graph: Graph) -> str | None:
+    """(LSTM) The parameters of :func:`tinyabi.quantization.lstm.lstm_params` exist: the
+    standard LSTM (no peepholes, projection or layer normalization), int8 input, weights,
+    output and output state quantized per tensor, the output as the output state, an int16
+    cell state with scale 2**-11 or 2**-12 (the tanh ``arm_nn_activation_s16`` computes), int32
+    biases, TANH, no cell clip; every requantization shift lies in [-31, 30]."""
+    try:
+        p = lstm_quant.lstm_params(node, graph)
+    except GraphError as exc:
+        return str(exc)
+    if p.cell_scale_power not in LSTM_CELL_POWERS:
+        return f"the cell state scale 2**{p.cell_scale_power} is not 2**-11 or 2**-12"
+    pairs = [p.forget_to_cell, p.input_to_cell, p.output]
+    for g in p.gates.values():
+        pairs += [(g.input_multiplier, g.input_shift), (g.hidden_multiplier, g.hidden_shift)]
+    lo, hi = SHIFT_RANGE
+    for multiplier, shift in pairs:
+        if multiplier != 0 and not lo <= shift <= hi:
+            return f"a requantization shift of {shift} is outside what CMSIS-NN applies"
+    return None
+
+
+def check_lstm_shapes(node: Node, graph: Graph) -> str | None:
+    """(LSTM) The shapes are TFLite's: input [batches, steps, size] ([steps, batches, size]
+    when time major), input weights [hidden, size], recurrent weights [hidden, hidden],
+    biases [hidden], output state [batches, hidden], cell state [batches, hidden], output
+    [batches, steps, hidden] (time major: [steps, batches, hidden])."""
+    ops = lstm_quant.lstm_operands(node, graph)
+    time_major = lstm_quant.lstm_params(node, graph).time_major
+    if len(ops.input.shape) != 3 or len(ops.output_state.shape) != 2:
+        return "the input needs three dimensions and the output state two"
+    first, second, size = ops.input.shape
+    batches = second if time_major else first
+    hidden = ops.output_state.shape[1]
+    expected: list[tuple[Tensor, tuple[int, ...]]] = [
+        (w, (hidden, size)) for w in ops.input_weights
+    ]
+    expected += [(r, (hidden, hidden)) for r in ops.recurrent_weights]
+    expected += [(b, (hidden,)) for b in ops.biases if b is not None]
+    expected += [(ops.output_state, (batches, hidden)), (ops.cell_state, (batches, hidden))]
+    expected.append((ops.output, (first, second, hidden)))
+    for t, shape in expected:
+        if tuple(t.shape) != shape:
+            return f"tensor {t.name!r} has shape {list(t.shape)}, not {list(shape)}"
+    return None
+
+
+def check_lstm_constant_weights(node: Node, graph: Graph) -> str | None:
+    """(LSTM) Every weight and bias is a constant (flash)."""
+    ops = lstm_quant.lstm_operands(node, graph)
+    for t in (*ops.input_weights, *ops.recurrent_weights, *ops.biases):
+        if t is not None and t.data is None:
+            return f"the weights {t.name!r} are computed at run time"
+    return None
+
+
+def check_lstm_variable_state(node: Node, graph: Graph) -> str | None:
+    """(LSTM) The output state and the cell state are variable tensors (kept across runs in
+    the generated code's state buffer, set back by a reset)."""
+    ops = lstm_quant.lstm_operands(node, graph)
+    for t in (ops.output_state, ops.cell_state):
+        if not t.variable or t.data is not None:
+            return f"the state {t.name!r} is not a variable tensor"
+    return None
+
+
 # --- pooling -----------------------------------------------------------------------------------
 
 
@@ -632,6 +708,12 @@ CHECKS: dict[str, tuple[Check, ...]] = {
         check_transpose_conv_buffer_width,
         check_transpose_conv_output_covered,
     ),
+    "tflite.UNIDIRECTIONAL_SEQUENCE_LSTM": (
+        check_lstm_parameters,
+        check_lstm_shapes,
+        check_lstm_constant_weights,
+        check_lstm_variable_state,
+    ),
     "tflite.SVDF": (
         check_svdf_parameters,
         check_svdf_shapes,
@@ -659,6 +741,8 @@ KERNELS: dict[str, str] = {
     "RESHAPE": "none: shares its input's bytes in the arena, or a memmove",
     "SQUEEZE": "none: shares its input's bytes in the arena, or a memmove",
     "TRANSPOSE_CONV": "arm_transpose_conv_s8",
+    "tflite.UNIDIRECTIONAL_SEQUENCE_LSTM": "arm_lstm_unidirectional_s8 (int8, int16 gates "
+    "and cell state; the states in the persistent state buffer; host target only)",
     "tflite.SVDF": "arm_svdf_state_s16_s8 (int16 state in the persistent state buffer; host "
     "target only)",
 }
@@ -699,6 +783,11 @@ HINTS: dict[AnyCheck, str] = {
     check_mul_parameters: "check the scales of the inputs and the output",
     check_constant_shape_operand: "give RESHAPE a constant shape (or the new_shape attribute)",
     check_transpose_conv_buffer_width: _OTHER_BACKEND,
+    check_lstm_parameters: "quantize the LSTM as TFLite's converter does (int8, cell state "
+    "scale 2**-11), or " + _OTHER_BACKEND,
+    check_lstm_shapes: "fix the model's LSTM shapes",
+    check_lstm_constant_weights: "freeze the weights into the model as constants",
+    check_lstm_variable_state: "make the states variable tensors, or " + _OTHER_BACKEND,
     check_svdf_parameters: "quantize the SVDF as TFLite's converter does (int16 state and time "
     "weights), or " + _OTHER_BACKEND,
     check_svdf_shapes: "fix the model's SVDF shapes",

@@ -284,7 +284,7 @@ class HostModel:
         start = (-raw.ctypes.data) % ALIGNMENT
         self._raw = raw
         self.arena = raw[start : start + total]
-        self.state = np.zeros(generated.layout.state, dtype=np.uint8)
+        self.state = generated.layout.initial_state()
         self.inputs = [self._tensor(lib.model_input, i) for i in range(len(generated.inputs))]
         self.outputs = [self._tensor(lib.model_output, i) for i in range(len(generated.outputs))]
 
@@ -329,9 +329,10 @@ class HostModel:
             ]
 
     def reset(self) -> None:
-        """Zero the model's state (what ``model_reset`` does), as TFLM's ``reset()``."""
+        """Set the model's state back (what ``model_reset`` does: zeros, an int8 state its
+        zero point), as TFLM's ``reset()`` does."""
         with self._lock:
-            self.state[:] = 0
+            self.state[:] = self.generated.layout.initial_state()
 
     def _describe_failure(self, status: int) -> str:
         layers = self.generated.layers

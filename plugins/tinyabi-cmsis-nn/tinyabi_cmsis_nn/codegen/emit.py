@@ -83,6 +83,16 @@ class ArenaLayout:
     #: Bytes of the persistent state buffer (``MODEL_STATE_SIZE``): the variable tensors,
     #: outside the arena, kept across runs and zeroed by ``model_reset``.
     state: int = 0
+    #: The state bytes ``model_reset`` sets to other than zero: (offset, bytes, value) of each
+    #: int8 state tensor with a zero point other than 0 (TFLM resets those to the zero point).
+    state_fills: tuple[tuple[int, int, int], ...] = ()
+
+    def initial_state(self) -> np.ndarray:
+        """The state buffer's bytes after ``model_reset``."""
+        state = np.zeros(self.state, dtype=np.uint8)
+        for offset, size, value in self.state_fills:
+            state[offset : offset + size] = value
+        return state
 
     @property
     def scratch(self) -> int:
@@ -151,7 +161,7 @@ def generate(graph: Graph, oracle: SizeOracle, library: Library | None = None) -
         if (bands := bandable(node, graph)) is not None
     }
     indices = {name: i for i, name in enumerate(graph.tensors)}
-    states, state_size = _state_offsets(graph)
+    states, state_size, state_fills = _state_offsets(graph)
     # The buffer sizes do not depend on where the tensors are: ask them before placing.
     unplaced = _Arena(dict.fromkeys(graph.tensors, 0), indices, states)
     scratch = {
@@ -180,7 +190,7 @@ def generate(graph: Graph, oracle: SizeOracle, library: Library | None = None) -
                 sums[layer.index] = need
             resolve_context(layer, need)
     total = align(max(plan.size, activations), ALIGNMENT)
-    layout = ArenaLayout(activations, sums, plan.scratch, total, state_size)
+    layout = ArenaLayout(activations, sums, plan.scratch, total, state_size, state_fills)
 
     inputs = [_info(graph.tensor(n), offsets[n]) for n in graph.inputs]
     outputs = [_info(graph.tensor(n), offsets[n]) for n in graph.outputs]
@@ -216,16 +226,22 @@ def generate(graph: Graph, oracle: SizeOracle, library: Library | None = None) -
     return GeneratedModel(files, layers, layout, inputs, outputs, offsets, sources)
 
 
-def _state_offsets(graph: Graph) -> tuple[dict[str, int], int]:
-    """Each variable tensor's offset in the persistent state buffer (16-byte aligned), and
-    the buffer's bytes."""
+def _state_offsets(
+    graph: Graph,
+) -> tuple[dict[str, int], int, tuple[tuple[int, int, int], ...]]:
+    """Each variable tensor's offset in the persistent state buffer (16-byte aligned), the
+    buffer's bytes, and the reset values other than zero (an int8 state's zero point)."""
     offsets: dict[str, int] = {}
+    fills: list[tuple[int, int, int]] = []
     size = 0
     for name, t in graph.tensors.items():
         if t.variable and t.data is None:
             offsets[name] = size
+            zero_point = int(t.quant.zero_point[0]) if t.quant is not None else 0
+            if t.dtype == "int8" and zero_point != 0:
+                fills.append((size, t.nbytes, zero_point & 0xFF))
             size += align(t.nbytes, ALIGNMENT)
-    return offsets, size
+    return offsets, size, tuple(fills)
 
 
 def _library_files(library: Library, sources: Sequence[Path]) -> tuple[str, dict[str, str]]:
@@ -326,7 +342,7 @@ def _model_c(
     lines += ["", *_tensor_table("model_inputs", inputs), *_tensor_table("model_outputs", outputs)]
     lines.append("")
     uses_scratch = bool(macros)
-    lines += model_c_runtime(uses_scratch, layout.state)
+    lines += model_c_runtime(uses_scratch, layout.state, layout.state_fills)
     if any(f"&{NO_BUFFER}" in line for layer in layers for line in layer.body):
         lines += ["", "/* The context of the layers that need no buffer. */", NO_BUFFER_DEFINITION]
     declarations, aliases = _shared_constants(layers)

@@ -687,10 +687,11 @@ def lower(
         from tinyabi_cmsis_nn.codegen.layers_s16 import lower_s16
 
         return lower_s16(node, graph, index, address)
-    if node.op == "tflite.SVDF":
-        from tinyabi_cmsis_nn.codegen.layers_state import lower_svdf
+    if node.op in ("tflite.SVDF", "tflite.UNIDIRECTIONAL_SEQUENCE_LSTM"):
+        from tinyabi_cmsis_nn.codegen.layers_state import lower_lstm, lower_svdf
 
-        return lower_svdf(node, graph, index, address)
+        stateful = lower_svdf if node.op == "tflite.SVDF" else lower_lstm
+        return stateful(node, graph, index, address)
     if banded is not None and node.op == "CONV_2D":
         return lower_conv(node, graph, index, address, banded=True, backwards=banded)
     if banded is not None and node.op == "DEPTHWISE_CONV_2D":

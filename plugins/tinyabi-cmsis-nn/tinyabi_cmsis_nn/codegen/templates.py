@@ -104,23 +104,33 @@ def model_c_prologue(scratch: dict[str, int]) -> list[str]:
     ]
 
 
-def model_c_runtime(uses_scratch: bool, state: int = 0) -> list[str]:
+def model_c_runtime(
+    uses_scratch: bool, state: int = 0, fills: tuple[tuple[int, int, int], ...] = ()
+) -> list[str]:
     """The arena pointer, the persistent state buffer (``state`` bytes) with ``model_reset``
-    and ``model_state``, the tensor accessors and (when a layer needs it) the scratch."""
+    (zeros, then each ``(offset, bytes, value)`` of ``fills``) and ``model_state``, the tensor
+    accessors and (when a layer needs it) the scratch."""
     if state:
         storage = [
-            "/* The state, kept across runs (int32 words: aligned for every state type). */",
-            "static int32_t model_state_words[(MODEL_STATE_SIZE + 3) / 4];",
-            "#define model_state_bytes ((int8_t *)model_state_words)",
+            "/* The state, kept across runs (the int32 words align it for every state type). */",
+            "static union {",
+            "    int32_t words[(MODEL_STATE_SIZE + 3) / 4];",
+            "    int8_t bytes[MODEL_STATE_SIZE];",
+            "} model_state_store;",
+            "#define model_state_bytes (model_state_store.bytes)",
             "",
             "void model_reset(void)",
             "{",
-            "    memset(model_state_words, 0, sizeof model_state_words);",
+            "    memset(&model_state_store, 0, sizeof model_state_store);",
+            *(
+                f"    memset(model_state_bytes + {offset}, {value}, {size}); /* zero point */"
+                for offset, size, value in fills
+            ),
             "}",
             "",
             "void *model_state(void)",
             "{",
-            "    return model_state_words;",
+            "    return &model_state_store;",
             "}",
         ]
     else:

@@ -129,6 +129,16 @@ arm_cmsis_nn_status arm_svdf_state_s16_s8(const cmsis_nn_context *input_ctx,
                                           const cmsis_nn_dims *output_dims,
                                           int8_t *output_data);
 
+/** Unidirectional int8 LSTM (int16 gates and cell state): per time step, each gate is
+ *  activation(sat16(rq(W_x x + b_eff) + rq(W_h h + b_eff_h))); the cell becomes
+ *  clamp(rq(forget * cell) + rq(input * cell_gate)) (to +-cell_clip, or int16 when 0) and the
+ *  hidden state (and output) clamp8(rq(output * tanh(cell)) + output_offset). The hidden and
+ *  cell states carry over from call to call when buffers->hidden_state is given. */
+arm_cmsis_nn_status arm_lstm_unidirectional_s8(const int8_t *input,
+                                               int8_t *output,
+                                               const cmsis_nn_lstm_params *params,
+                                               cmsis_nn_lstm_context *buffers);
+
 /** 1x1 convolution; requires padding 0 and stride 1 (else ARM_CMSIS_NN_ARG_ERROR). */
 arm_cmsis_nn_status arm_convolve_1x1_s8_fast(const cmsis_nn_context *ctx,
                                              const cmsis_nn_conv_params *conv_params,
