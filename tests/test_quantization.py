@@ -38,11 +38,15 @@ MODELS = ("kws_ref_model", "vww_96_int8", "ad01_int8")
 
 
 def _operator_modules() -> list[object]:
-    return [getattr(quantization, name) for name in quantization.__all__]
+    return [
+        getattr(quantization, name)
+        for name in quantization.__all__
+        if inspect.ismodule(getattr(quantization, name))
+    ]
 
 
 def test_every_parameters_path_is_a_function_of_the_package() -> None:
-    for path in parameter_paths():
+    for path in [*parameter_paths(), *quantization.EXTENSION_PARAMETERS.values()]:
         assert path.startswith("tinyabi.quantization."), path
         module, name = resolve(path)
         function = getattr(module, name, None)
@@ -53,7 +57,8 @@ def test_every_parameters_path_is_a_function_of_the_package() -> None:
 
 
 def test_every_parameter_function_is_named_by_the_spec() -> None:
-    named = set(parameter_paths())
+    """... or, for an extension operator, by ``quantization.EXTENSION_PARAMETERS``."""
+    named = set(parameter_paths()) | set(quantization.EXTENSION_PARAMETERS.values())
     for module in _operator_modules():
         for name in getattr(module, "__all__", []):
             value = getattr(module, name)

@@ -9,7 +9,9 @@
   (LOGISTIC, TANH and SOFTMAX have a second, ``xxx_int16_params``, for their int16 algorithm):
   :mod:`~tinyabi.quantization.conv`, :mod:`~tinyabi.quantization.pooling`,
   :mod:`~tinyabi.quantization.softmax`, :mod:`~tinyabi.quantization.activations`,
-  :mod:`~tinyabi.quantization.elementwise`, :mod:`~tinyabi.quantization.requantize`.
+  :mod:`~tinyabi.quantization.elementwise`, :mod:`~tinyabi.quantization.requantize`,
+  :mod:`~tinyabi.quantization.svdf` and :mod:`~tinyabi.quantization.lstm` (the ``tflite.SVDF`` and
+  ``tflite.UNIDIRECTIONAL_SEQUENCE_LSTM`` extension operators).
 
 Each operator's spec file names its function (the ``parameters`` field). A parameter function
 raises :class:`~tinyabi.errors.GraphError` naming the node and the rule when the operator
@@ -22,19 +24,30 @@ from tinyabi.quantization import (
     conv,
     elementwise,
     fixed_point,
+    lstm,
     pooling,
     requantize,
     softmax,
+    svdf,
     tensors,
 )
 
+#: The parameter functions of extension operators (no spec file names them), by operator.
+EXTENSION_PARAMETERS: dict[str, str] = {
+    "tflite.SVDF": "tinyabi.quantization.svdf.svdf_params",
+    "tflite.UNIDIRECTIONAL_SEQUENCE_LSTM": "tinyabi.quantization.lstm.lstm_params",
+}
+
 __all__ = [
+    "EXTENSION_PARAMETERS",
     "activations",
     "conv",
     "elementwise",
     "fixed_point",
+    "lstm",
     "pooling",
     "requantize",
     "softmax",
+    "svdf",
     "tensors",
 ]

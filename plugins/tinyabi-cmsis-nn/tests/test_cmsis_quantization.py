@@ -63,7 +63,8 @@ def test_model_parameters_come_from_the_package(
 def test_single_operator_parameters_come_from_the_package(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    ops = sorted(op for op in constraints.CHECKS)
+    # Spec operators: the extension nodes (SVDF, LSTM) have their own tests.
+    ops = sorted(op for op in constraints.CHECKS if op not in constraints.EXTENSIONS)
     cases = spec_cases(ops=ops, count=4, seed=11)
     spy = spy_on_parameters(monkeypatch)
     by_constraints: set[str] = set()

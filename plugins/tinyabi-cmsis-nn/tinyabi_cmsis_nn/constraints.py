@@ -28,11 +28,13 @@ from tinyabi.errors import GraphError
 from tinyabi.ir import Graph, Node, NodeCheck, Tensor, check_node
 from tinyabi.quantization import conv as conv_quant
 from tinyabi.quantization import elementwise as elementwise_quant
+from tinyabi.quantization import lstm as lstm_quant
 from tinyabi.quantization import pooling as pooling_quant
 from tinyabi.quantization import softmax as softmax_quant
+from tinyabi.quantization import svdf as svdf_quant
 from tinyabi.quantization.fixed_point import reduce_multiplier
 from tinyabi.quantization.tensors import per_tensor
-from tinyabi_cmsis_nn.codegen.params import activation_s16_left_shift
+from tinyabi_cmsis_nn.codegen.params import activation_s16_left_shift, transpose_conv_params
 
 Check = Callable[[Node, Graph], "str | None"]
 #: A check that reads the node's spec check too.
@@ -66,7 +68,16 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
     "TANH": ("int16",),
     "RESHAPE": ("int8", "int16"),
     "SQUEEZE": ("int8", "int16"),
+    "TRANSPOSE_CONV": ("int8",),
+    "tflite.SVDF": ("int8",),
+    "tflite.UNIDIRECTIONAL_SEQUENCE_LSTM": ("int8",),
 }
+#: Extension operators the backend runs (checked by their own checks, not the spec's).
+EXTENSIONS = frozenset({"tflite.SVDF", "tflite.UNIDIRECTIONAL_SEQUENCE_LSTM"})
+#: Operators with state kept across runs (run on the host only: a QEMU run starts afresh).
+STATEFUL = EXTENSIONS
+#: The activation input of operators whose first input is not it.
+ACTIVATION_INPUT = {"TRANSPOSE_CONV": 2}
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -77,7 +88,8 @@ def _inputs(node: Node, graph: Graph) -> list[Tensor | None]:
 
 
 def _first_input(node: Node, graph: Graph) -> Tensor:
-    x = _inputs(node, graph)[0]
+    """The node's (first) activation input."""
+    x = _inputs(node, graph)[ACTIVATION_INPUT.get(node.op, 0)]
     assert x is not None  # the spec check ran first
     return x
 
@@ -101,6 +113,8 @@ def _conv_family_params(node: Node, graph: Graph) -> conv_quant.ConvQuantParams:
         return conv_quant.conv_params(node, graph)
     if node.op == "DEPTHWISE_CONV_2D":
         return conv_quant.depthwise_conv_params(node, graph)
+    if node.op == "TRANSPOSE_CONV":
+        return conv_quant.transpose_conv_params(node, graph)
     return conv_quant.fully_connected_params(node, graph)
 
 
@@ -108,9 +122,10 @@ def _conv_family_params(node: Node, graph: Graph) -> conv_quant.ConvQuantParams:
 
 
 def check_not_extension(node: Node, graph: Graph) -> str | None:
-    """The operator is a TinyABI spec operator (extension operators such as ``tflite.*`` are
-    not CMSIS-NN's)."""
-    if node.is_extension:
+    """The operator is a TinyABI spec operator, or an extension operator CMSIS-NN has a kernel
+    for (``tflite.SVDF``, ``tflite.UNIDIRECTIONAL_SEQUENCE_LSTM``; others such as
+    ``tflite.*`` are not CMSIS-NN's)."""
+    if node.is_extension and node.op not in EXTENSIONS:
         return f"{node.op} is outside the TinyABI spec"
     return None
 
@@ -132,7 +147,10 @@ def check_signature(node: Node, graph: Graph, spec: NodeCheck) -> str | None:
     LOGISTIC and TANH) or 16x8 (int16 activations, int8 weights: the s16 kernels of CONV_2D
     with an int64 or int32 bias, DEPTHWISE_CONV_2D, FULLY_CONNECTED with an int64 or int32
     bias, the poolings, SOFTMAX, ADD, MUL, LOGISTIC, TANH, and the reshapes); no float32 or
-    hybrid variants."""
+    hybrid variants. Extension operators (no spec signature) are checked by their own
+    parameter checks."""
+    if node.op in EXTENSIONS:
+        return None
     allowed = SIGNATURES.get(node.op, ())
     if spec.signature not in allowed:
         supported = ", ".join(allowed) or "none"
@@ -188,9 +206,10 @@ def check_int16_zero_points(node: Node, graph: Graph) -> str | None:
 def check_activations_in_arena(node: Node, graph: Graph) -> str | None:
     """The activation inputs (both operands of ADD and MUL, the first input otherwise) are
     computed at run time, so they live in the arena (constant activations are not placed
-    there)."""
+    there; TRANSPOSE_CONV's activation is its third input)."""
+    first = ACTIVATION_INPUT.get(node.op, 0)
     count = 2 if node.op in ("ADD", "MUL") else 1
-    for name in node.inputs[:count]:
+    for name in node.inputs[first : first + count]:
         if name is not None and graph.tensor(name).is_constant:
             return f"the activation input {name!r} is a constant"
     return None
@@ -211,7 +230,10 @@ def check_clamp_activation(node: Node, graph: Graph) -> str | None:
 def check_constant_weights(node: Node, graph: Graph) -> str | None:
     """Filter and bias are constant tensors (CMSIS-NN's weights live in flash)."""
     tensors = _inputs(node, graph)
-    for role, t in zip(("filter", "bias"), tensors[1:3]):
+    operands = [tensors[1], tensors[3] if len(tensors) > 3 else None]
+    if node.op != "TRANSPOSE_CONV":
+        operands = tensors[1:3]
+    for role, t in zip(("filter", "bias"), operands):
         if t is not None and not t.is_constant:
             return f"the {role} {t.name!r} is computed at run time"
     return None
@@ -311,6 +333,186 @@ def check_fc_bias_scale(node: Node, graph: Graph) -> str | None:
     """(int8 and 16x8) A per-tensor FULLY_CONNECTED's bias scale is within 2% of the output scale of
     ``input scale * filter scale`` (TFLite refuses other models)."""
     return conv_quant.bias_scale_problem(node, graph)
+
+
+def _transpose_geometry(node: Node, graph: Graph) -> list[tuple[str, int, int, int, int, int]]:
+    """Per axis (name, input size, output size, kernel, stride, top/left padding) of a
+    TRANSPOSE_CONV (the padding as :func:`.codegen.params.transpose_conv_params` computes it)."""
+    p = transpose_conv_params(node, graph)
+    return [
+        ("height", p.input_dims.h, p.output_dims.h, p.filter_dims.h, p.stride.h, p.padding.h),
+        ("width", p.input_dims.w, p.output_dims.w, p.filter_dims.w, p.stride.w, p.padding.w),
+    ]
+
+
+def check_transpose_conv_buffer_width(node: Node, graph: Graph) -> str | None:
+    """(TRANSPOSE_CONV) ``max(filter width, horizontal stride)`` is at most ``max(filter width,
+    vertical stride)``: ``arm_transpose_conv_s8_get_buffer_size`` sizes a buffer row with the
+    vertical stride where the kernel uses the horizontal one, so beyond that it answers too
+    few bytes."""
+    (_, _, _, _, sh, _), (_, _, _, kw, sw, _) = _transpose_geometry(node, graph)
+    if max(kw, sw) > max(kw, sh):
+        return (
+            f"a horizontal stride {sw} above the filter width {kw} and the vertical stride "
+            f"{sh} (Arm's buffer size is too small)"
+        )
+    return None
+
+
+def check_transpose_conv_output_covered(node: Node, graph: Graph) -> str | None:
+    """(TRANSPOSE_CONV) The output is exactly the part of the scattered canvas
+    ``arm_transpose_conv_s8`` writes out: with input size H, stride s, filter K, padding p and
+    output size O per axis, ``H * s - p <= O <= (H - 1) * s + max(K, s) - p`` for the rows (it
+    writes ``s`` rows per input row, then the rows the last filter overhangs) and
+    ``p + O <= (W - 1) * s + max(K, s)`` for the columns (its buffer row). TFLM's shapes allow
+    more (e.g. SAME with an odd output and a filter no larger than the stride), which Arm's
+    kernel would write past the output or leave unwritten."""
+    for axis, size, out, kernel, stride, pad in _transpose_geometry(node, graph):
+        extent = (size - 1) * stride + max(kernel, stride)
+        if axis == "height" and size * stride - pad > out:
+            return f"Arm's kernel writes {size * stride - pad} output rows, not {out}"
+        if pad + out > extent:
+            return f"the output {axis} {out} reaches beyond Arm's {extent - pad}"
+    return None
+
+
+# --- SVDF --------------------------------------------------------------------------------------
+
+
+def check_svdf_parameters(node: Node, graph: Graph) -> str | None:
+    """(SVDF) The parameters of :func:`tinyabi.quantization.svdf.svdf_params` exist: int8
+    input, feature weights and output, int16 time weights and state (zero point 0, what
+    ``arm_svdf_state_s16_s8`` takes; an int8 state is ``arm_svdf_s8``'s, which TFLM's
+    reference kernel does not compute), per-tensor scales, a rank dividing the filters; both
+    multipliers' shifts lie in [-31, 30]."""
+    try:
+        p = svdf_quant.svdf_params(node, graph)
+    except GraphError as exc:
+        return str(exc)
+    lo, hi = SHIFT_RANGE
+    for multiplier, shift in (
+        (p.feature_multiplier, p.feature_shift),
+        (p.time_multiplier, p.time_shift),
+    ):
+        if multiplier != 0 and not lo <= shift <= hi:
+            return f"a requantization shift of {shift} is outside what CMSIS-NN applies"
+    return None
+
+
+def check_svdf_shapes(node: Node, graph: Graph) -> str | None:
+    """(SVDF) The shapes are TFLite's: input [batches, depth], feature weights [filters, depth],
+    time weights [filters, memory], bias [filters / rank], state [batches, filters * memory],
+    output [batches, filters / rank]."""
+    x, feature, time, bias, state = svdf_quant.svdf_operands(node, graph)
+    y = _output(node, graph)
+    rank = svdf_quant.svdf_params(node, graph).rank
+    if len(x.shape) != 2 or len(time.shape) != 2:
+        return "the input and the time weights must have two dimensions"
+    batches, depth = x.shape
+    filters, memory = time.shape
+    units = filters // rank
+    expected: dict[str, tuple[int, ...]] = {
+        feature.name: (filters, depth),
+        state.name: (batches, filters * memory),
+        y.name: (batches, units),
+    }
+    if bias is not None:
+        expected[bias.name] = (units,)
+    for t in (feature, state, y, *([bias] if bias is not None else [])):
+        if tuple(t.shape) != expected[t.name]:
+            return f"tensor {t.name!r} has shape {list(t.shape)}, not {list(expected[t.name])}"
+    return None
+
+
+def check_svdf_constant_weights(node: Node, graph: Graph) -> str | None:
+    """(SVDF) The feature and time weights and the bias are constants (flash)."""
+    _, feature, time, bias, _ = svdf_quant.svdf_operands(node, graph)
+    for t in (feature, time, bias):
+        if t is not None and t.data is None:
+            return f"the weights {t.name!r} are computed at run time"
+    return None
+
+
+def check_svdf_variable_state(node: Node, graph: Graph) -> str | None:
+    """(SVDF) The state is a variable tensor (kept across runs in the generated code's state
+    buffer, zeroed by a reset), not a constant that restarts every run."""
+    state = svdf_quant.svdf_operands(node, graph)[4]
+    if not state.variable or state.data is not None:
+        return f"the state {state.name!r} is not a variable tensor"
+    return None
+
+
+# --- LSTM --------------------------------------------------------------------------------------
+
+#: The cell state scales whose tanh ``arm_nn_activation_s16`` computes (its left shift
+#: ``cell_scale_power + 12`` is 0 or 1).
+LSTM_CELL_POWERS = (-12, -11)
+
+
+def check_lstm_parameters(node: Node, graph: Graph) -> str | None:
+    """(LSTM) The parameters of :func:`tinyabi.quantization.lstm.lstm_params` exist: the
+    standard LSTM (no peepholes, projection or layer normalization), int8 input, weights,
+    output and output state quantized per tensor, the output as the output state, an int16
+    cell state with scale 2**-11 or 2**-12 (the tanh ``arm_nn_activation_s16`` computes), int32
+    biases, TANH, no cell clip; every requantization shift lies in [-31, 30]."""
+    try:
+        p = lstm_quant.lstm_params(node, graph)
+    except GraphError as exc:
+        return str(exc)
+    if p.cell_scale_power not in LSTM_CELL_POWERS:
+        return f"the cell state scale 2**{p.cell_scale_power} is not 2**-11 or 2**-12"
+    pairs = [p.forget_to_cell, p.input_to_cell, p.output]
+    for g in p.gates.values():
+        pairs += [(g.input_multiplier, g.input_shift), (g.hidden_multiplier, g.hidden_shift)]
+    lo, hi = SHIFT_RANGE
+    for multiplier, shift in pairs:
+        if multiplier != 0 and not lo <= shift <= hi:
+            return f"a requantization shift of {shift} is outside what CMSIS-NN applies"
+    return None
+
+
+def check_lstm_shapes(node: Node, graph: Graph) -> str | None:
+    """(LSTM) The shapes are TFLite's: input [batches, steps, size] ([steps, batches, size]
+    when time major), input weights [hidden, size], recurrent weights [hidden, hidden],
+    biases [hidden], output state [batches, hidden], cell state [batches, hidden], output
+    [batches, steps, hidden] (time major: [steps, batches, hidden])."""
+    ops = lstm_quant.lstm_operands(node, graph)
+    time_major = lstm_quant.lstm_params(node, graph).time_major
+    if len(ops.input.shape) != 3 or len(ops.output_state.shape) != 2:
+        return "the input needs three dimensions and the output state two"
+    first, second, size = ops.input.shape
+    batches = second if time_major else first
+    hidden = ops.output_state.shape[1]
+    expected: list[tuple[Tensor, tuple[int, ...]]] = [
+        (w, (hidden, size)) for w in ops.input_weights
+    ]
+    expected += [(r, (hidden, hidden)) for r in ops.recurrent_weights]
+    expected += [(b, (hidden,)) for b in ops.biases if b is not None]
+    expected += [(ops.output_state, (batches, hidden)), (ops.cell_state, (batches, hidden))]
+    expected.append((ops.output, (first, second, hidden)))
+    for t, shape in expected:
+        if tuple(t.shape) != shape:
+            return f"tensor {t.name!r} has shape {list(t.shape)}, not {list(shape)}"
+    return None
+
+
+def check_lstm_constant_weights(node: Node, graph: Graph) -> str | None:
+    """(LSTM) Every weight and bias is a constant (flash)."""
+    ops = lstm_quant.lstm_operands(node, graph)
+    for t in (*ops.input_weights, *ops.recurrent_weights, *ops.biases):
+        if t is not None and t.data is None:
+            return f"the weights {t.name!r} are computed at run time"
+    return None
+
+
+def check_lstm_variable_state(node: Node, graph: Graph) -> str | None:
+    """(LSTM) The output state and the cell state are variable tensors (kept across runs in
+    the generated code's state buffer, set back by a reset)."""
+    ops = lstm_quant.lstm_operands(node, graph)
+    for t in (ops.output_state, ops.cell_state):
+        if not t.variable or t.data is not None:
+            return f"the state {t.name!r} is not a variable tensor"
+    return None
 
 
 # --- pooling -----------------------------------------------------------------------------------
@@ -499,6 +701,25 @@ CHECKS: dict[str, tuple[Check, ...]] = {
     "MUL": (check_clamp_activation, check_same_shape_inputs, check_mul_parameters),
     "RESHAPE": (check_constant_shape_operand,),
     "SQUEEZE": (),
+    "TRANSPOSE_CONV": (
+        check_clamp_activation,
+        check_constant_weights,
+        check_requantization_shifts,
+        check_transpose_conv_buffer_width,
+        check_transpose_conv_output_covered,
+    ),
+    "tflite.UNIDIRECTIONAL_SEQUENCE_LSTM": (
+        check_lstm_parameters,
+        check_lstm_shapes,
+        check_lstm_constant_weights,
+        check_lstm_variable_state,
+    ),
+    "tflite.SVDF": (
+        check_svdf_parameters,
+        check_svdf_shapes,
+        check_svdf_constant_weights,
+        check_svdf_variable_state,
+    ),
 }
 
 #: The CMSIS-NN function each operator becomes.
@@ -519,6 +740,11 @@ KERNELS: dict[str, str] = {
     "TANH": "16x8 only: arm_nn_activation_s16 (ARM_TANH)",
     "RESHAPE": "none: shares its input's bytes in the arena, or a memmove",
     "SQUEEZE": "none: shares its input's bytes in the arena, or a memmove",
+    "TRANSPOSE_CONV": "arm_transpose_conv_s8",
+    "tflite.UNIDIRECTIONAL_SEQUENCE_LSTM": "arm_lstm_unidirectional_s8 (int8, int16 gates "
+    "and cell state; the states in the persistent state buffer; host target only)",
+    "tflite.SVDF": "arm_svdf_state_s16_s8 (int16 state in the persistent state buffer; host "
+    "target only)",
 }
 
 _OTHER_BACKEND = "let another backend (e.g. reference or tflm) run it"
@@ -556,6 +782,19 @@ HINTS: dict[AnyCheck, str] = {
     check_add_parameters: "check the scales of the inputs and the output",
     check_mul_parameters: "check the scales of the inputs and the output",
     check_constant_shape_operand: "give RESHAPE a constant shape (or the new_shape attribute)",
+    check_transpose_conv_buffer_width: _OTHER_BACKEND,
+    check_lstm_parameters: "quantize the LSTM as TFLite's converter does (int8, cell state "
+    "scale 2**-11), or " + _OTHER_BACKEND,
+    check_lstm_shapes: "fix the model's LSTM shapes",
+    check_lstm_constant_weights: "freeze the weights into the model as constants",
+    check_lstm_variable_state: "make the states variable tensors, or " + _OTHER_BACKEND,
+    check_svdf_parameters: "quantize the SVDF as TFLite's converter does (int16 state and time "
+    "weights), or " + _OTHER_BACKEND,
+    check_svdf_shapes: "fix the model's SVDF shapes",
+    check_svdf_constant_weights: "freeze the weights into the model as constants",
+    check_svdf_variable_state: "make the state a variable tensor, or " + _OTHER_BACKEND,
+    check_transpose_conv_output_covered: "make the output size a multiple of the stride, or "
+    + _OTHER_BACKEND,
 }
 
 

@@ -90,10 +90,20 @@ class LayerFeatures:
 
 
 def node_macs(node: Node, graph: Graph) -> int:
-    """Multiply-accumulates of one node: the conv family's, and a pool's window reads."""
+    """Multiply-accumulates of one node: the conv family's (TRANSPOSE_CONV and SVDF too), and
+    a pool's window reads."""
     outputs = graph.tensor(node.outputs[0]).size
     if node.op in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
         return outputs * int(node.attrs["filter_h"]) * int(node.attrs["filter_w"])
+    tensors = graph.node_inputs(node)
+    if node.op == "TRANSPOSE_CONV" and tensors[1] is not None and tensors[2] is not None:
+        # Every input pixel scatters one filter-sized product per output channel.
+        pixels = tensors[2].size // max(int(tensors[2].shape[-1]), 1)
+        return pixels * math.prod(tensors[1].shape)
+    if node.op == "tflite.SVDF" and len(tensors) == 5 and tensors[0] and tensors[2]:
+        # Feature products for every filter, then each filter's state row times its weights.
+        batches, filters = tensors[0].shape[0], tensors[2].shape[0]
+        return batches * filters * (tensors[0].shape[-1] + tensors[2].shape[-1])
     if node.op not in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
         return 0
     w = graph.node_inputs(node)[1]

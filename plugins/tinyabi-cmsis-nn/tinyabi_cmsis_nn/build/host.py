@@ -258,7 +258,9 @@ def _library_lock(path: str) -> threading.Lock:
 
 
 class HostModel:
-    """A loaded ``libmodel.so`` with its own arena; runs of models loaded from the same file
+    """A loaded ``libmodel.so`` with its own arena and its own copy of the model's state
+    (copied into the library's state buffer for each run and back after it, since models
+    loaded from the same file share that buffer); runs of models loaded from the same file
     (from any thread) take turns."""
 
     def __init__(self, path: Path, generated: GeneratedModel, what: str) -> None:
@@ -270,6 +272,8 @@ class HostModel:
         lib.model_init.restype = ctypes.c_int
         lib.model_run.argtypes = []
         lib.model_run.restype = ctypes.c_int
+        lib.model_state.argtypes = []
+        lib.model_state.restype = ctypes.c_void_p
         for getter in (lib.model_input, lib.model_output):
             getter.argtypes = [ctypes.c_int]
             getter.restype = ctypes.POINTER(ModelTensor)
@@ -280,6 +284,7 @@ class HostModel:
         start = (-raw.ctypes.data) % ALIGNMENT
         self._raw = raw
         self.arena = raw[start : start + total]
+        self.state = generated.layout.initial_state()
         self.inputs = [self._tensor(lib.model_input, i) for i in range(len(generated.inputs))]
         self.outputs = [self._tensor(lib.model_output, i) for i in range(len(generated.outputs))]
 
@@ -310,13 +315,24 @@ class HostModel:
                         f"expected {tensor.size}"
                     )
                 arena[tensor.arena_offset : tensor.arena_offset + tensor.size] = data
+            shared = self._lib.model_state() if self.state.size else None
+            if shared is not None:
+                ctypes.memmove(shared, self.state.ctypes.data, self.state.size)
             status = self._lib.model_run()
+            if shared is not None:
+                ctypes.memmove(self.state.ctypes.data, shared, self.state.size)
             if status != 0:
                 raise BackendError(f"cmsis-nn: {self.what}: {self._describe_failure(status)}")
             return [
                 arena[t.arena_offset : t.arena_offset + t.size].copy().view(numpy_dtype(i.dtype))
                 for t, i in zip(self.outputs, self.generated.outputs)
             ]
+
+    def reset(self) -> None:
+        """Set the model's state back (what ``model_reset`` does: zeros, an int8 state its
+        zero point), as TFLM's ``reset()`` does."""
+        with self._lock:
+            self.state[:] = self.generated.layout.initial_state()
 
     def _describe_failure(self, status: int) -> str:
         layers = self.generated.layers
@@ -353,6 +369,10 @@ class HostPartition(CompiledPartition):
             name: value.reshape(shape)
             for name, value, shape in zip(self.graph.outputs, results, self._shapes)
         }
+
+    def reset(self) -> None:
+        """Zero the variable tensors' state (the generated code's ``model_reset``)."""
+        self.model.reset()
 
 
 def compile_host(

@@ -80,6 +80,19 @@ class ArenaLayout:
     #: Each layer's scratch buffer: layer index -> (offset, bytes).
     scratch_buffers: dict[int, tuple[int, int]]
     total: int
+    #: Bytes of the persistent state buffer (``MODEL_STATE_SIZE``): the variable tensors,
+    #: outside the arena, kept across runs and zeroed by ``model_reset``.
+    state: int = 0
+    #: The state bytes ``model_reset`` sets to other than zero: (offset, bytes, value) of each
+    #: int8 state tensor with a zero point other than 0 (TFLM resets those to the zero point).
+    state_fills: tuple[tuple[int, int, int], ...] = ()
+
+    def initial_state(self) -> np.ndarray:
+        """The state buffer's bytes after ``model_reset``."""
+        state = np.zeros(self.state, dtype=np.uint8)
+        for offset, size, value in self.state_fills:
+            state[offset : offset + size] = value
+        return state
 
     @property
     def scratch(self) -> int:
@@ -114,11 +127,21 @@ class GeneratedModel:
 
 
 class _Arena:
-    """Tensor name -> arena offset, and the C expression of its address."""
+    """Tensor name -> arena offset, and the C expression of its address (state tensors:
+    their offset in the persistent state buffer)."""
 
-    def __init__(self, offsets: dict[str, int], indices: dict[str, int]) -> None:
+    def __init__(
+        self,
+        offsets: dict[str, int],
+        indices: dict[str, int],
+        states: dict[str, int] | None = None,
+    ) -> None:
         self.offsets = offsets
         self.indices = indices
+        self.states = states or {}
+
+    def state(self, tensor: str) -> str:
+        return f"(model_state_bytes + {self.states[tensor]}u)"
 
     def offset(self, tensor: str) -> int:
         return self.offsets[tensor]
@@ -138,8 +161,9 @@ def generate(graph: Graph, oracle: SizeOracle, library: Library | None = None) -
         if (bands := bandable(node, graph)) is not None
     }
     indices = {name: i for i, name in enumerate(graph.tensors)}
+    states, state_size, state_fills = _state_offsets(graph)
     # The buffer sizes do not depend on where the tensors are: ask them before placing.
-    unplaced = _Arena(dict.fromkeys(graph.tensors, 0), indices)
+    unplaced = _Arena(dict.fromkeys(graph.tensors, 0), indices, states)
     scratch = {
         i: oracle.size(layer.scratch)
         for i, node in enumerate(graph.nodes)
@@ -147,7 +171,7 @@ def generate(graph: Graph, oracle: SizeOracle, library: Library | None = None) -
     }
     plan = arena_plan(graph, overlaps, scratch, ALIGNMENT)
     offsets = plan.offsets
-    arena = _Arena(offsets, indices)
+    arena = _Arena(offsets, indices, states)
     layers = [
         lower(node, graph, i, arena, plan.overlapping.get(i)) for i, node in enumerate(graph.nodes)
     ]
@@ -166,7 +190,7 @@ def generate(graph: Graph, oracle: SizeOracle, library: Library | None = None) -
                 sums[layer.index] = need
             resolve_context(layer, need)
     total = align(max(plan.size, activations), ALIGNMENT)
-    layout = ArenaLayout(activations, sums, plan.scratch, total)
+    layout = ArenaLayout(activations, sums, plan.scratch, total, state_size, state_fills)
 
     inputs = [_info(graph.tensor(n), offsets[n]) for n in graph.inputs]
     outputs = [_info(graph.tensor(n), offsets[n]) for n in graph.outputs]
@@ -181,6 +205,7 @@ def generate(graph: Graph, oracle: SizeOracle, library: Library | None = None) -
             inputs=len(inputs),
             outputs=len(outputs),
             layers=len(layers),
+            state=state_size,
         ),
         "model.c": model_c,
         "model_data.c": _model_data_c(layers),
@@ -195,9 +220,28 @@ def generate(graph: Graph, oracle: SizeOracle, library: Library | None = None) -
             inputs=len(inputs),
             outputs=len(outputs),
             table=_layer_table(layers),
+            state=state_size,
         ),
     }
     return GeneratedModel(files, layers, layout, inputs, outputs, offsets, sources)
+
+
+def _state_offsets(
+    graph: Graph,
+) -> tuple[dict[str, int], int, tuple[tuple[int, int, int], ...]]:
+    """Each variable tensor's offset in the persistent state buffer (16-byte aligned), the
+    buffer's bytes, and the reset values other than zero (an int8 state's zero point)."""
+    offsets: dict[str, int] = {}
+    fills: list[tuple[int, int, int]] = []
+    size = 0
+    for name, t in graph.tensors.items():
+        if t.variable and t.data is None:
+            offsets[name] = size
+            zero_point = int(t.quant.zero_point[0]) if t.quant is not None else 0
+            if t.dtype == "int8" and zero_point != 0:
+                fills.append((size, t.nbytes, zero_point & 0xFF))
+            size += align(t.nbytes, ALIGNMENT)
+    return offsets, size, tuple(fills)
 
 
 def _library_files(library: Library, sources: Sequence[Path]) -> tuple[str, dict[str, str]]:
@@ -298,7 +342,7 @@ def _model_c(
     lines += ["", *_tensor_table("model_inputs", inputs), *_tensor_table("model_outputs", outputs)]
     lines.append("")
     uses_scratch = bool(macros)
-    lines += model_c_runtime(uses_scratch)
+    lines += model_c_runtime(uses_scratch, layout.state, layout.state_fills)
     if any(f"&{NO_BUFFER}" in line for layer in layers for line in layer.body):
         lines += ["", "/* The context of the layers that need no buffer. */", NO_BUFFER_DEFINITION]
     declarations, aliases = _shared_constants(layers)
@@ -353,7 +397,7 @@ def _init(layers: Sequence[Layer], layout: ArenaLayout) -> list[str]:
         "    }",
     ]
     for layer in layers:
-        if layer.scratch is not None:
+        if layer.scratch is not None and layer.scratch.fixed is None:
             lines += [
                 f"    if ({layer.scratch.c_call()} > {scratch_macros(layer.index)[1]}) {{",
                 f"        return -{2 + layer.index}; /* {layer.comment}: scratch too small */",
@@ -366,7 +410,7 @@ def _init(layers: Sequence[Layer], layout: ArenaLayout) -> list[str]:
                 f"        return -{2 + layer.index}; /* {layer.comment}: sums for another build */",
                 "    }",
             ]
-    lines += ["    model_arena = base;", "    return 0;", "}"]
+    lines += ["    model_arena = base;", "    model_reset();", "    return 0;", "}"]
     return lines
 
 

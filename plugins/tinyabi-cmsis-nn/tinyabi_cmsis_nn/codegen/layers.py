@@ -38,6 +38,10 @@ class Address(Protocol):
     def __call__(self, tensor: str) -> str:
         """The C expression of the tensor's address (an ``int8_t *``)."""
 
+    def state(self, tensor: str) -> str:
+        """The C expression of a state (variable) tensor's address (an ``int8_t *``) in the
+        persistent state buffer, which keeps its bytes across runs."""
+
 
 @dataclass(frozen=True)
 class ConstArray:
@@ -56,9 +60,13 @@ class SizeQuery:
     function: str
     c_args: tuple[str, ...]
     py_args: tuple[object, ...]
+    #: A size the layer computes itself (the function has no size query): no call is made.
+    fixed: int | None = None
 
     def c_call(self) -> str:
-        """The call as a C expression."""
+        """The call as a C expression (the literal size when ``fixed``)."""
+        if self.fixed is not None:
+            return str(self.fixed)
         return f"{self.function}({', '.join(self.c_args)})"
 
 
@@ -458,6 +466,80 @@ def lower_fully_connected(node: Node, graph: Graph, index: int, address: Address
     return layer
 
 
+#: ``arm_transpose_conv_s8_get_buffer_size`` answers for Arm's wrapper, whose reverse-convolution
+#: path (strides <= 2, more input channels than this) needs another buffer: the size query
+#: passes at most this many input channels, which ``arm_transpose_conv_s8``'s size ignores.
+REVERSE_CONV_CHANNELS = 16
+
+
+def lower_transpose_conv(node: Node, graph: Graph, index: int, address: Address) -> Layer:
+    """TRANSPOSE_CONV through ``arm_transpose_conv_s8`` (its scratch holds the rows of int32
+    sums; its output context is unused)."""
+    p = P.transpose_conv_params(node, graph)
+    i = index
+    sym = layer_symbol
+    d = p.input_dims
+    size_dims = P.Dims(d.n, d.h, d.w, min(d.c, REVERSE_CONV_CHANNELS))
+    query = SizeQuery(
+        "arm_transpose_conv_s8_get_buffer_size",
+        tuple(f"&{sym(i, r)}" for r in ("params", "size_input_dims", "filter_dims", "output_dims")),
+        (p, size_dims, p.filter_dims, p.output_dims),
+    )
+    layer = Layer(i, node.op, "arm_transpose_conv_s8", scratch=query)
+    weights, bias = data_symbol(i, "weights"), data_symbol(i, "bias")
+    mults, shifts = data_symbol(i, "multipliers"), data_symbol(i, "shifts")
+    tensors = graph.node_inputs(node)
+    b = tensors[3] if len(tensors) > 3 else None
+    bias_values = (
+        np.zeros(p.output_dims.c, np.int32)
+        if b is None or b.data is None
+        else np.asarray(b.data, dtype=np.int32).reshape(p.output_dims.c)
+    )
+    w = graph.node_inputs(node)[1]
+    assert w is not None and w.data is not None
+    layer.data = [
+        ConstArray(weights, "int8_t", np.ascontiguousarray(w.data, dtype=np.int8)),
+        ConstArray(bias, "int32_t", bias_values),
+        ConstArray(mults, "int32_t", p.multipliers),
+        ConstArray(shifts, "int32_t", p.shifts),
+    ]
+    layer.declarations = [
+        f"static const cmsis_nn_transpose_conv_params {sym(i, 'params')} = {{"
+        f".input_offset = {p.input_offset}, .output_offset = {p.output_offset}, "
+        f".stride = {c_tile(p.stride)}, .padding = {c_tile(p.padding)}, "
+        f".padding_offsets = {c_tile(p.padding_offsets)}, .dilation = {{.w = 1, .h = 1}}, "
+        f".activation = {c_activation(p.act_min, p.act_max)}}};",
+        f"static const cmsis_nn_per_channel_quant_params {sym(i, 'quant')} = "
+        f"{{.multiplier = (int32_t *){mults}, .shift = (int32_t *){shifts}}};",
+        *_dims_declarations(
+            i,
+            [
+                ("input_dims", p.input_dims),
+                ("size_input_dims", size_dims),
+                ("filter_dims", p.filter_dims),
+                ("bias_dims", p.bias_dims),
+                ("output_dims", p.output_dims),
+            ],
+        ),
+    ]
+    args = [
+        "&ctx",
+        f"&{NO_BUFFER}",
+        f"&{sym(i, 'params')}",
+        f"&{sym(i, 'quant')}",
+        f"&{sym(i, 'input_dims')}",
+        address(str(node.inputs[2])),
+        f"&{sym(i, 'filter_dims')}",
+        weights,
+        f"&{sym(i, 'bias_dims')}",
+        bias,
+        f"&{sym(i, 'output_dims')}",
+        address(node.outputs[0]),
+    ]
+    layer.body = [scratch_context(i), *_return_call(layer.entry, args)]
+    return layer
+
+
 def lower_pool(node: Node, graph: Graph, index: int, address: Address) -> Layer:
     """AVERAGE_POOL_2D (``arm_avgpool_s8``) or MAX_POOL_2D (``arm_max_pool_s8``)."""
     p = P.pool_params(node, graph)
@@ -584,6 +666,7 @@ _LOWER: dict[str, Callable[[Node, Graph, int, Address], Layer]] = {
     "AVERAGE_POOL_2D": lower_pool,
     "MAX_POOL_2D": lower_pool,
     "SOFTMAX": lower_softmax,
+    "TRANSPOSE_CONV": lower_transpose_conv,
     "ADD": lower_add,
     "MUL": lower_mul,
     "RESHAPE": lower_reshape,
@@ -604,6 +687,11 @@ def lower(
         from tinyabi_cmsis_nn.codegen.layers_s16 import lower_s16
 
         return lower_s16(node, graph, index, address)
+    if node.op in ("tflite.SVDF", "tflite.UNIDIRECTIONAL_SEQUENCE_LSTM"):
+        from tinyabi_cmsis_nn.codegen.layers_state import lower_lstm, lower_svdf
+
+        stateful = lower_svdf if node.op == "tflite.SVDF" else lower_lstm
+        return stateful(node, graph, index, address)
     if banded is not None and node.op == "CONV_2D":
         return lower_conv(node, graph, index, address, banded=True, backwards=banded)
     if banded is not None and node.op == "DEPTHWISE_CONV_2D":

@@ -64,6 +64,26 @@ class ConvParams:
 
 
 @dataclass(frozen=True)
+class TransposeConvParams:
+    """An ``arm_transpose_conv_s8`` call's parameters: ``padding`` is the top/left padding of
+    the convolution being transposed, ``padding_offsets`` the odd element of each total."""
+
+    input_offset: int
+    output_offset: int
+    stride: Tile
+    padding: Tile
+    padding_offsets: Tile
+    act_min: int
+    act_max: int
+    multipliers: np.ndarray  # int32, one per output channel
+    shifts: np.ndarray  # int32, one per output channel
+    input_dims: Dims
+    filter_dims: Dims
+    bias_dims: Dims
+    output_dims: Dims
+
+
+@dataclass(frozen=True)
 class FullyConnectedParams:
     """An ``arm_fully_connected_s8`` call's parameters (per-tensor requantization)."""
 
@@ -294,3 +314,36 @@ def activation_s16_left_shift(node: Node, graph: Graph) -> int | None:
         if q.input_multiplier == 3 << k:
             return k
     return None
+
+
+def transpose_conv_params(node: Node, graph: Graph) -> TransposeConvParams:
+    """TRANSPOSE_CONV (inputs output_shape, filter OHWI, input, bias) parameters: the padding is
+    that of the convolution whose input is the output (``total = (H - 1) * stride + K - OH``,
+    never negative, half of it rounded down before)."""
+    tensors = graph.node_inputs(node)
+    w, x = tensors[1], tensors[2]
+    assert w is not None and x is not None
+    y = graph.tensor(node.outputs[0])
+    q = conv_quant.transpose_conv_params(node, graph)
+    a = node.attrs
+    stride = Tile(int(a.get("stride_h", 1)), int(a.get("stride_w", 1)))
+    channels, kh, kw, depth = w.shape
+    totals = [
+        max((x.shape[axis] - 1) * s + k - y.shape[axis], 0)
+        for axis, s, k in ((1, stride.h, kh), (2, stride.w, kw))
+    ]
+    return TransposeConvParams(
+        input_offset=q.input_offset,
+        output_offset=q.output_offset,
+        stride=stride,
+        padding=Tile(totals[0] // 2, totals[1] // 2),
+        padding_offsets=Tile(totals[0] % 2, totals[1] % 2),
+        act_min=q.act_min,
+        act_max=q.act_max,
+        multipliers=q.multipliers.astype(np.int32),
+        shifts=q.shifts.astype(np.int32),
+        input_dims=Dims(*x.shape),
+        filter_dims=Dims(channels, kh, kw, depth),
+        bias_dims=Dims(1, 1, 1, channels),
+        output_dims=Dims(*y.shape),
+    )

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tinyabi.errors import BackendError
 from tinyabi_cmsis_nn.codegen.layers import SizeQuery
-from tinyabi_cmsis_nn.codegen.params import ConvParams, Dims, Tile
+from tinyabi_cmsis_nn.codegen.params import ConvParams, Dims, Tile, TransposeConvParams
 
 #: Suffixes of the host-side variants of a ``*_get_buffer_size`` function in CMSIS-NN.
 VARIANTS = ("", "_dsp", "_mve")
@@ -40,6 +40,7 @@ SIZE_FUNCTIONS = (
     "arm_depthwise_conv_wrapper_s16_get_buffer_size",
     "arm_fully_connected_s16_get_buffer_size",
     "arm_avgpool_s16_get_buffer_size",
+    "arm_transpose_conv_s8_get_buffer_size",
 )
 
 
@@ -93,6 +94,32 @@ class CDwConvParams(ctypes.Structure):
     ]
 
 
+class CTransposeConvParams(ctypes.Structure):
+    """``cmsis_nn_transpose_conv_params``."""
+
+    _fields_ = [
+        ("input_offset", ctypes.c_int32),
+        ("output_offset", ctypes.c_int32),
+        ("stride", CTile),
+        ("padding", CTile),
+        ("padding_offsets", CTile),
+        ("dilation", CTile),
+        ("activation", CActivation),
+    ]
+
+
+def _transpose(p: TransposeConvParams) -> CTransposeConvParams:
+    return CTransposeConvParams(
+        p.input_offset,
+        p.output_offset,
+        _tile(p.stride),
+        _tile(p.padding),
+        _tile(p.padding_offsets),
+        CTile(1, 1),
+        CActivation(p.act_min, p.act_max),
+    )
+
+
 def _tile(t: Tile) -> CTile:
     return CTile(t.w, t.h)
 
@@ -132,6 +159,8 @@ class SizeOracle:
     def size(self, query: SizeQuery) -> int:
         """The size ``query.function`` gives for the oracle's variant, or the largest of all
         variants (bytes, >= 0)."""
+        if query.fixed is not None:
+            return query.fixed
         sizes = []
         suffixes: tuple[str, ...] = VARIANTS
         if self.variant is not None:
@@ -161,6 +190,8 @@ class SizeOracle:
                 args.append(ctypes.byref(CDims(value.n, value.h, value.w, value.c)))
             elif isinstance(value, ConvParams):
                 args.append(ctypes.byref(_conv(value, depthwise)))
+            elif isinstance(value, TransposeConvParams):
+                args.append(ctypes.byref(_transpose(value)))
             elif isinstance(value, int):
                 args.append(ctypes.c_int(value))
             else:  # pragma: no cover - the layers only use the types above

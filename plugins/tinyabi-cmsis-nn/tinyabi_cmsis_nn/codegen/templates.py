@@ -28,6 +28,8 @@ extern "C" {
 #define MODEL_NUM_OUTPUTS $outputs
 /* Layers model_run calls, in order (one per node of the model). */
 #define MODEL_NUM_LAYERS $layers
+/* Bytes of state kept from one model_run to the next (an SVDF's memory), outside the arena. */
+#define MODEL_STATE_SIZE $state
 
 typedef struct {
     const char *name;    /* the model's tensor name */
@@ -53,6 +55,10 @@ void *model_tensor_data(const model_tensor_t *t);
 /* Run once on the inputs in the arena. Returns 0, -1 before a successful model_init, or
  * 1 + the index of the layer whose CMSIS-NN call failed. */
 int model_run(void);
+/* Zero the state (model_init does too), as a new input sequence starts. */
+void model_reset(void);
+/* The state's MODEL_STATE_SIZE bytes (NULL when the model has none). */
+void *model_state(void);
 
 #ifdef MODEL_PROFILE
 /* Built with -DMODEL_PROFILE, model_run calls these (the application defines them) just
@@ -98,10 +104,50 @@ def model_c_prologue(scratch: dict[str, int]) -> list[str]:
     ]
 
 
-def model_c_runtime(uses_scratch: bool) -> list[str]:
-    """The arena pointer, the tensor accessors and (when a layer needs it) the scratch."""
+def model_c_runtime(
+    uses_scratch: bool, state: int = 0, fills: tuple[tuple[int, int, int], ...] = ()
+) -> list[str]:
+    """The arena pointer, the persistent state buffer (``state`` bytes) with ``model_reset``
+    (zeros, then each ``(offset, bytes, value)`` of ``fills``) and ``model_state``, the tensor
+    accessors and (when a layer needs it) the scratch."""
+    if state:
+        storage = [
+            "/* The state, kept across runs (the int32 words align it for every state type). */",
+            "static union {",
+            "    int32_t words[(MODEL_STATE_SIZE + 3) / 4];",
+            "    int8_t bytes[MODEL_STATE_SIZE];",
+            "} model_state_store;",
+            "#define model_state_bytes (model_state_store.bytes)",
+            "",
+            "void model_reset(void)",
+            "{",
+            "    memset(&model_state_store, 0, sizeof model_state_store);",
+            *(
+                f"    memset(model_state_bytes + {offset}, {value}, {size}); /* zero point */"
+                for offset, size, value in fills
+            ),
+            "}",
+            "",
+            "void *model_state(void)",
+            "{",
+            "    return &model_state_store;",
+            "}",
+        ]
+    else:
+        storage = [
+            "void model_reset(void)",
+            "{",
+            "}",
+            "",
+            "void *model_state(void)",
+            "{",
+            "    return NULL;",
+            "}",
+        ]
     lines = [
         "static int8_t *model_arena; /* set by model_init */",
+        "",
+        *storage,
         "",
         "const model_tensor_t *model_input(int index)",
         "{",
@@ -272,6 +318,8 @@ int infer(const int8_t *input, int8_t *output)
 
 Inputs: $inputs, outputs: $outputs (int8; `model_tensor_t` gives name, shape, scale and
 zero point). Activations share the arena, so write the inputs again before every run.
+A model with state (an SVDF's memory: `MODEL_STATE_SIZE` bytes, here $state) keeps it outside
+the arena from one `model_run` to the next; `model_init` and `model_reset()` zero it.
 
 ## The arena ($arena bytes)
 

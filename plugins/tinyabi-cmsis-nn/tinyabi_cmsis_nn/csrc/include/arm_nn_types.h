@@ -98,6 +98,82 @@ typedef struct
     cmsis_nn_activation activation;
 } cmsis_nn_dw_conv_params;
 
+/** Transposed convolution parameters: padding is the top/left padding of the convolution
+ *  being transposed; padding_offsets holds the odd element of each total padding. */
+typedef struct
+{
+    int32_t input_offset;
+    int32_t output_offset;
+    cmsis_nn_tile stride;
+    cmsis_nn_tile padding;
+    cmsis_nn_tile padding_offsets;
+    cmsis_nn_tile dilation;
+    cmsis_nn_activation activation;
+} cmsis_nn_transpose_conv_params;
+
+/** SVDF parameters: input_offset is the input zero point (the kernel subtracts it),
+ *  output_offset the output zero point; input_activation clamps the new state values,
+ *  output_activation the output. */
+typedef struct
+{
+    int32_t rank;
+    int32_t input_offset;
+    int32_t output_offset;
+    cmsis_nn_activation input_activation;
+    cmsis_nn_activation output_activation;
+} cmsis_nn_svdf_params;
+
+/** One LSTM gate: the input and hidden fully connected parts (int8 weights [hidden, size],
+ *  effective biases = bias - zero point * row sums, int32), their requantization to the
+ *  gate's int16 input (scale 2^-12), and the gate's activation. */
+typedef struct
+{
+    int32_t input_multiplier;
+    int32_t input_shift;
+    const void *input_weights;
+    const void *input_effective_bias;
+    int32_t hidden_multiplier;
+    int32_t hidden_shift;
+    const void *hidden_weights;
+    const void *hidden_effective_bias;
+    const void *bias;
+    arm_nn_activation_type activation_type;
+} cmsis_nn_lstm_gate;
+
+/** LSTM parameters (see arm_lstm_unidirectional_s8). */
+typedef struct
+{
+    int32_t time_major;
+    int32_t batch_size;
+    int32_t time_steps;
+    int32_t input_size;
+    int32_t hidden_size;
+    int32_t input_offset;
+    int32_t forget_to_cell_multiplier;
+    int32_t forget_to_cell_shift;
+    int32_t input_to_cell_multiplier;
+    int32_t input_to_cell_shift;
+    int32_t cell_clip;
+    int32_t cell_scale_power;
+    int32_t output_multiplier;
+    int32_t output_shift;
+    int32_t output_offset;
+    cmsis_nn_lstm_gate forget_gate;
+    cmsis_nn_lstm_gate input_gate;
+    cmsis_nn_lstm_gate cell_gate;
+    cmsis_nn_lstm_gate output_gate;
+} cmsis_nn_lstm_params;
+
+/** LSTM buffers: two int16 work areas of batch_size * hidden_size values, the int16 cell
+ *  state and the int8 hidden state (NULL: start from zeros every call). */
+typedef struct
+{
+    void *temp1;
+    void *temp2;
+    void *cell_state;
+    void *hidden_state;
+} cmsis_nn_lstm_context;
+
 /** Pooling parameters. */
 typedef struct
 {

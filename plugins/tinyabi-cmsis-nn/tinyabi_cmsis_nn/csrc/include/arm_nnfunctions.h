@@ -24,6 +24,7 @@
  *                                      arm_vector_sum_s8 (what the real library requires on
  *                                      cores with the vector extension), see below
  *   arm_avgpool_s8                     0
+ *   arm_transpose_conv_s8              0
  *
  * Code paths: on Arm cores with the DSP extension (__ARM_FEATURE_DSP: Cortex-M4, M7, M33,
  * M55, ...) the inner loops use the SIMD multiply-accumulate instructions through ACLE
@@ -80,6 +81,63 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
 
 /** Scratch bytes arm_convolve_s8 needs: 4 * filter_h * filter_w * filter_c (two int16 patches). */
 int32_t arm_convolve_s8_get_buffer_size(const cmsis_nn_dims *input_dims, const cmsis_nn_dims *filter_dims);
+
+/** Transposed convolution, filter [C_OUT, KH, KW, C_IN]: every input pixel scatters its
+ *  filter-weighted values onto the output (rows y * stride - padding + ky); output_ctx is
+ *  not used. The bias may be NULL. */
+arm_cmsis_nn_status arm_transpose_conv_s8(const cmsis_nn_context *ctx,
+                                          const cmsis_nn_context *output_ctx,
+                                          const cmsis_nn_transpose_conv_params *transpose_conv_params,
+                                          const cmsis_nn_per_channel_quant_params *quant_params,
+                                          const cmsis_nn_dims *input_dims,
+                                          const int8_t *input_data,
+                                          const cmsis_nn_dims *filter_dims,
+                                          const int8_t *filter_data,
+                                          const cmsis_nn_dims *bias_dims,
+                                          const int32_t *bias_data,
+                                          const cmsis_nn_dims *output_dims,
+                                          int8_t *output_data);
+
+/** Scratch bytes arm_transpose_conv_s8 needs: 0 (each output pixel is gathered directly). */
+int32_t arm_transpose_conv_s8_get_buffer_size(const cmsis_nn_transpose_conv_params *transpose_conv_params,
+                                              const cmsis_nn_dims *input_dims,
+                                              const cmsis_nn_dims *filter_dims,
+                                              const cmsis_nn_dims *out_dims);
+
+/** SVDF with an int16 state and int16 time weights. The state ([batches, filters, memory])
+ *  shifts one step left, its newest column takes the clamped requantized feature products
+ *  (input_quant_params), each filter's state row is dotted with its time weights, the rank
+ *  filters of each unit are summed with the bias (may be NULL), requantized
+ *  (output_quant_params), offset and clamped. input_ctx holds batches * filters int32 sums,
+ *  output_ctx batches * units int32 sums. Dimensions read: input n (batches) and h (input
+ *  size), weights_feature n (filters), weights_time h (memory). */
+arm_cmsis_nn_status arm_svdf_state_s16_s8(const cmsis_nn_context *input_ctx,
+                                          const cmsis_nn_context *output_ctx,
+                                          const cmsis_nn_svdf_params *svdf_params,
+                                          const cmsis_nn_per_tensor_quant_params *input_quant_params,
+                                          const cmsis_nn_per_tensor_quant_params *output_quant_params,
+                                          const cmsis_nn_dims *input_dims,
+                                          const int8_t *input_data,
+                                          const cmsis_nn_dims *state_dims,
+                                          int16_t *state_data,
+                                          const cmsis_nn_dims *weights_feature_dims,
+                                          const int8_t *weights_feature_data,
+                                          const cmsis_nn_dims *weights_time_dims,
+                                          const int16_t *weights_time_data,
+                                          const cmsis_nn_dims *bias_dims,
+                                          const int32_t *bias_data,
+                                          const cmsis_nn_dims *output_dims,
+                                          int8_t *output_data);
+
+/** Unidirectional int8 LSTM (int16 gates and cell state): per time step, each gate is
+ *  activation(sat16(rq(W_x x + b_eff) + rq(W_h h + b_eff_h))); the cell becomes
+ *  clamp(rq(forget * cell) + rq(input * cell_gate)) (to +-cell_clip, or int16 when 0) and the
+ *  hidden state (and output) clamp8(rq(output * tanh(cell)) + output_offset). The hidden and
+ *  cell states carry over from call to call when buffers->hidden_state is given. */
+arm_cmsis_nn_status arm_lstm_unidirectional_s8(const int8_t *input,
+                                               int8_t *output,
+                                               const cmsis_nn_lstm_params *params,
+                                               cmsis_nn_lstm_context *buffers);
 
 /** 1x1 convolution; requires padding 0 and stride 1 (else ARM_CMSIS_NN_ARG_ERROR). */
 arm_cmsis_nn_status arm_convolve_1x1_s8_fast(const cmsis_nn_context *ctx,
