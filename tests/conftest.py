@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -22,14 +23,18 @@ WHOLE_MODEL_HYBRID = (2e-3, 1e-2)
 FLOAT_MODELS = ["vww_96_float", "ad01_fp32", "kws_ref_model_float32"]
 
 
+def unavailable(message: str) -> NoReturn:
+    """Stop a test whose model, library or tool is missing: a failure in CI, a skip elsewhere."""
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def shared_model(name: str) -> Path:
     """The path of a shared model; fails in CI and skips elsewhere when it is missing."""
     path = MODELS_DIR / f"{name}.tflite"
     if not path.is_file():
-        message = f"shared model {path} is missing"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"shared model {path} is missing")
     return path
 
 

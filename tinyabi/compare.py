@@ -176,7 +176,7 @@ def compare_backends(
             BackendResult(
                 backends=[_label(b) for b in given],
                 ran_on=sorted({n.backend for n in session.plan.nodes}),
-                fallbacks=_fallbacks(session),
+                fallbacks=[str(f) for f in session.fallbacks],
                 median_seconds=profile.median_total_seconds,
                 arena_bytes=session.memory.arena_bytes,
                 persistent_bytes=session.memory.persistent_bytes,
@@ -206,11 +206,6 @@ def _label(backend: Any) -> str:
         return backend
     name, options = backend
     return ":".join([str(name), *(f"{k}={v}" for k, v in dict(options).items())])
-
-
-def _fallbacks(session: Any) -> list[str]:
-    """One line per compile-time fallback the session recorded (none on older sessions)."""
-    return [str(f) for f in getattr(session, "fallbacks", [])]
 
 
 def _first_divergences(

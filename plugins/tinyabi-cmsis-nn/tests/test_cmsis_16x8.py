@@ -31,7 +31,7 @@ from tinyabi_cmsis_nn.backend import CmsisNNBackend, CmsisNNOptions
 from tinyabi_cmsis_nn.build import cortexm
 
 import tinyabi
-from tests.conftest import ROOT
+from tests.conftest import ROOT, unavailable
 from tests.modelgen import random_16x8_conv_model, random_16x8_model
 from tests.runtimes import run_tflm
 from tinyabi.feeds import random_inputs
@@ -44,19 +44,13 @@ QEMU_ALL = os.environ.get("TINYABI_S16_QEMU_ALL") == "1"
 LIBRARIES = ["portable", "arm"]
 
 
-def _missing(message: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 def _options(library: str, target: str) -> dict[str, str]:
     if target != "host" and cortexm.missing_tools():
-        _missing(f"{', '.join(cortexm.missing_tools())} missing ({cortexm.DEBIAN_PACKAGES})")
+        unavailable(f"{', '.join(cortexm.missing_tools())} missing ({cortexm.DEBIAN_PACKAGES})")
     if library == "portable":
         return {"target": target}
     if not (ARM_TREE / "Source" / "ConvolutionFunctions" / "arm_convolve_s16.c").is_file():
-        _missing(f"Arm's CMSIS-NN is not at {ARM_TREE} (set CMSIS_NN_PATH)")
+        unavailable(f"Arm's CMSIS-NN is not at {ARM_TREE} (set CMSIS_NN_PATH)")
     return {"target": target, "cmsis_nn_path": str(ARM_TREE)}
 
 
@@ -241,7 +235,7 @@ def test_a_16x8_project_makes_without_warnings(tmp_path: Path, target: str, libr
     ``-Werror`` for the host and both cores, with either library."""
     cc, cflags = _CFLAGS[target]
     if shutil.which(cc) is None or shutil.which("make") is None:
-        _missing(f"{cc} or make is missing")
+        unavailable(f"{cc} or make is missing")
     options = _options(library, "host")
     cases = [case for op in sorted(OPS_16X8) for case in claimed_cases(op, 1, seed=5)]
     graph, _ = merged_graph(cases, "s16_project")

@@ -30,7 +30,7 @@ from tinyabi_cmsis_nn.build.qemu_partition import CortexMPartition
 from tinyabi_cmsis_nn.codegen.templates import CORE_FLAGS
 
 import tinyabi
-from tests.conftest import INT8_MODELS, ROOT, shared_model
+from tests.conftest import INT8_MODELS, ROOT, shared_model, unavailable
 from tests.runtimes import run_tflm
 from tinyabi.feeds import random_inputs
 
@@ -41,24 +41,18 @@ QEMU_CASES = int(os.environ.get("TINYABI_ARM_QEMU_CASES", "2"))
 TARGETS = ["host", "cortex-m4", "cortex-m55"]
 
 
-def _missing(message: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def arm_tree() -> Path:
     """Arm's CMSIS-NN source tree (not the portable library laid out as one)."""
     tree = Path(os.environ.get("CMSIS_NN_PATH") or ARM_TREE)
     if not (tree / "Source" / "ConvolutionFunctions" / "arm_convolve_s8.c").is_file():
-        _missing(f"Arm's CMSIS-NN is not at {tree} (set CMSIS_NN_PATH)")
+        unavailable(f"Arm's CMSIS-NN is not at {tree} (set CMSIS_NN_PATH)")
     return tree
 
 
 def _require(target: str) -> None:
     if target != "host" and cortexm.missing_tools():
-        _missing(f"{', '.join(cortexm.missing_tools())} missing ({cortexm.DEBIAN_PACKAGES})")
+        unavailable(f"{', '.join(cortexm.missing_tools())} missing ({cortexm.DEBIAN_PACKAGES})")
 
 
 def _session(graph: tinyabi.Graph, tree: Path, target: str) -> tinyabi.Session:
