@@ -14,12 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_cmsis_16x8 import _CFLAGS, LIBRARIES, _missing, _options
+from test_cmsis_16x8 import _CFLAGS, LIBRARIES, _options
 from test_cmsis_svdf import _tflm
 from tinyabi_cmsis_nn import constraints
 from tinyabi_cmsis_nn.backend import CmsisNNBackend, CmsisNNOptions
 
 import tinyabi
+from tests.conftest import unavailable
 from tinyabi.ir import Graph, check_node
 from tinyabi.ir.builder import GraphBuilder
 from tinyabi.tflite.exporter import export_tflite
@@ -148,7 +149,7 @@ def test_an_lstm_project_makes_without_warnings(tmp_path: Path, target: str, lib
     output state to its zero point) builds with ``-Werror`` with either library."""
     cc, cflags = _CFLAGS[target]
     if shutil.which(cc) is None or shutil.which("make") is None:
-        _missing(f"{cc} or make is missing")
+        unavailable(f"{cc} or make is missing")
     graph = lstm_graph(*SHAPES[2])  # an output state zero point of -18
     backend = CmsisNNBackend(CmsisNNOptions.model_validate(_options(library, "host")))
     backend.generate_code(graph, tmp_path, target=None if target == "host" else target)

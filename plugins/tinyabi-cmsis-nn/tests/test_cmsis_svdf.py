@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_cmsis_16x8 import _CFLAGS, LIBRARIES, _missing, _options
+from test_cmsis_16x8 import _CFLAGS, LIBRARIES, _options
 from tinyabi_cmsis_nn import constraints
 from tinyabi_cmsis_nn.backend import CmsisNNBackend, CmsisNNOptions
 
 import tinyabi
+from tests.conftest import unavailable
 from tests.runtimes import tflm_arena_size
 from tinyabi.ir import Graph, check_node
 from tinyabi.ir.builder import GraphBuilder
@@ -160,7 +161,7 @@ def test_an_svdf_project_makes_without_warnings(tmp_path: Path, target: str, lib
     ``model_state``, ``model_reset``) and builds with ``-Werror`` with either library."""
     cc, cflags = _CFLAGS[target]
     if shutil.which(cc) is None or shutil.which("make") is None:
-        _missing(f"{cc} or make is missing")
+        unavailable(f"{cc} or make is missing")
     graph = svdf_graph(*SHAPES[1])
     backend = CmsisNNBackend(CmsisNNOptions.model_validate(_options(library, "host")))
     backend.generate_code(graph, tmp_path, target=None if target == "host" else target)
