@@ -74,7 +74,8 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
 }
 #: Extension operators the backend runs (checked by their own checks, not the spec's).
 EXTENSIONS = frozenset({"tflite.SVDF", "tflite.UNIDIRECTIONAL_SEQUENCE_LSTM"})
-#: Operators with state kept across runs (run on the host only: a QEMU run starts afresh).
+#: Operators with state kept across runs (in the generated code's state buffer; on a Cortex-M
+#: target the host keeps it between QEMU runs).
 STATEFUL = EXTENSIONS
 #: The activation input of operators whose first input is not it.
 ACTIVATION_INPUT = {"TRANSPOSE_CONV": 2}
@@ -821,9 +822,9 @@ KERNELS: dict[str, str] = {
     "TRANSPOSE_CONV": "arm_transpose_conv_s8",
     "tflite.UNIDIRECTIONAL_SEQUENCE_LSTM": "arm_lstm_unidirectional_s8 (int8, int16 gates "
     "and cell state); 16x8: arm_lstm_unidirectional_s16 (int64 biases); the states in the "
-    "persistent state buffer; host target only",
-    "tflite.SVDF": "arm_svdf_state_s16_s8 (int16 state in the persistent state buffer; host "
-    "target only)",
+    "persistent state buffer (kept on the host between runs on a Cortex-M target)",
+    "tflite.SVDF": "arm_svdf_state_s16_s8 (int16 state in the persistent state buffer, kept on "
+    "the host between runs on a Cortex-M target)",
 }
 
 _OTHER_BACKEND = "let another backend (e.g. reference or tflm) run it"
