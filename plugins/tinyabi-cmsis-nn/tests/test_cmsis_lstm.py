@@ -225,3 +225,30 @@ def test_an_lstm_project_makes_without_warnings(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert not result.stderr.strip(), result.stderr
+
+
+@pytest.mark.parametrize(("dtype", "seed", "factor"), [("int8", 0, 30.0), ("int16", 6, 6.0)])
+def test_the_recurrent_part_check_declines_what_really_differs(
+    dtype: str, seed: int, factor: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recurrent weights scaled up until their part of a gate leaves int16: the check
+    declines the LSTM, and without it (the check taken out) the backend's bytes differ from
+    TFLM's, so the check is needed (for both types)."""
+    graph = lstm_graph(seed, 1, 6, 8, 8, False, -11, dtype)
+    for gate in ("input", "forget", "cell", "output"):
+        weights = graph.tensor(f"recurrent_to_{gate}")
+        assert weights.quant is not None
+        weights.quant = replace(weights.quant, scale=weights.quant.scale * factor)
+    assert _failure(graph) == "check_lstm_recurrent_part_in_int16"
+    op = "tflite.UNIDIRECTIONAL_SEQUENCE_LSTM"
+    others = tuple(
+        c for c in constraints.CHECKS[op] if c is not constraints.check_lstm_recurrent_part_in_int16
+    )
+    monkeypatch.setitem(constraints.CHECKS, op, others)
+    model = export_tflite(graph)
+    values = _feeds(graph, 2, seed)
+    expected = _tflm(model, values, reset_before=len(values))
+    session = tinyabi.Session(tinyabi.load(model), backends=["cmsis-nn"], strict=True)
+    assert [p.backend for p in session.plan.partitions] == ["cmsis-nn"]
+    got = [session.run({"x": v})["y"] for v in values]
+    assert any(a.tobytes() != b.tobytes() for a, b in zip(got, expected))
