@@ -1,15 +1,19 @@
 """UNIDIRECTIONAL_SEQUENCE_LSTM (the ``tflite.UNIDIRECTIONAL_SEQUENCE_LSTM`` extension
-operator), int8 with int16 gates and cell state, as TFLite Micro's integer LSTM computes it.
+operator) as TFLite Micro's integer LSTM computes it, in two variants: int8 (int8 activations,
+weights and hidden state, int32 biases) and 16x8 (int16 activations and hidden state with zero
+point 0, int8 weights, int64 biases, whose gate sums TFLite Micro takes in 64 bits and
+requantizes with the multiplier reduced to Q15); both with int16 gates and cell state.
 
 Each gate's input is int16 with scale 2**-12 and its output (sigmoid or tanh) 2**-15; the cell
 state's scale is a power of two ``2**p``; the hidden state (the output and the output state)
-is int8. The fixed-point multipliers (``quantize_multiplier`` of)::
+is int8 or int16. The fixed-point multipliers (``quantize_multiplier`` of)::
 
     gate input part   s_in * s_w_gate / 2**-12
     gate hidden part  s_hidden * s_recurrent_gate / 2**-12
     forget x cell     2**-15 * 2**p / 2**p = 2**-15
     input x cell gate 2**-15 * 2**-15 / 2**p
-    output x tanh     2**-15 * 2**-15 / s_hidden      (+ the hidden zero point, int8 clamp)
+    output x tanh     2**-15 * 2**-15 / s_hidden      (+ the hidden zero point, clamped to
+                                                       the hidden state's type)
 
 The products are the float64 products of the float32 scales, as for FULLY_CONNECTED.
 """
@@ -24,7 +28,15 @@ from tinyabi.ir.graph import Graph, Node, Tensor
 from tinyabi.quantization.fixed_point import quantize_multiplier
 from tinyabi.quantization.tensors import per_tensor
 
-__all__ = ["GATES", "GateParams", "LstmOperands", "LstmParams", "lstm_operands", "lstm_params"]
+__all__ = [
+    "BIAS_DTYPES",
+    "GATES",
+    "GateParams",
+    "LstmOperands",
+    "LstmParams",
+    "lstm_operands",
+    "lstm_params",
+]
 
 #: The gates in the operator's operand order (input, forget, cell, output).
 GATES = ("input", "forget", "cell", "output")
@@ -35,7 +47,7 @@ GATE_OUTPUT_SCALE = 2.0**-15
 
 @dataclass(frozen=True)
 class LstmOperands:
-    """The tensors an int8 LSTM uses (no peephole, projection or layer normalization)."""
+    """The tensors an integer LSTM uses (no peephole, projection or layer normalization)."""
 
     input: Tensor
     input_weights: tuple[Tensor, ...]  # per gate, [hidden, input size]
@@ -58,7 +70,7 @@ class GateParams:
 
 @dataclass(frozen=True)
 class LstmParams:
-    """An int8 LSTM's parameters (see the module docstring)."""
+    """An integer LSTM's parameters (see the module docstring)."""
 
     input_zero_point: int
     hidden_zero_point: int
@@ -68,6 +80,8 @@ class LstmParams:
     output: tuple[int, int]
     cell_scale_power: int
     time_major: bool
+    #: The activations' and hidden state's type: "int8", or "int16" (16x8).
+    dtype: str = "int8"
 
 
 #: Operand indices of the optional parts that must be absent (peepholes, projection, layer
@@ -110,25 +124,40 @@ def _options(node: Node) -> dict[str, object]:
     return options if isinstance(options, dict) else {}
 
 
+#: Per activation type, the type of the gate biases.
+BIAS_DTYPES = {"int8": "int32", "int16": "int64"}
+
+
 def lstm_params(node: Node, graph: Graph) -> LstmParams:
-    """The int8 LSTM's parameters: int8 input, weights, output and output state, an int16
-    cell state with a power-of-two scale and zero point 0, int32 biases, per-tensor scales,
-    the output quantized as the output state, a TANH activation and no cell clip."""
+    """The integer LSTM's parameters: int8 weights; int8 input, output and output state with
+    int32 biases, or (16x8) int16 ones with zero point 0 and int64 biases; an int16 cell state
+    with a power-of-two scale and zero point 0, per-tensor scales, the output quantized as the
+    output state, a TANH activation and no cell clip."""
     ops = lstm_operands(node, graph)
-    kinds = {ops.input.dtype, ops.output.dtype, ops.output_state.dtype}
-    kinds |= {w.dtype for w in (*ops.input_weights, *ops.recurrent_weights)}
-    if kinds != {"int8"} or ops.cell_state.dtype != "int16":
+    dtype = ops.input.dtype
+    activations = {dtype, ops.output.dtype, ops.output_state.dtype}
+    weights = {w.dtype for w in (*ops.input_weights, *ops.recurrent_weights)}
+    if (
+        dtype not in BIAS_DTYPES
+        or activations != {dtype}
+        or weights != {"int8"}
+        or ops.cell_state.dtype != "int16"
+    ):
         raise GraphError(
-            f"{node.describe()}: an int8 LSTM has int8 input, weights, output and output state "
-            "and an int16 cell state"
+            f"{node.describe()}: an integer LSTM has int8 weights, an int8 (or, 16x8, an "
+            "int16) input, output and output state, and an int16 cell state"
         )
-    if any(b is not None and b.dtype != "int32" for b in ops.biases):
-        raise GraphError(f"{node.describe()}: the gate biases must be int32")
+    if any(b is not None and b.dtype != BIAS_DTYPES[dtype] for b in ops.biases):
+        raise GraphError(
+            f"{node.describe()}: the gate biases of an {dtype} LSTM must be {BIAS_DTYPES[dtype]}"
+        )
     s_in, zp_in = per_tensor(node, ops.input, "input")
     s_h, zp_h = per_tensor(node, ops.output_state, "output state")
     s_out, zp_out = per_tensor(node, ops.output, "output")
     if (s_out, zp_out) != (s_h, zp_h):
         raise GraphError(f"{node.describe()}: the output must be quantized as the output state")
+    if dtype == "int16" and (zp_in, zp_h) != (0, 0):
+        raise GraphError(f"{node.describe()}: a 16x8 LSTM's int16 tensors need zero point 0")
     s_cell, zp_cell = per_tensor(node, ops.cell_state, "cell state")
     power = math.log2(s_cell)
     if zp_cell != 0 or power != round(power):
@@ -156,4 +185,5 @@ def lstm_params(node: Node, graph: Graph) -> LstmParams:
         output=quantize_multiplier(GATE_OUTPUT_SCALE * GATE_OUTPUT_SCALE / s_h),
         cell_scale_power=round(power),
         time_major=bool(options.get("timeMajor", False)),
+        dtype=dtype,
     )

@@ -17,11 +17,14 @@ from tinyabi.ir.builder import GraphBuilder
 from tinyabi.spec import load_spec
 from tinyabi.tflite.exporter import export_tflite
 
-#: The operators the backend claims 16x8 signatures of, with those signatures.
+#: The spec operators the backend claims 16x8 signatures of, with those signatures (the
+#: 16x8 LSTM extension node has no spec cases: test_cmsis_lstm.py builds its own).
 OPS_16X8 = {
     op: tuple(s for s in sigs if s.startswith("int16"))
     for op, sigs in constraints.SIGNATURES.items()
-    if any(s.startswith("int16") for s in sigs) and op not in ("RESHAPE", "SQUEEZE")
+    if any(s.startswith("int16") for s in sigs)
+    and op not in ("RESHAPE", "SQUEEZE")
+    and op not in constraints.EXTENSIONS
 }
 
 

@@ -54,12 +54,6 @@ class CmsisNNBackend(Backend):
     options: CmsisNNOptions
 
     def supports(self, node: Node, graph: Graph, check: NodeCheck) -> Verdict:
-        if node.op in constraints.STATEFUL and self.options.target != "host":
-            return Verdict(
-                False,
-                f"{node.op} keeps state across runs, which a QEMU run of the firmware does not",
-                "use the host target, or let another backend (e.g. tflm) run it",
-            )
         return constraints.supports(node, graph, check)
 
     def compile(self, subgraph: Graph) -> CompiledPartition:

@@ -70,11 +70,12 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
     "SQUEEZE": ("int8", "int16"),
     "TRANSPOSE_CONV": ("int8",),
     "tflite.SVDF": ("int8",),
-    "tflite.UNIDIRECTIONAL_SEQUENCE_LSTM": ("int8",),
+    "tflite.UNIDIRECTIONAL_SEQUENCE_LSTM": ("int8", "int16"),
 }
 #: Extension operators the backend runs (checked by their own checks, not the spec's).
 EXTENSIONS = frozenset({"tflite.SVDF", "tflite.UNIDIRECTIONAL_SEQUENCE_LSTM"})
-#: Operators with state kept across runs (run on the host only: a QEMU run starts afresh).
+#: Operators with state kept across runs (in the generated code's state buffer; on a Cortex-M
+#: target the host keeps it between QEMU runs).
 STATEFUL = EXTENSIONS
 #: The activation input of operators whose first input is not it.
 ACTIVATION_INPUT = {"TRANSPOSE_CONV": 2}
@@ -451,10 +452,11 @@ LSTM_CELL_POWERS = (-12, -11)
 
 def check_lstm_parameters(node: Node, graph: Graph) -> str | None:
     """(LSTM) The parameters of :func:`tinyabi.quantization.lstm.lstm_params` exist: the
-    standard LSTM (no peepholes, projection or layer normalization), int8 input, weights,
-    output and output state quantized per tensor, the output as the output state, an int16
-    cell state with scale 2**-11 or 2**-12 (the tanh ``arm_nn_activation_s16`` computes), int32
-    biases, TANH, no cell clip; every requantization shift lies in [-31, 30]."""
+    standard LSTM (no peepholes, projection or layer normalization), int8 weights, an int8
+    input, output and output state with int32 biases or (16x8) int16 ones with int64 biases,
+    quantized per tensor, the output as the output state, an int16 cell state with scale
+    2**-11 or 2**-12 (the tanh ``arm_nn_activation_s16`` computes), TANH, no cell clip; every
+    requantization shift lies in [-31, 30]."""
     try:
         p = lstm_quant.lstm_params(node, graph)
     except GraphError as exc:
@@ -468,6 +470,81 @@ def check_lstm_parameters(node: Node, graph: Graph) -> str | None:
     for multiplier, shift in pairs:
         if multiplier != 0 and not lo <= shift <= hi:
             return f"a requantization shift of {shift} is outside what CMSIS-NN applies"
+    return None
+
+
+#: One gate part of an LSTM: the largest magnitude of its operand (less the zero point), the
+#: ``sum(|w|)`` and ``|effective bias|`` of each row, its multiplier and shift.
+GatePart = tuple[int, np.ndarray, np.ndarray, int, int]
+
+
+def _lstm_gate_parts(node: Node, graph: Graph) -> list[GatePart]:
+    """Every gate part of an LSTM, input part then recurrent part of each gate in
+    :data:`~tinyabi.quantization.lstm.GATES` order (see :data:`GatePart`). The hidden state is
+    the LSTM's own ``rq(output gate x tanh(cell)) + zero point`` (or the reset value, its zero
+    point), so beyond its zero point it never exceeds ``1 / scale + 1`` (the Q30 product,
+    requantized)."""
+    p = lstm_quant.lstm_params(node, graph)
+    ops = lstm_quant.lstm_operands(node, graph)
+    info = np.iinfo(np.dtype(p.dtype))
+    x_zp, h_zp = p.input_zero_point, p.hidden_zero_point
+    x_magnitude = max(int(info.max) - x_zp, x_zp - int(info.min))
+    h_scale, _ = per_tensor(node, ops.output_state, "output state")
+    h_magnitude = max(int(info.max) - h_zp, h_zp - int(info.min))
+    h_magnitude = min(h_magnitude, int(1.0 / h_scale) + 2)
+    parts: list[GatePart] = []
+    for name, w, r, b in zip(
+        lstm_quant.GATES, ops.input_weights, ops.recurrent_weights, ops.biases
+    ):
+        g = p.gates[name]
+        assert w.data is not None and r.data is not None
+        rows = w.shape[0]
+        bias = np.zeros(rows, np.int64) if b is None or b.data is None else np.asarray(b.data)
+        w_sums = np.abs(np.asarray(w.data, np.int64)).sum(axis=1)
+        r_sums = np.abs(np.asarray(r.data, np.int64)).sum(axis=1)
+        x_bias = np.abs(bias.astype(np.int64) - x_zp * np.asarray(w.data, np.int64).sum(axis=1))
+        h_bias = np.abs(h_zp * np.asarray(r.data, np.int64).sum(axis=1))
+        parts.append((x_magnitude, w_sums, x_bias, g.input_multiplier, g.input_shift))
+        parts.append((h_magnitude, r_sums, h_bias, g.hidden_multiplier, g.hidden_shift))
+    return parts
+
+
+def check_lstm_recurrent_part_in_int16(node: Node, graph: Graph) -> str | None:
+    """(LSTM) Each gate's recurrent part, ``rq(W_h h + b_eff_h)``, stays within int16 for
+    every hidden state the LSTM can produce: TFLM clamps the input part and the recurrent
+    part to int16 each before adding them, Arm's kernels (and the portable library) add the
+    recurrent part unclamped to the clamped input part, which differs once it leaves int16
+    (``|h - zero point| x sum(|W_h row|) + |b_eff_h|``, requantized, below 32768)."""
+    if check_lstm_parameters(node, graph) is not None:
+        return None
+    for k, (magnitude, sums, bias, multiplier, shift) in enumerate(_lstm_gate_parts(node, graph)):
+        if k % 2 == 0:
+            continue
+        scale = multiplier / 2.0**31 * 2.0**shift
+        largest = float((magnitude * sums + bias).max(initial=0)) * scale + 1
+        if largest >= INT16_MAGNITUDE:
+            gate = lstm_quant.GATES[k // 2]
+            return f"the {gate} gate's recurrent part can reach {largest:.0f}, beyond int16"
+    return None
+
+
+def check_lstm_s16_sums_fit_int32(node: Node, graph: Graph) -> str | None:
+    """(LSTM, 16x8) Every gate part's sum stays within int32, and so does its requantized
+    value before the last rounding step: Arm's s16 LSTM on cores with DSP or MVE adds the
+    int16 x int8 products in 32 bits (from the int64 bias narrowed to 32 bits, with MVE) and
+    narrows the requantization one step before TFLM (which works in 64 bits throughout)."""
+    if check_lstm_parameters(node, graph) is not None:
+        return None
+    if lstm_quant.lstm_params(node, graph).dtype != "int16":
+        return None
+    for magnitude, sums, bias, multiplier, shift in _lstm_gate_parts(node, graph):
+        bounds = magnitude * sums + bias
+        largest = int(bounds.max(initial=0))
+        if largest > INT32_BOUND:
+            return f"a gate's sum can reach {largest}, beyond CMSIS-NN's 32-bit sums"
+        narrowed = largest * int(reduce_multiplier(multiplier))
+        if narrowed > (INT32_BOUND << (14 - shift) if shift <= 14 else INT32_BOUND >> (shift - 14)):
+            return "a gate's requantized sum can leave int32 before its last rounding"
     return None
 
 
@@ -713,6 +790,8 @@ CHECKS: dict[str, tuple[Check, ...]] = {
         check_lstm_shapes,
         check_lstm_constant_weights,
         check_lstm_variable_state,
+        check_lstm_recurrent_part_in_int16,
+        check_lstm_s16_sums_fit_int32,
     ),
     "tflite.SVDF": (
         check_svdf_parameters,
@@ -742,9 +821,10 @@ KERNELS: dict[str, str] = {
     "SQUEEZE": "none: shares its input's bytes in the arena, or a memmove",
     "TRANSPOSE_CONV": "arm_transpose_conv_s8",
     "tflite.UNIDIRECTIONAL_SEQUENCE_LSTM": "arm_lstm_unidirectional_s8 (int8, int16 gates "
-    "and cell state; the states in the persistent state buffer; host target only)",
-    "tflite.SVDF": "arm_svdf_state_s16_s8 (int16 state in the persistent state buffer; host "
-    "target only)",
+    "and cell state); 16x8: arm_lstm_unidirectional_s16 (int64 biases); the states in the "
+    "persistent state buffer (kept on the host between runs on a Cortex-M target)",
+    "tflite.SVDF": "arm_svdf_state_s16_s8 (int16 state in the persistent state buffer, kept on "
+    "the host between runs on a Cortex-M target)",
 }
 
 _OTHER_BACKEND = "let another backend (e.g. reference or tflm) run it"
@@ -783,11 +863,14 @@ HINTS: dict[AnyCheck, str] = {
     check_mul_parameters: "check the scales of the inputs and the output",
     check_constant_shape_operand: "give RESHAPE a constant shape (or the new_shape attribute)",
     check_transpose_conv_buffer_width: _OTHER_BACKEND,
-    check_lstm_parameters: "quantize the LSTM as TFLite's converter does (int8, cell state "
-    "scale 2**-11), or " + _OTHER_BACKEND,
+    check_lstm_parameters: "quantize the LSTM as TFLite's converter does (int8 or 16x8, cell "
+    "state scale 2**-11), or " + _OTHER_BACKEND,
     check_lstm_shapes: "fix the model's LSTM shapes",
     check_lstm_constant_weights: "freeze the weights into the model as constants",
     check_lstm_variable_state: "make the states variable tensors, or " + _OTHER_BACKEND,
+    check_lstm_recurrent_part_in_int16: "check the scales of the output state and the "
+    "recurrent weights, or " + _OTHER_BACKEND,
+    check_lstm_s16_sums_fit_int32: "use smaller weights or biases, or " + _OTHER_BACKEND,
     check_svdf_parameters: "quantize the SVDF as TFLite's converter does (int16 state and time "
     "weights), or " + _OTHER_BACKEND,
     check_svdf_shapes: "fix the model's SVDF shapes",

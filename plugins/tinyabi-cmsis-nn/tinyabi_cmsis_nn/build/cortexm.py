@@ -38,6 +38,8 @@ TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-ar", "arm-none-eabi-size", "qemu-sy
 
 INPUT_FILE = "tinyabi_input.bin"
 OUTPUT_FILE = "tinyabi_output.bin"
+#: The model's state (stateful models), given to a run and written back by it.
+STATE_FILE = "tinyabi_state.bin"
 HARNESS_SOURCES = (
     "main.c",
     "startup.c",
@@ -110,6 +112,8 @@ class QemuRun:
     console: str
     #: Instructions of each layer, in order (firmware built with ``profile=True``; else empty).
     layers: tuple[int, ...] = ()
+    #: The model's state after the run (``MODEL_STATE_SIZE`` bytes; ``None`` without state).
+    state: bytes | None = None
 
 
 def target(core: str) -> Target:
@@ -407,6 +411,7 @@ def _make_and_link(
         *defines,
         f"-DTINYABI_INPUT_FILE={_c_string(INPUT_FILE)}",
         f"-DTINYABI_OUTPUT_FILE={_c_string(OUTPUT_FILE)}",
+        f"-DTINYABI_STATE_FILE={_c_string(STATE_FILE)}",
         f"-I{source}",
         f"-I{FIRMWARE_DIR}",
         *harness,
@@ -453,10 +458,17 @@ def qemu_command(elf: Path | str, core: str) -> list[str]:
     ]
 
 
-def run_firmware(elf: Path | str, core: str, input_bytes: bytes, timeout: float = 120) -> QemuRun:
+def run_firmware(
+    elf: Path | str,
+    core: str,
+    input_bytes: bytes,
+    timeout: float = 120,
+    state: bytes | None = None,
+) -> QemuRun:
     """Run ``elf`` once under QEMU with ``input_bytes`` (the model's inputs, concatenated in
     input order); returns the outputs (concatenated in output order), the instructions
-    ``model_run()`` executed and the peak stack use.
+    ``model_run()`` executed and the peak stack use. A model with state starts from
+    ``state`` (``None``: its reset state) and the run gives the state it ends with.
 
     Raises :class:`~tinyabi.errors.BackendError` with QEMU's output when QEMU is missing, the
     run times out after ``timeout`` seconds, the firmware fails or prints no result line.
@@ -466,6 +478,8 @@ def run_firmware(elf: Path | str, core: str, input_bytes: bytes, timeout: float 
     with tempfile.TemporaryDirectory(prefix="tinyabi-qemu-") as tmp:
         folder = Path(tmp)
         (folder / INPUT_FILE).write_bytes(input_bytes)
+        if state is not None:
+            (folder / STATE_FILE).write_bytes(state)
         start = time.perf_counter()
         try:
             result = subprocess.run(
@@ -493,6 +507,8 @@ def run_firmware(elf: Path | str, core: str, input_bytes: bytes, timeout: float 
         if not output_path.is_file():
             raise BackendError(f"cmsis-nn: the {core} firmware wrote no output file")
         output = output_path.read_bytes()
+        state_path = folder / STATE_FILE
+        state = state_path.read_bytes() if state_path.is_file() else None
     return QemuRun(
         output=output,
         instructions=int(match.group(1)),
@@ -500,6 +516,7 @@ def run_firmware(elf: Path | str, core: str, input_bytes: bytes, timeout: float 
         seconds=seconds,
         console=console,
         layers=tuple(int(n) for _, n in sorted((int(i), n) for i, n in _LAYER.findall(console))),
+        state=state,
     )
 
 

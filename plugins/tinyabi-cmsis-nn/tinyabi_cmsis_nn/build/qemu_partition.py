@@ -7,6 +7,11 @@ last run stay available as :attr:`CortexMPartition.last_run`. :meth:`CortexMPart
 runs a second build of the same project with ``-DMODEL_PROFILE`` (built on first use) that
 counts each layer's instructions. Runs may come from several threads
 at once: each is its own QEMU process in its own folder, and the firmware file is only read.
+
+A model with state (an SVDF's memory, an LSTM's states) keeps it here, on the host, between
+runs: each run hands the firmware the state the previous one ended with and takes back the
+new one (runs of such a partition take turns), and :meth:`CortexMPartition.reset` drops it, so
+the next run starts from the generated code's reset state, as TFLM's ``reset()`` does.
 """
 
 from __future__ import annotations
@@ -50,6 +55,10 @@ class CortexMPartition(CompiledPartition):
         self._cmsis_nn_path = cmsis_nn_path
         self._profile_elf: Path | None = None
         self._profile_lock = threading.Lock()
+        #: The state the last run ended with (``None``: the reset state), and its lock.
+        self._state: bytes | None = None
+        self._state_lock = threading.Lock()
+        self._stateful = any(t.variable and t.data is None for t in graph.tensors.values())
         #: The last run to finish: outputs, instructions of ``model_run()``, peak stack, wall
         #: time.
         self.last_run: QemuRun | None = None
@@ -58,11 +67,22 @@ class CortexMPartition(CompiledPartition):
             self.elf = build_firmware(tmp, core, cmsis_nn_path=cmsis_nn_path)
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Run the firmware once on ``inputs``; returns every graph output by name."""
-        self.last_run = run = run_firmware(
-            self.elf, self.core, self._input_bytes(inputs), self.timeout
-        )
+        """Run the firmware once on ``inputs`` (from the state the last run left); returns
+        every graph output by name."""
+        data = self._input_bytes(inputs)
+        if not self._stateful:  # runs from several threads go on at once
+            run = run_firmware(self.elf, self.core, data, self.timeout)
+        else:
+            with self._state_lock:
+                run = run_firmware(self.elf, self.core, data, self.timeout, state=self._state)
+                self._state = run.state
+        self.last_run = run
         return self._outputs(run)
+
+    def reset(self) -> None:
+        """Set the model's state back (the next run starts from ``model_reset``'s state)."""
+        with self._state_lock:
+            self._state = None
 
     def profile(
         self, inputs: Mapping[str, np.ndarray]
@@ -79,7 +99,9 @@ class CortexMPartition(CompiledPartition):
                         tmp, self.core, cmsis_nn_path=self._cmsis_nn_path, profile=True
                     )
             elf = self._profile_elf
-        run = run_firmware(elf, self.core, self._input_bytes(inputs), self.timeout)
+        with self._state_lock:  # measured from the current state, which it leaves as it is
+            state = self._state
+        run = run_firmware(elf, self.core, self._input_bytes(inputs), self.timeout, state=state)
         if len(run.layers) != len(self.graph.nodes):
             raise BackendError(
                 f"cmsis-nn: the profiling {self.core} firmware reported {len(run.layers)} "

@@ -677,21 +677,22 @@ _LOWER: dict[str, Callable[[Node, Graph, int, Address], Layer]] = {
 def lower(
     node: Node, graph: Graph, index: int, address: Address, banded: bool | None = None
 ) -> Layer:
-    """The layer for ``node`` (which the backend's constraints accepted); 16x8 nodes other
-    than reshapes go to :func:`.layers_s16.lower_s16`; ``banded`` (not ``None``): in row bands
-    (a node :func:`bandable` accepts), its output overlapping its input, rows last to first
-    when ``True``."""
+    """The layer for ``node`` (which the backend's constraints accepted); the stateful
+    extension nodes (int8 or 16x8) go to :mod:`.layers_state`, other 16x8 nodes but reshapes
+    to :func:`.layers_s16.lower_s16`; ``banded`` (not ``None``): in row bands (a node
+    :func:`bandable` accepts), its output overlapping its input, rows last to first when
+    ``True``."""
+    if node.op in ("tflite.SVDF", "tflite.UNIDIRECTIONAL_SEQUENCE_LSTM"):
+        from tinyabi_cmsis_nn.codegen.layers_state import lower_lstm, lower_svdf
+
+        stateful = lower_svdf if node.op == "tflite.SVDF" else lower_lstm
+        return stateful(node, graph, index, address)
     x = graph.tensor(str(node.inputs[0])) if node.inputs and node.inputs[0] else None
     if x is not None and x.dtype == "int16" and node.op not in ("RESHAPE", "SQUEEZE"):
         # Imported here: the s16 layers build on this module's helpers.
         from tinyabi_cmsis_nn.codegen.layers_s16 import lower_s16
 
         return lower_s16(node, graph, index, address)
-    if node.op in ("tflite.SVDF", "tflite.UNIDIRECTIONAL_SEQUENCE_LSTM"):
-        from tinyabi_cmsis_nn.codegen.layers_state import lower_lstm, lower_svdf
-
-        stateful = lower_svdf if node.op == "tflite.SVDF" else lower_lstm
-        return stateful(node, graph, index, address)
     if banded is not None and node.op == "CONV_2D":
         return lower_conv(node, graph, index, address, banded=True, backwards=banded)
     if banded is not None and node.op == "DEPTHWISE_CONV_2D":

@@ -1,7 +1,8 @@
 """Layers with state that persists across runs: the ``tflite.SVDF`` extension node through
 CMSIS-NN's ``arm_svdf_state_s16_s8`` (int8 input and output, int16 state and time weights),
 and ``tflite.UNIDIRECTIONAL_SEQUENCE_LSTM`` through ``arm_lstm_unidirectional_s8`` (int8,
-int16 gates and cell state).
+int16 gates and cell state) or ``arm_lstm_unidirectional_s16`` (16x8: int16 activations and
+hidden state, int8 weights, int64 biases).
 
 The state lives in the generated code's persistent state buffer (``model_state``, not the
 arena), which ``model_reset`` sets back (zeros, an int8 state its zero point); the layers'
@@ -24,6 +25,7 @@ from tinyabi_cmsis_nn.codegen.layers import (
     c_activation,
     scratch_context,
 )
+from tinyabi_cmsis_nn.codegen.layers_s16 import int16_pointer
 from tinyabi_cmsis_nn.codegen.names import data_symbol, layer_symbol
 from tinyabi_cmsis_nn.codegen.precompute import kernel_sums
 
@@ -119,10 +121,22 @@ LSTM_GATES = (
 )
 
 
+def _effective_biases(
+    weights: np.ndarray, bias: np.ndarray | None, zero_point: int, dtype: str
+) -> np.ndarray:
+    """``bias - zero point x row sums`` of one gate part: int32 as ``arm_vector_sum_s8``
+    computes them (int8), int64 (16x8: the zero points are 0, so the bias or zeros)."""
+    if dtype == "int8":
+        return kernel_sums(weights, None if bias is None else bias.astype(np.int32), -zero_point)
+    rows = weights.shape[0]
+    return np.zeros(rows, np.int64) if bias is None else bias.astype(np.int64).reshape(rows)
+
+
 def lower_lstm(node: Node, graph: Graph, index: int, address: Address) -> Layer:
-    """``tflite.UNIDIRECTIONAL_SEQUENCE_LSTM`` (int8) through ``arm_lstm_unidirectional_s8``:
-    the zero points are folded into effective biases computed here (``bias - zero point x row
-    sums``, what Arm's kernels expect), the hidden and cell states are in the state buffer."""
+    """``tflite.UNIDIRECTIONAL_SEQUENCE_LSTM`` through ``arm_lstm_unidirectional_s8`` (int8)
+    or ``arm_lstm_unidirectional_s16`` (16x8): the zero points are folded into effective
+    biases computed here (``bias - zero point x row sums``, what Arm's kernels expect; int64
+    for 16x8), the hidden and cell states are in the state buffer."""
     p = lstm_quant.lstm_params(node, graph)
     ops = lstm_quant.lstm_operands(node, graph)
     i, sym = index, layer_symbol
@@ -131,22 +145,26 @@ def lower_lstm(node: Node, graph: Graph, index: int, address: Address) -> Layer:
     depth, hidden = shape[2], ops.output_state.shape[-1]
     half = 4 * (-(-2 * batches * hidden // 4))  # one int16 work area, 4-byte aligned
     query = SizeQuery("", (), (), fixed=2 * half)
-    layer = Layer(i, node.op, "arm_lstm_unidirectional_s8", scratch=query)
+    s16 = p.dtype == "int16"
+    layer = Layer(i, node.op, f"arm_lstm_unidirectional_{'s16' if s16 else 's8'}", scratch=query)
+    bias_ctype = "int64_t" if s16 else "int32_t"
     order = dict(zip(lstm_quant.GATES, range(4)))
     gates = []
     for name, activation in LSTM_GATES:
         k = order[name]
         w, r, b = ops.input_weights[k], ops.recurrent_weights[k], ops.biases[k]
         assert w.data is not None and r.data is not None
-        bias = None if b is None or b.data is None else np.asarray(b.data, np.int32)
+        bias = None if b is None or b.data is None else np.asarray(b.data)
         sym_w, sym_r = data_symbol(i, f"{name}_weights"), data_symbol(i, f"{name}_recurrent")
         sym_bi, sym_bh = data_symbol(i, f"{name}_bias"), data_symbol(i, f"{name}_hidden_bias")
         w8, r8 = np.asarray(w.data, np.int8), np.asarray(r.data, np.int8)
+        sums_w = _effective_biases(w8, bias, p.input_zero_point, p.dtype)
+        sums_r = _effective_biases(r8, None, p.hidden_zero_point, p.dtype)
         layer.data += [
             ConstArray(sym_w, "int8_t", w8),
             ConstArray(sym_r, "int8_t", r8),
-            ConstArray(sym_bi, "int32_t", kernel_sums(w8, bias, -p.input_zero_point)),
-            ConstArray(sym_bh, "int32_t", kernel_sums(r8, None, -p.hidden_zero_point)),
+            ConstArray(sym_bi, bias_ctype, sums_w),
+            ConstArray(sym_bh, bias_ctype, sums_r),
         ]
         g = p.gates[name]
         gates.append(
@@ -169,6 +187,7 @@ def lower_lstm(node: Node, graph: Graph, index: int, address: Address) -> Layer:
         f".output_multiplier = {om}, .output_shift = {osh}, "
         f".output_offset = {p.hidden_zero_point}, {', '.join(gates)}}};"
     ]
+    pointer = int16_pointer if s16 else str
     layer.body = [
         "/* the hidden and cell states are in the persistent buffer; the scratch holds the",
         " * two int16 work areas */",
@@ -181,8 +200,8 @@ def lower_lstm(node: Node, graph: Graph, index: int, address: Address) -> Layer:
         *_return_call(
             layer.entry,
             [
-                address(str(node.inputs[0])),
-                address(node.outputs[0]),
+                pointer(address(str(node.inputs[0]))),
+                pointer(address(node.outputs[0])),
                 f"&{sym(i, 'params')}",
                 "&buffers",
             ],

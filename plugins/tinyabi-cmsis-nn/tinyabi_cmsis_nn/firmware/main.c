@@ -9,6 +9,10 @@
  * Built with -DMODEL_PROFILE, it first prints one line per layer,
  *   TINYABI_LAYER <layer> instructions=<n>
  * and <n> of the result line is their sum (the per-layer counters replace the outer one).
+ * A model with state (MODEL_STATE_SIZE > 0: an SVDF's memory, an LSTM's hidden and cell
+ * states) keeps it on the host between runs: the firmware starts from the state in
+ * TINYABI_STATE_FILE when the host gives that file (else from model_init's reset state) and
+ * writes the state after the run back to it.
  * On any error it prints "TINYABI_ERROR <what>" and exits with a nonzero status.
  */
 #include <stdint.h>
@@ -24,6 +28,9 @@
 #endif
 #ifndef TINYABI_OUTPUT_FILE
 #define TINYABI_OUTPUT_FILE "tinyabi_output.bin"
+#endif
+#ifndef TINYABI_STATE_FILE
+#define TINYABI_STATE_FILE "tinyabi_state.bin"
 #endif
 
 #define ARENA_BYTES (MODEL_ARENA_SIZE > 0 ? MODEL_ARENA_SIZE : 16)
@@ -81,6 +88,49 @@ static int read_inputs(void)
     return 0;
 }
 
+#if MODEL_STATE_SIZE > 0
+static int read_state(void)
+{
+    FILE *file = fopen(TINYABI_STATE_FILE, "rb");
+    int extra;
+    if (file == NULL) {
+        return 0; /* no state given: the sequence starts afresh */
+    }
+    if (fread(model_state(), 1, MODEL_STATE_SIZE, file) != MODEL_STATE_SIZE) {
+        fclose(file);
+        return fail("the state file is shorter than the model's state");
+    }
+    extra = fgetc(file);
+    fclose(file);
+    if (extra != EOF) {
+        return fail("the state file is longer than the model's state");
+    }
+    return 0;
+}
+
+static int write_state(void)
+{
+    FILE *file = fopen(TINYABI_STATE_FILE, "wb");
+    if (file == NULL) {
+        return fail("cannot create the state file " TINYABI_STATE_FILE);
+    }
+    if (fwrite(model_state(), 1, MODEL_STATE_SIZE, file) != MODEL_STATE_SIZE || fclose(file) != 0) {
+        return fail("cannot write the state file");
+    }
+    return 0;
+}
+#else
+static int read_state(void)
+{
+    return 0;
+}
+
+static int write_state(void)
+{
+    return 0;
+}
+#endif
+
 static int write_outputs(void)
 {
     FILE *file = fopen(TINYABI_OUTPUT_FILE, "wb");
@@ -112,7 +162,7 @@ int main(void)
     if (model_init(tinyabi_arena, sizeof tinyabi_arena) != 0) {
         return fail("model_init failed");
     }
-    if (read_inputs() != 0) {
+    if (read_inputs() != 0 || read_state() != 0) {
         return 1;
     }
     stack_probe_paint();
@@ -132,7 +182,7 @@ int main(void)
     if (status != 0) {
         return fail("model_run failed");
     }
-    if (write_outputs() != 0) {
+    if (write_outputs() != 0 || write_state() != 0) {
         return 1;
     }
 #ifdef MODEL_PROFILE

@@ -139,6 +139,15 @@ arm_cmsis_nn_status arm_lstm_unidirectional_s8(const int8_t *input,
                                                const cmsis_nn_lstm_params *params,
                                                cmsis_nn_lstm_context *buffers);
 
+/** Unidirectional 16x8 LSTM: as arm_lstm_unidirectional_s8 with int16 input, output and hidden
+ *  state and int64 effective biases; each gate part is summed in 64 bits and requantized
+ *  with the multiplier reduced to Q15 (TFLite's 64-bit requantization); the hidden state is
+ *  sat16(rq(output * tanh(cell)) + output_offset). */
+arm_cmsis_nn_status arm_lstm_unidirectional_s16(const int16_t *input,
+                                                int16_t *output,
+                                                const cmsis_nn_lstm_params *params,
+                                                cmsis_nn_lstm_context *buffers);
+
 /** 1x1 convolution; requires padding 0 and stride 1 (else ARM_CMSIS_NN_ARG_ERROR). */
 arm_cmsis_nn_status arm_convolve_1x1_s8_fast(const cmsis_nn_context *ctx,
                                              const cmsis_nn_conv_params *conv_params,
