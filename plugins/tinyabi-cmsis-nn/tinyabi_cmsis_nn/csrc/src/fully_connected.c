@@ -4,12 +4,19 @@
  * tinyabi's own implementation of the public CMSIS-NN API (not Arm's code).
  * out[b][r] = clamp(requantize(bias[r] + sum_j (x[b][j] + input_offset) * w[r][j]) + output_offset)
  *
- * Kernel sums: like the real library on cores with the vector extension, a non-NULL
- * ctx->buf is read as the output_depth values
+ * Kernel sums: like the real library on cores with the vector extension, this library asks
+ * for (arm_fully_connected_s8_get_buffer_size) and reads a non-NULL ctx->buf as the
+ * output_depth values
  *   ksum[r] = input_offset * sum_j w[r][j] + bias[r]
  * that arm_vector_sum_s8(buf, accum_depth, output_depth, w, input_offset, 0, bias) writes;
- * the bias argument is then not read again, and the inner loop is a plain int8 dot product.
- * With ctx->buf == NULL the offset and bias are applied on the fly.
+ * the bias argument is then not read, and the inner loop is a plain int8 dot product
+ * (generated code computes the sums at generation time and keeps them in flash). With
+ * ctx->buf == NULL the sums of each block of rows are computed on the fly.
+ *
+ * Rows are computed four at a time, each input load shared by the four rows: on MVE one
+ * 16-lane VMLADAVA per row and 16 columns, the four results requantized as one vector; with
+ * the DSP extension two SMLAD per row and 4 columns. A last block of fewer than four rows
+ * repeats its first row in the missing places and stores only the rows it has.
  */
 #include <stddef.h>
 
@@ -39,61 +46,155 @@ arm_cmsis_nn_status arm_vector_sum_s8(int32_t *vector_sum_buf,
 
 int32_t arm_fully_connected_s8_get_buffer_size(const cmsis_nn_dims *filter_dims)
 {
-    (void)filter_dims;
-    return 0;
+    return filter_dims->c * (int32_t)sizeof(int32_t);
 }
 
-/* Two rows at a time: acc += (x + offset) . w, x shared between both rows. `offset` is 0
- * when the kernel sums already hold the offset term. */
-static inline void fc_rows(const int8_t *x, const int8_t *w0, const int8_t *w1, int32_t cols,
-                           int32_t offset, int32_t *acc0, int32_t *acc1)
+/* acc[i] += x . w_i over cols int8 values for the four rows w_0 = w, w_1 = w + s1,
+ * w_2 = w + s2, w_3 = w + s1 + s2 (two pointers and one stride keep the DSP loop in registers). */
+static void fc_dot4(const int8_t *x, const int8_t *w, int32_t s1, int32_t s2, int32_t cols,
+                    int32_t acc[4])
 {
-    int32_t s0 = *acc0;
-    int32_t s1 = *acc1;
-    int32_t j = 0;
+    int32_t a0 = acc[0];
+    int32_t a1 = acc[1];
+    int32_t a2 = acc[2];
+    int32_t a3 = acc[3];
+    const int8_t *wa = w;
+    const int8_t *wb = w + s1;
 #if TINYABI_MVE
-    /* sum((x + offset) * w) = sum(x * w) + offset * sum(w) */
-    int32_t sum0 = 0;
-    int32_t sum1 = 0;
-    for (; j < cols; j += 16)
+    const int8_t *wc = wa + s2;
+    const int8_t *wd = wb + s2;
+    int32_t left = cols;
+#if defined(__GNUC__)
+    /* The loop below with post-incrementing loads: GCC addresses each row as base minus a
+     * counter instead, one extra instruction per load. VMLADAVA wants even registers (Te). */
+    uint32_t blocks = (uint32_t)cols / 16u;
+    if (blocks > 0u)
     {
-        const mve_pred16_t p = vctp8q((uint32_t)(cols - j));
-        const int8x16_t xv = vldrbq_z_s8(x + j, p);
-        const int8x16_t k0 = vldrbq_z_s8(w0 + j, p);
-        const int8x16_t k1 = vldrbq_z_s8(w1 + j, p);
-        s0 = vmladavaq_s8(s0, xv, k0);
-        s1 = vmladavaq_s8(s1, xv, k1);
-        if (offset != 0)
-        {
-            sum0 = vaddvaq_s8(sum0, k0);
-            sum1 = vaddvaq_s8(sum1, k1);
-        }
+        int8x16_t xv;
+        int8x16_t kv;
+        __asm__ volatile(
+            "1:\n\t"
+            "vldrb.8 %q[xv], [%[x]], #16\n\t"
+            "vldrb.8 %q[kv], [%[wa]], #16\n\t"
+            "vmladava.s8 %[a0], %q[xv], %q[kv]\n\t"
+            "vldrb.8 %q[kv], [%[wb]], #16\n\t"
+            "vmladava.s8 %[a1], %q[xv], %q[kv]\n\t"
+            "vldrb.8 %q[kv], [%[wc]], #16\n\t"
+            "vmladava.s8 %[a2], %q[xv], %q[kv]\n\t"
+            "vldrb.8 %q[kv], [%[wd]], #16\n\t"
+            "vmladava.s8 %[a3], %q[xv], %q[kv]\n\t"
+            "subs %[n], %[n], #1\n\t"
+            "bne 1b"
+            : [x] "+&r"(x), [wa] "+&r"(wa), [wb] "+&r"(wb), [wc] "+&r"(wc), [wd] "+&r"(wd),
+              [a0] "+&Te"(a0), [a1] "+&Te"(a1), [a2] "+&Te"(a2), [a3] "+&Te"(a3),
+              [n] "+&r"(blocks), [xv] "=&w"(xv), [kv] "=&w"(kv)
+            :
+            : "cc", "memory");
+        left &= 15;
     }
-    s0 += offset * sum0;
-    s1 += offset * sum1;
-#elif TINYABI_DSP
-    const uint32_t offset2 = tinyabi_dup16(offset);
-    for (; j + 4 <= cols; j += 4)
+#else
+    for (; left >= 16; left -= 16)
     {
-        const uint32_t xv = tinyabi_read_s8x4(x + j);
-        const uint32_t x02 = tinyabi_sxtab16(offset2, xv);
-        const uint32_t x13 = tinyabi_sxtab16_ror8(offset2, xv);
-        const uint32_t k0 = tinyabi_read_s8x4(w0 + j);
-        s0 = tinyabi_smlad(x02, tinyabi_sxtb16(k0), s0);
-        s0 = tinyabi_smlad(x13, tinyabi_sxtb16_ror8(k0), s0);
-        const uint32_t k1 = tinyabi_read_s8x4(w1 + j);
-        s1 = tinyabi_smlad(x02, tinyabi_sxtb16(k1), s1);
-        s1 = tinyabi_smlad(x13, tinyabi_sxtb16_ror8(k1), s1);
+        const int8x16_t xv = vldrbq_s8(x);
+        a0 = vmladavaq_s8(a0, xv, vldrbq_s8(wa));
+        a1 = vmladavaq_s8(a1, xv, vldrbq_s8(wb));
+        a2 = vmladavaq_s8(a2, xv, vldrbq_s8(wc));
+        a3 = vmladavaq_s8(a3, xv, vldrbq_s8(wd));
+        x += 16;
+        wa += 16;
+        wb += 16;
+        wc += 16;
+        wd += 16;
     }
 #endif
-    for (; j < cols; j++)
+    if (left > 0)
     {
-        const int32_t xa = x[j] + offset;
-        s0 += xa * w0[j];
-        s1 += xa * w1[j];
+        const mve_pred16_t p = vctp8q((uint32_t)left);
+        const int8x16_t xv = vldrbq_z_s8(x, p);
+        a0 = vmladavaq_s8(a0, xv, vldrbq_z_s8(wa, p));
+        a1 = vmladavaq_s8(a1, xv, vldrbq_z_s8(wb, p));
+        a2 = vmladavaq_s8(a2, xv, vldrbq_z_s8(wc, p));
+        a3 = vmladavaq_s8(a3, xv, vldrbq_z_s8(wd, p));
     }
-    *acc0 = s0;
-    *acc1 = s1;
+#else
+    const int8_t *const end = x + cols;
+#if defined(TINYABI_DSP_NATIVE) && defined(__GNUC__) && defined(__OPTIMIZE__)
+    /* The C loop below, scheduled by hand: GCC hoists the five loads of an iteration and
+     * runs out of registers (13 live values), spilling an accumulator on every pass. (An
+     * unoptimized build keeps a frame pointer and has no 13 registers to give.) */
+    const int8_t *const end4 = x + (cols & ~3);
+    if (x < end4)
+    {
+        uint32_t xv;
+        uint32_t x02;
+        uint32_t k;
+        uint32_t t;
+        __asm__ volatile(
+            "1:\n\t"
+            "ldr %[xv], [%[x]], #4\n\t"
+            "ldr %[k], [%[wa], %[s2]]\n\t"
+            "sxtb16 %[x02], %[xv]\n\t"
+            "sxtb16 %[xv], %[xv], ror #8\n\t"
+            "sxtb16 %[t], %[k]\n\t"
+            "smlad %[a2], %[x02], %[t], %[a2]\n\t"
+            "sxtb16 %[t], %[k], ror #8\n\t"
+            "smlad %[a2], %[xv], %[t], %[a2]\n\t"
+            "ldr %[k], [%[wb], %[s2]]\n\t"
+            "sxtb16 %[t], %[k]\n\t"
+            "smlad %[a3], %[x02], %[t], %[a3]\n\t"
+            "sxtb16 %[t], %[k], ror #8\n\t"
+            "smlad %[a3], %[xv], %[t], %[a3]\n\t"
+            "ldr %[k], [%[wa]], #4\n\t"
+            "sxtb16 %[t], %[k]\n\t"
+            "smlad %[a0], %[x02], %[t], %[a0]\n\t"
+            "sxtb16 %[t], %[k], ror #8\n\t"
+            "smlad %[a0], %[xv], %[t], %[a0]\n\t"
+            "ldr %[k], [%[wb]], #4\n\t"
+            "sxtb16 %[t], %[k]\n\t"
+            "smlad %[a1], %[x02], %[t], %[a1]\n\t"
+            "sxtb16 %[t], %[k], ror #8\n\t"
+            "smlad %[a1], %[xv], %[t], %[a1]\n\t"
+            "cmp %[x], %[end]\n\t"
+            "bne 1b"
+            : [x] "+&r"(x), [wa] "+&r"(wa), [wb] "+&r"(wb), [a0] "+&r"(a0), [a1] "+&r"(a1),
+              [a2] "+&r"(a2), [a3] "+&r"(a3), [xv] "=&r"(xv), [x02] "=&r"(x02), [k] "=&r"(k),
+              [t] "=&r"(t)
+            : [s2] "r"(s2), [end] "r"(end4)
+            : "cc", "memory");
+    }
+#elif TINYABI_DSP
+    for (; end - x >= 4; x += 4, wa += 4, wb += 4)
+    {
+        const uint32_t xv = tinyabi_read_s8x4(x);
+        const uint32_t x02 = tinyabi_sxtb16(xv);
+        const uint32_t x13 = tinyabi_sxtb16_ror8(xv);
+        uint32_t k = tinyabi_read_s8x4(wa + s2);
+        a2 = tinyabi_smlad(x02, tinyabi_sxtb16(k), a2);
+        a2 = tinyabi_smlad(x13, tinyabi_sxtb16_ror8(k), a2);
+        k = tinyabi_read_s8x4(wb + s2);
+        a3 = tinyabi_smlad(x02, tinyabi_sxtb16(k), a3);
+        a3 = tinyabi_smlad(x13, tinyabi_sxtb16_ror8(k), a3);
+        k = tinyabi_read_s8x4(wa);
+        a0 = tinyabi_smlad(x02, tinyabi_sxtb16(k), a0);
+        a0 = tinyabi_smlad(x13, tinyabi_sxtb16_ror8(k), a0);
+        k = tinyabi_read_s8x4(wb);
+        a1 = tinyabi_smlad(x02, tinyabi_sxtb16(k), a1);
+        a1 = tinyabi_smlad(x13, tinyabi_sxtb16_ror8(k), a1);
+    }
+#endif
+    for (; x < end; x++, wa++, wb++)
+    {
+        const int32_t v = *x;
+        a0 += v * wa[0];
+        a1 += v * wb[0];
+        a2 += v * wa[s2];
+        a3 += v * wb[s2];
+    }
+#endif
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
 }
 
 arm_cmsis_nn_status arm_fully_connected_s8(const cmsis_nn_context *ctx,
@@ -121,30 +222,65 @@ arm_cmsis_nn_status arm_fully_connected_s8(const cmsis_nn_context *ctx,
     const int32_t act_min = fc_params->activation.min;
     const int32_t act_max = fc_params->activation.max;
     const int32_t *kernel_sum = (ctx != NULL) ? (const int32_t *)ctx->buf : NULL;
-    /* With kernel sums the offset and bias are already in the starting value. */
-    const int32_t offset = kernel_sum != NULL ? 0 : fc_params->input_offset;
-    const int32_t *start = kernel_sum != NULL ? kernel_sum : bias_data;
+#if TINYABI_MVE
+    const int32x4_t mult_v = vdupq_n_s32(mult);
+    const int32x4_t shift_v = vdupq_n_s32(shift);
+#endif
 
     for (int32_t b = 0; b < input_dims->n; b++)
     {
         const int8_t *x = input_data + (size_t)b * cols;
         int8_t *out = output_data + (size_t)b * rows;
-        const int8_t *w = filter_data;
-        int32_t pending = 0;
-        for (int32_t r = 0; r < rows; r++)
+        for (int32_t r = 0; r < rows;)
         {
-            int32_t acc = pending;
-            if ((r & 1) == 0)
+            /* Rows r + {0, d1, d2, d1 + d2}: four new rows; or, for a last block of fewer
+             * than four, the last four rows again (rows >= 4), or one or two rows twice. */
+            int32_t count = 4;
+            int32_t d1 = 1;
+            int32_t d2 = 2;
+            if (rows - r < 4)
             {
-                /* Rows r and r + 1 at once (an odd last row is computed twice); the second
-                 * result waits for the next iteration, so there is one requantization site. */
-                const int32_t next = r + 1 < rows ? cols : 0;
-                acc = start != NULL ? start[r] : 0;
-                pending = start != NULL ? start[r + (next != 0)] : 0;
-                fc_rows(x, w, w + next, cols, offset, &acc, &pending);
-                w += 2 * cols;
+                if (rows >= 4)
+                {
+                    r = rows - 4;
+                }
+                else
+                {
+                    count = TINYABI_MIN(rows - r, 2);
+                    d1 = count - 1;
+                    d2 = 0;
+                }
             }
-            out[r] = tinyabi_requantize_s8(acc, mult, shift, out_offset, act_min, act_max);
+            const int32_t row[4] = {r, r + d1, r + d2, r + d1 + d2};
+            int32_t acc[4];
+            for (int32_t i = 0; i < 4; i++)
+            {
+                if (kernel_sum != NULL)
+                {
+                    acc[i] = kernel_sum[row[i]];
+                }
+                else
+                {
+                    int32_t sum = 0;
+                    for (int32_t j = 0; j < cols; j++)
+                    {
+                        sum += filter_data[(size_t)row[i] * cols + j];
+                    }
+                    acc[i] = fc_params->input_offset * sum + (bias_data != NULL ? bias_data[row[i]] : 0);
+                }
+            }
+            fc_dot4(x, filter_data + (size_t)r * cols, d1 * cols, d2 * cols, cols, acc);
+#if TINYABI_MVE
+            const int32x4_t v =
+                tinyabi_requantize_x4(vldrwq_s32(acc), mult_v, shift_v, out_offset, act_min, act_max);
+            vstrbq_p_s32(out + r, v, vctp32q((uint32_t)count));
+#else
+            for (int32_t i = 0; i < count; i++)
+            {
+                out[r + i] = tinyabi_requantize_s8(acc[i], mult, shift, out_offset, act_min, act_max);
+            }
+#endif
+            r += count;
         }
     }
     return ARM_CMSIS_NN_SUCCESS;
