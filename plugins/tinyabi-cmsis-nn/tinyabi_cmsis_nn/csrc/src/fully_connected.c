@@ -4,19 +4,14 @@
  * tinyabi's own implementation of the public CMSIS-NN API (not Arm's code).
  * out[b][r] = clamp(requantize(bias[r] + sum_j (x[b][j] + input_offset) * w[r][j]) + output_offset)
  *
- * Kernel sums: like the real library on cores with the vector extension, this library asks
- * for (arm_fully_connected_s8_get_buffer_size) and reads a non-NULL ctx->buf as the
- * output_depth values
- *   ksum[r] = input_offset * sum_j w[r][j] + bias[r]
- * that arm_vector_sum_s8(buf, accum_depth, output_depth, w, input_offset, 0, bias) writes;
- * the bias argument is then not read, and the inner loop is a plain int8 dot product
- * (generated code computes the sums at generation time and keeps them in flash). With
- * ctx->buf == NULL the sums of each block of rows are computed on the fly.
- *
- * Rows are computed four at a time, each input load shared by the four rows: on MVE one
- * 16-lane VMLADAVA per row and 16 columns, the four results requantized as one vector; with
- * the DSP extension two SMLAD per row and 4 columns. A last block of fewer than four rows
- * repeats its first row in the missing places and stores only the rows it has.
+ * Four rows per pass, each input load shared by the four rows: on MVE one 16-lane VMLADAVA
+ * per row and 16 columns (the input offset enters through the rows' weight sums, VADDVA) and
+ * the four results requantized as one vector; with the DSP extension two SMLAD per row and 4
+ * columns. A last block of fewer than four rows takes the last four rows again (or, with
+ * fewer than four rows in all, one or two rows twice). The kernel sums of ctx->buf (what the
+ * real library wants on cores with the vector extension) are not needed and not read: with
+ * them in flash instead of the biases, the generated project needs a context per layer and
+ * a check in model_init, which costs more flash than the sums save instructions here.
  */
 #include <stddef.h>
 
@@ -46,128 +41,157 @@ arm_cmsis_nn_status arm_vector_sum_s8(int32_t *vector_sum_buf,
 
 int32_t arm_fully_connected_s8_get_buffer_size(const cmsis_nn_dims *filter_dims)
 {
-    return filter_dims->c * (int32_t)sizeof(int32_t);
+    (void)filter_dims;
+    return 0;
 }
 
-/* acc[i] += x . w_i over cols int8 values for the four rows w_0 = w, w_1 = w + s1,
- * w_2 = w + s2, w_3 = w + s1 + s2 (two pointers and one stride keep the DSP loop in registers). */
-static void fc_dot4(const int8_t *x, const int8_t *w, int32_t s1, int32_t s2, int32_t cols,
-                    int32_t acc[4])
+#if defined(__GNUC__)
+#define FC_NOINLINE __attribute__((noinline))
+#else
+#define FC_NOINLINE
+#endif
+
+/* What every block of rows of one layer shares. */
+typedef struct
 {
-    int32_t a0 = acc[0];
-    int32_t a1 = acc[1];
-    int32_t a2 = acc[2];
-    int32_t a3 = acc[3];
+    int32_t cols;
+    int32_t s1; /* row w_1 - row w_0 (0 with fewer than two rows per block) */
+    int32_t s2; /* row w_2 - row w_0 (0 with fewer than four rows per block) */
+    int32_t step; /* rows per block: 4, 2 or 1 */
+    const cmsis_nn_fc_params *params;
+    const cmsis_nn_per_tensor_quant_params *quant;
+    const int32_t *bias;
+} fc_layer;
+
+/* Outputs first to first + step - 1 of one input vector x: for the rows w_0 = w,
+ * w_1 = w + s1, w_2 = w + s2, w_3 = w + s1 + s2 the dot products
+ * sum_j (x[j] + offset) * w_i[j], bias added, requantized. Not inlined: the caller's values
+ * would take the registers the dot product loop needs. */
+static FC_NOINLINE void fc_block(const fc_layer *l, const int8_t *x, const int8_t *w,
+                                 int8_t *out, int32_t first)
+{
+    const int32_t cols = l->cols;
+    const int32_t s2 = l->s2;
+    const int32_t offset = l->params->input_offset;
+    int32_t a0 = 0;
+    int32_t a1 = 0;
+    int32_t a2 = 0;
+    int32_t a3 = 0;
     const int8_t *wa = w;
-    const int8_t *wb = w + s1;
-#if TINYABI_MVE
+    const int8_t *wb = w + l->s1;
+#if TINYABI_MVE && defined(__GNUC__)
+    /* (x + offset) . w = x . w + o1 * sum(w) + o2 * sum(w) with o1 = offset >> 1 and
+     * o2 = offset - o1, both int8 for an offset in [-256, 254] (TFLite's input offsets lie in
+     * [-127, 128]): three VMLADAVA per row and 16 columns, no register for the weight sums.
+     * A tail-predicated loop (WLSTP/LETP) takes the last columns too; the loads post-increment
+     * (GCC's own loop addresses each row as base minus a counter, one more instruction per
+     * load); VMLADAVA accumulates in even registers (constraint Te). */
+    const int32_t o1 = offset >> 1;
+    const int8x16_t v1 = vdupq_n_s8((int8_t)o1);
+    const int8x16_t v2 = vdupq_n_s8((int8_t)(offset - o1));
     const int8_t *wc = wa + s2;
     const int8_t *wd = wb + s2;
-    int32_t left = cols;
-#if defined(__GNUC__)
-    /* The loop below with post-incrementing loads: GCC addresses each row as base minus a
-     * counter instead, one extra instruction per load. VMLADAVA wants even registers (Te). */
-    uint32_t blocks = (uint32_t)cols / 16u;
-    if (blocks > 0u)
-    {
-        int8x16_t xv;
-        int8x16_t kv;
-        __asm__ volatile(
-            "1:\n\t"
-            "vldrb.8 %q[xv], [%[x]], #16\n\t"
-            "vldrb.8 %q[kv], [%[wa]], #16\n\t"
-            "vmladava.s8 %[a0], %q[xv], %q[kv]\n\t"
-            "vldrb.8 %q[kv], [%[wb]], #16\n\t"
-            "vmladava.s8 %[a1], %q[xv], %q[kv]\n\t"
-            "vldrb.8 %q[kv], [%[wc]], #16\n\t"
-            "vmladava.s8 %[a2], %q[xv], %q[kv]\n\t"
-            "vldrb.8 %q[kv], [%[wd]], #16\n\t"
-            "vmladava.s8 %[a3], %q[xv], %q[kv]\n\t"
-            "subs %[n], %[n], #1\n\t"
-            "bne 1b"
-            : [x] "+&r"(x), [wa] "+&r"(wa), [wb] "+&r"(wb), [wc] "+&r"(wc), [wd] "+&r"(wd),
-              [a0] "+&Te"(a0), [a1] "+&Te"(a1), [a2] "+&Te"(a2), [a3] "+&Te"(a3),
-              [n] "+&r"(blocks), [xv] "=&w"(xv), [kv] "=&w"(kv)
-            :
-            : "cc", "memory");
-        left &= 15;
-    }
-#else
-    for (; left >= 16; left -= 16)
-    {
-        const int8x16_t xv = vldrbq_s8(x);
-        a0 = vmladavaq_s8(a0, xv, vldrbq_s8(wa));
-        a1 = vmladavaq_s8(a1, xv, vldrbq_s8(wb));
-        a2 = vmladavaq_s8(a2, xv, vldrbq_s8(wc));
-        a3 = vmladavaq_s8(a3, xv, vldrbq_s8(wd));
-        x += 16;
-        wa += 16;
-        wb += 16;
-        wc += 16;
-        wd += 16;
-    }
-#endif
-    if (left > 0)
-    {
-        const mve_pred16_t p = vctp8q((uint32_t)left);
-        const int8x16_t xv = vldrbq_z_s8(x, p);
-        a0 = vmladavaq_s8(a0, xv, vldrbq_z_s8(wa, p));
-        a1 = vmladavaq_s8(a1, xv, vldrbq_z_s8(wb, p));
-        a2 = vmladavaq_s8(a2, xv, vldrbq_z_s8(wc, p));
-        a3 = vmladavaq_s8(a3, xv, vldrbq_z_s8(wd, p));
-    }
+    int8x16_t xv;
+    int8x16_t kv;
+    __asm__ volatile(
+        "wlstp.8 lr, %[n], 2f\n"
+        "1:\n\t"
+        "vldrb.8 %q[xv], [%[x]], #16\n\t"
+        "vldrb.8 %q[kv], [%[wa]], #16\n\t"
+        "vmladava.s8 %[a0], %q[xv], %q[kv]\n\t"
+        "vmladava.s8 %[a0], %q[v1], %q[kv]\n\t"
+        "vmladava.s8 %[a0], %q[v2], %q[kv]\n\t"
+        "vldrb.8 %q[kv], [%[wb]], #16\n\t"
+        "vmladava.s8 %[a1], %q[xv], %q[kv]\n\t"
+        "vmladava.s8 %[a1], %q[v1], %q[kv]\n\t"
+        "vmladava.s8 %[a1], %q[v2], %q[kv]\n\t"
+        "vldrb.8 %q[kv], [%[wc]], #16\n\t"
+        "vmladava.s8 %[a2], %q[xv], %q[kv]\n\t"
+        "vmladava.s8 %[a2], %q[v1], %q[kv]\n\t"
+        "vmladava.s8 %[a2], %q[v2], %q[kv]\n\t"
+        "vldrb.8 %q[kv], [%[wd]], #16\n\t"
+        "vmladava.s8 %[a3], %q[xv], %q[kv]\n\t"
+        "vmladava.s8 %[a3], %q[v1], %q[kv]\n\t"
+        "vmladava.s8 %[a3], %q[v2], %q[kv]\n\t"
+        "letp lr, 1b\n"
+        "2:"
+        : [x] "+&r"(x), [wa] "+&r"(wa), [wb] "+&r"(wb), [wc] "+&r"(wc), [wd] "+&r"(wd),
+          [a0] "+&Te"(a0), [a1] "+&Te"(a1), [a2] "+&Te"(a2), [a3] "+&Te"(a3), [xv] "=&w"(xv),
+          [kv] "=&w"(kv)
+        : [n] "r"(cols), [v1] "w"(v1), [v2] "w"(v2)
+        : "lr", "cc", "memory");
+#elif defined(TINYABI_DSP_NATIVE) && defined(__GNUC__) && defined(__OPTIMIZE__)
+    /* The C loops below, scheduled by hand: GCC hoists the five loads of an iteration and
+     * runs out of registers, spilling accumulators on every pass. Thirteen registers live
+     * through the loop, the end pointers are read from the stack. (An unoptimized build keeps
+     * a frame pointer and has no 13 registers to give.) */
+    const int8_t *const end4 = x + (cols & ~3);
+    const int8_t *const end = x + cols;
+    const uint32_t offset2 = tinyabi_dup16(offset);
+    uint32_t xv;
+    uint32_t x02;
+    uint32_t k;
+    uint32_t t;
+    __asm__ volatile(
+        "b 2f\n"
+        "1:\n\t"
+        "ldr %[xv], [%[x]], #4\n\t"
+        "ldr %[k], [%[wa], %[s2]]\n\t"
+        "sxtab16 %[x02], %[off], %[xv]\n\t"
+        "sxtab16 %[xv], %[off], %[xv], ror #8\n\t"
+        "sxtb16 %[t], %[k]\n\t"
+        "smlad %[a2], %[x02], %[t], %[a2]\n\t"
+        "sxtb16 %[t], %[k], ror #8\n\t"
+        "smlad %[a2], %[xv], %[t], %[a2]\n\t"
+        "ldr %[k], [%[wb], %[s2]]\n\t"
+        "sxtb16 %[t], %[k]\n\t"
+        "smlad %[a3], %[x02], %[t], %[a3]\n\t"
+        "sxtb16 %[t], %[k], ror #8\n\t"
+        "smlad %[a3], %[xv], %[t], %[a3]\n\t"
+        "ldr %[k], [%[wa]], #4\n\t"
+        "sxtb16 %[t], %[k]\n\t"
+        "smlad %[a0], %[x02], %[t], %[a0]\n\t"
+        "sxtb16 %[t], %[k], ror #8\n\t"
+        "smlad %[a0], %[xv], %[t], %[a0]\n\t"
+        "ldr %[k], [%[wb]], #4\n\t"
+        "sxtb16 %[t], %[k]\n\t"
+        "smlad %[a1], %[x02], %[t], %[a1]\n\t"
+        "sxtb16 %[t], %[k], ror #8\n\t"
+        "smlad %[a1], %[xv], %[t], %[a1]\n\t"
+        "2:\n\t"
+        "ldr %[t], %[end4]\n\t"
+        "cmp %[x], %[t]\n\t"
+        "bne 1b\n\t"
+        "b 4f\n"
+        "3:\n\t"
+        "ldrsb %[xv], [%[x]], #1\n\t"
+        "sxtah %[xv], %[xv], %[off]\n\t"
+        "ldrsb %[k], [%[wa], %[s2]]\n\t"
+        "mla %[a2], %[xv], %[k], %[a2]\n\t"
+        "ldrsb %[k], [%[wb], %[s2]]\n\t"
+        "mla %[a3], %[xv], %[k], %[a3]\n\t"
+        "ldrsb %[k], [%[wa]], #1\n\t"
+        "mla %[a0], %[xv], %[k], %[a0]\n\t"
+        "ldrsb %[k], [%[wb]], #1\n\t"
+        "mla %[a1], %[xv], %[k], %[a1]\n\t"
+        "4:\n\t"
+        "ldr %[t], %[end]\n\t"
+        "cmp %[x], %[t]\n\t"
+        "bne 3b"
+        : [x] "+&r"(x), [wa] "+&r"(wa), [wb] "+&r"(wb), [a0] "+&r"(a0), [a1] "+&r"(a1),
+          [a2] "+&r"(a2), [a3] "+&r"(a3), [xv] "=&r"(xv), [x02] "=&r"(x02), [k] "=&r"(k),
+          [t] "=&r"(t)
+        : [s2] "r"(s2), [end4] "m"(end4), [end] "m"(end), [off] "r"(offset2)
+        : "cc", "memory");
 #else
     const int8_t *const end = x + cols;
-#if defined(TINYABI_DSP_NATIVE) && defined(__GNUC__) && defined(__OPTIMIZE__)
-    /* The C loop below, scheduled by hand: GCC hoists the five loads of an iteration and
-     * runs out of registers (13 live values), spilling an accumulator on every pass. (An
-     * unoptimized build keeps a frame pointer and has no 13 registers to give.) */
-    const int8_t *const end4 = x + (cols & ~3);
-    if (x < end4)
-    {
-        uint32_t xv;
-        uint32_t x02;
-        uint32_t k;
-        uint32_t t;
-        __asm__ volatile(
-            "1:\n\t"
-            "ldr %[xv], [%[x]], #4\n\t"
-            "ldr %[k], [%[wa], %[s2]]\n\t"
-            "sxtb16 %[x02], %[xv]\n\t"
-            "sxtb16 %[xv], %[xv], ror #8\n\t"
-            "sxtb16 %[t], %[k]\n\t"
-            "smlad %[a2], %[x02], %[t], %[a2]\n\t"
-            "sxtb16 %[t], %[k], ror #8\n\t"
-            "smlad %[a2], %[xv], %[t], %[a2]\n\t"
-            "ldr %[k], [%[wb], %[s2]]\n\t"
-            "sxtb16 %[t], %[k]\n\t"
-            "smlad %[a3], %[x02], %[t], %[a3]\n\t"
-            "sxtb16 %[t], %[k], ror #8\n\t"
-            "smlad %[a3], %[xv], %[t], %[a3]\n\t"
-            "ldr %[k], [%[wa]], #4\n\t"
-            "sxtb16 %[t], %[k]\n\t"
-            "smlad %[a0], %[x02], %[t], %[a0]\n\t"
-            "sxtb16 %[t], %[k], ror #8\n\t"
-            "smlad %[a0], %[xv], %[t], %[a0]\n\t"
-            "ldr %[k], [%[wb]], #4\n\t"
-            "sxtb16 %[t], %[k]\n\t"
-            "smlad %[a1], %[x02], %[t], %[a1]\n\t"
-            "sxtb16 %[t], %[k], ror #8\n\t"
-            "smlad %[a1], %[xv], %[t], %[a1]\n\t"
-            "cmp %[x], %[end]\n\t"
-            "bne 1b"
-            : [x] "+&r"(x), [wa] "+&r"(wa), [wb] "+&r"(wb), [a0] "+&r"(a0), [a1] "+&r"(a1),
-              [a2] "+&r"(a2), [a3] "+&r"(a3), [xv] "=&r"(xv), [x02] "=&r"(x02), [k] "=&r"(k),
-              [t] "=&r"(t)
-            : [s2] "r"(s2), [end] "r"(end4)
-            : "cc", "memory");
-    }
-#elif TINYABI_DSP
+#if TINYABI_DSP
+    const uint32_t offset2 = tinyabi_dup16(offset);
     for (; end - x >= 4; x += 4, wa += 4, wb += 4)
     {
         const uint32_t xv = tinyabi_read_s8x4(x);
-        const uint32_t x02 = tinyabi_sxtb16(xv);
-        const uint32_t x13 = tinyabi_sxtb16_ror8(xv);
+        const uint32_t x02 = tinyabi_sxtab16(offset2, xv);
+        const uint32_t x13 = tinyabi_sxtab16_ror8(offset2, xv);
         uint32_t k = tinyabi_read_s8x4(wa + s2);
         a2 = tinyabi_smlad(x02, tinyabi_sxtb16(k), a2);
         a2 = tinyabi_smlad(x13, tinyabi_sxtb16_ror8(k), a2);
@@ -184,17 +208,41 @@ static void fc_dot4(const int8_t *x, const int8_t *w, int32_t s1, int32_t s2, in
 #endif
     for (; x < end; x++, wa++, wb++)
     {
-        const int32_t v = *x;
+        const int32_t v = *x + offset;
         a0 += v * wa[0];
         a1 += v * wb[0];
         a2 += v * wa[s2];
         a3 += v * wb[s2];
     }
 #endif
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
+#if TINYABI_MVE
+    const mve_pred16_t lanes = vctp32q((uint32_t)l->step);
+    int32x4_t v = tinyabi_lanes4(a0, a1, a2, a3);
+    if (l->bias != NULL)
+    {
+        v = vaddq_s32(v, vldrwq_z_s32(l->bias + first, lanes));
+    }
+    v = tinyabi_requantize_x4(v, vdupq_n_s32(l->quant->multiplier), vdupq_n_s32(l->quant->shift),
+                              l->params->output_offset, l->params->activation.min,
+                              l->params->activation.max);
+    vstrbq_p_s32(out + first, v, lanes);
+#else
+    /* Locals: a store through out (int8_t) could change *l as far as C knows. */
+    const int32_t acc[4] = {a0, a1, a2, a3};
+    const int32_t *bias = l->bias != NULL ? l->bias + first : NULL;
+    const int32_t count = l->step;
+    const int32_t mult = l->quant->multiplier;
+    const int32_t shift = l->quant->shift;
+    const int32_t out_offset = l->params->output_offset;
+    const int32_t act_min = l->params->activation.min;
+    const int32_t act_max = l->params->activation.max;
+    out += first;
+    for (int32_t i = 0; i < count; i++)
+    {
+        const int32_t v = acc[i] + (bias != NULL ? bias[i] : 0);
+        out[i] = tinyabi_requantize_s8(v, mult, shift, out_offset, act_min, act_max);
+    }
+#endif
 }
 
 arm_cmsis_nn_status arm_fully_connected_s8(const cmsis_nn_context *ctx,
@@ -209,6 +257,7 @@ arm_cmsis_nn_status arm_fully_connected_s8(const cmsis_nn_context *ctx,
                                            const cmsis_nn_dims *output_dims,
                                            int8_t *output_data)
 {
+    (void)ctx;
     (void)bias_dims;
     if (fc_params->filter_offset != 0)
     {
@@ -216,71 +265,26 @@ arm_cmsis_nn_status arm_fully_connected_s8(const cmsis_nn_context *ctx,
     }
     const int32_t cols = filter_dims->n;
     const int32_t rows = output_dims->c;
-    const int32_t mult = quant_params->multiplier;
-    const int32_t shift = quant_params->shift;
-    const int32_t out_offset = fc_params->output_offset;
-    const int32_t act_min = fc_params->activation.min;
-    const int32_t act_max = fc_params->activation.max;
-    const int32_t *kernel_sum = (ctx != NULL) ? (const int32_t *)ctx->buf : NULL;
-#if TINYABI_MVE
-    const int32x4_t mult_v = vdupq_n_s32(mult);
-    const int32x4_t shift_v = vdupq_n_s32(shift);
-#endif
-
+    /* Blocks of four rows, the last one moved back to end at the last row (it computes some
+     * rows again); with fewer than four rows in all, blocks of two or one. */
+    const int32_t step = rows >= 4 ? 4 : (rows >= 2 ? 2 : 1);
+    const fc_layer l = {
+        .cols = cols,
+        .s1 = step > 1 ? cols : 0,
+        .s2 = step > 2 ? 2 * cols : 0,
+        .step = step,
+        .params = fc_params,
+        .quant = quant_params,
+        .bias = bias_data,
+    };
     for (int32_t b = 0; b < input_dims->n; b++)
     {
         const int8_t *x = input_data + (size_t)b * cols;
         int8_t *out = output_data + (size_t)b * rows;
-        for (int32_t r = 0; r < rows;)
+        for (int32_t r = 0; r < rows; r += step)
         {
-            /* Rows r + {0, d1, d2, d1 + d2}: four new rows; or, for a last block of fewer
-             * than four, the last four rows again (rows >= 4), or one or two rows twice. */
-            int32_t count = 4;
-            int32_t d1 = 1;
-            int32_t d2 = 2;
-            if (rows - r < 4)
-            {
-                if (rows >= 4)
-                {
-                    r = rows - 4;
-                }
-                else
-                {
-                    count = TINYABI_MIN(rows - r, 2);
-                    d1 = count - 1;
-                    d2 = 0;
-                }
-            }
-            const int32_t row[4] = {r, r + d1, r + d2, r + d1 + d2};
-            int32_t acc[4];
-            for (int32_t i = 0; i < 4; i++)
-            {
-                if (kernel_sum != NULL)
-                {
-                    acc[i] = kernel_sum[row[i]];
-                }
-                else
-                {
-                    int32_t sum = 0;
-                    for (int32_t j = 0; j < cols; j++)
-                    {
-                        sum += filter_data[(size_t)row[i] * cols + j];
-                    }
-                    acc[i] = fc_params->input_offset * sum + (bias_data != NULL ? bias_data[row[i]] : 0);
-                }
-            }
-            fc_dot4(x, filter_data + (size_t)r * cols, d1 * cols, d2 * cols, cols, acc);
-#if TINYABI_MVE
-            const int32x4_t v =
-                tinyabi_requantize_x4(vldrwq_s32(acc), mult_v, shift_v, out_offset, act_min, act_max);
-            vstrbq_p_s32(out + r, v, vctp32q((uint32_t)count));
-#else
-            for (int32_t i = 0; i < count; i++)
-            {
-                out[r + i] = tinyabi_requantize_s8(acc[i], mult, shift, out_offset, act_min, act_max);
-            }
-#endif
-            r += count;
+            const int32_t first = TINYABI_MIN(r, rows - step);
+            fc_block(&l, x, filter_data + (size_t)first * cols, out, first);
         }
     }
     return ARM_CMSIS_NN_SUCCESS;
