@@ -4,14 +4,20 @@
  * tinyabi's own implementation of the public CMSIS-NN API (not Arm's code).
  * out[b][r] = clamp(requantize(bias[r] + sum_j (x[b][j] + input_offset) * w[r][j]) + output_offset)
  *
- * Four rows per pass, each input load shared by the four rows: on MVE one 16-lane VMLADAVA
- * per row and 16 columns (the input offset enters through the rows' weight sums, VADDVA) and
- * the four results requantized as one vector; with the DSP extension two SMLAD per row and 4
- * columns. A last block of fewer than four rows takes the last four rows again (or, with
- * fewer than four rows in all, one or two rows twice). The kernel sums of ctx->buf (what the
- * real library wants on cores with the vector extension) are not needed and not read: with
- * them in flash instead of the biases, the generated project needs a context per layer and
- * a check in model_init, which costs more flash than the sums save instructions here.
+ * Four rows per pass, each input load shared by the four rows: on MVE three 16-lane VMLADAVA
+ * per row and 16 columns (the input offset enters as two int8 halves times the weights) in a
+ * tail-predicated loop, the four results requantized as one vector; with the DSP extension
+ * two SMLAD per row and 4 columns. A last block of fewer than four rows takes the last four
+ * rows again (with fewer than four rows in all, blocks of two or one rows, each computed
+ * twice or four times). The hot loops are inline assembly where GCC's own code spills or
+ * addresses poorly; the C loops beside them compute the same and serve other compilers and
+ * the host tests (TINYABI_EMULATE_DSP).
+ *
+ * Kernel sums (arm_vector_sum_s8: bias + input_offset * the row's weight sum, which the real
+ * library wants in ctx->buf on cores with the vector extension) are not asked for and not
+ * read: kept in flash in place of the biases they would save the MVE loop two VMLADAVA of
+ * three, but the generated project would need a context per layer and a size check in
+ * model_init, more flash than ad01's budget (0.75x of TFLM's) has left.
  */
 #include <stddef.h>
 
@@ -79,7 +85,7 @@ static FC_NOINLINE void fc_block(const fc_layer *l, const int8_t *x, const int8_
     int32_t a3 = 0;
     const int8_t *wa = w;
     const int8_t *wb = w + l->s1;
-#if TINYABI_MVE && defined(__GNUC__)
+#if TINYABI_MVE && defined(__GNUC__) && !defined(__clang__)
     /* (x + offset) . w = x . w + o1 * sum(w) + o2 * sum(w) with o1 = offset >> 1 and
      * o2 = offset - o1, both int8 for an offset in [-256, 254] (TFLite's input offsets lie in
      * [-127, 128]): three VMLADAVA per row and 16 columns, no register for the weight sums.
@@ -120,7 +126,8 @@ static FC_NOINLINE void fc_block(const fc_layer *l, const int8_t *x, const int8_
           [kv] "=&w"(kv)
         : [n] "r"(cols), [v1] "w"(v1), [v2] "w"(v2)
         : "lr", "cc", "memory");
-#elif defined(TINYABI_DSP_NATIVE) && defined(__GNUC__) && defined(__OPTIMIZE__)
+#elif defined(TINYABI_DSP_NATIVE) && defined(__GNUC__) && !defined(__clang__) && \
+    defined(__OPTIMIZE__)
     /* The C loops below, scheduled by hand: GCC hoists the five loads of an iteration and
      * runs out of registers, spilling accumulators on every pass. Thirteen registers live
      * through the loop, the end pointers are read from the stack. (An unoptimized build keeps
