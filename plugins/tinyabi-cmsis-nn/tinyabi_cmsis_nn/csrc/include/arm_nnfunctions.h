@@ -20,9 +20,9 @@
  *   arm_convolve_wrapper_s8            0 on the 1x1 fast path, else as arm_convolve_s8
  *   arm_convolve_1x1_s8_fast           0
  *   arm_depthwise_conv_wrapper_s8      0 (all depthwise paths are buffer-free)
- *   arm_fully_connected_s8             0; ctx->buf may instead carry the kernel sums of
- *                                      arm_vector_sum_s8 (what the real library requires on
- *                                      cores with the vector extension), see below
+ *   arm_fully_connected_s8             0 (kernel sums in ctx->buf, which the real library
+ *                                      requires on cores with the vector extension, are
+ *                                      accepted and not read), see below
  *   arm_avgpool_s8                     0
  *   arm_transpose_conv_s8              0
  *
@@ -217,13 +217,14 @@ arm_cmsis_nn_status arm_depthwise_conv_3x3_s8(const cmsis_nn_context *ctx,
 /* ---------------------------------------------------------------- fully connected */
 
 /** Fully connected layer: filter_dims->n is the accumulation depth, output_dims->c the
- *  output depth, input_dims->n the batch count. fc_params->filter_offset must be 0.
- *  If ctx->buf is not NULL it must hold the output_depth kernel sums computed by
- *  arm_vector_sum_s8(buf, accum_depth, output_depth, filter, input_offset, 0, bias)
- *  (bias then already folded in, bias_data is not read); with ctx->buf NULL the offset and
- *  bias are applied on the fly. The real library on cores with the vector extension
- *  (Cortex-M55) requires those kernel sums (NULL is an argument error there) and ignores
- *  them elsewhere, so code that always passes them and the bias works with both. */
+ *  output depth, input_dims->n the batch count. fc_params->filter_offset must be 0;
+ *  fc_params->input_offset is an input zero point negated (-127 to 128; the vector-extension
+ *  code is exact for -256 to 254). The offset and the bias are applied on the fly: ctx may be
+ *  NULL, and kernel sums in ctx->buf are not read. The real library on cores with the
+ *  vector extension (Cortex-M55) requires the kernel sums of
+ *  arm_vector_sum_s8(buf, accum_depth, output_depth, filter, input_offset, 0, bias) there
+ *  (NULL is an argument error) and ignores them elsewhere, so code that always passes them
+ *  and the bias works with both. */
 arm_cmsis_nn_status arm_fully_connected_s8(const cmsis_nn_context *ctx,
                                            const cmsis_nn_fc_params *fc_params,
                                            const cmsis_nn_per_tensor_quant_params *quant_params,
@@ -236,7 +237,7 @@ arm_cmsis_nn_status arm_fully_connected_s8(const cmsis_nn_context *ctx,
                                            const cmsis_nn_dims *output_dims,
                                            int8_t *output_data);
 
-/** Scratch bytes arm_fully_connected_s8 needs: 0 (the kernel sums are optional here). */
+/** Scratch bytes arm_fully_connected_s8 needs: 0 (it reads no kernel sums). */
 int32_t arm_fully_connected_s8_get_buffer_size(const cmsis_nn_dims *filter_dims);
 
 /** For each of vector_rows rows of vector_cols int8 values:
