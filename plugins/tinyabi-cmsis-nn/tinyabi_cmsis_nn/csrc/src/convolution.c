@@ -508,6 +508,141 @@ static inline void dot_s8_2x2(const int8_t *x, const int8_t *w, int32_t n, int32
 
 /* ------------------------------------------------------------------ 1x1 convolution */
 
+#if TINYABI_MVE
+/* Sum of n int8 values, 16 per instruction. */
+static inline int32_t sum_s8_mve(const int8_t *w, int32_t n)
+{
+    int32_t s = 0;
+    int32_t i = 0;
+    for (; i + 16 <= n; i += 16)
+    {
+        s = vaddvaq_s8(s, vldrbq_s8(w + i));
+    }
+    if (i < n)
+    {
+        s = vaddvaq_s8(s, vldrbq_z_s8(w + i, vctp8q((uint32_t)(n - i))));
+    }
+    return s;
+}
+
+/* Rows xa, xb times filters wa, wb (n int8 each), added to acc = {a.wa, a.wb, b.wa, b.wb}.
+ * Whole vectors unpredicated; only the tail (n % 16) is predicated. */
+static inline void dot_s8_2x2_mve(const int8_t *xa, const int8_t *xb, const int8_t *wa, const int8_t *wb,
+                                  int32_t n, int32_t *acc)
+{
+    int32_t a0 = acc[0];
+    int32_t a1 = acc[1];
+    int32_t b0 = acc[2];
+    int32_t b1 = acc[3];
+    for (int32_t k = n >> 4; k > 0; k--)
+    {
+        const int8x16_t ka = vldrbq_s8(wa);
+        const int8x16_t kb = vldrbq_s8(wb);
+        const int8x16_t va = vldrbq_s8(xa);
+        const int8x16_t vb = vldrbq_s8(xb);
+        a0 = vmladavaq_s8(a0, va, ka);
+        a1 = vmladavaq_s8(a1, va, kb);
+        b0 = vmladavaq_s8(b0, vb, ka);
+        b1 = vmladavaq_s8(b1, vb, kb);
+        wa += 16;
+        wb += 16;
+        xa += 16;
+        xb += 16;
+    }
+    if (n & 15)
+    {
+        const mve_pred16_t p = vctp8q((uint32_t)(n & 15));
+        const int8x16_t ka = vldrbq_z_s8(wa, p);
+        const int8x16_t kb = vldrbq_z_s8(wb, p);
+        const int8x16_t va = vldrbq_z_s8(xa, p);
+        const int8x16_t vb = vldrbq_z_s8(xb, p);
+        a0 = vmladavaq_s8(a0, va, ka);
+        a1 = vmladavaq_s8(a1, va, kb);
+        b0 = vmladavaq_s8(b0, vb, ka);
+        b1 = vmladavaq_s8(b1, vb, kb);
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = b0;
+    acc[3] = b1;
+}
+
+/* Per-lane requantization as tinyabi_requantize_x4, with the per-channel left shifts, right
+ * shifts (<= 0) and round-away masks (right >> 31) computed once per group of channels. */
+static inline int32x4_t requantize_hoisted_x4(int32x4_t acc, int32x4_t mult, int32x4_t left, int32x4_t right,
+                                              int32x4_t round_mask, int32_t out_offset, int32x4_t lo,
+                                              int32x4_t hi)
+{
+    int32x4_t x = vqrdmulhq_s32(vshlq_s32(acc, left), mult);
+    x = vqaddq_s32(x, vandq_s32(vshrq_n_s32(x, 31), round_mask));
+    x = vaddq_n_s32(vrshlq_s32(x, right), out_offset);
+    return vminq_s32(vmaxq_s32(x, lo), hi);
+}
+
+/* The 1x1 convolution on MVE: four output channels (the last group padded by repeating the
+ * last channel and storing only the real ones) times two pixels per pass, as two 2 x 2 int8
+ * dot-product blocks; the four channels of a pixel are requantized as one vector and stored
+ * as four contiguous bytes. */
+static void convolve_1x1_mve(const int8_t *input,
+                             const int8_t *filter,
+                             const int32_t *bias,
+                             const int32_t *mult,
+                             const int32_t *shift,
+                             int32_t in_c,
+                             int32_t out_c,
+                             int32_t pixels,
+                             int32_t in_offset,
+                             int32_t out_offset,
+                             int32_t act_min,
+                             int32_t act_max,
+                             int8_t *output)
+{
+    const int32x4_t zero = vdupq_n_s32(0);
+    const int32x4_t lo = vdupq_n_s32(act_min);
+    const int32x4_t hi = vdupq_n_s32(act_max);
+    for (int32_t oc = 0; oc < out_c; oc += 4)
+    {
+        const int32_t live = TINYABI_MIN(4, out_c - oc);
+        const mve_pred16_t lanes = vctp32q((uint32_t)live);
+        const int8_t *w[4];
+        int32_t base[4];
+        for (int32_t j = 0; j < 4; j++)
+        {
+            const int32_t c = oc + TINYABI_MIN(j, live - 1);
+            w[j] = filter + (size_t)c * in_c;
+            base[j] = (bias != NULL ? bias[c] : 0) + in_offset * sum_s8_mve(w[j], in_c);
+        }
+        const int32x4_t m = vldrwq_z_s32(mult + oc, lanes);
+        const int32x4_t s = vldrwq_z_s32(shift + oc, lanes);
+        const int32x4_t left = vmaxq_s32(s, zero);
+        const int32x4_t right = vminq_s32(s, zero);
+        const int32x4_t round_mask = vshrq_n_s32(right, 31);
+        const int8_t *x = input;
+        int8_t *out = output + oc;
+        for (int32_t p = 0; p < pixels; p += 2)
+        {
+            /* An odd last pixel is computed twice and stored once. */
+            const int8_t *xb = p + 1 < pixels ? x + in_c : x;
+            int32_t acc01[4] = {base[0], base[1], base[0], base[1]};
+            int32_t acc23[4] = {base[2], base[3], base[2], base[3]};
+            dot_s8_2x2_mve(x, xb, w[0], w[1], in_c, acc01);
+            dot_s8_2x2_mve(x, xb, w[2], w[3], in_c, acc23);
+            const int32x4_t va = tinyabi_lanes4(acc01[0], acc01[1], acc23[0], acc23[1]);
+            vstrbq_p_s32(out, requantize_hoisted_x4(va, m, left, right, round_mask, out_offset, lo, hi), lanes);
+            if (p + 1 < pixels)
+            {
+                const int32x4_t vb = tinyabi_lanes4(acc01[2], acc01[3], acc23[2], acc23[3]);
+                vstrbq_p_s32(out + out_c,
+                             requantize_hoisted_x4(vb, m, left, right, round_mask, out_offset, lo, hi),
+                             lanes);
+            }
+            x += 2 * in_c;
+            out += 2 * out_c;
+        }
+    }
+}
+#endif
+
 int32_t arm_convolve_1x1_s8_fast_get_buffer_size(const cmsis_nn_dims *input_dims)
 {
     (void)input_dims;
@@ -544,10 +679,10 @@ arm_cmsis_nn_status arm_convolve_1x1_s8_fast(const cmsis_nn_context *ctx,
     const int32_t *mult = quant_params->multiplier;
     const int32_t *shift = quant_params->shift;
 #if TINYABI_MVE
-    /* byte offsets of {pixel p, pixel p + 1} x {channel oc, oc + 1} from out */
-    const uint32x4_t pair_offsets = vreinterpretq_u32_s32(tinyabi_lanes4(0, 1, out_c, out_c + 1));
-#endif
-
+    convolve_1x1_mve(input_data, filter_data, bias_data, mult, shift, in_c, out_c, pixels, in_offset, out_offset,
+                     act_min, act_max, output_data);
+    return ARM_CMSIS_NN_SUCCESS;
+#else
     int32_t oc = 0;
     for (; oc + 2 <= out_c; oc += 2)
     {
@@ -559,14 +694,9 @@ arm_cmsis_nn_status arm_convolve_1x1_s8_fast(const cmsis_nn_context *ctx,
         const int32_t m1 = mult[oc + 1];
         const int32_t s0 = shift[oc];
         const int32_t s1 = shift[oc + 1];
-#if TINYABI_MVE
-        const int32x4_t mult_v = tinyabi_pair_x2(m0, m1);
-        const int32x4_t shift_v = tinyabi_pair_x2(s0, s1);
-#endif
         const int8_t *x = input_data;
         int8_t *out = output_data + oc;
         int32_t p = 0;
-#if !TINYABI_MVE
         if (s0 < 0 && s1 < 0 && m0 >= 0 && m1 >= 0 && tinyabi_full_range(act_min, act_max))
         {
             /* The common case with fewer instructions: right shifts and non-negative
@@ -587,26 +717,14 @@ arm_cmsis_nn_status arm_convolve_1x1_s8_fast(const cmsis_nn_context *ctx,
                 out += 2 * out_c;
             }
         }
-#endif
         for (; p + 2 <= pixels; p += 2)
         {
             int32_t acc[4] = {base0, base1, base0, base1};
             dot_s8_2x2(x, w0, in_c, acc);
-#if TINYABI_MVE
-            vstrbq_scatter_offset_s32(out,
-                                      pair_offsets,
-                                      tinyabi_requantize_x4(tinyabi_lanes4(acc[0], acc[1], acc[2], acc[3]),
-                                                            mult_v,
-                                                            shift_v,
-                                                            out_offset,
-                                                            act_min,
-                                                            act_max));
-#else
             out[0] = tinyabi_requantize_s8(acc[0], m0, s0, out_offset, act_min, act_max);
             out[1] = tinyabi_requantize_s8(acc[1], m1, s1, out_offset, act_min, act_max);
             out[out_c] = tinyabi_requantize_s8(acc[2], m0, s0, out_offset, act_min, act_max);
             out[out_c + 1] = tinyabi_requantize_s8(acc[3], m1, s1, out_offset, act_min, act_max);
-#endif
             x += 2 * in_c;
             out += 2 * out_c;
         }
@@ -631,6 +749,7 @@ arm_cmsis_nn_status arm_convolve_1x1_s8_fast(const cmsis_nn_context *ctx,
         }
     }
     return ARM_CMSIS_NN_SUCCESS;
+#endif
 }
 
 /* ------------------------------------------------------------------ wrapper */
