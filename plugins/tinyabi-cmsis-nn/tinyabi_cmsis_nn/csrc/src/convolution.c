@@ -43,19 +43,14 @@ static inline int32_t sum_s8(const int8_t *w, int32_t n)
     return s;
 }
 
+#if !TINYABI_MVE
 /* One int16 patch column dotted with one int8 filter. In the DSP (not MVE) build the first
  * n & ~3 patch values are stored in groups of four as x0 x2 x1 x3 (see gather_patch). */
 static inline int32_t dot_patch(const int16_t *a, const int8_t *w, int32_t n)
 {
     int32_t acc = 0;
     int32_t i = 0;
-#if TINYABI_MVE
-    for (; i < n; i += 8)
-    {
-        const mve_pred16_t p = vctp16q((uint32_t)(n - i));
-        acc = vmladavaq_s16(acc, vldrhq_z_s16(a + i, p), vldrbq_z_s16(w + i, p));
-    }
-#elif TINYABI_DSP
+#if TINYABI_DSP
     for (; i + 4 <= n; i += 4)
     {
         const uint32_t k = tinyabi_read_s8x4(w + i);
@@ -79,20 +74,7 @@ static inline void dot_patch_2x2(const int16_t *a, const int16_t *b, const int8_
     int32_t b0 = acc[2];
     int32_t b1 = acc[3];
     int32_t i = 0;
-#if TINYABI_MVE
-    for (; i < n; i += 8)
-    {
-        const mve_pred16_t p = vctp16q((uint32_t)(n - i));
-        const int16x8_t k0 = vldrbq_z_s16(w0 + i, p);
-        const int16x8_t k1 = vldrbq_z_s16(w1 + i, p);
-        const int16x8_t va = vldrhq_z_s16(a + i, p);
-        const int16x8_t vb = vldrhq_z_s16(b + i, p);
-        a0 = vmladavaq_s16(a0, va, k0);
-        a1 = vmladavaq_s16(a1, va, k1);
-        b0 = vmladavaq_s16(b0, vb, k0);
-        b1 = vmladavaq_s16(b1, vb, k1);
-    }
-#elif TINYABI_DSP
+#if TINYABI_DSP
     for (; i + 4 <= n; i += 4)
     {
         const uint32_t k0 = tinyabi_read_s8x4(w0 + i);
@@ -132,8 +114,85 @@ static inline void dot_patch_2x2(const int16_t *a, const int16_t *b, const int8_
     acc[3] = b1;
 }
 
+#endif
+
+/* ------------------------------------------------------------------ MVE int8 blocks */
+
+#if TINYABI_MVE
+/* Sum of n int8 values, 16 per instruction. */
+static inline int32_t sum_s8_mve(const int8_t *w, int32_t n)
+{
+    int32_t s = 0;
+    int32_t i = 0;
+    for (; i + 16 <= n; i += 16)
+    {
+        s = vaddvaq_s8(s, vldrbq_s8(w + i));
+    }
+    if (i < n)
+    {
+        s = vaddvaq_s8(s, vldrbq_z_s8(w + i, vctp8q((uint32_t)(n - i))));
+    }
+    return s;
+}
+
+/* Rows xa, xb times filters wa, wb (n int8 each), added to acc = {a.wa, a.wb, b.wa, b.wb}.
+ * Whole vectors unpredicated; only the tail (n % 16) is predicated. */
+static inline void dot_s8_2x2_mve(const int8_t *xa, const int8_t *xb, const int8_t *wa, const int8_t *wb,
+                                  int32_t n, int32_t *acc)
+{
+    int32_t a0 = acc[0];
+    int32_t a1 = acc[1];
+    int32_t b0 = acc[2];
+    int32_t b1 = acc[3];
+    for (int32_t k = n >> 4; k > 0; k--)
+    {
+        const int8x16_t ka = vldrbq_s8(wa);
+        const int8x16_t kb = vldrbq_s8(wb);
+        const int8x16_t va = vldrbq_s8(xa);
+        const int8x16_t vb = vldrbq_s8(xb);
+        a0 = vmladavaq_s8(a0, va, ka);
+        a1 = vmladavaq_s8(a1, va, kb);
+        b0 = vmladavaq_s8(b0, vb, ka);
+        b1 = vmladavaq_s8(b1, vb, kb);
+        wa += 16;
+        wb += 16;
+        xa += 16;
+        xb += 16;
+    }
+    if (n & 15)
+    {
+        const mve_pred16_t p = vctp8q((uint32_t)(n & 15));
+        const int8x16_t ka = vldrbq_z_s8(wa, p);
+        const int8x16_t kb = vldrbq_z_s8(wb, p);
+        const int8x16_t va = vldrbq_z_s8(xa, p);
+        const int8x16_t vb = vldrbq_z_s8(xb, p);
+        a0 = vmladavaq_s8(a0, va, ka);
+        a1 = vmladavaq_s8(a1, va, kb);
+        b0 = vmladavaq_s8(b0, vb, ka);
+        b1 = vmladavaq_s8(b1, vb, kb);
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = b0;
+    acc[3] = b1;
+}
+
+/* Per-lane requantization as tinyabi_requantize_x4, with the per-channel left shifts, right
+ * shifts (<= 0) and round-away masks (right >> 31) computed once per group of channels. */
+static inline int32x4_t requantize_hoisted_x4(int32x4_t acc, int32x4_t mult, int32x4_t left, int32x4_t right,
+                                              int32x4_t round_mask, int32_t out_offset, int32x4_t lo,
+                                              int32x4_t hi)
+{
+    int32x4_t x = vqrdmulhq_s32(vshlq_s32(acc, left), mult);
+    x = vqaddq_s32(x, vandq_s32(vshrq_n_s32(x, 31), round_mask));
+    x = vaddq_n_s32(vrshlq_s32(x, right), out_offset);
+    return vminq_s32(vmaxq_s32(x, lo), hi);
+}
+#endif
+
 /* ------------------------------------------------------------------ general convolution */
 
+#if !TINYABI_MVE
 /* The receptive field of output pixel (oy, ox), channels [g * k_c, (g + 1) * k_c), as int16
  * with the input offset added (padding taps are 0). */
 static void gather_patch(int16_t *dst,
@@ -187,14 +246,7 @@ static void gather_patch(int16_t *dst,
             else
             {
                 const int8_t *src = in_batch + ((size_t)iy * in_w + ix) * in_c + g * k_c;
-                int32_t c = 0;
-#if TINYABI_MVE
-                for (; c + 8 <= k_c; c += 8)
-                {
-                    vstrhq_s16(dst + c, vaddq_n_s16(vldrbq_s16(src + c), (int16_t)in_offset));
-                }
-#endif
-                for (; c < k_c; c++)
+                for (int32_t c = 0; c < k_c; c++)
                 {
                     dst[c] = (int16_t)(src[c] + in_offset);
                 }
@@ -202,7 +254,7 @@ static void gather_patch(int16_t *dst,
             dst += k_c;
         }
     }
-#if TINYABI_DSP && !TINYABI_MVE
+#if TINYABI_DSP
     /* x0 x1 x2 x3 -> x0 x2 x1 x3, so that one word holds the lanes SXTB16 gives a filter. */
     const int32_t n = filter_dims->h * filter_dims->w * k_c;
     int16_t *col = dst - n;
@@ -215,10 +267,181 @@ static void gather_patch(int16_t *dst,
 #endif
 }
 
+#endif
+
+#if TINYABI_MVE
+/* n int8 bytes from src to dst (n <= 0: nothing), 16 per predicated load/store pair. */
+static inline void copy_s8_mve(int8_t *dst, const int8_t *src, int32_t n)
+{
+    for (; n > 0; n -= 16)
+    {
+        const mve_pred16_t p = vctp8q((uint32_t)n);
+        vstrbq_p_s8(dst, vldrbq_z_s8(src, p), p);
+        dst += 16;
+        src += 16;
+    }
+}
+
+/* n bytes of value at dst. */
+static inline void fill_s8_mve(int8_t *dst, int8_t value, int32_t n)
+{
+    const int8x16_t v = vdupq_n_s8(value);
+    for (; n > 0; n -= 16)
+    {
+        vstrbq_p_s8(dst, v, vctp8q((uint32_t)n));
+        dst += 16;
+    }
+}
+
+/* The receptive field of output pixel (oy, ox), channels [g * k_c, (g + 1) * k_c), as the
+ * int8 input values themselves; padding taps hold the input zero point (-input_offset), so
+ * that every tap contributes (x + input_offset) * w = 0 once the kernel sums add the offset. */
+static void gather_patch_s8(int8_t *dst,
+                            const int8_t *in_batch,
+                            const cmsis_nn_conv_params *p,
+                            const cmsis_nn_dims *input_dims,
+                            const cmsis_nn_dims *filter_dims,
+                            int32_t oy,
+                            int32_t ox,
+                            int32_t g)
+{
+    const int32_t in_h = input_dims->h;
+    const int32_t in_w = input_dims->w;
+    const int32_t in_c = input_dims->c;
+    const int32_t k_c = filter_dims->c;
+    const int8_t pad = (int8_t)(-p->input_offset);
+    const int32_t base_y = oy * p->stride.h - p->padding.h;
+    const int32_t base_x = ox * p->stride.w - p->padding.w;
+    const int32_t row_len = filter_dims->w * k_c;
+    const int rows_contiguous =
+        k_c == in_c && p->dilation.w == 1 && base_x >= 0 && base_x + filter_dims->w <= in_w;
+    for (int32_t ky = 0; ky < filter_dims->h; ky++)
+    {
+        const int32_t iy = base_y + ky * p->dilation.h;
+        if (iy < 0 || iy >= in_h)
+        {
+            fill_s8_mve(dst, pad, row_len);
+        }
+        else if (rows_contiguous)
+        {
+            copy_s8_mve(dst, in_batch + ((size_t)iy * in_w + base_x) * in_c, row_len);
+        }
+        else
+        {
+            for (int32_t kx = 0; kx < filter_dims->w; kx++)
+            {
+                const int32_t ix = base_x + kx * p->dilation.w;
+                if (ix < 0 || ix >= in_w)
+                {
+                    fill_s8_mve(dst + kx * k_c, pad, k_c);
+                }
+                else
+                {
+                    copy_s8_mve(dst + kx * k_c, in_batch + ((size_t)iy * in_w + ix) * in_c + g * k_c, k_c);
+                }
+            }
+        }
+        dst += row_len;
+    }
+}
+
+/* arm_convolve_s8 on MVE: the kernel sums (bias + input_offset * sum(w)) of every output
+ * channel first, in the buffer; then per pair of output pixels their int8 patches and, per
+ * four channels of the group, two 2 x 2 int8 dot-product blocks requantized as vectors (the
+ * 1x1 kernel's inner step). */
+static void convolve_mve(int32_t *sums,
+                         int8_t *cols,
+                         const cmsis_nn_conv_params *conv_params,
+                         const cmsis_nn_per_channel_quant_params *quant_params,
+                         const cmsis_nn_dims *input_dims,
+                         const int8_t *input_data,
+                         const cmsis_nn_dims *filter_dims,
+                         const int8_t *filter_data,
+                         const int32_t *bias_data,
+                         const cmsis_nn_dims *output_dims,
+                         int8_t *output_data)
+{
+    const int32_t in_c = input_dims->c;
+    const int32_t k_c = filter_dims->c;
+    const int32_t out_w = output_dims->w;
+    const int32_t out_c = output_dims->c;
+    const int32_t groups = in_c / k_c;
+    const int32_t out_per_group = out_c / groups;
+    const int32_t n = filter_dims->h * filter_dims->w * k_c;
+    const int32_t pixels = output_dims->h * out_w;
+    const int32_t out_offset = conv_params->output_offset;
+    const int32x4_t zero = vdupq_n_s32(0);
+    const int32x4_t lo = vdupq_n_s32(conv_params->activation.min);
+    const int32x4_t hi = vdupq_n_s32(conv_params->activation.max);
+    int8_t *col_a = cols;
+    int8_t *col_b = cols + n;
+    for (int32_t oc = 0; oc < out_c; oc++)
+    {
+        sums[oc] = (bias_data != NULL ? bias_data[oc] : 0) +
+                   conv_params->input_offset * sum_s8_mve(filter_data + (size_t)oc * n, n);
+    }
+    for (int32_t batch = 0; batch < input_dims->n; batch++)
+    {
+        const int8_t *in_batch = input_data + (size_t)batch * input_dims->h * input_dims->w * in_c;
+        int8_t *out_batch = output_data + (size_t)batch * pixels * out_c;
+        for (int32_t px = 0; px < pixels; px += 2)
+        {
+            const int32_t pair = px + 1 < pixels;
+            int8_t *out_a = out_batch + (size_t)px * out_c;
+            for (int32_t g = 0; g < groups; g++)
+            {
+                gather_patch_s8(col_a, in_batch, conv_params, input_dims, filter_dims, px / out_w, px % out_w, g);
+                if (pair)
+                {
+                    gather_patch_s8(col_b, in_batch, conv_params, input_dims, filter_dims, (px + 1) / out_w,
+                                    (px + 1) % out_w, g);
+                }
+                const int8_t *xb = pair ? col_b : col_a;
+                const int32_t oc_end = (g + 1) * out_per_group;
+                for (int32_t oc = g * out_per_group; oc < oc_end; oc += 4)
+                {
+                    /* The last block of a group repeats its last channel and stores only the
+                     * real ones. */
+                    const int32_t live = TINYABI_MIN(4, oc_end - oc);
+                    const mve_pred16_t lanes = vctp32q((uint32_t)live);
+                    const int32_t c1 = oc + TINYABI_MIN(1, live - 1);
+                    const int32_t c2 = oc + TINYABI_MIN(2, live - 1);
+                    const int32_t c3 = oc + TINYABI_MIN(3, live - 1);
+                    int32_t acc01[4] = {sums[oc], sums[c1], sums[oc], sums[c1]};
+                    int32_t acc23[4] = {sums[c2], sums[c3], sums[c2], sums[c3]};
+                    dot_s8_2x2_mve(col_a, xb, filter_data + (size_t)oc * n, filter_data + (size_t)c1 * n, n, acc01);
+                    dot_s8_2x2_mve(col_a, xb, filter_data + (size_t)c2 * n, filter_data + (size_t)c3 * n, n, acc23);
+                    const int32x4_t s = vldrwq_z_s32(quant_params->shift + oc, lanes);
+                    const int32x4_t m = vldrwq_z_s32(quant_params->multiplier + oc, lanes);
+                    const int32x4_t left = vmaxq_s32(s, zero);
+                    const int32x4_t right = vminq_s32(s, zero);
+                    const int32x4_t round_mask = vshrq_n_s32(right, 31);
+                    const int32x4_t va = tinyabi_lanes4(acc01[0], acc01[1], acc23[0], acc23[1]);
+                    vstrbq_p_s32(out_a + oc,
+                                 requantize_hoisted_x4(va, m, left, right, round_mask, out_offset, lo, hi),
+                                 lanes);
+                    if (pair)
+                    {
+                        const int32x4_t vb = tinyabi_lanes4(acc01[2], acc01[3], acc23[2], acc23[3]);
+                        vstrbq_p_s32(out_a + out_c + oc,
+                                     requantize_hoisted_x4(vb, m, left, right, round_mask, out_offset, lo, hi),
+                                     lanes);
+                    }
+                }
+            }
+        }
+    }
+}
+#endif
+
+/* Two int16 patches (the DSP and plain C paths) or, on MVE, the kernel sums of every output
+ * channel and two int8 patches: one answer for every build, so that a size asked on the host
+ * holds on any core. */
 int32_t arm_convolve_s8_get_buffer_size(const cmsis_nn_dims *input_dims, const cmsis_nn_dims *filter_dims)
 {
     (void)input_dims;
-    return 2 * 2 * filter_dims->h * filter_dims->w * filter_dims->c;
+    const int32_t n = filter_dims->h * filter_dims->w * filter_dims->c;
+    return TINYABI_MAX(2 * 2 * n, 4 * filter_dims->n + 2 * n);
 }
 
 arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
@@ -241,7 +464,6 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
     }
     const int32_t in_c = input_dims->c;
     const int32_t k_c = filter_dims->c;
-    const int32_t out_w = output_dims->w;
     const int32_t out_c = output_dims->c;
     if (ctx == NULL || ctx->buf == NULL || k_c <= 0 || in_c % k_c != 0)
     {
@@ -252,6 +474,16 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
     {
         return ARM_CMSIS_NN_ARG_ERROR;
     }
+#if TINYABI_MVE
+    if (filter_dims->n != out_c)
+    {
+        return ARM_CMSIS_NN_ARG_ERROR;
+    }
+    convolve_mve((int32_t *)ctx->buf, (int8_t *)ctx->buf + 4 * out_c, conv_params, quant_params, input_dims,
+                 input_data, filter_dims, filter_data, bias_data, output_dims, output_data);
+    return ARM_CMSIS_NN_SUCCESS;
+#else
+    const int32_t out_w = output_dims->w;
     const int32_t out_per_group = out_c / groups;
     const int32_t n = filter_dims->h * filter_dims->w * k_c;
     const int32_t pixels = output_dims->h * out_w;
@@ -262,13 +494,7 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
     const int32_t act_max = conv_params->activation.max;
     const int32_t *mult = quant_params->multiplier;
     const int32_t *shift = quant_params->shift;
-#if !TINYABI_MVE
     const int full_range = tinyabi_full_range(act_min, act_max);
-#endif
-#if TINYABI_MVE
-    /* byte offsets of {pixel a, pixel b} x {channel oc, oc + 1} from out_a + oc */
-    const uint32x4_t pair_offsets = vreinterpretq_u32_s32(tinyabi_lanes4(0, 1, out_c, out_c + 1));
-#endif
 
     for (int32_t batch = 0; batch < input_dims->n; batch++)
     {
@@ -299,17 +525,6 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
                         acc[1] = acc[3] = bias_data[oc + 1];
                     }
                     dot_patch_2x2(col_a, col_b, w0, w0 + n, n, acc);
-#if TINYABI_MVE
-                    vstrbq_scatter_offset_s32(
-                        out_a + oc,
-                        pair_offsets,
-                        tinyabi_requantize_x4(tinyabi_lanes4(acc[0], acc[1], acc[2], acc[3]),
-                                              tinyabi_pair_x2(mult[oc], mult[oc + 1]),
-                                              tinyabi_pair_x2(shift[oc], shift[oc + 1]),
-                                              out_offset,
-                                              act_min,
-                                              act_max));
-#else
                     if (full_range)
                     {
                         out_a[oc] = tinyabi_sat_s8(tinyabi_requantize(acc[0], mult[oc], shift[oc]) + out_offset);
@@ -326,7 +541,6 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
                     out_b[oc] = tinyabi_requantize_s8(acc[2], mult[oc], shift[oc], out_offset, act_min, act_max);
                     out_b[oc + 1] =
                         tinyabi_requantize_s8(acc[3], mult[oc + 1], shift[oc + 1], out_offset, act_min, act_max);
-#endif
                 }
                 for (; oc < oc_end; oc++)
                 {
@@ -344,6 +558,7 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
         }
     }
     return ARM_CMSIS_NN_SUCCESS;
+#endif
 }
 
 /* int8 . int8 dot product (no offsets). */
@@ -509,76 +724,6 @@ static inline void dot_s8_2x2(const int8_t *x, const int8_t *w, int32_t n, int32
 /* ------------------------------------------------------------------ 1x1 convolution */
 
 #if TINYABI_MVE
-/* Sum of n int8 values, 16 per instruction. */
-static inline int32_t sum_s8_mve(const int8_t *w, int32_t n)
-{
-    int32_t s = 0;
-    int32_t i = 0;
-    for (; i + 16 <= n; i += 16)
-    {
-        s = vaddvaq_s8(s, vldrbq_s8(w + i));
-    }
-    if (i < n)
-    {
-        s = vaddvaq_s8(s, vldrbq_z_s8(w + i, vctp8q((uint32_t)(n - i))));
-    }
-    return s;
-}
-
-/* Rows xa, xb times filters wa, wb (n int8 each), added to acc = {a.wa, a.wb, b.wa, b.wb}.
- * Whole vectors unpredicated; only the tail (n % 16) is predicated. */
-static inline void dot_s8_2x2_mve(const int8_t *xa, const int8_t *xb, const int8_t *wa, const int8_t *wb,
-                                  int32_t n, int32_t *acc)
-{
-    int32_t a0 = acc[0];
-    int32_t a1 = acc[1];
-    int32_t b0 = acc[2];
-    int32_t b1 = acc[3];
-    for (int32_t k = n >> 4; k > 0; k--)
-    {
-        const int8x16_t ka = vldrbq_s8(wa);
-        const int8x16_t kb = vldrbq_s8(wb);
-        const int8x16_t va = vldrbq_s8(xa);
-        const int8x16_t vb = vldrbq_s8(xb);
-        a0 = vmladavaq_s8(a0, va, ka);
-        a1 = vmladavaq_s8(a1, va, kb);
-        b0 = vmladavaq_s8(b0, vb, ka);
-        b1 = vmladavaq_s8(b1, vb, kb);
-        wa += 16;
-        wb += 16;
-        xa += 16;
-        xb += 16;
-    }
-    if (n & 15)
-    {
-        const mve_pred16_t p = vctp8q((uint32_t)(n & 15));
-        const int8x16_t ka = vldrbq_z_s8(wa, p);
-        const int8x16_t kb = vldrbq_z_s8(wb, p);
-        const int8x16_t va = vldrbq_z_s8(xa, p);
-        const int8x16_t vb = vldrbq_z_s8(xb, p);
-        a0 = vmladavaq_s8(a0, va, ka);
-        a1 = vmladavaq_s8(a1, va, kb);
-        b0 = vmladavaq_s8(b0, vb, ka);
-        b1 = vmladavaq_s8(b1, vb, kb);
-    }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = b0;
-    acc[3] = b1;
-}
-
-/* Per-lane requantization as tinyabi_requantize_x4, with the per-channel left shifts, right
- * shifts (<= 0) and round-away masks (right >> 31) computed once per group of channels. */
-static inline int32x4_t requantize_hoisted_x4(int32x4_t acc, int32x4_t mult, int32x4_t left, int32x4_t right,
-                                              int32x4_t round_mask, int32_t out_offset, int32x4_t lo,
-                                              int32x4_t hi)
-{
-    int32x4_t x = vqrdmulhq_s32(vshlq_s32(acc, left), mult);
-    x = vqaddq_s32(x, vandq_s32(vshrq_n_s32(x, 31), round_mask));
-    x = vaddq_n_s32(vrshlq_s32(x, right), out_offset);
-    return vminq_s32(vmaxq_s32(x, lo), hi);
-}
-
 /* The 1x1 convolution on MVE: four output channels (the last group padded by repeating the
  * last channel and storing only the real ones) times two pixels per pass, as two 2 x 2 int8
  * dot-product blocks; the four channels of a pixel are requantized as one vector and stored
