@@ -144,6 +144,27 @@ static inline void dot_s8_2x2_mve(const int8_t *xa, const int8_t *xb, const int8
     int32_t a1 = acc[1];
     int32_t b0 = acc[2];
     int32_t b1 = acc[3];
+#if defined(__GNUC__) && !defined(__clang__)
+    /* The loop in assembly: inlined into the convolutions GCC spills its pointers and
+     * accumulators inside it. "Te": the even registers VMLADAV accumulates in. */
+    register int32_t count __asm__("lr") = n >> 4;
+    __asm__ volatile("wls lr, lr, 2f\n"
+                     "1:\n\t"
+                     "vldrb.8 q0, [%[wa]], #16\n\t"
+                     "vldrb.8 q1, [%[wb]], #16\n\t"
+                     "vldrb.8 q2, [%[xa]], #16\n\t"
+                     "vldrb.8 q3, [%[xb]], #16\n\t"
+                     "vmladava.s8 %[a0], q2, q0\n\t"
+                     "vmladava.s8 %[a1], q2, q1\n\t"
+                     "vmladava.s8 %[b0], q3, q0\n\t"
+                     "vmladava.s8 %[b1], q3, q1\n\t"
+                     "le lr, 1b\n"
+                     "2:"
+                     : [a0] "+Te"(a0), [a1] "+Te"(a1), [b0] "+Te"(b0), [b1] "+Te"(b1), [wa] "+r"(wa),
+                       [wb] "+r"(wb), [xa] "+r"(xa), [xb] "+r"(xb), [count] "+r"(count)
+                     :
+                     : "q0", "q1", "q2", "q3", "memory");
+#else
     for (int32_t k = n >> 4; k > 0; k--)
     {
         const int8x16_t ka = vldrbq_s8(wa);
@@ -159,6 +180,7 @@ static inline void dot_s8_2x2_mve(const int8_t *xa, const int8_t *xb, const int8
         xa += 16;
         xb += 16;
     }
+#endif
     if (n & 15)
     {
         const mve_pred16_t p = vctp8q((uint32_t)(n & 15));
