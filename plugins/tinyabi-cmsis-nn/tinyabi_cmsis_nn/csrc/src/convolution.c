@@ -164,6 +164,24 @@ static inline void dot_s8_2x2_mve(const int8_t *xa, const int8_t *xb, const int8
                        [wb] "+r"(wb), [xa] "+r"(xa), [xb] "+r"(xb), [count] "+r"(count)
                      :
                      : "q0", "q1", "q2", "q3", "memory");
+    if (n & 15)
+    {
+        /* One VPST block for the four tail loads ("Up": the predicate in VPR; predicated-off
+         * lanes load as zero). */
+        const mve_pred16_t p = vctp8q((uint32_t)(n & 15));
+        __asm__ volatile("vpstttt\n\t"
+                         "vldrbt.8 q0, [%[wa]]\n\t"
+                         "vldrbt.8 q1, [%[wb]]\n\t"
+                         "vldrbt.8 q2, [%[xa]]\n\t"
+                         "vldrbt.8 q3, [%[xb]]\n\t"
+                         "vmladava.s8 %[a0], q2, q0\n\t"
+                         "vmladava.s8 %[a1], q2, q1\n\t"
+                         "vmladava.s8 %[b0], q3, q0\n\t"
+                         "vmladava.s8 %[b1], q3, q1"
+                         : [a0] "+Te"(a0), [a1] "+Te"(a1), [b0] "+Te"(b0), [b1] "+Te"(b1)
+                         : [wa] "r"(wa), [wb] "r"(wb), [xa] "r"(xa), [xb] "r"(xb), [p] "Up"(p)
+                         : "q0", "q1", "q2", "q3", "memory");
+    }
 #else
     for (int32_t k = n >> 4; k > 0; k--)
     {
@@ -180,7 +198,6 @@ static inline void dot_s8_2x2_mve(const int8_t *xa, const int8_t *xb, const int8
         xa += 16;
         xb += 16;
     }
-#endif
     if (n & 15)
     {
         const mve_pred16_t p = vctp8q((uint32_t)(n & 15));
@@ -193,6 +210,7 @@ static inline void dot_s8_2x2_mve(const int8_t *xa, const int8_t *xb, const int8
         b0 = vmladavaq_s8(b0, vb, ka);
         b1 = vmladavaq_s8(b1, vb, kb);
     }
+#endif
     acc[0] = a0;
     acc[1] = a1;
     acc[2] = b0;
@@ -367,6 +385,33 @@ static void gather_patch_s8(int8_t *dst,
     }
 }
 
+/* Requantizes the 4 channels x 2 pixels of two 2 x 2 blocks (acc01: channels 0-1, acc23:
+ * channels 2-3, each {a.c0, a.c1, b.c0, b.c1}) and stores pixel a's four bytes at out_a and,
+ * unless out_b is NULL, pixel b's at out_b; only the lanes of `lanes`. */
+static inline void store_block_4x2(const int32_t *acc01,
+                                   const int32_t *acc23,
+                                   int32x4_t mult,
+                                   int32x4_t shift,
+                                   int32_t out_offset,
+                                   int32x4_t lo,
+                                   int32x4_t hi,
+                                   int8_t *out_a,
+                                   int8_t *out_b,
+                                   mve_pred16_t lanes)
+{
+    const int32x4_t zero = vdupq_n_s32(0);
+    const int32x4_t left = vmaxq_s32(shift, zero);
+    const int32x4_t right = vminq_s32(shift, zero);
+    const int32x4_t round_mask = vshrq_n_s32(right, 31);
+    const int32x4_t va = tinyabi_lanes4(acc01[0], acc01[1], acc23[0], acc23[1]);
+    vstrbq_p_s32(out_a, requantize_hoisted_x4(va, mult, left, right, round_mask, out_offset, lo, hi), lanes);
+    if (out_b != NULL)
+    {
+        const int32x4_t vb = tinyabi_lanes4(acc01[2], acc01[3], acc23[2], acc23[3]);
+        vstrbq_p_s32(out_b, requantize_hoisted_x4(vb, mult, left, right, round_mask, out_offset, lo, hi), lanes);
+    }
+}
+
 /* arm_convolve_s8 on MVE: the kernel sums (bias + input_offset * sum(w)) of every output
  * channel first, in the buffer; then per pair of output pixels their int8 patches and, per
  * four channels of the group, two 2 x 2 int8 dot-product blocks requantized as vectors (the
@@ -392,7 +437,6 @@ static void convolve_mve(int32_t *sums,
     const int32_t n = filter_dims->h * filter_dims->w * k_c;
     const int32_t pixels = output_dims->h * out_w;
     const int32_t out_offset = conv_params->output_offset;
-    const int32x4_t zero = vdupq_n_s32(0);
     const int32x4_t lo = vdupq_n_s32(conv_params->activation.min);
     const int32x4_t hi = vdupq_n_s32(conv_params->activation.max);
     int8_t *col_a = cols;
@@ -420,35 +464,33 @@ static void convolve_mve(int32_t *sums,
                 }
                 const int8_t *xb = pair ? col_b : col_a;
                 const int32_t oc_end = (g + 1) * out_per_group;
-                for (int32_t oc = g * out_per_group; oc < oc_end; oc += 4)
+                int32_t oc = g * out_per_group;
+                const int8_t *w = filter_data + (size_t)oc * n;
+                for (; oc + 4 <= oc_end; oc += 4, w += 4 * n)
                 {
-                    /* The last block of a group repeats its last channel and stores only the
-                     * real ones. */
-                    const int32_t live = TINYABI_MIN(4, oc_end - oc);
+                    int32_t acc01[4] = {sums[oc], sums[oc + 1], sums[oc], sums[oc + 1]};
+                    int32_t acc23[4] = {sums[oc + 2], sums[oc + 3], sums[oc + 2], sums[oc + 3]};
+                    dot_s8_2x2_mve(col_a, xb, w, w + n, n, acc01);
+                    dot_s8_2x2_mve(col_a, xb, w + 2 * n, w + 3 * n, n, acc23);
+                    store_block_4x2(acc01, acc23, vldrwq_s32(quant_params->multiplier + oc),
+                                    vldrwq_s32(quant_params->shift + oc), out_offset, lo, hi, out_a + oc,
+                                    pair ? out_a + out_c + oc : NULL, vctp32q(4));
+                }
+                if (oc < oc_end)
+                {
+                    /* The last channels of the group: the block repeats its last channel and
+                     * stores only the real ones. */
+                    const int32_t live = oc_end - oc;
                     const mve_pred16_t lanes = vctp32q((uint32_t)live);
                     const int32_t c1 = oc + TINYABI_MIN(1, live - 1);
                     const int32_t c2 = oc + TINYABI_MIN(2, live - 1);
-                    const int32_t c3 = oc + TINYABI_MIN(3, live - 1);
                     int32_t acc01[4] = {sums[oc], sums[c1], sums[oc], sums[c1]};
-                    int32_t acc23[4] = {sums[c2], sums[c3], sums[c2], sums[c3]};
-                    dot_s8_2x2_mve(col_a, xb, filter_data + (size_t)oc * n, filter_data + (size_t)c1 * n, n, acc01);
-                    dot_s8_2x2_mve(col_a, xb, filter_data + (size_t)c2 * n, filter_data + (size_t)c3 * n, n, acc23);
-                    const int32x4_t s = vldrwq_z_s32(quant_params->shift + oc, lanes);
-                    const int32x4_t m = vldrwq_z_s32(quant_params->multiplier + oc, lanes);
-                    const int32x4_t left = vmaxq_s32(s, zero);
-                    const int32x4_t right = vminq_s32(s, zero);
-                    const int32x4_t round_mask = vshrq_n_s32(right, 31);
-                    const int32x4_t va = tinyabi_lanes4(acc01[0], acc01[1], acc23[0], acc23[1]);
-                    vstrbq_p_s32(out_a + oc,
-                                 requantize_hoisted_x4(va, m, left, right, round_mask, out_offset, lo, hi),
-                                 lanes);
-                    if (pair)
-                    {
-                        const int32x4_t vb = tinyabi_lanes4(acc01[2], acc01[3], acc23[2], acc23[3]);
-                        vstrbq_p_s32(out_a + out_c + oc,
-                                     requantize_hoisted_x4(vb, m, left, right, round_mask, out_offset, lo, hi),
-                                     lanes);
-                    }
+                    int32_t acc23[4] = {sums[c2], sums[c2], sums[c2], sums[c2]};
+                    dot_s8_2x2_mve(col_a, xb, w, filter_data + (size_t)c1 * n, n, acc01);
+                    dot_s8_2x2_mve(col_a, xb, filter_data + (size_t)c2 * n, filter_data + (size_t)c2 * n, n, acc23);
+                    store_block_4x2(acc01, acc23, vldrwq_z_s32(quant_params->multiplier + oc, lanes),
+                                    vldrwq_z_s32(quant_params->shift + oc, lanes), out_offset, lo, hi, out_a + oc,
+                                    pair ? out_a + out_c + oc : NULL, lanes);
                 }
             }
         }
@@ -786,25 +828,30 @@ static void convolve_1x1_mve(const int8_t *input,
         const int32x4_t round_mask = vshrq_n_s32(right, 31);
         const int8_t *x = input;
         int8_t *out = output + oc;
-        for (int32_t p = 0; p < pixels; p += 2)
+        int32_t p = 0;
+        for (; p + 2 <= pixels; p += 2)
         {
-            /* An odd last pixel is computed twice and stored once. */
-            const int8_t *xb = p + 1 < pixels ? x + in_c : x;
             int32_t acc01[4] = {base[0], base[1], base[0], base[1]};
             int32_t acc23[4] = {base[2], base[3], base[2], base[3]};
-            dot_s8_2x2_mve(x, xb, w[0], w[1], in_c, acc01);
-            dot_s8_2x2_mve(x, xb, w[2], w[3], in_c, acc23);
+            dot_s8_2x2_mve(x, x + in_c, w[0], w[1], in_c, acc01);
+            dot_s8_2x2_mve(x, x + in_c, w[2], w[3], in_c, acc23);
             const int32x4_t va = tinyabi_lanes4(acc01[0], acc01[1], acc23[0], acc23[1]);
+            const int32x4_t vb = tinyabi_lanes4(acc01[2], acc01[3], acc23[2], acc23[3]);
             vstrbq_p_s32(out, requantize_hoisted_x4(va, m, left, right, round_mask, out_offset, lo, hi), lanes);
-            if (p + 1 < pixels)
-            {
-                const int32x4_t vb = tinyabi_lanes4(acc01[2], acc01[3], acc23[2], acc23[3]);
-                vstrbq_p_s32(out + out_c,
-                             requantize_hoisted_x4(vb, m, left, right, round_mask, out_offset, lo, hi),
-                             lanes);
-            }
+            vstrbq_p_s32(out + out_c, requantize_hoisted_x4(vb, m, left, right, round_mask, out_offset, lo, hi),
+                         lanes);
             x += 2 * in_c;
             out += 2 * out_c;
+        }
+        if (p < pixels)
+        {
+            /* The odd last pixel, computed twice and stored once. */
+            int32_t acc01[4] = {base[0], base[1], base[0], base[1]};
+            int32_t acc23[4] = {base[2], base[3], base[2], base[3]};
+            dot_s8_2x2_mve(x, x, w[0], w[1], in_c, acc01);
+            dot_s8_2x2_mve(x, x, w[2], w[3], in_c, acc23);
+            const int32x4_t va = tinyabi_lanes4(acc01[0], acc01[1], acc23[0], acc23[1]);
+            vstrbq_p_s32(out, requantize_hoisted_x4(va, m, left, right, round_mask, out_offset, lo, hi), lanes);
         }
     }
 }
