@@ -43,6 +43,12 @@ static inline int32_t sum_s8(const int8_t *w, int32_t n)
     return s;
 }
 
+/* v clamped to [lo, hi] (a range inside int8) as int8. */
+static inline int8_t clamp_s8(int32_t v, int32_t lo, int32_t hi)
+{
+    return (int8_t)TINYABI_MIN(TINYABI_MAX(v, lo), hi);
+}
+
 #if !TINYABI_MVE
 /* One int16 patch column dotted with one int8 filter. In the DSP (not MVE) build the first
  * n & ~3 patch values are stored in groups of four as x0 x2 x1 x3 (see gather_patch). */
@@ -692,6 +698,11 @@ static inline int32_t dot_s8(const int8_t *x, const int8_t *w, int32_t n)
 /* Two int8 rows (x, x + n) times two int8 filters (w, w + n), added to
  * acc = {a.w0, a.w1, b.w0, b.w1}: one pointer per operand pair keeps the DSP loop in
  * registers. */
+/* Inlined when optimizing (a call per 2 x 2 block costs more than its set-up); at -O0 the
+ * assembly loop's 13 registers only fit in a function of its own. */
+#if defined(__GNUC__) && defined(__OPTIMIZE__)
+__attribute__((always_inline))
+#endif
 static inline void dot_s8_2x2(const int8_t *x, const int8_t *w, int32_t n, int32_t *acc)
 {
     int32_t a0 = acc[0];
@@ -716,48 +727,60 @@ static inline void dot_s8_2x2(const int8_t *x, const int8_t *w, int32_t n, int32
     {
         const int8_t *xp = x;
         const int8_t *wp = w;
-        const int8_t *end4 = x + (n & ~3);
 #if TINYABI_ASM_2X2
-        /* The loop below in assembly: GCC spills values inside it otherwise. */
-        if (xp != end4)
+        const int8_t *end8 = x + (n & ~7);
+        /* The loop below in assembly, eight columns per pass (the loop test costs three
+         * instructions): GCC spills values inside it otherwise. */
+        uint32_t t0;
+        uint32_t t1;
+        uint32_t t2;
+        uint32_t t3;
+        uint32_t t4;
+        uint32_t t5;
+#define TINYABI_ASM_2X2_STEP4                                                                      \
+    "ldr %[t0], [%[wp], %[n]]\n\t"                                                                 \
+    "ldr %[t4], [%[xp], %[n]]\n\t"                                                                 \
+    "ldr %[t2], [%[xp]], #4\n\t"                                                                   \
+    "sxtb16 %[t1], %[t0]\n\t"                                                                      \
+    "sxtb16 %[t0], %[t0], ror #8\n\t"                                                              \
+    "sxtb16 %[t3], %[t2]\n\t"                                                                      \
+    "sxtb16 %[t2], %[t2], ror #8\n\t"                                                              \
+    "sxtb16 %[t5], %[t4]\n\t"                                                                      \
+    "sxtb16 %[t4], %[t4], ror #8\n\t"                                                              \
+    "smlad %[a1], %[t1], %[t3], %[a1]\n\t"                                                         \
+    "smlad %[a1], %[t0], %[t2], %[a1]\n\t"                                                         \
+    "smlad %[b1], %[t1], %[t5], %[b1]\n\t"                                                         \
+    "smlad %[b1], %[t0], %[t4], %[b1]\n\t"                                                         \
+    "ldr %[t0], [%[wp]], #4\n\t"                                                                   \
+    "sxtb16 %[t1], %[t0]\n\t"                                                                      \
+    "sxtb16 %[t0], %[t0], ror #8\n\t"                                                              \
+    "smlad %[a0], %[t1], %[t3], %[a0]\n\t"                                                         \
+    "smlad %[a0], %[t0], %[t2], %[a0]\n\t"                                                         \
+    "smlad %[b0], %[t1], %[t5], %[b0]\n\t"                                                         \
+    "smlad %[b0], %[t0], %[t4], %[b0]\n\t"
+#define TINYABI_ASM_2X2_OPERANDS                                                                   \
+    [a0] "+r"(a0), [a1] "+r"(a1), [b0] "+r"(b0), [b1] "+r"(b1), [xp] "+r"(xp), [wp] "+r"(wp),      \
+        [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4), [t5] "=&r"(t5)
+        if (xp != end8)
         {
-            uint32_t t0;
-            uint32_t t1;
-            uint32_t t2;
-            uint32_t t3;
-            uint32_t t4;
-            uint32_t t5;
-            __asm__ volatile("1:\n\t"
-                             "ldr %[t0], [%[wp], %[n]]\n\t"
-                             "ldr %[t4], [%[xp], %[n]]\n\t"
-                             "ldr %[t2], [%[xp]], #4\n\t"
-                             "sxtb16 %[t1], %[t0]\n\t"
-                             "sxtb16 %[t0], %[t0], ror #8\n\t"
-                             "sxtb16 %[t3], %[t2]\n\t"
-                             "sxtb16 %[t2], %[t2], ror #8\n\t"
-                             "sxtb16 %[t5], %[t4]\n\t"
-                             "sxtb16 %[t4], %[t4], ror #8\n\t"
-                             "smlad %[a1], %[t1], %[t3], %[a1]\n\t"
-                             "smlad %[a1], %[t0], %[t2], %[a1]\n\t"
-                             "smlad %[b1], %[t1], %[t5], %[b1]\n\t"
-                             "smlad %[b1], %[t0], %[t4], %[b1]\n\t"
-                             "ldr %[t0], [%[wp]], #4\n\t"
-                             "sxtb16 %[t1], %[t0]\n\t"
-                             "sxtb16 %[t0], %[t0], ror #8\n\t"
-                             "smlad %[a0], %[t1], %[t3], %[a0]\n\t"
-                             "smlad %[a0], %[t0], %[t2], %[a0]\n\t"
-                             "smlad %[b0], %[t1], %[t5], %[b0]\n\t"
-                             "smlad %[b0], %[t0], %[t4], %[b0]\n\t"
-                             "ldr %[t0], %[end]\n\t"
-                             "cmp %[xp], %[t0]\n\t"
-                             "bne 1b"
-                             : [a0] "+r"(a0), [a1] "+r"(a1), [b0] "+r"(b0), [b1] "+r"(b1), [xp] "+r"(xp),
-                               [wp] "+r"(wp), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2),
-                               [t3] "=&r"(t3), [t4] "=&r"(t4), [t5] "=&r"(t5)
-                             : [n] "r"(n), [end] "m"(end4)
+            __asm__ volatile("1:\n\t" TINYABI_ASM_2X2_STEP4 TINYABI_ASM_2X2_STEP4 "ldr %[t0], %[end]\n\t"
+                                                                                 "cmp %[xp], %[t0]\n\t"
+                                                                                 "bne 1b"
+                             : TINYABI_ASM_2X2_OPERANDS
+                             : [n] "r"(n), [end] "m"(end8)
                              : "cc", "memory");
         }
+        if (n & 4)
+        {
+            __asm__ volatile(TINYABI_ASM_2X2_STEP4
+                             : TINYABI_ASM_2X2_OPERANDS
+                             : [n] "r"(n)
+                             : "memory");
+        }
+#undef TINYABI_ASM_2X2_STEP4
+#undef TINYABI_ASM_2X2_OPERANDS
 #else
+        const int8_t *end4 = x + (n & ~3);
         while (xp != end4)
         {
             TINYABI_DOT_2X2_STEP4(xp, wp, n);
@@ -911,22 +934,38 @@ arm_cmsis_nn_status arm_convolve_1x1_s8_fast(const cmsis_nn_context *ctx,
         const int8_t *x = input_data;
         int8_t *out = output_data + oc;
         int32_t p = 0;
-        if (s0 < 0 && s1 < 0 && m0 >= 0 && m1 >= 0 && tinyabi_full_range(act_min, act_max))
+        if (s0 < 0 && s1 < 0 && m0 >= 0 && m1 >= 0)
         {
             /* The common case with fewer instructions: right shifts and non-negative
-             * multipliers (one multiply-accumulate each), no clamp but int8's. */
+             * multipliers (one multiply-accumulate each); the clamp is one SSAT when the
+             * activation range is all of int8. */
             const int32_t r0 = -s0 - 1;
             const int32_t r1 = -s1 - 1;
             const int64_t k0 = tinyabi_requantize_k(s0);
             const int64_t k1 = tinyabi_requantize_k(s1);
+            if (tinyabi_full_range(act_min, act_max))
+            {
+                for (; p + 2 <= pixels; p += 2)
+                {
+                    int32_t acc[4] = {base0, base1, base0, base1};
+                    dot_s8_2x2(x, w0, in_c, acc);
+                    out[0] = tinyabi_sat_s8(tinyabi_requantize_fused(acc[0], m0, k0, r0) + out_offset);
+                    out[1] = tinyabi_sat_s8(tinyabi_requantize_fused(acc[1], m1, k1, r1) + out_offset);
+                    out[out_c] = tinyabi_sat_s8(tinyabi_requantize_fused(acc[2], m0, k0, r0) + out_offset);
+                    out[out_c + 1] = tinyabi_sat_s8(tinyabi_requantize_fused(acc[3], m1, k1, r1) + out_offset);
+                    x += 2 * in_c;
+                    out += 2 * out_c;
+                }
+            }
             for (; p + 2 <= pixels; p += 2)
             {
                 int32_t acc[4] = {base0, base1, base0, base1};
                 dot_s8_2x2(x, w0, in_c, acc);
-                out[0] = tinyabi_sat_s8(tinyabi_requantize_fused(acc[0], m0, k0, r0) + out_offset);
-                out[1] = tinyabi_sat_s8(tinyabi_requantize_fused(acc[1], m1, k1, r1) + out_offset);
-                out[out_c] = tinyabi_sat_s8(tinyabi_requantize_fused(acc[2], m0, k0, r0) + out_offset);
-                out[out_c + 1] = tinyabi_sat_s8(tinyabi_requantize_fused(acc[3], m1, k1, r1) + out_offset);
+                out[0] = clamp_s8(tinyabi_requantize_fused(acc[0], m0, k0, r0) + out_offset, act_min, act_max);
+                out[1] = clamp_s8(tinyabi_requantize_fused(acc[1], m1, k1, r1) + out_offset, act_min, act_max);
+                out[out_c] = clamp_s8(tinyabi_requantize_fused(acc[2], m0, k0, r0) + out_offset, act_min, act_max);
+                out[out_c + 1] =
+                    clamp_s8(tinyabi_requantize_fused(acc[3], m1, k1, r1) + out_offset, act_min, act_max);
                 x += 2 * in_c;
                 out += 2 * out_c;
             }
