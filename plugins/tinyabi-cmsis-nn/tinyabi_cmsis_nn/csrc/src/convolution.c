@@ -728,8 +728,8 @@ static inline void dot_s8_2x2(const int8_t *x, const int8_t *w, int32_t n, int32
         const int8_t *xp = x;
         const int8_t *wp = w;
 #if TINYABI_ASM_2X2
-        const int8_t *end8 = x + (n & ~7);
-        /* The loop below in assembly, eight columns per pass (the loop test costs three
+        const int8_t *end16 = x + (n & ~15);
+        /* The loop below in assembly, sixteen columns per pass (the loop test costs three
          * instructions): GCC spills values inside it otherwise. */
         uint32_t t0;
         uint32_t t1;
@@ -761,14 +761,22 @@ static inline void dot_s8_2x2(const int8_t *x, const int8_t *w, int32_t n, int32
 #define TINYABI_ASM_2X2_OPERANDS                                                                   \
     [a0] "+r"(a0), [a1] "+r"(a1), [b0] "+r"(b0), [b1] "+r"(b1), [xp] "+r"(xp), [wp] "+r"(wp),      \
         [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4), [t5] "=&r"(t5)
-        if (xp != end8)
+        if (xp != end16)
         {
-            __asm__ volatile("1:\n\t" TINYABI_ASM_2X2_STEP4 TINYABI_ASM_2X2_STEP4 "ldr %[t0], %[end]\n\t"
-                                                                                 "cmp %[xp], %[t0]\n\t"
-                                                                                 "bne 1b"
+            __asm__ volatile("1:\n\t" TINYABI_ASM_2X2_STEP4 TINYABI_ASM_2X2_STEP4 TINYABI_ASM_2X2_STEP4
+                                 TINYABI_ASM_2X2_STEP4 "ldr %[t0], %[end]\n\t"
+                                                       "cmp %[xp], %[t0]\n\t"
+                                                       "bne 1b"
                              : TINYABI_ASM_2X2_OPERANDS
-                             : [n] "r"(n), [end] "m"(end8)
+                             : [n] "r"(n), [end] "m"(end16)
                              : "cc", "memory");
+        }
+        if (n & 8)
+        {
+            __asm__ volatile(TINYABI_ASM_2X2_STEP4 TINYABI_ASM_2X2_STEP4
+                             : TINYABI_ASM_2X2_OPERANDS
+                             : [n] "r"(n)
+                             : "memory");
         }
         if (n & 4)
         {
