@@ -239,6 +239,29 @@ static inline int32x4_t requantize_hoisted_x4(int32x4_t acc, int32x4_t mult, int
 /* ------------------------------------------------------------------ general convolution */
 
 #if !TINYABI_MVE
+/* A window row that starts or ends in the padding: `before` zeros, `inside` input values
+ * from src plus the input offset, zeros up to `row_len` (out of line: inlined, it costs the
+ * common whole-row case registers). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void widen_row(int16_t *dst, const int8_t *src, int32_t before, int32_t inside, int32_t row_len,
+                      int32_t in_offset)
+{
+    for (int32_t i = 0; i < before; i++)
+    {
+        dst[i] = 0;
+    }
+    for (int32_t i = 0; i < inside; i++)
+    {
+        dst[before + i] = (int16_t)(src[i] + in_offset);
+    }
+    for (int32_t i = before + inside; i < row_len; i++)
+    {
+        dst[i] = 0;
+    }
+}
+
 /* The receptive field of output pixel (oy, ox), channels [g * k_c, (g + 1) * k_c), as int16
  * with the input offset added (padding taps are 0). */
 static void gather_patch(int16_t *dst,
@@ -262,6 +285,14 @@ static void gather_patch(int16_t *dst,
     const int32_t row_len = filter_dims->w * k_c;
     const int rows_contiguous =
         k_c == in_c && p->dilation.w == 1 && base_x >= 0 && base_x + filter_dims->w <= in_w;
+    /* Rows that start or end in the padding (the taps [kx0, kx1) lie inside the input). */
+    const int partly_contiguous = k_c == in_c && p->dilation.w == 1 && !rows_contiguous;
+    int32_t kx0 = 0;
+    int32_t kx1 = 0;
+    if (partly_contiguous)
+    {
+        tinyabi_valid_taps(base_x, 1, filter_dims->w, in_w, &kx0, &kx1);
+    }
     for (int32_t ky = 0; ky < filter_dims->h; ky++)
     {
         const int32_t iy = base_y + ky * p->dilation.h;
@@ -279,6 +310,13 @@ static void gather_patch(int16_t *dst,
                     dst[i] = (int16_t)(src[i] + in_offset);
                 }
             }
+            dst += row_len;
+            continue;
+        }
+        if (partly_contiguous && iy >= 0 && iy < in_h)
+        {
+            widen_row(dst, in_batch + ((size_t)iy * in_w + base_x + kx0) * in_c, kx0 * k_c, (kx1 - kx0) * k_c,
+                      row_len, in_offset);
             dst += row_len;
             continue;
         }
