@@ -397,8 +397,37 @@ static void gather_patch_s8(int8_t *dst,
     const int32_t base_y = oy * p->stride.h - p->padding.h;
     const int32_t base_x = ox * p->stride.w - p->padding.w;
     const int32_t row_len = filter_dims->w * k_c;
-    const int rows_contiguous =
-        k_c == in_c && p->dilation.w == 1 && base_x >= 0 && base_x + filter_dims->w <= in_w;
+    /* The taps [kx0, kx1) of a row lie inside the input; with the filter over every input
+     * channel and adjacent taps, their values are one run of the input. */
+    const int contiguous = k_c == in_c && p->dilation.w == 1;
+    const int inside = base_x >= 0 && base_x + (filter_dims->w - 1) * p->dilation.w < in_w;
+    if (contiguous && inside)
+    {
+        /* The common case on its own: whole rows of the input. */
+        /* The offset of the row's first value (negative above the input: no pointer is
+         * formed for a row outside it). */
+        ptrdiff_t offset = ((ptrdiff_t)base_y * in_w + base_x) * in_c;
+        const ptrdiff_t row_step = (ptrdiff_t)p->dilation.h * in_w * in_c;
+        for (int32_t ky = 0; ky < filter_dims->h; ky++, dst += row_len, offset += row_step)
+        {
+            const int32_t iy = base_y + ky * p->dilation.h;
+            if (iy < 0 || iy >= in_h)
+            {
+                fill_s8_mve(dst, pad, row_len);
+            }
+            else
+            {
+                copy_s8_mve(dst, in_batch + offset, row_len);
+            }
+        }
+        return;
+    }
+    int32_t kx0 = 0;
+    int32_t kx1 = filter_dims->w;
+    if (!inside)
+    {
+        tinyabi_valid_taps(base_x, p->dilation.w, filter_dims->w, in_w, &kx0, &kx1);
+    }
     for (int32_t ky = 0; ky < filter_dims->h; ky++)
     {
         const int32_t iy = base_y + ky * p->dilation.h;
@@ -406,9 +435,11 @@ static void gather_patch_s8(int8_t *dst,
         {
             fill_s8_mve(dst, pad, row_len);
         }
-        else if (rows_contiguous)
+        else if (contiguous)
         {
-            copy_s8_mve(dst, in_batch + ((size_t)iy * in_w + base_x) * in_c, row_len);
+            fill_s8_mve(dst, pad, kx0 * k_c);
+            copy_s8_mve(dst + kx0 * k_c, in_batch + ((size_t)iy * in_w + base_x + kx0) * in_c, (kx1 - kx0) * k_c);
+            fill_s8_mve(dst + kx1 * k_c, pad, (filter_dims->w - kx1) * k_c);
         }
         else
         {
