@@ -1,0 +1,95 @@
+"""CONV_2D with the portable library on the host, Cortex-M4 (DSP) and Cortex-M55 (MVE) at the
+channel counts the random families leave out: 1x1 layers with 16 and more input channels (the
+whole-vector MVE loop and its predicated tail, the 16-column SMLAD loop and its 8- and
+4-column rests), output channels that are not a multiple of 4, odd pixel counts, im2col
+patches of more than 16 values, windows that start or end in the padding, grouped and dilated
+filters, multipliers above 1 (positive shifts), nonzero offsets and clamped activation ranges.
+Every case is its own partition on cmsis-nn (``strict=True``), byte-identical with TFLM and
+the reference kernels."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import pytest
+from random_cases import Cases, assert_identical
+from tinyabi_cmsis_nn.build import cortexm
+from tinyabi_cmsis_nn.build.qemu_partition import CortexMPartition
+
+import tinyabi
+from tests.conftest import unavailable
+from tinyabi.ir.graph import Graph
+from tinyabi.ir.shapes.conv import conv_output_size
+
+
+class Conv(NamedTuple):
+    """One CONV_2D case: input (batch, h, w, cin), cout, kernel, stride, dilation, padding,
+    groups, activation, and whether the multipliers exceed 1."""
+
+    shape: tuple[int, int, int, int]
+    cout: int
+    kernel: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = (1, 1)
+    dilation: tuple[int, int] = (1, 1)
+    padding: str = "VALID"
+    groups: int = 1
+    act: str = "NONE"
+    above_one: bool = False
+
+
+CASES = [
+    Conv((1, 3, 5, 64), 9, act="RELU"),  # 15 pixels: an odd last pixel; 9 = 2 x 4 + 1 channels
+    Conv((1, 2, 3, 36), 7, act="RELU6"),  # 16 + 16 + 4 columns
+    Conv((2, 3, 3, 20), 5, above_one=True),  # positive shifts, 20 = 16 + 4 columns
+    Conv((1, 4, 4, 24), 16, act="RELU_N1_TO_1"),  # 24 = 16 + 8 columns
+    Conv((1, 9, 7, 3), 6, (3, 3), (2, 2), padding="SAME", act="RELU"),  # 27-value patches
+    Conv((1, 12, 6, 1), 13, (5, 4), (2, 1), padding="SAME"),  # rows partly in the padding
+    Conv((1, 7, 8, 8), 10, (3, 3), (1, 2), (2, 1), "SAME", groups=2),  # grouped, dilated
+    Conv((1, 6, 6, 5), 4, (2, 5), padding="SAME", above_one=True, act="RELU"),
+]
+
+
+def wide_conv_graph(seed: int) -> Graph:
+    """One graph holding every case of :data:`CASES` (independent inputs and outputs)."""
+    c = Cases(seed)
+    for case in CASES:
+        batch, h, w, cin = case.shape
+        oh = conv_output_size(h, case.kernel[0], case.stride[0], case.dilation[0], case.padding)
+        ow = conv_output_size(w, case.kernel[1], case.stride[1], case.dilation[1], case.padding)
+        s_in, zp_in = c.quant()
+        x = c.input((batch, h, w, cin), (s_in, zp_in))
+        shape = (case.cout, *case.kernel, cin // case.groups)
+        weights, scales = c.weights(shape, 0, per_channel=True)
+        bias = c.bias(case.cout, s_in, scales)
+        fan_in = case.kernel[0] * case.kernel[1] * cin // case.groups
+        scale, zp = c.out_quant(s_in, scales, fan_in)
+        if case.above_one:
+            scale *= 1e-4  # the real multipliers exceed 1: positive shifts
+        y = c.output((batch, oh, ow, case.cout), (scale, zp))
+        c.b.node(
+            "CONV_2D",
+            [x, weights, bias],
+            [y],
+            padding=case.padding,
+            stride_h=case.stride[0],
+            stride_w=case.stride[1],
+            dilation_h=case.dilation[0],
+            dilation_w=case.dilation[1],
+            fused_activation=case.act,
+        )
+    return c.build()
+
+
+@pytest.mark.parametrize("target", ["host", "cortex-m4", "cortex-m55"])
+def test_wide_convolutions_match_tflm(target: str) -> None:
+    if target != "host" and cortexm.missing_tools():
+        unavailable(f"{', '.join(cortexm.missing_tools())} missing ({cortexm.DEBIAN_PACKAGES})")
+    graph = wide_conv_graph(seed=31)
+    options = {} if target == "host" else {"target": target}
+    session = tinyabi.Session(
+        graph, backends=[("cmsis-nn", options)], fallback="error", strict=True
+    )
+    assert [p.backend for p in session.plan.partitions] == ["cmsis-nn"] * len(CASES)
+    if target != "host":
+        assert all(isinstance(p, CortexMPartition) for p in session.compiled)
+    assert_identical(graph, session, runs=2, seed=5)
