@@ -6,16 +6,23 @@
  * requantization, + output_offset, clamp. Padding taps contribute nothing (they stand for
  * the input zero point).
  *
- * arm_convolve_s8: the receptive fields of two output pixels (per group) are gathered into
- * int16 patches with the input offset already added (zeros for padding), then each pair of
- * filters is dotted with both (2 x 2 accumulators). arm_convolve_1x1_s8_fast: pairs of output
- * channels outer, pairs of pixels inner; the input offset is folded into a per-channel
- * constant (input_offset * sum(w) + bias), so the inner loop is pure int8 multiply-accumulate.
- * The dot products use SMLAD (DSP extension) or VMLADAV (MVE) where available; with GCC on
- * a DSP core the 1x1 inner loop is inline assembly (GCC's own allocation spills in it). When
- * the activation range is all of int8 the clamp is one SSAT, and the 1x1 layers with right
- * shifts and non-negative multipliers requantize with one 64-bit multiply-accumulate
+ * Without MVE (plain C, or SMLAD on cores with the DSP extension): arm_convolve_s8 gathers
+ * the receptive fields of two output pixels (per group) into int16 patches with the input
+ * offset already added (zeros for padding) and dots each pair of filters with both (2 x 2
+ * accumulators); arm_convolve_1x1_s8_fast takes pairs of output channels outer, pairs of
+ * pixels inner, with the input offset folded into a per-channel constant (input_offset *
+ * sum(w) + bias) so that the inner loop is pure int8 multiply-accumulate (with GCC on a DSP
+ * core an assembly loop of 16 columns per pass: GCC's own allocation spills in it). When the
+ * activation range is all of int8 the clamp is one SSAT, and 1x1 layers with right shifts and
+ * non-negative multipliers requantize with one 64-bit multiply-accumulate
  * (tinyabi_requantize_fused). Window rows inside the input are gathered as contiguous runs.
+ *
+ * With MVE both are one int8 GEMM: the patches stay int8 (padding holds the input zero
+ * point) and the kernel sums carry the input offset (computed once per call, in the buffer
+ * for arm_convolve_s8); 4 output channels x 2 pixels per pass as two 2 x 2 blocks of 16-lane
+ * VMLADAV (whole vectors unpredicated, the tail as one predicated block; with GCC in
+ * assembly), the 4 channels of a pixel requantized as one vector (VQRDMULH, rounding shifts)
+ * and stored as 4 contiguous bytes.
  */
 #include <stddef.h>
 
@@ -700,18 +707,14 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
 #endif
 }
 
+/* The DSP and plain C int8 blocks of the 1x1 convolution (MVE has its own above). */
+#if !TINYABI_MVE
 /* int8 . int8 dot product (no offsets). */
 static inline int32_t dot_s8(const int8_t *x, const int8_t *w, int32_t n)
 {
     int32_t acc = 0;
     int32_t i = 0;
-#if TINYABI_MVE
-    for (; i < n; i += 16)
-    {
-        const mve_pred16_t p = vctp8q((uint32_t)(n - i));
-        acc = vmladavaq_s8(acc, vldrbq_z_s8(x + i, p), vldrbq_z_s8(w + i, p));
-    }
-#elif TINYABI_DSP
+#if TINYABI_DSP
     for (; i + 4 <= n; i += 4)
     {
         const uint32_t xv = tinyabi_read_s8x4(x + i);
@@ -727,7 +730,7 @@ static inline int32_t dot_s8(const int8_t *x, const int8_t *w, int32_t n)
     return acc;
 }
 
-#if TINYABI_DSP && !TINYABI_MVE
+#if TINYABI_DSP
 /* Four int8 of x and of w (x at xp, w at wp) into the 2 x 2 accumulators: the second pixel
  * and the second filter each lie `step` bytes further. */
 #define TINYABI_DOT_2X2_STEP4(xp, wp, step)                                                        \
@@ -779,20 +782,7 @@ static inline void dot_s8_2x2(const int8_t *x, const int8_t *w, int32_t n, int32
     int32_t b0 = acc[2];
     int32_t b1 = acc[3];
     int32_t i = 0;
-#if TINYABI_MVE
-    for (; i < n; i += 16)
-    {
-        const mve_pred16_t p = vctp8q((uint32_t)(n - i));
-        const int8x16_t k0 = vldrbq_z_s8(w + i, p);
-        const int8x16_t k1 = vldrbq_z_s8(w + n + i, p);
-        const int8x16_t va = vldrbq_z_s8(x + i, p);
-        const int8x16_t vb = vldrbq_z_s8(x + n + i, p);
-        a0 = vmladavaq_s8(a0, va, k0);
-        a1 = vmladavaq_s8(a1, va, k1);
-        b0 = vmladavaq_s8(b0, vb, k0);
-        b1 = vmladavaq_s8(b1, vb, k1);
-    }
-#elif TINYABI_DSP
+#if TINYABI_DSP
     {
         const int8_t *xp = x;
         const int8_t *wp = w;
@@ -884,6 +874,8 @@ static inline void dot_s8_2x2(const int8_t *x, const int8_t *w, int32_t n, int32
     acc[2] = b0;
     acc[3] = b1;
 }
+
+#endif
 
 /* ------------------------------------------------------------------ 1x1 convolution */
 
