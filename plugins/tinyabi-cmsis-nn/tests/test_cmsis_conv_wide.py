@@ -42,6 +42,8 @@ CASES = [
     Conv((1, 2, 3, 36), 7, act="RELU6"),  # 16 + 16 + 4 columns
     Conv((2, 3, 3, 20), 5, above_one=True),  # positive shifts, 20 = 16 + 4 columns
     Conv((1, 4, 4, 24), 16, act="RELU_N1_TO_1"),  # 24 = 16 + 8 columns
+    Conv((1, 5, 3, 48), 6),  # all of int8: whole 16-column groups, SSAT
+    Conv((2, 3, 3, 8), 3),  # all of int8, 8 input channels
     Conv((1, 9, 7, 3), 6, (3, 3), (2, 2), padding="SAME", act="RELU"),  # 27-value patches
     Conv((1, 12, 6, 1), 13, (5, 4), (2, 1), padding="SAME"),  # rows partly in the padding
     Conv((1, 7, 8, 8), 10, (3, 3), (1, 2), (2, 1), "SAME", groups=2),  # grouped, dilated
