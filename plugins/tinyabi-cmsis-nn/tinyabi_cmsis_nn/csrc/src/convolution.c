@@ -28,6 +28,14 @@
 
 #include "tinyabi_nn_support.h"
 
+/* The DSP 2 x 2 dot-product loops are written in assembly for GCC (13 registers, so that they
+ * also build with a frame pointer). */
+#if defined(TINYABI_DSP_NATIVE) && defined(__GNUC__) && !defined(__clang__)
+#define TINYABI_ASM_2X2 1
+#else
+#define TINYABI_ASM_2X2 0
+#endif
+
 /* ------------------------------------------------------------------ helpers */
 
 static inline int32_t sum_s8(const int8_t *w, int32_t n)
@@ -78,16 +86,74 @@ static inline int32_t dot_patch(const int16_t *a, const int8_t *w, int32_t n)
     return acc;
 }
 
-/* Two patch columns (a, b) times two filters (w0, w1): acc = {a.w0, a.w1, b.w0, b.w1}. */
-static inline void dot_patch_2x2(const int16_t *a, const int16_t *b, const int8_t *w0, const int8_t *w1,
-                                 int32_t n, int32_t *acc)
+/* Two patch columns (a, and b = a + n) times two filters (w0, and w1 = w0 + n):
+ * acc = {a.w0, a.w1, b.w0, b.w1}. */
+static inline void dot_patch_2x2(const int16_t *a, const int8_t *w0, int32_t n, int32_t *acc)
 {
+    const int16_t *b = a + n;
+    const int8_t *w1 = w0 + n;
     int32_t a0 = acc[0];
     int32_t a1 = acc[1];
     int32_t b0 = acc[2];
     int32_t b1 = acc[3];
     int32_t i = 0;
-#if TINYABI_DSP
+#if TINYABI_ASM_2X2
+    {
+        /* In assembly (GCC spills inside the loop otherwise), eight columns per pass: one
+         * patch pointer, the second patch and the second filter at fixed offsets from it and
+         * from the filter. */
+        const int16_t *pa = a;
+        const int8_t *wp = w0;
+        const int16_t *end = a + (n & ~7);
+        const int32_t patch_bytes = 2 * n;
+        uint32_t t0;
+        uint32_t t1;
+        uint32_t t2;
+        uint32_t t3;
+        uint32_t t4;
+#define TINYABI_ASM_PATCH_STEP4                                                                    \
+    "ldr %[t0], [%[wp], %[n]]\n\t"                                                                 \
+    "ldr %[t2], [%[wp]], #4\n\t"                                                                   \
+    "sxtb16 %[t1], %[t0]\n\t"                                                                      \
+    "sxtb16 %[t0], %[t0], ror #8\n\t"                                                              \
+    "sxtb16 %[t3], %[t2]\n\t"                                                                      \
+    "sxtb16 %[t2], %[t2], ror #8\n\t"                                                              \
+    "ldr %[t4], [%[pa], %[pb]]\n\t"                                                                \
+    "smlad %[b0], %[t3], %[t4], %[b0]\n\t"                                                         \
+    "smlad %[b1], %[t1], %[t4], %[b1]\n\t"                                                         \
+    "ldr %[t4], [%[pa]], #4\n\t"                                                                   \
+    "smlad %[a0], %[t3], %[t4], %[a0]\n\t"                                                         \
+    "smlad %[a1], %[t1], %[t4], %[a1]\n\t"                                                         \
+    "ldr %[t4], [%[pa], %[pb]]\n\t"                                                                \
+    "smlad %[b0], %[t2], %[t4], %[b0]\n\t"                                                         \
+    "smlad %[b1], %[t0], %[t4], %[b1]\n\t"                                                         \
+    "ldr %[t4], [%[pa]], #4\n\t"                                                                   \
+    "smlad %[a0], %[t2], %[t4], %[a0]\n\t"                                                         \
+    "smlad %[a1], %[t0], %[t4], %[a1]\n\t"
+#define TINYABI_ASM_PATCH_OPERANDS                                                                 \
+    [a0] "+r"(a0), [a1] "+r"(a1), [b0] "+r"(b0), [b1] "+r"(b1), [pa] "+r"(pa), [wp] "+r"(wp),      \
+        [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4)
+        if (pa != end)
+        {
+            __asm__ volatile("1:\n\t" TINYABI_ASM_PATCH_STEP4 TINYABI_ASM_PATCH_STEP4 "ldr %[t4], %[end]\n\t"
+                                                                                     "cmp %[pa], %[t4]\n\t"
+                                                                                     "bne 1b"
+                             : TINYABI_ASM_PATCH_OPERANDS
+                             : [n] "r"(n), [pb] "r"(patch_bytes), [end] "m"(end)
+                             : "cc", "memory");
+        }
+        if (n & 4)
+        {
+            __asm__ volatile(TINYABI_ASM_PATCH_STEP4
+                             : TINYABI_ASM_PATCH_OPERANDS
+                             : [n] "r"(n), [pb] "r"(patch_bytes)
+                             : "memory");
+        }
+#undef TINYABI_ASM_PATCH_STEP4
+#undef TINYABI_ASM_PATCH_OPERANDS
+        i = n & ~3;
+    }
+#elif TINYABI_DSP
     for (; i + 4 <= n; i += 4)
     {
         const uint32_t k0 = tinyabi_read_s8x4(w0 + i);
@@ -670,7 +736,7 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
                         acc[0] = acc[2] = bias_data[oc];
                         acc[1] = acc[3] = bias_data[oc + 1];
                     }
-                    dot_patch_2x2(col_a, col_b, w0, w0 + n, n, acc);
+                    dot_patch_2x2(col_a, w0, n, acc);
                     if (full_range)
                     {
                         out_a[oc] = tinyabi_sat_s8(tinyabi_requantize(acc[0], mult[oc], shift[oc]) + out_offset);
@@ -759,13 +825,6 @@ static inline int32_t dot_s8(const int8_t *x, const int8_t *w, int32_t n)
     } while (0)
 #endif
 
-/* The DSP 2 x 2 dot-product loop is written in assembly for GCC (13 registers, so that it
- * also builds with a frame pointer). */
-#if defined(TINYABI_DSP_NATIVE) && defined(__GNUC__) && !defined(__clang__)
-#define TINYABI_ASM_2X2 1
-#else
-#define TINYABI_ASM_2X2 0
-#endif
 
 /* Two int8 rows (x, x + n) times two int8 filters (w, w + n), added to
  * acc = {a.w0, a.w1, b.w0, b.w1}: one pointer per operand pair keeps the DSP loop in
