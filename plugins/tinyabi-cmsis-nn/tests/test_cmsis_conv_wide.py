@@ -5,12 +5,16 @@ whole-vector MVE loop and its predicated tail, the 16-column SMLAD loop and its 
 patches of more than 16 values, windows that start or end in the padding, grouped and dilated
 filters, multipliers above 1 (positive shifts), nonzero offsets and clamped activation ranges.
 Every case is its own partition on cmsis-nn (``strict=True``), byte-identical with TFLM and
-the reference kernels."""
+the reference kernels. Besides the fixed cases, random ones of the same kinds:
+``TINYABI_CONV_WIDE_SEEDS`` seeds per target (default 1) of ``TINYABI_CONV_WIDE_CASES`` cases
+(default 8)."""
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
+import numpy as np
 import pytest
 from random_cases import Cases, assert_identical
 from tinyabi_cmsis_nn.build import cortexm
@@ -20,6 +24,10 @@ import tinyabi
 from tests.conftest import unavailable
 from tinyabi.ir.graph import Graph
 from tinyabi.ir.shapes.conv import conv_output_size
+
+SEEDS = int(os.environ.get("TINYABI_CONV_WIDE_SEEDS", "1"))
+RANDOM_CASES = int(os.environ.get("TINYABI_CONV_WIDE_CASES", "8"))
+TARGETS = ["host", "cortex-m4", "cortex-m55"]
 
 
 class Conv(NamedTuple):
@@ -51,10 +59,33 @@ CASES = [
 ]
 
 
-def wide_conv_graph(seed: int) -> Graph:
-    """One graph holding every case of :data:`CASES` (independent inputs and outputs)."""
+def random_conv(rng: np.random.Generator) -> Conv:
+    """A random case of the kinds of :data:`CASES`: half 1x1 layers with 4 to 68 input
+    channels, half windows of up to 5x5 over 1 to 19 channels with strides, dilations,
+    padding and sometimes two groups."""
+    cout = int(rng.choice([1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17]))
+    act = str(rng.choice(["NONE", "NONE", "RELU", "RELU6", "RELU_N1_TO_1"]))
+    above_one = bool(rng.random() < 0.25)
+    if rng.random() < 0.5:
+        cin = 4 * int(rng.choice([1, 2, 4, 5, 8, 9, 16, 17]))
+        h, w = (int(v) for v in rng.integers(1, 9, size=2))
+        return Conv((int(rng.choice([1, 2])), h, w, cin), cout, act=act, above_one=above_one)
+    groups = 2 if rng.random() < 0.2 else 1
+    cin = int(rng.choice([1, 2, 3, 5, 8, 16, 19])) * groups
+    cout *= groups
+    kernel = (int(rng.integers(1, 6)), int(rng.integers(1, 6)))
+    stride = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+    dilation = (1, 1) if rng.random() < 0.7 else (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+    h, w = (int(v) for v in rng.integers(3, 14, size=2))
+    padding = "SAME" if rng.random() < 0.5 or h < kernel[0] * 2 or w < kernel[1] * 2 else "VALID"
+    return Conv((1, h, w, cin), cout, kernel, stride, dilation, padding, groups, act, above_one)
+
+
+def wide_conv_graph(seed: int, cases: list[Conv] | None = None) -> Graph:
+    """One graph holding every case of ``cases`` (default :data:`CASES`; independent inputs
+    and outputs)."""
     c = Cases(seed)
-    for case in CASES:
+    for case in CASES if cases is None else cases:
         batch, h, w, cin = case.shape
         oh = conv_output_size(h, case.kernel[0], case.stride[0], case.dilation[0], case.padding)
         ow = conv_output_size(w, case.kernel[1], case.stride[1], case.dilation[1], case.padding)
@@ -82,16 +113,26 @@ def wide_conv_graph(seed: int) -> Graph:
     return c.build()
 
 
-@pytest.mark.parametrize("target", ["host", "cortex-m4", "cortex-m55"])
-def test_wide_convolutions_match_tflm(target: str) -> None:
+def _check(graph: Graph, target: str, count: int) -> None:
     if target != "host" and cortexm.missing_tools():
         unavailable(f"{', '.join(cortexm.missing_tools())} missing ({cortexm.DEBIAN_PACKAGES})")
-    graph = wide_conv_graph(seed=31)
     options = {} if target == "host" else {"target": target}
     session = tinyabi.Session(
         graph, backends=[("cmsis-nn", options)], fallback="error", strict=True
     )
-    assert [p.backend for p in session.plan.partitions] == ["cmsis-nn"] * len(CASES)
+    assert [p.backend for p in session.plan.partitions] == ["cmsis-nn"] * count
     if target != "host":
         assert all(isinstance(p, CortexMPartition) for p in session.compiled)
     assert_identical(graph, session, runs=2, seed=5)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_wide_convolutions_match_tflm(target: str) -> None:
+    _check(wide_conv_graph(seed=31), target, len(CASES))
+
+
+@pytest.mark.parametrize(("target", "seed"), [(t, s) for s in range(SEEDS) for t in TARGETS])
+def test_random_wide_convolutions_match_tflm(target: str, seed: int) -> None:
+    rng = np.random.default_rng([seed, 7])
+    cases = [random_conv(rng) for _ in range(RANDOM_CASES)]
+    _check(wide_conv_graph(seed + 100, cases), target, len(cases))
