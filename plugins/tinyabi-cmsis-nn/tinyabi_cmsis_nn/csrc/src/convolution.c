@@ -6,20 +6,35 @@
  * requantization, + output_offset, clamp. Padding taps contribute nothing (they stand for
  * the input zero point).
  *
- * arm_convolve_s8: the receptive fields of two output pixels (per group) are gathered into
- * int16 patches with the input offset already added (zeros for padding), then each pair of
- * filters is dotted with both (2 x 2 accumulators). arm_convolve_1x1_s8_fast: pairs of output
- * channels outer, pairs of pixels inner; the input offset is folded into a per-channel
- * constant (input_offset * sum(w) + bias), so the inner loop is pure int8 multiply-accumulate.
- * The dot products use SMLAD (DSP extension) or VMLADAV (MVE) where available; with GCC on
- * a DSP core the 1x1 inner loop is inline assembly (GCC's own allocation spills in it). When
- * the activation range is all of int8 the clamp is one SSAT, and the 1x1 layers with right
- * shifts and non-negative multipliers requantize with one 64-bit multiply-accumulate
+ * Without MVE (plain C, or SMLAD on cores with the DSP extension): arm_convolve_s8 gathers
+ * the receptive fields of two output pixels (per group) into int16 patches with the input
+ * offset already added (zeros for padding) and dots each pair of filters with both (2 x 2
+ * accumulators); arm_convolve_1x1_s8_fast takes pairs of output channels outer, pairs of
+ * pixels inner, with the input offset folded into a per-channel constant (input_offset *
+ * sum(w) + bias) so that the inner loop is pure int8 multiply-accumulate (with GCC on a DSP
+ * core an assembly loop of 16 columns per pass: GCC's own allocation spills in it). When the
+ * activation range is all of int8 the clamp is one SSAT, and 1x1 layers with right shifts and
+ * non-negative multipliers requantize with one 64-bit multiply-accumulate
  * (tinyabi_requantize_fused). Window rows inside the input are gathered as contiguous runs.
+ *
+ * With MVE both are one int8 GEMM: the patches stay int8 (padding holds the input zero
+ * point) and the kernel sums carry the input offset (computed once per call, in the buffer
+ * for arm_convolve_s8); 4 output channels x 2 pixels per pass as two 2 x 2 blocks of 16-lane
+ * VMLADAV (whole vectors unpredicated, the tail as one predicated block; with GCC in
+ * assembly), the 4 channels of a pixel requantized as one vector (VQRDMULH, rounding shifts)
+ * and stored as 4 contiguous bytes.
  */
 #include <stddef.h>
 
 #include "tinyabi_nn_support.h"
+
+/* The DSP 2 x 2 dot-product loops are written in assembly for GCC (13 registers, so that they
+ * also build with a frame pointer). */
+#if defined(TINYABI_DSP_NATIVE) && defined(__GNUC__) && !defined(__clang__)
+#define TINYABI_ASM_2X2 1
+#else
+#define TINYABI_ASM_2X2 0
+#endif
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -43,19 +58,20 @@ static inline int32_t sum_s8(const int8_t *w, int32_t n)
     return s;
 }
 
+/* v clamped to [lo, hi] (a range inside int8) as int8. */
+static inline int8_t clamp_s8(int32_t v, int32_t lo, int32_t hi)
+{
+    return (int8_t)TINYABI_MIN(TINYABI_MAX(v, lo), hi);
+}
+
+#if !TINYABI_MVE
 /* One int16 patch column dotted with one int8 filter. In the DSP (not MVE) build the first
  * n & ~3 patch values are stored in groups of four as x0 x2 x1 x3 (see gather_patch). */
 static inline int32_t dot_patch(const int16_t *a, const int8_t *w, int32_t n)
 {
     int32_t acc = 0;
     int32_t i = 0;
-#if TINYABI_MVE
-    for (; i < n; i += 8)
-    {
-        const mve_pred16_t p = vctp16q((uint32_t)(n - i));
-        acc = vmladavaq_s16(acc, vldrhq_z_s16(a + i, p), vldrbq_z_s16(w + i, p));
-    }
-#elif TINYABI_DSP
+#if TINYABI_DSP
     for (; i + 4 <= n; i += 4)
     {
         const uint32_t k = tinyabi_read_s8x4(w + i);
@@ -70,27 +86,72 @@ static inline int32_t dot_patch(const int16_t *a, const int8_t *w, int32_t n)
     return acc;
 }
 
-/* Two patch columns (a, b) times two filters (w0, w1): acc = {a.w0, a.w1, b.w0, b.w1}. */
-static inline void dot_patch_2x2(const int16_t *a, const int16_t *b, const int8_t *w0, const int8_t *w1,
-                                 int32_t n, int32_t *acc)
+/* Two patch columns (a, and b = a + n) times two filters (w0, and w1 = w0 + n):
+ * acc = {a.w0, a.w1, b.w0, b.w1}. */
+static inline void dot_patch_2x2(const int16_t *a, const int8_t *w0, int32_t n, int32_t *acc)
 {
+    const int16_t *b = a + n;
+    const int8_t *w1 = w0 + n;
     int32_t a0 = acc[0];
     int32_t a1 = acc[1];
     int32_t b0 = acc[2];
     int32_t b1 = acc[3];
     int32_t i = 0;
-#if TINYABI_MVE
-    for (; i < n; i += 8)
+#if TINYABI_ASM_2X2
     {
-        const mve_pred16_t p = vctp16q((uint32_t)(n - i));
-        const int16x8_t k0 = vldrbq_z_s16(w0 + i, p);
-        const int16x8_t k1 = vldrbq_z_s16(w1 + i, p);
-        const int16x8_t va = vldrhq_z_s16(a + i, p);
-        const int16x8_t vb = vldrhq_z_s16(b + i, p);
-        a0 = vmladavaq_s16(a0, va, k0);
-        a1 = vmladavaq_s16(a1, va, k1);
-        b0 = vmladavaq_s16(b0, vb, k0);
-        b1 = vmladavaq_s16(b1, vb, k1);
+        /* In assembly (GCC spills inside the loop otherwise), eight columns per pass: one
+         * patch pointer, the second patch and the second filter at fixed offsets from it and
+         * from the filter. */
+        const int16_t *pa = a;
+        const int8_t *wp = w0;
+        const int16_t *end = a + (n & ~7);
+        const int32_t patch_bytes = 2 * n;
+        uint32_t t0;
+        uint32_t t1;
+        uint32_t t2;
+        uint32_t t3;
+        uint32_t t4;
+#define TINYABI_ASM_PATCH_STEP4                                                                    \
+    "ldr %[t0], [%[wp], %[n]]\n\t"                                                                 \
+    "ldr %[t2], [%[wp]], #4\n\t"                                                                   \
+    "sxtb16 %[t1], %[t0]\n\t"                                                                      \
+    "sxtb16 %[t0], %[t0], ror #8\n\t"                                                              \
+    "sxtb16 %[t3], %[t2]\n\t"                                                                      \
+    "sxtb16 %[t2], %[t2], ror #8\n\t"                                                              \
+    "ldr %[t4], [%[pa], %[pb]]\n\t"                                                                \
+    "smlad %[b0], %[t3], %[t4], %[b0]\n\t"                                                         \
+    "smlad %[b1], %[t1], %[t4], %[b1]\n\t"                                                         \
+    "ldr %[t4], [%[pa]], #4\n\t"                                                                   \
+    "smlad %[a0], %[t3], %[t4], %[a0]\n\t"                                                         \
+    "smlad %[a1], %[t1], %[t4], %[a1]\n\t"                                                         \
+    "ldr %[t4], [%[pa], %[pb]]\n\t"                                                                \
+    "smlad %[b0], %[t2], %[t4], %[b0]\n\t"                                                         \
+    "smlad %[b1], %[t0], %[t4], %[b1]\n\t"                                                         \
+    "ldr %[t4], [%[pa]], #4\n\t"                                                                   \
+    "smlad %[a0], %[t2], %[t4], %[a0]\n\t"                                                         \
+    "smlad %[a1], %[t0], %[t4], %[a1]\n\t"
+#define TINYABI_ASM_PATCH_OPERANDS                                                                 \
+    [a0] "+r"(a0), [a1] "+r"(a1), [b0] "+r"(b0), [b1] "+r"(b1), [pa] "+r"(pa), [wp] "+r"(wp),      \
+        [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4)
+        if (pa != end)
+        {
+            __asm__ volatile("1:\n\t" TINYABI_ASM_PATCH_STEP4 TINYABI_ASM_PATCH_STEP4 "ldr %[t4], %[end]\n\t"
+                                                                                     "cmp %[pa], %[t4]\n\t"
+                                                                                     "bne 1b"
+                             : TINYABI_ASM_PATCH_OPERANDS
+                             : [n] "r"(n), [pb] "r"(patch_bytes), [end] "m"(end)
+                             : "cc", "memory");
+        }
+        if (n & 4)
+        {
+            __asm__ volatile(TINYABI_ASM_PATCH_STEP4
+                             : TINYABI_ASM_PATCH_OPERANDS
+                             : [n] "r"(n), [pb] "r"(patch_bytes)
+                             : "memory");
+        }
+#undef TINYABI_ASM_PATCH_STEP4
+#undef TINYABI_ASM_PATCH_OPERANDS
+        i = n & ~3;
     }
 #elif TINYABI_DSP
     for (; i + 4 <= n; i += 4)
@@ -132,7 +193,147 @@ static inline void dot_patch_2x2(const int16_t *a, const int16_t *b, const int8_
     acc[3] = b1;
 }
 
+#endif
+
+/* ------------------------------------------------------------------ MVE int8 blocks */
+
+#if TINYABI_MVE
+/* Sum of n int8 values, 16 per instruction. */
+static inline int32_t sum_s8_mve(const int8_t *w, int32_t n)
+{
+    int32_t s = 0;
+    int32_t i = 0;
+    for (; i + 16 <= n; i += 16)
+    {
+        s = vaddvaq_s8(s, vldrbq_s8(w + i));
+    }
+    if (i < n)
+    {
+        s = vaddvaq_s8(s, vldrbq_z_s8(w + i, vctp8q((uint32_t)(n - i))));
+    }
+    return s;
+}
+
+/* Rows xa, xb times filters wa, wb (n int8 each), added to acc = {a.wa, a.wb, b.wa, b.wb}.
+ * Whole vectors unpredicated; only the tail (n % 16) is predicated. */
+static inline void dot_s8_2x2_mve(const int8_t *xa, const int8_t *xb, const int8_t *wa, const int8_t *wb,
+                                  int32_t n, int32_t *acc)
+{
+    int32_t a0 = acc[0];
+    int32_t a1 = acc[1];
+    int32_t b0 = acc[2];
+    int32_t b1 = acc[3];
+#if defined(__GNUC__) && !defined(__clang__)
+    /* The loop in assembly: inlined into the convolutions GCC spills its pointers and
+     * accumulators inside it. "Te": the even registers VMLADAV accumulates in. */
+    register int32_t count __asm__("lr") = n >> 4;
+    __asm__ volatile("wls lr, lr, 2f\n"
+                     "1:\n\t"
+                     "vldrb.8 q0, [%[wa]], #16\n\t"
+                     "vldrb.8 q1, [%[wb]], #16\n\t"
+                     "vldrb.8 q2, [%[xa]], #16\n\t"
+                     "vldrb.8 q3, [%[xb]], #16\n\t"
+                     "vmladava.s8 %[a0], q2, q0\n\t"
+                     "vmladava.s8 %[a1], q2, q1\n\t"
+                     "vmladava.s8 %[b0], q3, q0\n\t"
+                     "vmladava.s8 %[b1], q3, q1\n\t"
+                     "le lr, 1b\n"
+                     "2:"
+                     : [a0] "+Te"(a0), [a1] "+Te"(a1), [b0] "+Te"(b0), [b1] "+Te"(b1), [wa] "+r"(wa),
+                       [wb] "+r"(wb), [xa] "+r"(xa), [xb] "+r"(xb), [count] "+r"(count)
+                     :
+                     : "q0", "q1", "q2", "q3", "memory");
+    if (n & 15)
+    {
+        /* One VPST block for the four tail loads ("Up": the predicate in VPR; predicated-off
+         * lanes load as zero). */
+        const mve_pred16_t p = vctp8q((uint32_t)(n & 15));
+        __asm__ volatile("vpstttt\n\t"
+                         "vldrbt.8 q0, [%[wa]]\n\t"
+                         "vldrbt.8 q1, [%[wb]]\n\t"
+                         "vldrbt.8 q2, [%[xa]]\n\t"
+                         "vldrbt.8 q3, [%[xb]]\n\t"
+                         "vmladava.s8 %[a0], q2, q0\n\t"
+                         "vmladava.s8 %[a1], q2, q1\n\t"
+                         "vmladava.s8 %[b0], q3, q0\n\t"
+                         "vmladava.s8 %[b1], q3, q1"
+                         : [a0] "+Te"(a0), [a1] "+Te"(a1), [b0] "+Te"(b0), [b1] "+Te"(b1)
+                         : [wa] "r"(wa), [wb] "r"(wb), [xa] "r"(xa), [xb] "r"(xb), [p] "Up"(p)
+                         : "q0", "q1", "q2", "q3", "memory");
+    }
+#else
+    for (int32_t k = n >> 4; k > 0; k--)
+    {
+        const int8x16_t ka = vldrbq_s8(wa);
+        const int8x16_t kb = vldrbq_s8(wb);
+        const int8x16_t va = vldrbq_s8(xa);
+        const int8x16_t vb = vldrbq_s8(xb);
+        a0 = vmladavaq_s8(a0, va, ka);
+        a1 = vmladavaq_s8(a1, va, kb);
+        b0 = vmladavaq_s8(b0, vb, ka);
+        b1 = vmladavaq_s8(b1, vb, kb);
+        wa += 16;
+        wb += 16;
+        xa += 16;
+        xb += 16;
+    }
+    if (n & 15)
+    {
+        const mve_pred16_t p = vctp8q((uint32_t)(n & 15));
+        const int8x16_t ka = vldrbq_z_s8(wa, p);
+        const int8x16_t kb = vldrbq_z_s8(wb, p);
+        const int8x16_t va = vldrbq_z_s8(xa, p);
+        const int8x16_t vb = vldrbq_z_s8(xb, p);
+        a0 = vmladavaq_s8(a0, va, ka);
+        a1 = vmladavaq_s8(a1, va, kb);
+        b0 = vmladavaq_s8(b0, vb, ka);
+        b1 = vmladavaq_s8(b1, vb, kb);
+    }
+#endif
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = b0;
+    acc[3] = b1;
+}
+
+/* Per-lane requantization as tinyabi_requantize_x4, with the per-channel left shifts, right
+ * shifts (<= 0) and round-away masks (right >> 31) computed once per group of channels. */
+static inline int32x4_t requantize_hoisted_x4(int32x4_t acc, int32x4_t mult, int32x4_t left, int32x4_t right,
+                                              int32x4_t round_mask, int32_t out_offset, int32x4_t lo,
+                                              int32x4_t hi)
+{
+    int32x4_t x = vqrdmulhq_s32(vshlq_s32(acc, left), mult);
+    x = vqaddq_s32(x, vandq_s32(vshrq_n_s32(x, 31), round_mask));
+    x = vaddq_n_s32(vrshlq_s32(x, right), out_offset);
+    return vminq_s32(vmaxq_s32(x, lo), hi);
+}
+#endif
+
 /* ------------------------------------------------------------------ general convolution */
+
+#if !TINYABI_MVE
+/* A window row that starts or ends in the padding: `before` zeros, `inside` input values
+ * from src plus the input offset, zeros up to `row_len` (out of line: inlined, it costs the
+ * common whole-row case registers). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void widen_row(int16_t *dst, const int8_t *src, int32_t before, int32_t inside, int32_t row_len,
+                      int32_t in_offset)
+{
+    for (int32_t i = 0; i < before; i++)
+    {
+        dst[i] = 0;
+    }
+    for (int32_t i = 0; i < inside; i++)
+    {
+        dst[before + i] = (int16_t)(src[i] + in_offset);
+    }
+    for (int32_t i = before + inside; i < row_len; i++)
+    {
+        dst[i] = 0;
+    }
+}
 
 /* The receptive field of output pixel (oy, ox), channels [g * k_c, (g + 1) * k_c), as int16
  * with the input offset added (padding taps are 0). */
@@ -157,6 +358,14 @@ static void gather_patch(int16_t *dst,
     const int32_t row_len = filter_dims->w * k_c;
     const int rows_contiguous =
         k_c == in_c && p->dilation.w == 1 && base_x >= 0 && base_x + filter_dims->w <= in_w;
+    /* Rows that start or end in the padding (the taps [kx0, kx1) lie inside the input). */
+    const int partly_contiguous = k_c == in_c && p->dilation.w == 1 && !rows_contiguous;
+    int32_t kx0 = 0;
+    int32_t kx1 = 0;
+    if (partly_contiguous)
+    {
+        tinyabi_valid_taps(base_x, 1, filter_dims->w, in_w, &kx0, &kx1);
+    }
     for (int32_t ky = 0; ky < filter_dims->h; ky++)
     {
         const int32_t iy = base_y + ky * p->dilation.h;
@@ -177,6 +386,13 @@ static void gather_patch(int16_t *dst,
             dst += row_len;
             continue;
         }
+        if (partly_contiguous && iy >= 0 && iy < in_h)
+        {
+            widen_row(dst, in_batch + ((size_t)iy * in_w + base_x + kx0) * in_c, kx0 * k_c, (kx1 - kx0) * k_c,
+                      row_len, in_offset);
+            dst += row_len;
+            continue;
+        }
         for (int32_t kx = 0; kx < filter_dims->w; kx++)
         {
             const int32_t ix = base_x + kx * p->dilation.w;
@@ -187,14 +403,7 @@ static void gather_patch(int16_t *dst,
             else
             {
                 const int8_t *src = in_batch + ((size_t)iy * in_w + ix) * in_c + g * k_c;
-                int32_t c = 0;
-#if TINYABI_MVE
-                for (; c + 8 <= k_c; c += 8)
-                {
-                    vstrhq_s16(dst + c, vaddq_n_s16(vldrbq_s16(src + c), (int16_t)in_offset));
-                }
-#endif
-                for (; c < k_c; c++)
+                for (int32_t c = 0; c < k_c; c++)
                 {
                     dst[c] = (int16_t)(src[c] + in_offset);
                 }
@@ -202,7 +411,7 @@ static void gather_patch(int16_t *dst,
             dst += k_c;
         }
     }
-#if TINYABI_DSP && !TINYABI_MVE
+#if TINYABI_DSP
     /* x0 x1 x2 x3 -> x0 x2 x1 x3, so that one word holds the lanes SXTB16 gives a filter. */
     const int32_t n = filter_dims->h * filter_dims->w * k_c;
     int16_t *col = dst - n;
@@ -215,10 +424,236 @@ static void gather_patch(int16_t *dst,
 #endif
 }
 
+#endif
+
+#if TINYABI_MVE
+/* n int8 bytes from src to dst (n <= 0: nothing), 16 per predicated load/store pair. */
+static inline void copy_s8_mve(int8_t *dst, const int8_t *src, int32_t n)
+{
+    for (; n > 0; n -= 16)
+    {
+        const mve_pred16_t p = vctp8q((uint32_t)n);
+        vstrbq_p_s8(dst, vldrbq_z_s8(src, p), p);
+        dst += 16;
+        src += 16;
+    }
+}
+
+/* n bytes of value at dst. */
+static inline void fill_s8_mve(int8_t *dst, int8_t value, int32_t n)
+{
+    const int8x16_t v = vdupq_n_s8(value);
+    for (; n > 0; n -= 16)
+    {
+        vstrbq_p_s8(dst, v, vctp8q((uint32_t)n));
+        dst += 16;
+    }
+}
+
+/* The receptive field of output pixel (oy, ox), channels [g * k_c, (g + 1) * k_c), as the
+ * int8 input values themselves; padding taps hold the input zero point (-input_offset), so
+ * that every tap contributes (x + input_offset) * w = 0 once the kernel sums add the offset. */
+static void gather_patch_s8(int8_t *dst,
+                            const int8_t *in_batch,
+                            const cmsis_nn_conv_params *p,
+                            const cmsis_nn_dims *input_dims,
+                            const cmsis_nn_dims *filter_dims,
+                            int32_t oy,
+                            int32_t ox,
+                            int32_t g)
+{
+    const int32_t in_h = input_dims->h;
+    const int32_t in_w = input_dims->w;
+    const int32_t in_c = input_dims->c;
+    const int32_t k_c = filter_dims->c;
+    const int8_t pad = (int8_t)(-p->input_offset);
+    const int32_t base_y = oy * p->stride.h - p->padding.h;
+    const int32_t base_x = ox * p->stride.w - p->padding.w;
+    const int32_t row_len = filter_dims->w * k_c;
+    /* The taps [kx0, kx1) of a row lie inside the input; with the filter over every input
+     * channel and adjacent taps, their values are one run of the input. */
+    const int contiguous = k_c == in_c && p->dilation.w == 1;
+    const int inside = base_x >= 0 && base_x + (filter_dims->w - 1) * p->dilation.w < in_w;
+    if (contiguous && inside)
+    {
+        /* The common case on its own: whole rows of the input. */
+        /* The offset of the row's first value (negative above the input: no pointer is
+         * formed for a row outside it). */
+        ptrdiff_t offset = ((ptrdiff_t)base_y * in_w + base_x) * in_c;
+        const ptrdiff_t row_step = (ptrdiff_t)p->dilation.h * in_w * in_c;
+        for (int32_t ky = 0; ky < filter_dims->h; ky++, dst += row_len, offset += row_step)
+        {
+            const int32_t iy = base_y + ky * p->dilation.h;
+            if (iy < 0 || iy >= in_h)
+            {
+                fill_s8_mve(dst, pad, row_len);
+            }
+            else
+            {
+                copy_s8_mve(dst, in_batch + offset, row_len);
+            }
+        }
+        return;
+    }
+    int32_t kx0 = 0;
+    int32_t kx1 = filter_dims->w;
+    if (!inside)
+    {
+        tinyabi_valid_taps(base_x, p->dilation.w, filter_dims->w, in_w, &kx0, &kx1);
+    }
+    for (int32_t ky = 0; ky < filter_dims->h; ky++)
+    {
+        const int32_t iy = base_y + ky * p->dilation.h;
+        if (iy < 0 || iy >= in_h)
+        {
+            fill_s8_mve(dst, pad, row_len);
+        }
+        else if (contiguous)
+        {
+            fill_s8_mve(dst, pad, kx0 * k_c);
+            copy_s8_mve(dst + kx0 * k_c, in_batch + ((size_t)iy * in_w + base_x + kx0) * in_c, (kx1 - kx0) * k_c);
+            fill_s8_mve(dst + kx1 * k_c, pad, (filter_dims->w - kx1) * k_c);
+        }
+        else
+        {
+            for (int32_t kx = 0; kx < filter_dims->w; kx++)
+            {
+                const int32_t ix = base_x + kx * p->dilation.w;
+                if (ix < 0 || ix >= in_w)
+                {
+                    fill_s8_mve(dst + kx * k_c, pad, k_c);
+                }
+                else
+                {
+                    copy_s8_mve(dst + kx * k_c, in_batch + ((size_t)iy * in_w + ix) * in_c + g * k_c, k_c);
+                }
+            }
+        }
+        dst += row_len;
+    }
+}
+
+/* Requantizes the 4 channels x 2 pixels of two 2 x 2 blocks (acc01: channels 0-1, acc23:
+ * channels 2-3, each {a.c0, a.c1, b.c0, b.c1}) and stores pixel a's four bytes at out_a and,
+ * unless out_b is NULL, pixel b's at out_b; only the lanes of `lanes`. */
+static inline void store_block_4x2(const int32_t *acc01,
+                                   const int32_t *acc23,
+                                   int32x4_t mult,
+                                   int32x4_t shift,
+                                   int32_t out_offset,
+                                   int32x4_t lo,
+                                   int32x4_t hi,
+                                   int8_t *out_a,
+                                   int8_t *out_b,
+                                   mve_pred16_t lanes)
+{
+    const int32x4_t zero = vdupq_n_s32(0);
+    const int32x4_t left = vmaxq_s32(shift, zero);
+    const int32x4_t right = vminq_s32(shift, zero);
+    const int32x4_t round_mask = vshrq_n_s32(right, 31);
+    const int32x4_t va = tinyabi_lanes4(acc01[0], acc01[1], acc23[0], acc23[1]);
+    vstrbq_p_s32(out_a, requantize_hoisted_x4(va, mult, left, right, round_mask, out_offset, lo, hi), lanes);
+    if (out_b != NULL)
+    {
+        const int32x4_t vb = tinyabi_lanes4(acc01[2], acc01[3], acc23[2], acc23[3]);
+        vstrbq_p_s32(out_b, requantize_hoisted_x4(vb, mult, left, right, round_mask, out_offset, lo, hi), lanes);
+    }
+}
+
+/* arm_convolve_s8 on MVE: the kernel sums (bias + input_offset * sum(w)) of every output
+ * channel first, in the buffer; then per pair of output pixels their int8 patches and, per
+ * four channels of the group, two 2 x 2 int8 dot-product blocks requantized as vectors (the
+ * 1x1 kernel's inner step). */
+static void convolve_mve(int32_t *sums,
+                         int8_t *cols,
+                         const cmsis_nn_conv_params *conv_params,
+                         const cmsis_nn_per_channel_quant_params *quant_params,
+                         const cmsis_nn_dims *input_dims,
+                         const int8_t *input_data,
+                         const cmsis_nn_dims *filter_dims,
+                         const int8_t *filter_data,
+                         const int32_t *bias_data,
+                         const cmsis_nn_dims *output_dims,
+                         int8_t *output_data)
+{
+    const int32_t in_c = input_dims->c;
+    const int32_t k_c = filter_dims->c;
+    const int32_t out_w = output_dims->w;
+    const int32_t out_c = output_dims->c;
+    const int32_t groups = in_c / k_c;
+    const int32_t out_per_group = out_c / groups;
+    const int32_t n = filter_dims->h * filter_dims->w * k_c;
+    const int32_t pixels = output_dims->h * out_w;
+    const int32_t out_offset = conv_params->output_offset;
+    const int32x4_t lo = vdupq_n_s32(conv_params->activation.min);
+    const int32x4_t hi = vdupq_n_s32(conv_params->activation.max);
+    int8_t *col_a = cols;
+    int8_t *col_b = cols + n;
+    for (int32_t oc = 0; oc < out_c; oc++)
+    {
+        sums[oc] = (bias_data != NULL ? bias_data[oc] : 0) +
+                   conv_params->input_offset * sum_s8_mve(filter_data + (size_t)oc * n, n);
+    }
+    for (int32_t batch = 0; batch < input_dims->n; batch++)
+    {
+        const int8_t *in_batch = input_data + (size_t)batch * input_dims->h * input_dims->w * in_c;
+        int8_t *out_batch = output_data + (size_t)batch * pixels * out_c;
+        for (int32_t px = 0; px < pixels; px += 2)
+        {
+            const int32_t pair = px + 1 < pixels;
+            int8_t *out_a = out_batch + (size_t)px * out_c;
+            for (int32_t g = 0; g < groups; g++)
+            {
+                gather_patch_s8(col_a, in_batch, conv_params, input_dims, filter_dims, px / out_w, px % out_w, g);
+                if (pair)
+                {
+                    gather_patch_s8(col_b, in_batch, conv_params, input_dims, filter_dims, (px + 1) / out_w,
+                                    (px + 1) % out_w, g);
+                }
+                const int8_t *xb = pair ? col_b : col_a;
+                const int32_t oc_end = (g + 1) * out_per_group;
+                int32_t oc = g * out_per_group;
+                const int8_t *w = filter_data + (size_t)oc * n;
+                for (; oc + 4 <= oc_end; oc += 4, w += 4 * n)
+                {
+                    int32_t acc01[4] = {sums[oc], sums[oc + 1], sums[oc], sums[oc + 1]};
+                    int32_t acc23[4] = {sums[oc + 2], sums[oc + 3], sums[oc + 2], sums[oc + 3]};
+                    dot_s8_2x2_mve(col_a, xb, w, w + n, n, acc01);
+                    dot_s8_2x2_mve(col_a, xb, w + 2 * n, w + 3 * n, n, acc23);
+                    store_block_4x2(acc01, acc23, vldrwq_s32(quant_params->multiplier + oc),
+                                    vldrwq_s32(quant_params->shift + oc), out_offset, lo, hi, out_a + oc,
+                                    pair ? out_a + out_c + oc : NULL, vctp32q(4));
+                }
+                if (oc < oc_end)
+                {
+                    /* The last channels of the group: the block repeats its last channel and
+                     * stores only the real ones. */
+                    const int32_t live = oc_end - oc;
+                    const mve_pred16_t lanes = vctp32q((uint32_t)live);
+                    const int32_t c1 = oc + TINYABI_MIN(1, live - 1);
+                    const int32_t c2 = oc + TINYABI_MIN(2, live - 1);
+                    int32_t acc01[4] = {sums[oc], sums[c1], sums[oc], sums[c1]};
+                    int32_t acc23[4] = {sums[c2], sums[c2], sums[c2], sums[c2]};
+                    dot_s8_2x2_mve(col_a, xb, w, filter_data + (size_t)c1 * n, n, acc01);
+                    dot_s8_2x2_mve(col_a, xb, filter_data + (size_t)c2 * n, filter_data + (size_t)c2 * n, n, acc23);
+                    store_block_4x2(acc01, acc23, vldrwq_z_s32(quant_params->multiplier + oc, lanes),
+                                    vldrwq_z_s32(quant_params->shift + oc, lanes), out_offset, lo, hi, out_a + oc,
+                                    pair ? out_a + out_c + oc : NULL, lanes);
+                }
+            }
+        }
+    }
+}
+#endif
+
+/* Two int16 patches (the DSP and plain C paths) or, on MVE, the kernel sums of every output
+ * channel and two int8 patches: one answer for every build, so that a size asked on the host
+ * holds on any core. */
 int32_t arm_convolve_s8_get_buffer_size(const cmsis_nn_dims *input_dims, const cmsis_nn_dims *filter_dims)
 {
     (void)input_dims;
-    return 2 * 2 * filter_dims->h * filter_dims->w * filter_dims->c;
+    const int32_t n = filter_dims->h * filter_dims->w * filter_dims->c;
+    return TINYABI_MAX(2 * 2 * n, 4 * filter_dims->n + 2 * n);
 }
 
 arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
@@ -241,7 +676,6 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
     }
     const int32_t in_c = input_dims->c;
     const int32_t k_c = filter_dims->c;
-    const int32_t out_w = output_dims->w;
     const int32_t out_c = output_dims->c;
     if (ctx == NULL || ctx->buf == NULL || k_c <= 0 || in_c % k_c != 0)
     {
@@ -252,6 +686,16 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
     {
         return ARM_CMSIS_NN_ARG_ERROR;
     }
+#if TINYABI_MVE
+    if (filter_dims->n != out_c)
+    {
+        return ARM_CMSIS_NN_ARG_ERROR;
+    }
+    convolve_mve((int32_t *)ctx->buf, (int8_t *)ctx->buf + 4 * out_c, conv_params, quant_params, input_dims,
+                 input_data, filter_dims, filter_data, bias_data, output_dims, output_data);
+    return ARM_CMSIS_NN_SUCCESS;
+#else
+    const int32_t out_w = output_dims->w;
     const int32_t out_per_group = out_c / groups;
     const int32_t n = filter_dims->h * filter_dims->w * k_c;
     const int32_t pixels = output_dims->h * out_w;
@@ -262,13 +706,7 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
     const int32_t act_max = conv_params->activation.max;
     const int32_t *mult = quant_params->multiplier;
     const int32_t *shift = quant_params->shift;
-#if !TINYABI_MVE
     const int full_range = tinyabi_full_range(act_min, act_max);
-#endif
-#if TINYABI_MVE
-    /* byte offsets of {pixel a, pixel b} x {channel oc, oc + 1} from out_a + oc */
-    const uint32x4_t pair_offsets = vreinterpretq_u32_s32(tinyabi_lanes4(0, 1, out_c, out_c + 1));
-#endif
 
     for (int32_t batch = 0; batch < input_dims->n; batch++)
     {
@@ -298,18 +736,7 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
                         acc[0] = acc[2] = bias_data[oc];
                         acc[1] = acc[3] = bias_data[oc + 1];
                     }
-                    dot_patch_2x2(col_a, col_b, w0, w0 + n, n, acc);
-#if TINYABI_MVE
-                    vstrbq_scatter_offset_s32(
-                        out_a + oc,
-                        pair_offsets,
-                        tinyabi_requantize_x4(tinyabi_lanes4(acc[0], acc[1], acc[2], acc[3]),
-                                              tinyabi_pair_x2(mult[oc], mult[oc + 1]),
-                                              tinyabi_pair_x2(shift[oc], shift[oc + 1]),
-                                              out_offset,
-                                              act_min,
-                                              act_max));
-#else
+                    dot_patch_2x2(col_a, w0, n, acc);
                     if (full_range)
                     {
                         out_a[oc] = tinyabi_sat_s8(tinyabi_requantize(acc[0], mult[oc], shift[oc]) + out_offset);
@@ -326,7 +753,6 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
                     out_b[oc] = tinyabi_requantize_s8(acc[2], mult[oc], shift[oc], out_offset, act_min, act_max);
                     out_b[oc + 1] =
                         tinyabi_requantize_s8(acc[3], mult[oc + 1], shift[oc + 1], out_offset, act_min, act_max);
-#endif
                 }
                 for (; oc < oc_end; oc++)
                 {
@@ -344,20 +770,17 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
         }
     }
     return ARM_CMSIS_NN_SUCCESS;
+#endif
 }
 
+/* The DSP and plain C int8 blocks of the 1x1 convolution (MVE has its own above). */
+#if !TINYABI_MVE
 /* int8 . int8 dot product (no offsets). */
 static inline int32_t dot_s8(const int8_t *x, const int8_t *w, int32_t n)
 {
     int32_t acc = 0;
     int32_t i = 0;
-#if TINYABI_MVE
-    for (; i < n; i += 16)
-    {
-        const mve_pred16_t p = vctp8q((uint32_t)(n - i));
-        acc = vmladavaq_s8(acc, vldrbq_z_s8(x + i, p), vldrbq_z_s8(w + i, p));
-    }
-#elif TINYABI_DSP
+#if TINYABI_DSP
     for (; i + 4 <= n; i += 4)
     {
         const uint32_t xv = tinyabi_read_s8x4(x + i);
@@ -373,7 +796,7 @@ static inline int32_t dot_s8(const int8_t *x, const int8_t *w, int32_t n)
     return acc;
 }
 
-#if TINYABI_DSP && !TINYABI_MVE
+#if TINYABI_DSP
 /* Four int8 of x and of w (x at xp, w at wp) into the 2 x 2 accumulators: the second pixel
  * and the second filter each lie `step` bytes further. */
 #define TINYABI_DOT_2X2_STEP4(xp, wp, step)                                                        \
@@ -402,17 +825,15 @@ static inline int32_t dot_s8(const int8_t *x, const int8_t *w, int32_t n)
     } while (0)
 #endif
 
-/* The DSP 2 x 2 dot-product loop is written in assembly for GCC (13 registers, so that it
- * also builds with a frame pointer). */
-#if defined(TINYABI_DSP_NATIVE) && defined(__GNUC__) && !defined(__clang__)
-#define TINYABI_ASM_2X2 1
-#else
-#define TINYABI_ASM_2X2 0
-#endif
 
 /* Two int8 rows (x, x + n) times two int8 filters (w, w + n), added to
  * acc = {a.w0, a.w1, b.w0, b.w1}: one pointer per operand pair keeps the DSP loop in
  * registers. */
+/* Inlined when optimizing (a call per 2 x 2 block costs more than its set-up); at -O0 the
+ * assembly loop's 13 registers only fit in a function of its own. */
+#if defined(__GNUC__) && defined(__OPTIMIZE__)
+__attribute__((always_inline))
+#endif
 static inline void dot_s8_2x2(const int8_t *x, const int8_t *w, int32_t n, int32_t *acc)
 {
     int32_t a0 = acc[0];
@@ -420,65 +841,72 @@ static inline void dot_s8_2x2(const int8_t *x, const int8_t *w, int32_t n, int32
     int32_t b0 = acc[2];
     int32_t b1 = acc[3];
     int32_t i = 0;
-#if TINYABI_MVE
-    for (; i < n; i += 16)
-    {
-        const mve_pred16_t p = vctp8q((uint32_t)(n - i));
-        const int8x16_t k0 = vldrbq_z_s8(w + i, p);
-        const int8x16_t k1 = vldrbq_z_s8(w + n + i, p);
-        const int8x16_t va = vldrbq_z_s8(x + i, p);
-        const int8x16_t vb = vldrbq_z_s8(x + n + i, p);
-        a0 = vmladavaq_s8(a0, va, k0);
-        a1 = vmladavaq_s8(a1, va, k1);
-        b0 = vmladavaq_s8(b0, vb, k0);
-        b1 = vmladavaq_s8(b1, vb, k1);
-    }
-#elif TINYABI_DSP
+#if TINYABI_DSP
     {
         const int8_t *xp = x;
         const int8_t *wp = w;
-        const int8_t *end4 = x + (n & ~3);
 #if TINYABI_ASM_2X2
-        /* The loop below in assembly: GCC spills values inside it otherwise. */
-        if (xp != end4)
+        const int8_t *end16 = x + (n & ~15);
+        /* The loop below in assembly, sixteen columns per pass (the loop test costs three
+         * instructions): GCC spills values inside it otherwise. */
+        uint32_t t0;
+        uint32_t t1;
+        uint32_t t2;
+        uint32_t t3;
+        uint32_t t4;
+        uint32_t t5;
+#define TINYABI_ASM_2X2_STEP4                                                                      \
+    "ldr %[t0], [%[wp], %[n]]\n\t"                                                                 \
+    "ldr %[t4], [%[xp], %[n]]\n\t"                                                                 \
+    "ldr %[t2], [%[xp]], #4\n\t"                                                                   \
+    "sxtb16 %[t1], %[t0]\n\t"                                                                      \
+    "sxtb16 %[t0], %[t0], ror #8\n\t"                                                              \
+    "sxtb16 %[t3], %[t2]\n\t"                                                                      \
+    "sxtb16 %[t2], %[t2], ror #8\n\t"                                                              \
+    "sxtb16 %[t5], %[t4]\n\t"                                                                      \
+    "sxtb16 %[t4], %[t4], ror #8\n\t"                                                              \
+    "smlad %[a1], %[t1], %[t3], %[a1]\n\t"                                                         \
+    "smlad %[a1], %[t0], %[t2], %[a1]\n\t"                                                         \
+    "smlad %[b1], %[t1], %[t5], %[b1]\n\t"                                                         \
+    "smlad %[b1], %[t0], %[t4], %[b1]\n\t"                                                         \
+    "ldr %[t0], [%[wp]], #4\n\t"                                                                   \
+    "sxtb16 %[t1], %[t0]\n\t"                                                                      \
+    "sxtb16 %[t0], %[t0], ror #8\n\t"                                                              \
+    "smlad %[a0], %[t1], %[t3], %[a0]\n\t"                                                         \
+    "smlad %[a0], %[t0], %[t2], %[a0]\n\t"                                                         \
+    "smlad %[b0], %[t1], %[t5], %[b0]\n\t"                                                         \
+    "smlad %[b0], %[t0], %[t4], %[b0]\n\t"
+#define TINYABI_ASM_2X2_OPERANDS                                                                   \
+    [a0] "+r"(a0), [a1] "+r"(a1), [b0] "+r"(b0), [b1] "+r"(b1), [xp] "+r"(xp), [wp] "+r"(wp),      \
+        [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4), [t5] "=&r"(t5)
+        if (xp != end16)
         {
-            uint32_t t0;
-            uint32_t t1;
-            uint32_t t2;
-            uint32_t t3;
-            uint32_t t4;
-            uint32_t t5;
-            __asm__ volatile("1:\n\t"
-                             "ldr %[t0], [%[wp], %[n]]\n\t"
-                             "ldr %[t4], [%[xp], %[n]]\n\t"
-                             "ldr %[t2], [%[xp]], #4\n\t"
-                             "sxtb16 %[t1], %[t0]\n\t"
-                             "sxtb16 %[t0], %[t0], ror #8\n\t"
-                             "sxtb16 %[t3], %[t2]\n\t"
-                             "sxtb16 %[t2], %[t2], ror #8\n\t"
-                             "sxtb16 %[t5], %[t4]\n\t"
-                             "sxtb16 %[t4], %[t4], ror #8\n\t"
-                             "smlad %[a1], %[t1], %[t3], %[a1]\n\t"
-                             "smlad %[a1], %[t0], %[t2], %[a1]\n\t"
-                             "smlad %[b1], %[t1], %[t5], %[b1]\n\t"
-                             "smlad %[b1], %[t0], %[t4], %[b1]\n\t"
-                             "ldr %[t0], [%[wp]], #4\n\t"
-                             "sxtb16 %[t1], %[t0]\n\t"
-                             "sxtb16 %[t0], %[t0], ror #8\n\t"
-                             "smlad %[a0], %[t1], %[t3], %[a0]\n\t"
-                             "smlad %[a0], %[t0], %[t2], %[a0]\n\t"
-                             "smlad %[b0], %[t1], %[t5], %[b0]\n\t"
-                             "smlad %[b0], %[t0], %[t4], %[b0]\n\t"
-                             "ldr %[t0], %[end]\n\t"
-                             "cmp %[xp], %[t0]\n\t"
-                             "bne 1b"
-                             : [a0] "+r"(a0), [a1] "+r"(a1), [b0] "+r"(b0), [b1] "+r"(b1), [xp] "+r"(xp),
-                               [wp] "+r"(wp), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2),
-                               [t3] "=&r"(t3), [t4] "=&r"(t4), [t5] "=&r"(t5)
-                             : [n] "r"(n), [end] "m"(end4)
+            __asm__ volatile("1:\n\t" TINYABI_ASM_2X2_STEP4 TINYABI_ASM_2X2_STEP4 TINYABI_ASM_2X2_STEP4
+                                 TINYABI_ASM_2X2_STEP4 "ldr %[t0], %[end]\n\t"
+                                                       "cmp %[xp], %[t0]\n\t"
+                                                       "bne 1b"
+                             : TINYABI_ASM_2X2_OPERANDS
+                             : [n] "r"(n), [end] "m"(end16)
                              : "cc", "memory");
         }
+        if (n & 8)
+        {
+            __asm__ volatile(TINYABI_ASM_2X2_STEP4 TINYABI_ASM_2X2_STEP4
+                             : TINYABI_ASM_2X2_OPERANDS
+                             : [n] "r"(n)
+                             : "memory");
+        }
+        if (n & 4)
+        {
+            __asm__ volatile(TINYABI_ASM_2X2_STEP4
+                             : TINYABI_ASM_2X2_OPERANDS
+                             : [n] "r"(n)
+                             : "memory");
+        }
+#undef TINYABI_ASM_2X2_STEP4
+#undef TINYABI_ASM_2X2_OPERANDS
 #else
+        const int8_t *end4 = x + (n & ~3);
         while (xp != end4)
         {
             TINYABI_DOT_2X2_STEP4(xp, wp, n);
@@ -506,7 +934,94 @@ static inline void dot_s8_2x2(const int8_t *x, const int8_t *w, int32_t n, int32
     acc[3] = b1;
 }
 
+#endif
+
 /* ------------------------------------------------------------------ 1x1 convolution */
+
+#if TINYABI_MVE
+/* The 1x1 convolution on MVE: four output channels (the last group padded by repeating the
+ * last channel and storing only the real ones) times two pixels per pass, as two 2 x 2 int8
+ * dot-product blocks; the four channels of a pixel are requantized as one vector and stored
+ * as four contiguous bytes. */
+static void convolve_1x1_mve(const int8_t *input,
+                             const int8_t *filter,
+                             const int32_t *bias,
+                             const int32_t *mult,
+                             const int32_t *shift,
+                             int32_t in_c,
+                             int32_t out_c,
+                             int32_t pixels,
+                             int32_t in_offset,
+                             int32_t out_offset,
+                             int32_t act_min,
+                             int32_t act_max,
+                             int8_t *output)
+{
+    const int32x4_t zero = vdupq_n_s32(0);
+    const int32x4_t lo = vdupq_n_s32(act_min);
+    const int32x4_t hi = vdupq_n_s32(act_max);
+    for (int32_t oc = 0; oc < out_c; oc += 4)
+    {
+        const int32_t live = TINYABI_MIN(4, out_c - oc);
+        const mve_pred16_t lanes = vctp32q((uint32_t)live);
+        const int8_t *w[4];
+        int32_t base[4];
+        for (int32_t j = 0; j < 4; j++)
+        {
+            const int32_t c = oc + TINYABI_MIN(j, live - 1);
+            w[j] = filter + (size_t)c * in_c;
+            base[j] = (bias != NULL ? bias[c] : 0) + in_offset * sum_s8_mve(w[j], in_c);
+        }
+        const int32x4_t m = vldrwq_z_s32(mult + oc, lanes);
+        const int32x4_t s = vldrwq_z_s32(shift + oc, lanes);
+        const int32x4_t left = vmaxq_s32(s, zero);
+        const int32x4_t right = vminq_s32(s, zero);
+        const int32x4_t round_mask = vshrq_n_s32(right, 31);
+        const int8_t *x = input;
+        int8_t *out = output + oc;
+        int32_t p = 0;
+        /* Four real channels and whole 16-column groups (the usual case) on their own: no
+         * tail in the dot products, no predicate on the stores. */
+        for (; live == 4 && (in_c & 15) == 0 && p + 2 <= pixels; p += 2)
+        {
+            int32_t acc01[4] = {base[0], base[1], base[0], base[1]};
+            int32_t acc23[4] = {base[2], base[3], base[2], base[3]};
+            dot_s8_2x2_mve(x, x + in_c, w[0], w[1], in_c & ~15, acc01);
+            dot_s8_2x2_mve(x, x + in_c, w[2], w[3], in_c & ~15, acc23);
+            const int32x4_t va = tinyabi_lanes4(acc01[0], acc01[1], acc23[0], acc23[1]);
+            const int32x4_t vb = tinyabi_lanes4(acc01[2], acc01[3], acc23[2], acc23[3]);
+            vstrbq_s32(out, requantize_hoisted_x4(va, m, left, right, round_mask, out_offset, lo, hi));
+            vstrbq_s32(out + out_c, requantize_hoisted_x4(vb, m, left, right, round_mask, out_offset, lo, hi));
+            x += 2 * in_c;
+            out += 2 * out_c;
+        }
+        for (; p + 2 <= pixels; p += 2)
+        {
+            int32_t acc01[4] = {base[0], base[1], base[0], base[1]};
+            int32_t acc23[4] = {base[2], base[3], base[2], base[3]};
+            dot_s8_2x2_mve(x, x + in_c, w[0], w[1], in_c, acc01);
+            dot_s8_2x2_mve(x, x + in_c, w[2], w[3], in_c, acc23);
+            const int32x4_t va = tinyabi_lanes4(acc01[0], acc01[1], acc23[0], acc23[1]);
+            const int32x4_t vb = tinyabi_lanes4(acc01[2], acc01[3], acc23[2], acc23[3]);
+            vstrbq_p_s32(out, requantize_hoisted_x4(va, m, left, right, round_mask, out_offset, lo, hi), lanes);
+            vstrbq_p_s32(out + out_c, requantize_hoisted_x4(vb, m, left, right, round_mask, out_offset, lo, hi),
+                         lanes);
+            x += 2 * in_c;
+            out += 2 * out_c;
+        }
+        if (p < pixels)
+        {
+            /* The odd last pixel, computed twice and stored once. */
+            int32_t acc01[4] = {base[0], base[1], base[0], base[1]};
+            int32_t acc23[4] = {base[2], base[3], base[2], base[3]};
+            dot_s8_2x2_mve(x, x, w[0], w[1], in_c, acc01);
+            dot_s8_2x2_mve(x, x, w[2], w[3], in_c, acc23);
+            const int32x4_t va = tinyabi_lanes4(acc01[0], acc01[1], acc23[0], acc23[1]);
+            vstrbq_p_s32(out, requantize_hoisted_x4(va, m, left, right, round_mask, out_offset, lo, hi), lanes);
+        }
+    }
+}
+#endif
 
 int32_t arm_convolve_1x1_s8_fast_get_buffer_size(const cmsis_nn_dims *input_dims)
 {
@@ -544,10 +1059,10 @@ arm_cmsis_nn_status arm_convolve_1x1_s8_fast(const cmsis_nn_context *ctx,
     const int32_t *mult = quant_params->multiplier;
     const int32_t *shift = quant_params->shift;
 #if TINYABI_MVE
-    /* byte offsets of {pixel p, pixel p + 1} x {channel oc, oc + 1} from out */
-    const uint32x4_t pair_offsets = vreinterpretq_u32_s32(tinyabi_lanes4(0, 1, out_c, out_c + 1));
-#endif
-
+    convolve_1x1_mve(input_data, filter_data, bias_data, mult, shift, in_c, out_c, pixels, in_offset, out_offset,
+                     act_min, act_max, output_data);
+    return ARM_CMSIS_NN_SUCCESS;
+#else
     int32_t oc = 0;
     for (; oc + 2 <= out_c; oc += 2)
     {
@@ -559,54 +1074,77 @@ arm_cmsis_nn_status arm_convolve_1x1_s8_fast(const cmsis_nn_context *ctx,
         const int32_t m1 = mult[oc + 1];
         const int32_t s0 = shift[oc];
         const int32_t s1 = shift[oc + 1];
-#if TINYABI_MVE
-        const int32x4_t mult_v = tinyabi_pair_x2(m0, m1);
-        const int32x4_t shift_v = tinyabi_pair_x2(s0, s1);
-#endif
         const int8_t *x = input_data;
         int8_t *out = output_data + oc;
         int32_t p = 0;
-#if !TINYABI_MVE
-        if (s0 < 0 && s1 < 0 && m0 >= 0 && m1 >= 0 && tinyabi_full_range(act_min, act_max))
+        if (s0 < 0 && s1 < 0 && m0 >= 0 && m1 >= 0)
         {
             /* The common case with fewer instructions: right shifts and non-negative
-             * multipliers (one multiply-accumulate each), no clamp but int8's. */
+             * multipliers (one multiply-accumulate each); the clamp is one SSAT when the
+             * activation range is all of int8. */
             const int32_t r0 = -s0 - 1;
             const int32_t r1 = -s1 - 1;
             const int64_t k0 = tinyabi_requantize_k(s0);
             const int64_t k1 = tinyabi_requantize_k(s1);
+            if (tinyabi_full_range(act_min, act_max))
+            {
+                /* Whole groups of 16 columns (the usual channel counts) on their own: the
+                 * compiler drops the dot product's rest handling from the loop. */
+                for (; (in_c & 15) == 0 && p + 2 <= pixels; p += 2)
+                {
+                    int32_t acc[4] = {base0, base1, base0, base1};
+                    dot_s8_2x2(x, w0, in_c & ~15, acc);
+                    out[0] = tinyabi_sat_s8(tinyabi_requantize_fused(acc[0], m0, k0, r0) + out_offset);
+                    out[1] = tinyabi_sat_s8(tinyabi_requantize_fused(acc[1], m1, k1, r1) + out_offset);
+                    out[out_c] = tinyabi_sat_s8(tinyabi_requantize_fused(acc[2], m0, k0, r0) + out_offset);
+                    out[out_c + 1] = tinyabi_sat_s8(tinyabi_requantize_fused(acc[3], m1, k1, r1) + out_offset);
+                    x += 2 * in_c;
+                    out += 2 * out_c;
+                }
+                for (; in_c == 8 && p + 2 <= pixels; p += 2)
+                {
+                    int32_t acc[4] = {base0, base1, base0, base1};
+                    dot_s8_2x2(x, w0, 8, acc);
+                    out[0] = tinyabi_sat_s8(tinyabi_requantize_fused(acc[0], m0, k0, r0) + out_offset);
+                    out[1] = tinyabi_sat_s8(tinyabi_requantize_fused(acc[1], m1, k1, r1) + out_offset);
+                    out[out_c] = tinyabi_sat_s8(tinyabi_requantize_fused(acc[2], m0, k0, r0) + out_offset);
+                    out[out_c + 1] = tinyabi_sat_s8(tinyabi_requantize_fused(acc[3], m1, k1, r1) + out_offset);
+                    x += 16;
+                    out += 2 * out_c;
+                }
+                for (; p + 2 <= pixels; p += 2)
+                {
+                    int32_t acc[4] = {base0, base1, base0, base1};
+                    dot_s8_2x2(x, w0, in_c, acc);
+                    out[0] = tinyabi_sat_s8(tinyabi_requantize_fused(acc[0], m0, k0, r0) + out_offset);
+                    out[1] = tinyabi_sat_s8(tinyabi_requantize_fused(acc[1], m1, k1, r1) + out_offset);
+                    out[out_c] = tinyabi_sat_s8(tinyabi_requantize_fused(acc[2], m0, k0, r0) + out_offset);
+                    out[out_c + 1] = tinyabi_sat_s8(tinyabi_requantize_fused(acc[3], m1, k1, r1) + out_offset);
+                    x += 2 * in_c;
+                    out += 2 * out_c;
+                }
+            }
             for (; p + 2 <= pixels; p += 2)
             {
                 int32_t acc[4] = {base0, base1, base0, base1};
                 dot_s8_2x2(x, w0, in_c, acc);
-                out[0] = tinyabi_sat_s8(tinyabi_requantize_fused(acc[0], m0, k0, r0) + out_offset);
-                out[1] = tinyabi_sat_s8(tinyabi_requantize_fused(acc[1], m1, k1, r1) + out_offset);
-                out[out_c] = tinyabi_sat_s8(tinyabi_requantize_fused(acc[2], m0, k0, r0) + out_offset);
-                out[out_c + 1] = tinyabi_sat_s8(tinyabi_requantize_fused(acc[3], m1, k1, r1) + out_offset);
+                out[0] = clamp_s8(tinyabi_requantize_fused(acc[0], m0, k0, r0) + out_offset, act_min, act_max);
+                out[1] = clamp_s8(tinyabi_requantize_fused(acc[1], m1, k1, r1) + out_offset, act_min, act_max);
+                out[out_c] = clamp_s8(tinyabi_requantize_fused(acc[2], m0, k0, r0) + out_offset, act_min, act_max);
+                out[out_c + 1] =
+                    clamp_s8(tinyabi_requantize_fused(acc[3], m1, k1, r1) + out_offset, act_min, act_max);
                 x += 2 * in_c;
                 out += 2 * out_c;
             }
         }
-#endif
         for (; p + 2 <= pixels; p += 2)
         {
             int32_t acc[4] = {base0, base1, base0, base1};
             dot_s8_2x2(x, w0, in_c, acc);
-#if TINYABI_MVE
-            vstrbq_scatter_offset_s32(out,
-                                      pair_offsets,
-                                      tinyabi_requantize_x4(tinyabi_lanes4(acc[0], acc[1], acc[2], acc[3]),
-                                                            mult_v,
-                                                            shift_v,
-                                                            out_offset,
-                                                            act_min,
-                                                            act_max));
-#else
             out[0] = tinyabi_requantize_s8(acc[0], m0, s0, out_offset, act_min, act_max);
             out[1] = tinyabi_requantize_s8(acc[1], m1, s1, out_offset, act_min, act_max);
             out[out_c] = tinyabi_requantize_s8(acc[2], m0, s0, out_offset, act_min, act_max);
             out[out_c + 1] = tinyabi_requantize_s8(acc[3], m1, s1, out_offset, act_min, act_max);
-#endif
             x += 2 * in_c;
             out += 2 * out_c;
         }
@@ -631,6 +1169,7 @@ arm_cmsis_nn_status arm_convolve_1x1_s8_fast(const cmsis_nn_context *ctx,
         }
     }
     return ARM_CMSIS_NN_SUCCESS;
+#endif
 }
 
 /* ------------------------------------------------------------------ wrapper */
