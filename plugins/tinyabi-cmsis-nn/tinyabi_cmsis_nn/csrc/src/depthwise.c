@@ -135,6 +135,512 @@ static inline void acc4_store(acc4_t acc, int32_t *out)
 #define TINYABI_ASM_3X3 0
 #endif
 
+/* ------------------------------------------------------------------ 3x3 through line buffers
+ *
+ * 3x3 filters with depth multiplier 1, unit dilation and unit strides, on cores with MVE or the
+ * DSP extension, for calls with enough output positions per channel (TINYABI_DW_MIN_POSITIONS):
+ * one channel at a time over the whole image, so that its nine weights stay in registers and
+ * the input offset folds into the bias (bias + input_offset * sum of the weights). The image
+ * is walked line by line along one spatial axis (v) and position by position along the other
+ * (u); the axis of the positions is chosen per call to waste the fewest lanes. The input lines
+ * of the window are copied, for the one channel, into a ring of line buffers in ctx->buf with
+ * the padding written out (as the input zero point, which the folded offset turns into zero),
+ * so the hot loop has no edge cases and reads its taps at small fixed offsets.
+ *   MVE: lines of int8 values; four output positions per vector (VMLA by the scalar weight),
+ *        requantized together and scattered to the output.
+ *   DSP: lines of int16 values with the input offset added (padding 0), two output positions
+ *        per pass, two taps per SMLAD.
+ * Each call repeats the per-channel set-up (the weights, the folded bias, the first lines of
+ * the window); in the row bands of the generated code a call has few rows, so small calls
+ * and strides of 2 (which fill twice as many lines per output line) run faster through the
+ * buffer-free loops below. TINYABI_DW_MIN_POSITIONS is where the line buffers start to win
+ * (measured under QEMU on vww's layers). */
+
+/* The line-buffer helpers are instantiated per stride and shift direction: inlined. */
+#if defined(__GNUC__)
+#define DW_INLINE static inline __attribute__((always_inline))
+#else
+#define DW_INLINE static inline
+#endif
+
+#define DW_RING 3   /* input lines of the window */
+#define DW_SLOTS 4  /* the ring and one line of padding */
+/* Output positions per call (per channel) from which this path runs; tests set it to 1 to
+ * check the path on small shapes. */
+#ifndef TINYABI_DW_MIN_POSITIONS
+#define TINYABI_DW_MIN_POSITIONS 64
+#endif
+
+/* The walk of one call: lines (v) and positions (u), with byte steps along each in the input,
+ * the output and the filter. */
+typedef struct
+{
+    int32_t n_v, n_u;   /* output lines, output positions per line */
+    int32_t in_v, in_u; /* input lines, input positions per line */
+    int32_t s_v, s_u;   /* strides */
+    int32_t pad_v, pad_u;
+    int32_t in_step_v, in_step_u;
+    int32_t out_step_v, out_step_u;
+    int32_t w_step_v, w_step_u;
+    int32_t line_bytes; /* one buffered line */
+} dw_walk;
+
+/* Bytes of one MVE line for n_u positions at stride s_u (0 when the path does not take them):
+ * the int8 values four-lane groups read. */
+static int32_t dw_line_bytes_mve(int32_t n_u, int32_t s_u, int32_t in_step_u)
+{
+    const int32_t lanes = (n_u + 3) / 4 * 4;
+    if (n_u < 1 || s_u != 1 || 7 * in_step_u > 0xFFFF)
+    {
+        return 0; /* the offsets of the 16-bit gathers must fit */
+    }
+    return (lanes + 2 + 15) & ~15;
+}
+
+/* Bytes of one DSP line (0 when the path does not take it): the int16 values two-position
+ * passes read (a word per tap pair). */
+static int32_t dw_line_bytes_dsp(int32_t n_u, int32_t s_u)
+{
+    const int32_t positions = (n_u + 1) / 2 * 2;
+    if (n_u < 1 || s_u != 1)
+    {
+        return 0;
+    }
+    return (2 * (positions + 3) + 15) & ~15;
+}
+
+/* The walk with positions along the width (transpose 0) or along the height (1). */
+static void dw_walk_of(const cmsis_nn_dw_conv_params *p,
+                       const cmsis_nn_dims *in,
+                       const cmsis_nn_dims *out,
+                       int transpose,
+                       dw_walk *w)
+{
+    const int32_t ch = in->c;
+    if (!transpose)
+    {
+        *w = (dw_walk){out->h, out->w, in->h, in->w, p->stride.h, p->stride.w, p->padding.h, p->padding.w,
+                       in->w * ch, ch, out->w * ch, ch, 3 * ch, ch, 0};
+    }
+    else
+    {
+        *w = (dw_walk){out->w, out->h, in->w, in->h, p->stride.w, p->stride.h, p->padding.w, p->padding.h,
+                       ch, in->w * ch, ch, out->w * ch, ch, 3 * ch, 0};
+    }
+}
+
+/* Whether the line-buffer path takes this call's geometry (before the walk is chosen). */
+static int dw_lines_apply(const cmsis_nn_dw_conv_params *p,
+                          const cmsis_nn_dims *in,
+                          const cmsis_nn_dims *filter,
+                          const cmsis_nn_dims *out)
+{
+    return p->ch_mult == 1 && filter->h == 3 && filter->w == 3 && p->dilation.h == 1 && p->dilation.w == 1 &&
+           p->stride.h == 1 && p->stride.w == 1 && p->padding.h >= 0 && p->padding.w >= 0 && in->c == out->c &&
+           p->input_offset >= -127 && p->input_offset <= 128 &&
+           out->h >= 1 && out->w >= 1;
+}
+
+/* Scratch bytes of the line buffers: the largest any core's walk along either axis needs
+ * (the same answer on every target, so that a buffer sized on the host fits every core). */
+static int32_t dw_lines_buffer_size(const cmsis_nn_dw_conv_params *p,
+                                    const cmsis_nn_dims *in,
+                                    const cmsis_nn_dims *filter,
+                                    const cmsis_nn_dims *out)
+{
+    int32_t line = 0;
+    if (!dw_lines_apply(p, in, filter, out))
+    {
+        return 0;
+    }
+    for (int transpose = 0; transpose < 2; transpose++)
+    {
+        dw_walk w;
+        dw_walk_of(p, in, out, transpose, &w);
+        line = TINYABI_MAX(line, dw_line_bytes_mve(w.n_u, w.s_u, w.in_step_u));
+        line = TINYABI_MAX(line, dw_line_bytes_dsp(w.n_u, w.s_u));
+    }
+    return DW_SLOTS * line;
+}
+
+#if TINYABI_MVE || TINYABI_DSP
+
+/* Bytes of one buffered line of walk w on this core (0 when it does not fit). */
+static int32_t dw_line_bytes(const dw_walk *w)
+{
+#if TINYABI_MVE
+    return dw_line_bytes_mve(w->n_u, w->s_u, w->in_step_u);
+#else
+    return dw_line_bytes_dsp(w->n_u, w->s_u);
+#endif
+}
+
+
+#if TINYABI_MVE
+typedef int8_t dw_elem;
+#else
+typedef int16_t dw_elem;
+#endif
+/* Write entries [lo, hi) of a line of count entries whose entry i is input position
+ * first + i * step (of the line at src, positions src_step bytes apart): the entries inside
+ * the input. The others are padding, written once per call (the same in every line). */
+DW_INLINE void dw_fill(dw_elem *dst,
+                       int32_t count,
+                       int32_t first,
+                       int32_t step,
+                       const int8_t *src,
+                       int32_t src_step,
+                       int32_t in_u,
+                       int32_t offset)
+{
+    int32_t lo = first >= 0 ? 0 : (-first + step - 1) / step;
+    int32_t hi = in_u - first <= 0 ? 0 : (in_u - first + step - 1) / step;
+    lo = TINYABI_MIN(lo, count);
+    hi = TINYABI_MAX(TINYABI_MIN(hi, count), lo);
+    const int8_t *x = src + (first + lo * step) * src_step;
+#if TINYABI_MVE
+    (void)offset;
+    const uint16x8_t offsets = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)(step * src_step));
+    for (int32_t i = lo; i < hi; i += 8)
+    {
+        const mve_pred16_t live = vctp16q((uint32_t)(hi - i));
+        vstrbq_p_s16(dst + i, vldrbq_gather_offset_z_s16(x, offsets, live), live);
+        x += 8 * step * src_step;
+    }
+#else
+    const int32_t x_step = step * src_step;
+    for (int32_t i = lo; i < hi; i++)
+    {
+        dst[i] = (int16_t)(*x + offset);
+        x += x_step;
+    }
+#endif
+}
+
+/* Fill the buffered line of the input line at src for walk w. */
+DW_INLINE void dw_fill_line(dw_elem *dst, const dw_walk *w, const int8_t *src, int32_t offset)
+{
+#if TINYABI_MVE
+    const int32_t lanes = (w->n_u + 3) / 4 * 4;
+    dw_fill(dst, lanes + 2, -w->pad_u, 1, src, w->in_step_u, w->in_u, offset);
+#else
+    const int32_t positions = (w->n_u + 1) / 2 * 2;
+    dw_fill(dst, positions + 3, -w->pad_u, 1, src, w->in_step_u, w->in_u, offset);
+#endif
+}
+
+/* What one channel's line pass needs besides its rows. */
+typedef struct
+{
+    int32_t w[9];     /* the taps, [v][u] */
+    int32_t bias;     /* bias + input offset * sum of the taps (MVE) or the bias (DSP) */
+    int32_t mult;
+    int32_t shift;
+    int32_t out_offset;
+    int32_t act_min;
+    int32_t act_max;
+} dw_channel;
+
+#if TINYABI_MVE
+/* Four output positions of one channel from rows r0..r2. */
+DW_INLINE int32x4_t dw_pass_mve(const int8_t *r0, const int8_t *r1, const int8_t *r2, const int32_t *w,
+                                    int32_t bias)
+{
+    const int32_t o1 = 1;
+    const int32_t o2 = 2;
+    int32x4_t acc = vdupq_n_s32(bias);
+    acc = vmlaq_n_s32(acc, vldrbq_s32(r0), w[0]);
+    acc = vmlaq_n_s32(acc, vldrbq_s32(r0 + o1), w[1]);
+    acc = vmlaq_n_s32(acc, vldrbq_s32(r0 + o2), w[2]);
+    acc = vmlaq_n_s32(acc, vldrbq_s32(r1), w[3]);
+    acc = vmlaq_n_s32(acc, vldrbq_s32(r1 + o1), w[4]);
+    acc = vmlaq_n_s32(acc, vldrbq_s32(r1 + o2), w[5]);
+    acc = vmlaq_n_s32(acc, vldrbq_s32(r2), w[6]);
+    acc = vmlaq_n_s32(acc, vldrbq_s32(r2 + o1), w[7]);
+    acc = vmlaq_n_s32(acc, vldrbq_s32(r2 + o2), w[8]);
+    return acc;
+}
+
+/* tinyabi_requantize_s8 on four lanes of one channel: a left shift (right == 0) or a right
+ * shift of at least one (right == 1); VRSHL rounds half up, so negative values move down by
+ * one first to round half away from zero. */
+DW_INLINE int32x4_t dw_requantize_mve(int32x4_t acc, const dw_channel *k, int32x4_t lo, int32x4_t hi,
+                                          const int right)
+{
+    int32x4_t x;
+    if (right)
+    {
+        x = vqrdmulhq_n_s32(acc, k->mult);
+        x = vaddq_s32(x, vshrq_n_s32(x, 31));
+        x = vrshlq_n_s32(x, k->shift);
+    }
+    else
+    {
+        x = vqrdmulhq_n_s32(vshlq_r_s32(acc, k->shift), k->mult);
+    }
+    return vminq_s32(vmaxq_s32(vaddq_n_s32(x, k->out_offset), lo), hi);
+}
+
+/* One output line of one channel. */
+DW_INLINE void dw_line(const dw_elem *r0, const dw_elem *r1, const dw_elem *r2, int8_t *out,
+                           const dw_walk *wk, const dw_channel *k, const int right)
+{
+    const uint32x4_t out_offsets = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)wk->out_step_u);
+    const int32x4_t lo = vdupq_n_s32(k->act_min);
+    const int32x4_t hi = vdupq_n_s32(k->act_max);
+    const int32_t out_step = 4 * wk->out_step_u;
+    int32_t left = wk->n_u;
+    for (; left >= 4; left -= 4)
+    {
+        const int32x4_t acc = dw_pass_mve(r0, r1, r2, k->w, k->bias);
+        vstrbq_scatter_offset_s32(out, out_offsets, dw_requantize_mve(acc, k, lo, hi, right));
+        r0 += 4;
+        r1 += 4;
+        r2 += 4;
+        out += out_step;
+    }
+    if (left > 0)
+    {
+        const int32x4_t acc = dw_pass_mve(r0, r1, r2, k->w, k->bias);
+        vstrbq_scatter_offset_p_s32(out, out_offsets, dw_requantize_mve(acc, k, lo, hi, right),
+                                    vctp32q((uint32_t)left));
+    }
+}
+#else
+/* Two 16-bit lanes: lo in the low half. */
+static inline uint32_t dw_pack16(int32_t lo, int32_t hi)
+{
+    return ((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16);
+}
+#if defined(TINYABI_DSP_NATIVE)
+static inline int32_t dw_smlabt(uint32_t a, uint32_t b, int32_t acc)
+{
+    return __smlabt((int32_t)a, (int32_t)b, acc);
+}
+static inline int32_t dw_smlatb(uint32_t a, uint32_t b, int32_t acc)
+{
+    return __smlatb((int32_t)a, (int32_t)b, acc);
+}
+#else
+static inline int32_t dw_smlabt(uint32_t a, uint32_t b, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(tinyabi_lo16(a) * tinyabi_hi16(b)));
+}
+static inline int32_t dw_smlatb(uint32_t a, uint32_t b, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(tinyabi_hi16(a) * tinyabi_lo16(b)));
+}
+#endif
+
+/* requantize, add the output offset and clamp: a left shift (right == 0) or a right shift of
+ * at least one with a non-negative multiplier (right == 1, one 64-bit multiply-accumulate). */
+DW_INLINE int8_t dw_requantize_dsp(int32_t acc, const dw_channel *k, int64_t round, const int right)
+{
+    int32_t v;
+    if (right)
+    {
+        v = tinyabi_requantize_fused(acc, k->mult, round, -k->shift - 1) + k->out_offset;
+    }
+    else
+    {
+        v = tinyabi_requantize(acc, k->mult, k->shift) + k->out_offset;
+    }
+    v = TINYABI_MAX(v, k->act_min);
+    v = TINYABI_MIN(v, k->act_max);
+    return (int8_t)v;
+}
+
+/* One row's taps for two output positions: (x[p], x[p+1]) . (w0, w1) + x[p+2] * w2 and
+ * x[p+1] * w0 + (x[p+2], x[p+3]) . (w1, w2), with w01 = (w0, w1), w12 = (w1, w2) as
+ * 16-bit lanes. */
+DW_INLINE void dw_row_dsp(const int16_t *r, uint32_t w01, uint32_t w12, int32_t *a0, int32_t *a1)
+{
+    const uint32_t x01 = tinyabi_read_s16x2(r);
+    const uint32_t x23 = tinyabi_read_s16x2(r + 2);
+    *a0 = tinyabi_smlad(x01, w01, *a0);
+    *a0 = dw_smlabt(x23, w12, *a0);
+    *a1 = dw_smlatb(x01, w01, *a1);
+    *a1 = tinyabi_smlad(x23, w12, *a1);
+}
+
+/* One output line of one channel. */
+DW_INLINE void dw_line(const dw_elem *r0, const dw_elem *r1, const dw_elem *r2, int8_t *out,
+                           const dw_walk *wk, const dw_channel *k, const int right)
+{
+    const uint32_t w01a = dw_pack16(k->w[0], k->w[1]);
+    const uint32_t w12a = dw_pack16(k->w[1], k->w[2]);
+    const uint32_t w01b = dw_pack16(k->w[3], k->w[4]);
+    const uint32_t w12b = dw_pack16(k->w[4], k->w[5]);
+    const uint32_t w01c = dw_pack16(k->w[6], k->w[7]);
+    const uint32_t w12c = dw_pack16(k->w[7], k->w[8]);
+    const int64_t round = right ? tinyabi_requantize_k(k->shift) : 0;
+    const int32_t step = wk->out_step_u;
+    for (int32_t p = 0; p < wk->n_u; p += 2)
+    {
+        int32_t a0 = k->bias;
+        int32_t a1 = k->bias;
+        dw_row_dsp(r0, w01a, w12a, &a0, &a1);
+        dw_row_dsp(r1, w01b, w12b, &a0, &a1);
+        dw_row_dsp(r2, w01c, w12c, &a0, &a1);
+        out[0] = dw_requantize_dsp(a0, k, round, right);
+        if (p + 1 < wk->n_u)
+        {
+            out[step] = dw_requantize_dsp(a1, k, round, right);
+        }
+        out += 2 * step;
+        r0 += 2;
+        r1 += 2;
+        r2 += 2;
+    }
+}
+#endif
+
+/* All output lines of one channel (in and out point at the channel's first value). */
+DW_INLINE void dw_channel_lines(const dw_walk *wk, const int8_t *in, int8_t *out, const dw_channel *k,
+                                    int32_t in_offset, dw_elem *buf, const int right)
+{
+    const int32_t lb = wk->line_bytes / (int32_t)sizeof(dw_elem);
+    const dw_elem *padding = buf + DW_RING * lb;
+    dw_elem *ring[DW_RING] = {buf, buf + lb, buf + 2 * lb}; /* lines loaded - 3 .. loaded - 1 */
+    int32_t loaded = 0; /* the next input line to buffer */
+    for (int32_t ov = 0; ov < wk->n_v; ov++)
+    {
+        const int32_t first = ov * wk->s_v - wk->pad_v;
+        const int32_t end = TINYABI_MIN(first + DW_RING, wk->in_v);
+        for (int32_t iv = TINYABI_MAX(loaded, first); iv < end; iv++)
+        {
+            dw_elem *slot = ring[0];
+            ring[0] = ring[1];
+            ring[1] = ring[2];
+            ring[2] = slot;
+            dw_fill_line(slot, wk, in + iv * wk->in_step_v, in_offset);
+        }
+        loaded = TINYABI_MAX(loaded, end);
+        const dw_elem *rows[DW_RING];
+        for (int32_t kv = 0; kv < DW_RING; kv++)
+        {
+            const int32_t iv = first + kv;
+            rows[kv] = iv >= 0 && iv < wk->in_v ? ring[iv - loaded + DW_RING] : padding;
+        }
+        dw_line(rows[0], rows[1], rows[2], out + ov * wk->out_step_v, wk, k, right);
+    }
+}
+
+/* The 3x3 line-buffer path; 0 when it does not take the call (then nothing is written). */
+static int depthwise_3x3_lines(const cmsis_nn_context *ctx,
+                               const cmsis_nn_dw_conv_params *p,
+                               const cmsis_nn_per_channel_quant_params *q,
+                               const cmsis_nn_dims *input_dims,
+                               const int8_t *input,
+                               const cmsis_nn_dims *filter_dims,
+                               const int8_t *filter,
+                               const int32_t *bias,
+                               const cmsis_nn_dims *output_dims,
+                               int8_t *output)
+{
+    if (ctx == NULL || ctx->buf == NULL || !dw_lines_apply(p, input_dims, filter_dims, output_dims))
+    {
+        return 0;
+    }
+    dw_walk walks[2];
+    int32_t best = -1;
+    int32_t best_cost = 0;
+    for (int transpose = 0; transpose < 2; transpose++)
+    {
+        dw_walk *w = &walks[transpose];
+        dw_walk_of(p, input_dims, output_dims, transpose, w);
+        w->line_bytes = dw_line_bytes(w);
+        /* Passes plus a per-line cost of about two passes (the fill and the set-up). */
+        const int32_t group = TINYABI_MVE ? 4 : 2;
+        const int32_t cost = w->n_v * ((w->n_u + group - 1) / group + 2);
+        if (w->line_bytes > 0 && DW_SLOTS * w->line_bytes <= ctx->size && (best < 0 || cost < best_cost))
+        {
+            best = transpose;
+            best_cost = cost;
+        }
+    }
+    if (best < 0 || walks[best].n_v * walks[best].n_u < TINYABI_DW_MIN_POSITIONS)
+    {
+        return 0;
+    }
+    const dw_walk *wk = &walks[best];
+    const int32_t ch = input_dims->c;
+    const int32_t in_offset = p->input_offset;
+    dw_elem *buf = (dw_elem *)ctx->buf;
+    const int32_t lb = wk->line_bytes / (int32_t)sizeof(dw_elem);
+    const dw_elem pad = (dw_elem)(TINYABI_MVE ? -in_offset : 0);
+    for (int32_t i = 0; i < DW_SLOTS * lb; i++)
+    {
+        buf[i] = pad; /* the padding line, and every line's padding entries */
+    }
+    for (int32_t b = 0; b < input_dims->n; b++)
+    {
+        const int8_t *in = input + (size_t)b * input_dims->h * input_dims->w * ch;
+        int8_t *out = output + (size_t)b * output_dims->h * output_dims->w * ch;
+        for (int32_t c = 0; c < ch; c++)
+        {
+            dw_channel k;
+            uint32_t sum = 0;
+            for (int32_t kv = 0; kv < 3; kv++)
+            {
+                for (int32_t ku = 0; ku < 3; ku++)
+                {
+                    k.w[kv * 3 + ku] = filter[kv * wk->w_step_v + ku * wk->w_step_u + c];
+                    sum += (uint32_t)k.w[kv * 3 + ku];
+                }
+            }
+            k.bias = bias != NULL ? bias[c] : 0;
+#if TINYABI_MVE
+            k.bias = (int32_t)((uint32_t)k.bias + sum * (uint32_t)in_offset);
+#else
+            (void)sum;
+#endif
+            k.mult = q->multiplier[c];
+            k.shift = q->shift[c];
+            k.out_offset = p->output_offset;
+            k.act_min = p->activation.min;
+            k.act_max = p->activation.max;
+            /* The right-shift variants need a shift of at least one (and, on DSP cores, a
+             * non-negative multiplier); everything else takes the left-shift ones. */
+            const int right = k.shift < 0 && (TINYABI_MVE || k.mult >= 0);
+            if (right)
+            {
+                dw_channel_lines(wk, in + c, out + c, &k, in_offset, buf, 1);
+            }
+            else
+            {
+                dw_channel_lines(wk, in + c, out + c, &k, in_offset, buf, 0);
+            }
+        }
+    }
+    return 1;
+}
+#else
+static int depthwise_3x3_lines(const cmsis_nn_context *ctx,
+                               const cmsis_nn_dw_conv_params *p,
+                               const cmsis_nn_per_channel_quant_params *q,
+                               const cmsis_nn_dims *input_dims,
+                               const int8_t *input,
+                               const cmsis_nn_dims *filter_dims,
+                               const int8_t *filter,
+                               const int32_t *bias,
+                               const cmsis_nn_dims *output_dims,
+                               int8_t *output)
+{
+    (void)ctx;
+    (void)p;
+    (void)q;
+    (void)input_dims;
+    (void)input;
+    (void)filter_dims;
+    (void)filter;
+    (void)bias;
+    (void)output_dims;
+    (void)output;
+    return 0;
+}
+#endif
+
 /* Depth multiplier 1: four channels per pass over the valid taps. */
 static void depthwise_mult1(const cmsis_nn_dw_conv_params *p,
                             const cmsis_nn_per_channel_quant_params *q,
@@ -375,11 +881,15 @@ arm_cmsis_nn_status arm_depthwise_conv_s8(const cmsis_nn_context *ctx,
                                           const cmsis_nn_dims *output_dims,
                                           int8_t *output_data)
 {
-    (void)ctx;
     (void)bias_dims;
     if (dw_conv_params->ch_mult < 1 || output_dims->c != input_dims->c * dw_conv_params->ch_mult)
     {
         return ARM_CMSIS_NN_ARG_ERROR;
+    }
+    if (depthwise_3x3_lines(ctx, dw_conv_params, quant_params, input_dims, input_data, filter_dims, filter_data,
+                            bias_data, output_dims, output_data))
+    {
+        return ARM_CMSIS_NN_SUCCESS;
     }
     if (dw_conv_params->ch_mult == 1)
     {
@@ -406,15 +916,18 @@ arm_cmsis_nn_status arm_depthwise_conv_3x3_s8(const cmsis_nn_context *ctx,
                                               const cmsis_nn_dims *output_dims,
                                               int8_t *output_data)
 {
-    (void)ctx;
     (void)bias_dims;
     if (input_dims->c != output_dims->c || filter_dims->w != 3 || filter_dims->h != 3 ||
         dw_conv_params->padding.w > 1)
     {
         return ARM_CMSIS_NN_ARG_ERROR;
     }
-    depthwise_mult1(dw_conv_params, quant_params, input_dims, input_data, filter_dims, filter_data, bias_data,
-                    output_dims, output_data);
+    if (!depthwise_3x3_lines(ctx, dw_conv_params, quant_params, input_dims, input_data, filter_dims, filter_data,
+                             bias_data, output_dims, output_data))
+    {
+        depthwise_mult1(dw_conv_params, quant_params, input_dims, input_data, filter_dims, filter_data, bias_data,
+                        output_dims, output_data);
+    }
     return ARM_CMSIS_NN_SUCCESS;
 }
 
@@ -423,11 +936,7 @@ int32_t arm_depthwise_conv_wrapper_s8_get_buffer_size(const cmsis_nn_dw_conv_par
                                                       const cmsis_nn_dims *filter_dims,
                                                       const cmsis_nn_dims *output_dims)
 {
-    (void)dw_conv_params;
-    (void)input_dims;
-    (void)filter_dims;
-    (void)output_dims;
-    return 0;
+    return dw_lines_buffer_size(dw_conv_params, input_dims, filter_dims, output_dims);
 }
 
 arm_cmsis_nn_status arm_depthwise_conv_wrapper_s8(const cmsis_nn_context *ctx,
