@@ -469,7 +469,17 @@ def depthwise_case(lib: ctypes.CDLL, rng: np.random.Generator) -> list[Case]:
             ctx, _buffer = scratch(buffer_size)
             out = np.zeros((g.n, g.oh, g.ow, o), dtype=np.int8)
             status = function(
-                ctx, params, quant, in_d, ptr(x_value), f_d, ptr(weights), b_d, ptr(bias), o_d, ptr(out)
+                ctx,
+                params,
+                quant,
+                in_d,
+                ptr(x_value),
+                f_d,
+                ptr(weights),
+                b_d,
+                ptr(bias),
+                o_d,
+                ptr(out),
             )
             assert status == 0, (label, status)
             what = (
