@@ -538,7 +538,8 @@ static int depthwise_3x3_lines(const cmsis_nn_context *ctx,
                                const cmsis_nn_dims *output_dims,
                                int8_t *output)
 {
-    if (ctx == NULL || ctx->buf == NULL || !dw_lines_apply(p, input_dims, filter_dims, output_dims))
+    if (ctx == NULL || ctx->buf == NULL || output_dims->h * output_dims->w < TINYABI_DW_MIN_POSITIONS ||
+        !dw_lines_apply(p, input_dims, filter_dims, output_dims))
     {
         return 0;
     }
