@@ -829,19 +829,26 @@ def test_sanitizers_report_nothing(tmp_path: Path, build: str) -> None:
     assert "checked" in result.stdout
 
 
-@pytest.mark.parametrize("lines", [False, True], ids=["default", "lines"])
+#: Depthwise path forced in the cross-check builds: the line buffers on every call they take,
+#: or (MVE) the channels-in-lanes loops on every call and never the line buffers.
+DEPTHWISE_PATHS = {
+    "default": [],
+    "lines": ["-DTINYABI_DW_MIN_POSITIONS=1"],
+    "lanes": ["-DTINYABI_DW_MIN_POSITIONS=0x7fffffff", "-DTINYABI_DW_LANES_MIN_WIDTH=1"],
+}
+
+
+@pytest.mark.parametrize("path", list(DEPTHWISE_PATHS))
 @pytest.mark.parametrize("core", list(QEMU_MACHINES))
-def test_cortex_m_build_matches_host(tmp_path: Path, core: str, lines: bool) -> None:
+def test_cortex_m_build_matches_host(tmp_path: Path, core: str, path: str) -> None:
     """The DSP-extension (Cortex-M4) and MVE (Cortex-M55) code paths, compiled for the core and
     run under QEMU, print the same output hashes as the host's plain C build (checked above
     against the reference kernels) over the C harness's pseudo-random cases of every public
-    function; with ``lines`` depthwise's line-buffer path takes every call it can."""
+    function, with each depthwise path forced in turn (:data:`DEPTHWISE_PATHS`)."""
     need_tool("gcc", "gcc")
     need_tool("arm-none-eabi-gcc", ARM_PACKAGES)
     need_tool("qemu-system-arm", ARM_PACKAGES)
-    rounds = [f"-DCHECK_CASES={CROSS_CHECK_ROUNDS}"]
-    if lines:
-        rounds.append("-DTINYABI_DW_MIN_POSITIONS=1")
+    rounds = [f"-DCHECK_CASES={CROSS_CHECK_ROUNDS}", *DEPTHWISE_PATHS[path]]
     check = HARNESS / "cmsis_kernel_check.c"
     host = tmp_path / "check_host"
     subprocess.run(

@@ -642,6 +642,299 @@ static int depthwise_3x3_lines(const cmsis_nn_context *ctx,
 }
 #endif
 
+#if TINYABI_MVE
+/* ------------------------------------------------------------------ channels in lanes (MVE)
+ *
+ * Depth multiplier 1 on Cortex-M55, for calls the line buffers do not take (strides other
+ * than 1, calls of few positions such as the row bands of the generated code, other filter
+ * sizes) with at least TINYABI_DW_LANES_MIN_WIDTH output columns: four consecutive channels
+ * per s32 vector, one channel group at a time over the call's output. Per group the set-up is
+ * a few loads: the bias with the input offset folded in (bias + input_offset * sum of the
+ * taps), the multipliers and shifts as vectors. Positions whose window lies inside the input
+ * go two at a time through the folded bias, each weight vector loaded once for both; positions
+ * at the padding visit only their valid taps and add the input offset per tap. A channel count
+ * that is not a multiple of four ends with one predicated group. (Four positions per block,
+ * or the taps of a row unrolled, make GCC 12 spill the accumulators: slower, measured.) */
+
+/* Positions per full-window block, and the unrolling of the taps along a filter row: more of
+ * either makes GCC spill the accumulators (measured on kws and vww). */
+#define DW_LANES_BLOCK 2
+#define DW_UNROLL 1
+/* Output columns per call from which this path runs instead of the position-outer loops of
+ * depthwise_mult1: its windows inside the input go two at a time through the folded bias,
+ * but positions at the padding cost more than there, so narrow outputs (mostly edges) stay
+ * in the old loops. Measured under QEMU on vww (24 and 12 columns win, 6 and 3 lose) and
+ * kws (5 columns lose). Tests set it to 1 to run this path on every shape. */
+#ifndef TINYABI_DW_LANES_MIN_WIDTH
+#define TINYABI_DW_LANES_MIN_WIDTH 8
+#endif
+#define DW_PRAGMA(x) _Pragma(#x)
+#define DW_UNROLL_PRAGMA(n) DW_PRAGMA(GCC unroll n)
+
+/* What the group loops need of one call. */
+typedef struct
+{
+    int32_t in_h, in_w, ch, k_h, k_w, out_h, out_w;
+    int32_t s_h, s_w, pad_h, pad_w, dil_h, dil_w;
+    int32_t col_step, row_step; /* bytes between horizontal and vertical taps */
+    int32_t x_lo, x_hi;         /* output columns whose window is inside the input horizontally */
+    int32_t in_offset, out_offset, act_min, act_max;
+} dw_lanes;
+
+/* Requantization of one channel group: tinyabi_requantize_x4 with its per-group parts
+ * hoisted. */
+typedef struct
+{
+    int32x4_t mult, left, right, round_down;
+} dw_rq4;
+
+DW_INLINE int32x4_t dw_ld4(const int8_t *p, mve_pred16_t live, const int tail)
+{
+    return tail ? vldrbq_z_s32(p, live) : vldrbq_s32(p);
+}
+
+/* acc + x * w (MVE multiplies vectors by vectors only without accumulating). */
+DW_INLINE int32x4_t dw_mla4(int32x4_t acc, int32x4_t x, int32x4_t w)
+{
+    return vaddq_s32(acc, vmulq_s32(x, w));
+}
+
+DW_INLINE void dw_out4(int8_t *out, int32x4_t acc, const dw_rq4 *r, const dw_lanes *g, mve_pred16_t live,
+                       const int tail)
+{
+    int32x4_t x = vqrdmulhq_s32(vshlq_s32(acc, r->left), r->mult);
+    x = vqaddq_s32(x, vandq_s32(vshrq_n_s32(x, 31), r->round_down));
+    x = vaddq_n_s32(vrshlq_s32(x, r->right), g->out_offset);
+    x = vminq_s32(vmaxq_s32(x, vdupq_n_s32(g->act_min)), vdupq_n_s32(g->act_max));
+    if (tail)
+    {
+        vstrbq_p_s32(out, x, live);
+    }
+    else
+    {
+        vstrbq_s32(out, x);
+    }
+}
+
+/* n (1, 2 or 4) positions pos_step bytes apart in the input, ch apart in the output, over the
+ * full window (x and w at its first tap); k3: a 3x3 filter, unrolled. */
+DW_INLINE void dw_lanes_full(const int8_t *x, int32_t pos_step, const int8_t *w, int8_t *out, int32x4_t init,
+                             const dw_rq4 *r, const dw_lanes *g, mve_pred16_t live, const int n, const int tail,
+                             const int k3)
+{
+    int32x4_t a0 = init;
+    int32x4_t a1 = init;
+    int32x4_t a2 = init;
+    int32x4_t a3 = init;
+    const int32_t k_h = k3 ? 3 : g->k_h;
+    const int32_t k_w = k3 ? 3 : g->k_w;
+    for (int32_t ky = 0; ky < k_h; ky++)
+    {
+        const int8_t *xp = x;
+        DW_UNROLL_PRAGMA(DW_UNROLL)
+        for (int32_t kx = 0; kx < k_w; kx++)
+        {
+            const int32x4_t wv = dw_ld4(w, live, tail);
+            a0 = dw_mla4(a0, dw_ld4(xp, live, tail), wv);
+            if (n > 1)
+            {
+                a1 = dw_mla4(a1, dw_ld4(xp + pos_step, live, tail), wv);
+            }
+            if (n > 2)
+            {
+                a2 = dw_mla4(a2, dw_ld4(xp + 2 * pos_step, live, tail), wv);
+                a3 = dw_mla4(a3, dw_ld4(xp + 3 * pos_step, live, tail), wv);
+            }
+            xp += g->col_step;
+            w += g->ch;
+        }
+        x += g->row_step;
+    }
+    dw_out4(out, a0, r, g, live, tail);
+    if (n > 1)
+    {
+        dw_out4(out + g->ch, a1, r, g, live, tail);
+    }
+    if (n > 2)
+    {
+        dw_out4(out + 2 * g->ch, a2, r, g, live, tail);
+        dw_out4(out + 3 * g->ch, a3, r, g, live, tail);
+    }
+}
+
+/* One position whose window is clipped by the padding: taps [ky0, ky1) x [kx0, kx1) (x and w
+ * at the first), the input offset added per tap. */
+DW_INLINE void dw_lanes_edge(const int8_t *x, const int8_t *w, int32_t rows, int32_t cols, int8_t *out,
+                             int32x4_t bias, const dw_rq4 *r, const dw_lanes *g, mve_pred16_t live, const int tail)
+{
+    int32x4_t acc = bias;
+    for (int32_t ky = 0; ky < rows; ky++)
+    {
+        const int8_t *xp = x;
+        const int8_t *wp = w;
+        for (int32_t kx = 0; kx < cols; kx++)
+        {
+            acc = dw_mla4(acc, vaddq_n_s32(dw_ld4(xp, live, tail), g->in_offset), dw_ld4(wp, live, tail));
+            xp += g->col_step;
+            wp += g->ch;
+        }
+        x += g->row_step;
+        w += g->k_w * g->ch;
+    }
+    dw_out4(out, acc, r, g, live, tail);
+}
+
+/* Output position (oy, ox) at the padding, row taps [ky0, ky1). */
+DW_INLINE void dw_lanes_edge_at(const dw_lanes *g, const int8_t *in, const int8_t *filter, int8_t *out, int32_t base_y,
+                                int32_t ky0, int32_t ky1, int32_t ox, int32x4_t bias, const dw_rq4 *r,
+                                mve_pred16_t live, const int tail)
+{
+    const int32_t base_x = ox * g->s_w - g->pad_w;
+    int32_t kx0;
+    int32_t kx1;
+    if (g->dil_w == 1)
+    {
+        kx0 = TINYABI_MAX(0, -base_x);
+        kx1 = TINYABI_MAX(TINYABI_MIN(g->k_w, g->in_w - base_x), kx0);
+    }
+    else
+    {
+        tinyabi_valid_taps(base_x, g->dil_w, g->k_w, g->in_w, &kx0, &kx1);
+    }
+    const int8_t *x = in + ((base_y + ky0 * g->dil_h) * g->in_w + base_x + kx0 * g->dil_w) * g->ch;
+    const int8_t *w = filter + (ky0 * g->k_w + kx0) * g->ch;
+    dw_lanes_edge(x, w, ky1 - ky0, kx1 - kx0, out + ox * g->ch, bias, r, g, live, tail);
+}
+
+/* All output positions of the channel group at in, filter, bias, out (already offset by c). */
+DW_INLINE void dw_lanes_group(const dw_lanes *g, const int8_t *in, const int8_t *filter, const int32_t *bias,
+                              const int32_t *mult, const int32_t *shift, int8_t *out, mve_pred16_t live,
+                              const int tail, const int k3)
+{
+    const int32x4_t zero = vdupq_n_s32(0);
+    int32x4_t raw = zero;
+    if (bias != NULL)
+    {
+        raw = tail ? vldrwq_z_s32(bias, live) : vldrwq_s32(bias);
+    }
+    int32x4_t sum = zero;
+    for (int32_t t = 0; t < g->k_h * g->k_w; t++)
+    {
+        sum = vaddq_s32(sum, dw_ld4(filter + t * g->ch, live, tail));
+    }
+    const int32x4_t init = vmlaq_n_s32(raw, sum, g->in_offset);
+    dw_rq4 r;
+    const int32x4_t s = tail ? vldrwq_z_s32(shift, live) : vldrwq_s32(shift);
+    r.mult = tail ? vldrwq_z_s32(mult, live) : vldrwq_s32(mult);
+    r.left = vmaxq_s32(s, zero);
+    r.right = vminq_s32(s, zero);
+    r.round_down = vshrq_n_s32(r.right, 31);
+    const int32_t pos_step = g->s_w * g->ch;
+    for (int32_t oy = 0; oy < g->out_h; oy++)
+    {
+        const int32_t base_y = oy * g->s_h - g->pad_h;
+        int32_t ky0;
+        int32_t ky1;
+        tinyabi_valid_taps(base_y, g->dil_h, g->k_h, g->in_h, &ky0, &ky1);
+        int8_t *o = out + oy * g->out_w * g->ch;
+        const int full_rows = ky0 == 0 && ky1 == g->k_h;
+        const int32_t lo = full_rows ? g->x_lo : g->out_w;
+        int32_t ox = 0;
+        for (; ox < lo; ox++)
+        {
+            dw_lanes_edge_at(g, in, filter, o, base_y, ky0, ky1, ox, raw, &r, live, tail);
+        }
+        if (full_rows)
+        {
+            const int8_t *x = in + (base_y * g->in_w + ox * g->s_w - g->pad_w) * g->ch;
+            for (; ox + DW_LANES_BLOCK <= g->x_hi; ox += DW_LANES_BLOCK)
+            {
+                dw_lanes_full(x, pos_step, filter, o + ox * g->ch, init, &r, g, live, DW_LANES_BLOCK, tail, k3);
+                x += DW_LANES_BLOCK * pos_step;
+            }
+            if (DW_LANES_BLOCK > 2 && ox + 2 <= g->x_hi)
+            {
+                dw_lanes_full(x, pos_step, filter, o + ox * g->ch, init, &r, g, live, 2, tail, k3);
+                x += 2 * pos_step;
+                ox += 2;
+            }
+            if (ox < g->x_hi)
+            {
+                dw_lanes_full(x, pos_step, filter, o + ox * g->ch, init, &r, g, live, 1, tail, k3);
+                ox++;
+            }
+            for (; ox < g->out_w; ox++)
+            {
+                dw_lanes_edge_at(g, in, filter, o, base_y, ky0, ky1, ox, raw, &r, live, tail);
+            }
+        }
+    }
+}
+
+/* The channels-in-lanes path (depth multiplier 1). */
+static void depthwise_lanes(const cmsis_nn_dw_conv_params *p,
+                            const cmsis_nn_per_channel_quant_params *q,
+                            const cmsis_nn_dims *input_dims,
+                            const int8_t *input,
+                            const cmsis_nn_dims *filter_dims,
+                            const int8_t *filter,
+                            const int32_t *bias,
+                            const cmsis_nn_dims *output_dims,
+                            int8_t *output)
+{
+    dw_lanes g;
+    g.in_h = input_dims->h;
+    g.in_w = input_dims->w;
+    g.ch = input_dims->c;
+    g.k_h = filter_dims->h;
+    g.k_w = filter_dims->w;
+    g.out_h = output_dims->h;
+    g.out_w = output_dims->w;
+    g.s_h = p->stride.h;
+    g.s_w = p->stride.w;
+    g.pad_h = p->padding.h;
+    g.pad_w = p->padding.w;
+    g.dil_h = p->dilation.h;
+    g.dil_w = p->dilation.w;
+    g.col_step = g.dil_w * g.ch;
+    g.row_step = g.dil_h * g.in_w * g.ch;
+    g.in_offset = p->input_offset;
+    g.out_offset = p->output_offset;
+    g.act_min = p->activation.min;
+    g.act_max = p->activation.max;
+    /* Columns ox with ox * s_w - pad_w >= 0 and ox * s_w - pad_w + (k_w - 1) * dil_w < in_w. */
+    const int32_t last = g.in_w - 1 - (g.k_w - 1) * g.dil_w + g.pad_w; /* largest ox * s_w */
+    g.x_lo = TINYABI_MIN(TINYABI_MAX(0, (g.pad_w + g.s_w - 1) / g.s_w), g.out_w);
+    g.x_hi = last < 0 ? 0 : TINYABI_MIN(last / g.s_w + 1, g.out_w);
+    g.x_hi = TINYABI_MAX(g.x_hi, g.x_lo);
+    const int k3 = g.k_h == 3 && g.k_w == 3;
+    for (int32_t b = 0; b < input_dims->n; b++)
+    {
+        const int8_t *in = input + (size_t)b * g.in_h * g.in_w * g.ch;
+        int8_t *out = output + (size_t)b * g.out_h * g.out_w * g.ch;
+        int32_t c = 0;
+        const mve_pred16_t all = vctp32q(4);
+        for (; c + 4 <= g.ch; c += 4)
+        {
+            const int32_t *bc = bias != NULL ? bias + c : NULL;
+            if (k3)
+            {
+                dw_lanes_group(&g, in + c, filter + c, bc, q->multiplier + c, q->shift + c, out + c, all, 0, 1);
+            }
+            else
+            {
+                dw_lanes_group(&g, in + c, filter + c, bc, q->multiplier + c, q->shift + c, out + c, all, 0, 0);
+            }
+        }
+        if (c < g.ch)
+        {
+            dw_lanes_group(&g, in + c, filter + c, bias != NULL ? bias + c : NULL, q->multiplier + c, q->shift + c,
+                           out + c, vctp32q((uint32_t)(g.ch - c)), 1, 0);
+        }
+    }
+}
+#endif
+
 /* Depth multiplier 1: four channels per pass over the valid taps. */
 static void depthwise_mult1(const cmsis_nn_dw_conv_params *p,
                             const cmsis_nn_per_channel_quant_params *q,
@@ -668,6 +961,13 @@ static void depthwise_mult1(const cmsis_nn_dw_conv_params *p,
     const int32_t dil_w = p->dilation.w;
     const int32_t row_step = dil_h * in_w * ch;
     const int32_t col_step = dil_w * ch;
+#if TINYABI_MVE
+    if (output_dims->w >= TINYABI_DW_LANES_MIN_WIDTH)
+    {
+        depthwise_lanes(p, q, input_dims, input, filter_dims, filter, bias, output_dims, output);
+        return;
+    }
+#endif
     const int32_t *mult = q->multiplier;
     const int32_t *shift = q->shift;
 #if TINYABI_ASM_3X3
