@@ -666,7 +666,7 @@ static int depthwise_3x3_lines(const cmsis_nn_context *ctx,
  * in the old loops. Measured under QEMU on vww (24 and 12 columns win, 6 and 3 lose) and
  * kws (5 columns lose). Tests set it to 1 to run this path on every shape. */
 #ifndef TINYABI_DW_LANES_MIN_WIDTH
-#define TINYABI_DW_LANES_MIN_WIDTH 8
+#define TINYABI_DW_LANES_MIN_WIDTH 1
 #endif
 #define DW_PRAGMA(x) _Pragma(#x)
 #define DW_UNROLL_PRAGMA(n) DW_PRAGMA(GCC unroll n)
@@ -678,6 +678,7 @@ typedef struct
     int32_t s_h, s_w, pad_h, pad_w, dil_h, dil_w;
     int32_t col_step, row_step; /* bytes between horizontal and vertical taps */
     int32_t x_lo, x_hi;         /* output columns whose window is inside the input horizontally */
+    int32_t y_lo, y_hi;         /* output rows whose window is inside the input vertically */
     int32_t in_offset, out_offset, act_min, act_max;
 } dw_lanes;
 
@@ -871,6 +872,256 @@ DW_INLINE void dw_lanes_group(const dw_lanes *g, const int8_t *in, const int8_t 
     }
 }
 
+#if defined(__GNUC__) && !defined(__clang__)
+#define DW_LANES_ASM 1
+/* Taps of up to four output positions in inline assembly (GCC spills the accumulators of the
+ * C version): acc_i += x_i * w per tap, each weight vector loaded once for the positions. One
+ * position's tap: load its four channels, step its pointer, multiply, accumulate. The widening
+ * loads take low registers only ("l"). */
+#define DW_TAP(i, step)                                                                            \
+    "vldrb.s32 %q[t], [%[x" #i "]]\n\t"                                                            \
+    "add %[x" #i "], %[x" #i "], %[" step "]\n\t"                                                  \
+    "vmul.i32 %q[t], %q[t], %q[u]\n\t"                                                             \
+    "vadd.i32 %q[a" #i "], %q[a" #i "], %q[t]\n\t"
+#define DW_WEIGHT(step)                                                                            \
+    "vldrb.s32 %q[u], [%[w]]\n\t"                                                                  \
+    "add %[w], %[w], %[" step "]\n\t"
+#define DW_TAPS4(step) DW_TAP(0, step) DW_TAP(1, step) DW_TAP(2, step) DW_TAP(3, step)
+#define DW_TAPS2(step) DW_TAP(0, step) DW_TAP(1, step)
+#define DW_TAPS1(step) DW_TAP(0, step)
+
+/* rows x cols taps (rows, cols >= 1): the taps of a row col_step apart in the input and ch
+ * apart in the filter, the next row x_gap / w_gap after the last tap's step; rows of two or
+ * three columns are unrolled (the last step includes the gap). */
+#define DW_LANES_TAPS(n)                                                                           \
+    DW_INLINE void dw_taps##n(const int8_t *x0, const int8_t *x1, const int8_t *x2, const int8_t *x3, \
+                              const int8_t *w, int32_t rows, int32_t cols, int32_t cs, int32_t ch,    \
+                              int32_t xg, int32_t wg, int32x4_t *acc)                              \
+    {                                                                                              \
+        int32x4_t a0 = acc[0];                                                                     \
+        int32x4_t a1 = (n) > 1 ? acc[1] : a0;                                                      \
+        int32x4_t a2 = (n) > 2 ? acc[2] : a0;                                                      \
+        int32x4_t a3 = (n) > 2 ? acc[3] : a0;                                                      \
+        int32x4_t t;                                                                               \
+        int32x4_t u;                                                                               \
+        if (cols == 3)                                                                             \
+        {                                                                                          \
+            const int32_t csl = cs + xg;                                                           \
+            const int32_t chl = ch + wg;                                                           \
+            __asm__("1:\n\t" DW_WEIGHT("ch") DW_TAPS##n("cs") DW_WEIGHT("ch") DW_TAPS##n("cs")       \
+                        DW_WEIGHT("chl") DW_TAPS##n("csl") "subs %[rows], %[rows], #1\n\t"         \
+                                                           "bne 1b\n\t"                            \
+                    : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [t] "=&w"(t),    \
+                      [u] "=&w"(u), [x0] "+l"(x0), [x1] "+l"(x1), [x2] "+l"(x2), [x3] "+l"(x3),    \
+                      [w] "+l"(w), [rows] "+r"(rows)                                               \
+                    : [cs] "r"(cs), [ch] "r"(ch), [csl] "r"(csl), [chl] "r"(chl)                   \
+                    : "cc", "memory");                                                             \
+        }                                                                                          \
+        else if (cols == 2)                                                                        \
+        {                                                                                          \
+            const int32_t csl = cs + xg;                                                           \
+            const int32_t chl = ch + wg;                                                           \
+            __asm__("1:\n\t" DW_WEIGHT("ch") DW_TAPS##n("cs") DW_WEIGHT("chl") DW_TAPS##n("csl")    \
+                    "subs %[rows], %[rows], #1\n\t"                                                 \
+                    "bne 1b\n\t"                                                                    \
+                    : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [t] "=&w"(t),    \
+                      [u] "=&w"(u), [x0] "+l"(x0), [x1] "+l"(x1), [x2] "+l"(x2), [x3] "+l"(x3),    \
+                      [w] "+l"(w), [rows] "+r"(rows)                                               \
+                    : [cs] "r"(cs), [ch] "r"(ch), [csl] "r"(csl), [chl] "r"(chl)                   \
+                    : "cc", "memory");                                                             \
+        }                                                                                          \
+        else                                                                                       \
+        {                                                                                          \
+            for (int32_t ky = 0; ky < rows; ky++)                                                  \
+            {                                                                                      \
+                int32_t kc = cols;                                                                 \
+                __asm__("2:\n\t" DW_WEIGHT("ch") DW_TAPS##n("cs") "subs %[kc], %[kc], #1\n\t"      \
+                                                                  "bne 2b\n\t"                     \
+                        : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [t] "=&w"(t),\
+                          [u] "=&w"(u), [x0] "+l"(x0), [x1] "+l"(x1), [x2] "+l"(x2),                 \
+                          [x3] "+l"(x3), [w] "+l"(w), [kc] "+r"(kc)                                \
+                        : [cs] "r"(cs), [ch] "r"(ch)                                               \
+                        : "cc", "memory");                                                         \
+                x0 += xg;                                                                          \
+                x1 += xg;                                                                          \
+                x2 += xg;                                                                          \
+                x3 += xg;                                                                          \
+                w += wg;                                                                           \
+            }                                                                                      \
+        }                                                                                          \
+        acc[0] = a0;                                                                               \
+        if ((n) > 1)                                                                               \
+        {                                                                                          \
+            acc[1] = a1;                                                                           \
+        }                                                                                          \
+        if ((n) > 2)                                                                               \
+        {                                                                                          \
+            acc[2] = a2;                                                                           \
+            acc[3] = a3;                                                                           \
+        }                                                                                          \
+    }
+DW_LANES_TAPS(4)
+DW_LANES_TAPS(2)
+DW_LANES_TAPS(1)
+
+/* n (1 to 4) output positions along a line of the output: the first at x (input, at the
+ * first valid tap) and out, the next pos_step / out_step bytes further; the taps rows x cols
+ * from w (x_gap / w_gap from the end of a row of taps to the next), acc from init. */
+DW_INLINE void dw_run(const dw_lanes *g, const int8_t *x, int32_t pos_step, int8_t *out, int32_t out_step, int32_t n,
+                      const int8_t *w, int32_t rows, int32_t cols, int32_t x_gap, int32_t w_gap, int32x4_t init,
+                      const dw_rq4 *r)
+{
+    const mve_pred16_t all = vctp32q(4);
+    for (; n >= 4; n -= 4)
+    {
+        int32x4_t acc[4] = {init, init, init, init};
+        dw_taps4(x, x + pos_step, x + 2 * pos_step, x + 3 * pos_step, w, rows, cols, g->col_step, g->ch, x_gap,
+                 w_gap, acc);
+        dw_out4(out, acc[0], r, g, all, 0);
+        dw_out4(out + out_step, acc[1], r, g, all, 0);
+        dw_out4(out + 2 * out_step, acc[2], r, g, all, 0);
+        dw_out4(out + 3 * out_step, acc[3], r, g, all, 0);
+        x += 4 * pos_step;
+        out += 4 * out_step;
+    }
+    if (n >= 2)
+    {
+        int32x4_t acc[4] = {init, init, init, init};
+        dw_taps2(x, x + pos_step, x, x, w, rows, cols, g->col_step, g->ch, x_gap, w_gap, acc);
+        dw_out4(out, acc[0], r, g, all, 0);
+        dw_out4(out + out_step, acc[1], r, g, all, 0);
+        x += 2 * pos_step;
+        out += 2 * out_step;
+        n -= 2;
+    }
+    if (n > 0)
+    {
+        int32x4_t acc[4] = {init, init, init, init};
+        dw_taps1(x, x, x, x, w, rows, cols, g->col_step, g->ch, x_gap, w_gap, acc);
+        dw_out4(out, acc[0], r, g, all, 0);
+    }
+}
+
+/* All output positions of a full channel group (in, filter, bias, out offset by c). The
+ * positions whose window lies inside the input form a rectangle, run along its longer side
+ * (lines of rows or of columns) up to four at a time from the fully folded bias. Output
+ * columns at the left or right padding, over the rows of full windows, run down the column
+ * the same way from a bias folded over their valid taps. Rows at the top or bottom padding
+ * visit each position's valid taps, adding the input offset per tap. */
+static void dw_lanes_group_asm(const dw_lanes *g, const int8_t *in, const int8_t *filter, const int32_t *bias,
+                               const int32_t *mult, const int32_t *shift, int8_t *out)
+{
+    const int32x4_t zero = vdupq_n_s32(0);
+    const int32x4_t raw = bias != NULL ? vldrwq_s32(bias) : zero;
+    dw_rq4 r;
+    const int32x4_t s = vldrwq_s32(shift);
+    r.mult = vldrwq_s32(mult);
+    r.left = vmaxq_s32(s, zero);
+    r.right = vminq_s32(s, zero);
+    r.round_down = vshrq_n_s32(r.right, 31);
+    const int32_t ch = g->ch;
+    const int32_t taps = g->k_h * g->k_w;
+    const int32_t x_gap = g->row_step - g->k_w * g->col_step;
+    const int32_t step_x = g->s_w * ch;                 /* input, one output column on */
+    const int32_t step_y = g->s_h * g->in_w * ch;       /* input, one output row on */
+    const int32_t out_row = g->out_w * ch;
+    const int32_t rows = g->y_hi - g->y_lo; /* output rows of full windows vertically */
+    const int32_t cols = g->x_hi - g->x_lo;
+    if (rows > 0 && cols > 0)
+    {
+        int32x4_t sum = zero;
+        for (int32_t t = 0; t < taps; t++)
+        {
+            sum = vaddq_s32(sum, vldrbq_s32(filter + t * ch));
+        }
+        const int32x4_t init = vmlaq_n_s32(raw, sum, g->in_offset);
+        const int8_t *x = in + ((g->y_lo * g->s_h - g->pad_h) * g->in_w + g->x_lo * g->s_w - g->pad_w) * ch;
+        int8_t *o = out + g->y_lo * out_row + g->x_lo * ch;
+        if (rows > cols)
+        {
+            for (int32_t i = 0; i < cols; i++)
+            {
+                dw_run(g, x + i * step_x, step_y, o + i * ch, out_row, rows, filter, g->k_h, g->k_w, x_gap, 0, init,
+                       &r);
+            }
+        }
+        else
+        {
+            for (int32_t i = 0; i < rows; i++)
+            {
+                dw_run(g, x + i * step_y, step_x, o + i * out_row, ch, cols, filter, g->k_h, g->k_w, x_gap, 0, init,
+                       &r);
+            }
+        }
+    }
+    for (int32_t ox = 0; ox < g->out_w && rows > 0; ox = ox + 1 == g->x_lo ? TINYABI_MAX(g->x_hi, ox + 1) : ox + 1)
+    {
+        if (ox >= g->x_lo && ox < g->x_hi)
+        {
+            continue;
+        }
+        const int32_t base_x = ox * g->s_w - g->pad_w;
+        int32_t kx0;
+        int32_t kx1;
+        tinyabi_valid_taps(base_x, g->dil_w, g->k_w, g->in_w, &kx0, &kx1);
+        int32x4_t sum = zero;
+        for (int32_t ky = 0; ky < g->k_h; ky++)
+        {
+            for (int32_t kx = kx0; kx < kx1; kx++)
+            {
+                sum = vaddq_s32(sum, vldrbq_s32(filter + (ky * g->k_w + kx) * ch));
+            }
+        }
+        const int32x4_t init = vmlaq_n_s32(raw, sum, g->in_offset);
+        if (kx1 == kx0)
+        {
+            const mve_pred16_t all = vctp32q(4);
+            for (int32_t oy = g->y_lo; oy < g->y_hi; oy++)
+            {
+                dw_out4(out + oy * out_row + ox * ch, init, &r, g, all, 0);
+            }
+            continue;
+        }
+        const int32_t n_x = kx1 - kx0;
+        const int8_t *x = in + ((g->y_lo * g->s_h - g->pad_h) * g->in_w + base_x + kx0 * g->dil_w) * ch;
+        dw_run(g, x, step_y, out + g->y_lo * out_row + ox * ch, out_row, rows, filter + kx0 * ch, g->k_h, n_x,
+               g->row_step - n_x * g->col_step, (g->k_w - n_x) * ch, init, &r);
+    }
+    const mve_pred16_t all = vctp32q(4);
+    for (int32_t oy = 0; oy < g->out_h; oy = oy + 1 == g->y_lo ? TINYABI_MAX(g->y_hi, oy + 1) : oy + 1)
+    {
+        if (oy >= g->y_lo && oy < g->y_hi)
+        {
+            continue;
+        }
+        const int32_t base_y = oy * g->s_h - g->pad_h;
+        int32_t ky0;
+        int32_t ky1;
+        tinyabi_valid_taps(base_y, g->dil_h, g->k_h, g->in_h, &ky0, &ky1);
+        const int32_t n_y = ky1 - ky0;
+        for (int32_t ox = 0; ox < g->out_w; ox = ox + 1 == g->x_lo && n_y > 0 ? TINYABI_MAX(g->x_hi, ox + 1) : ox + 1)
+        {
+            dw_lanes_edge_at(g, in, filter, out + oy * out_row, base_y, ky0, ky1, ox, raw, &r, all, 0);
+        }
+        if (cols > 0 && n_y > 0)
+        {
+            /* The columns of full windows horizontally: along the row from one folded bias. */
+            int32x4_t sum = zero;
+            for (int32_t t = ky0 * g->k_w; t < ky1 * g->k_w; t++)
+            {
+                sum = vaddq_s32(sum, vldrbq_s32(filter + t * ch));
+            }
+            const int32x4_t init = vmlaq_n_s32(raw, sum, g->in_offset);
+            const int8_t *x = in + ((base_y + ky0 * g->dil_h) * g->in_w + g->x_lo * g->s_w - g->pad_w) * ch;
+            dw_run(g, x, step_x, out + oy * out_row + g->x_lo * ch, ch, cols, filter + ky0 * g->k_w * ch, n_y,
+                   g->k_w, x_gap, 0, init, &r);
+        }
+    }
+}
+#else
+#define DW_LANES_ASM 0
+#endif
+
 /* The channels-in-lanes path (depth multiplier 1). */
 static void depthwise_lanes(const cmsis_nn_dw_conv_params *p,
                             const cmsis_nn_per_channel_quant_params *q,
@@ -907,6 +1158,10 @@ static void depthwise_lanes(const cmsis_nn_dw_conv_params *p,
     g.x_lo = TINYABI_MIN(TINYABI_MAX(0, (g.pad_w + g.s_w - 1) / g.s_w), g.out_w);
     g.x_hi = last < 0 ? 0 : TINYABI_MIN(last / g.s_w + 1, g.out_w);
     g.x_hi = TINYABI_MAX(g.x_hi, g.x_lo);
+    const int32_t last_y = g.in_h - 1 - (g.k_h - 1) * g.dil_h + g.pad_h;
+    g.y_lo = TINYABI_MIN(TINYABI_MAX(0, (g.pad_h + g.s_h - 1) / g.s_h), g.out_h);
+    g.y_hi = last_y < 0 ? 0 : TINYABI_MIN(last_y / g.s_h + 1, g.out_h);
+    g.y_hi = TINYABI_MAX(g.y_hi, g.y_lo);
     const int k3 = g.k_h == 3 && g.k_w == 3;
     for (int32_t b = 0; b < input_dims->n; b++)
     {
@@ -917,7 +1172,11 @@ static void depthwise_lanes(const cmsis_nn_dw_conv_params *p,
         for (; c + 4 <= g.ch; c += 4)
         {
             const int32_t *bc = bias != NULL ? bias + c : NULL;
-            if (k3)
+            if (DW_LANES_ASM)
+            {
+                dw_lanes_group_asm(&g, in + c, filter + c, bc, q->multiplier + c, q->shift + c, out + c);
+            }
+            else if (k3)
             {
                 dw_lanes_group(&g, in + c, filter + c, bc, q->multiplier + c, q->shift + c, out + c, all, 0, 1);
             }
