@@ -874,6 +874,25 @@ DW_INLINE void dw_lanes_group(const dw_lanes *g, const int8_t *in, const int8_t 
 
 #if defined(__GNUC__) && !defined(__clang__)
 #define DW_LANES_ASM 1
+/* Requantization of n accumulators (tinyabi_requantize_x4's steps; the per-group vectors at
+ * kv: left shift, multiplier, rounding mask, right shift, min, max), each pair of constants
+ * loaded once for all n, and the stores, os bytes apart. */
+#define DW_RQ1(i) "vshl.s32 %q[a" #i "], %q[a" #i "], %q[k0]\n\t"
+#define DW_RQ2(i) "vqrdmulh.s32 %q[a" #i "], %q[a" #i "], %q[k1]\n\t"
+#define DW_RQ3(i)                                                                                  \
+    "vshr.s32 %q[t], %q[a" #i "], #31\n\t"                                                         \
+    "vand %q[t], %q[t], %q[k0]\n\t"                                                                \
+    "vqadd.s32 %q[a" #i "], %q[a" #i "], %q[t]\n\t"                                                \
+    "vrshl.s32 %q[a" #i "], %q[a" #i "], %q[k1]\n\t"                                               \
+    "vadd.i32 %q[a" #i "], %q[a" #i "], %[off]\n\t"
+#define DW_RQ4(i)                                                                                  \
+    "vmax.s32 %q[a" #i "], %q[a" #i "], %q[k0]\n\t"                                                \
+    "vmin.s32 %q[a" #i "], %q[a" #i "], %q[k1]\n\t"                                                \
+    "vstrb.32 %q[a" #i "], [%[o]]\n\t"                                                             \
+    "add %[o], %[o], %[os]\n\t"
+#define DW_ALL4(M) M(0) M(1) M(2) M(3)
+#define DW_ALL2(M) M(0) M(1)
+#define DW_ALL1(M) M(0)
 /* Taps of up to four output positions in inline assembly (GCC spills the accumulators of the
  * C version): acc_i += x_i * w per tap, each weight vector loaded once for the positions. One
  * position's tap: load its four channels, step its pointer, multiply, accumulate. The widening
@@ -894,14 +913,15 @@ DW_INLINE void dw_lanes_group(const dw_lanes *g, const int8_t *in, const int8_t 
  * apart in the filter, the next row x_gap / w_gap after the last tap's step; rows of two or
  * three columns are unrolled (the last step includes the gap). */
 #define DW_LANES_TAPS(n)                                                                           \
-    DW_INLINE void dw_taps##n(const int8_t *x0, const int8_t *x1, const int8_t *x2, const int8_t *x3, \
-                              const int8_t *w, int32_t rows, int32_t cols, int32_t cs, int32_t ch,    \
-                              int32_t xg, int32_t wg, int32x4_t *acc)                              \
+    DW_INLINE void dw_block##n(const int8_t *x0, const int8_t *x1, const int8_t *x2, const int8_t *x3, \
+                               const int8_t *w, int32_t rows, int32_t cols, int32_t cs, int32_t ch,   \
+                               int32_t xg, int32_t wg, int32x4_t init, const int32x4_t *kv, int8_t *o, \
+                               int32_t os, int32_t off)                                            \
     {                                                                                              \
-        int32x4_t a0 = acc[0];                                                                     \
-        int32x4_t a1 = (n) > 1 ? acc[1] : a0;                                                      \
-        int32x4_t a2 = (n) > 2 ? acc[2] : a0;                                                      \
-        int32x4_t a3 = (n) > 2 ? acc[3] : a0;                                                      \
+        register int32x4_t a0 __asm__("q0") = init;                                                \
+        register int32x4_t a1 __asm__("q1") = init;                                                \
+        register int32x4_t a2 __asm__("q2") = init;                                                \
+        register int32x4_t a3 __asm__("q3") = init;                                                \
         int32x4_t t;                                                                               \
         int32x4_t u;                                                                               \
         if (cols == 3)                                                                             \
@@ -949,56 +969,50 @@ DW_INLINE void dw_lanes_group(const dw_lanes *g, const int8_t *in, const int8_t 
                 w += wg;                                                                           \
             }                                                                                      \
         }                                                                                          \
-        acc[0] = a0;                                                                               \
-        if ((n) > 1)                                                                               \
-        {                                                                                          \
-            acc[1] = a1;                                                                           \
-        }                                                                                          \
-        if ((n) > 2)                                                                               \
-        {                                                                                          \
-            acc[2] = a2;                                                                           \
-            acc[3] = a3;                                                                           \
-        }                                                                                          \
+        int32x4_t k0;                                                                              \
+        int32x4_t k1;                                                                              \
+        __asm__ volatile("vldrw.32 %q[k0], [%[c]]\n\t"                                             \
+                         "vldrw.32 %q[k1], [%[c], #16]\n\t" DW_ALL##n(DW_RQ1) DW_ALL##n(DW_RQ2)     \
+                         "vldrw.32 %q[k0], [%[c], #32]\n\t"                                        \
+                         "vldrw.32 %q[k1], [%[c], #48]\n\t" DW_ALL##n(DW_RQ3)                       \
+                         "vldrw.32 %q[k0], [%[c], #64]\n\t"                                        \
+                         "vldrw.32 %q[k1], [%[c], #80]\n\t" DW_ALL##n(DW_RQ4)                       \
+                         : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [k0] "=&w"(k0), \
+                           [k1] "=&w"(k1), [t] "=&w"(t), [o] "+l"(o)                               \
+                         : [c] "r"(kv), [os] "r"(os), [off] "r"(off)                               \
+                         : "memory");                                                              \
     }
 DW_LANES_TAPS(4)
 DW_LANES_TAPS(2)
 DW_LANES_TAPS(1)
+
 
 /* n (1 to 4) output positions along a line of the output: the first at x (input, at the
  * first valid tap) and out, the next pos_step / out_step bytes further; the taps rows x cols
  * from w (x_gap / w_gap from the end of a row of taps to the next), acc from init. */
 DW_INLINE void dw_run(const dw_lanes *g, const int8_t *x, int32_t pos_step, int8_t *out, int32_t out_step, int32_t n,
                       const int8_t *w, int32_t rows, int32_t cols, int32_t x_gap, int32_t w_gap, int32x4_t init,
-                      const dw_rq4 *r)
+                      const int32x4_t *kv)
 {
-    const mve_pred16_t all = vctp32q(4);
     for (; n >= 4; n -= 4)
     {
-        int32x4_t acc[4] = {init, init, init, init};
-        dw_taps4(x, x + pos_step, x + 2 * pos_step, x + 3 * pos_step, w, rows, cols, g->col_step, g->ch, x_gap,
-                 w_gap, acc);
-        dw_out4(out, acc[0], r, g, all, 0);
-        dw_out4(out + out_step, acc[1], r, g, all, 0);
-        dw_out4(out + 2 * out_step, acc[2], r, g, all, 0);
-        dw_out4(out + 3 * out_step, acc[3], r, g, all, 0);
+        dw_block4(x, x + pos_step, x + 2 * pos_step, x + 3 * pos_step, w, rows, cols, g->col_step, g->ch, x_gap,
+                  w_gap, init, kv, out, out_step, g->out_offset);
         x += 4 * pos_step;
         out += 4 * out_step;
     }
     if (n >= 2)
     {
-        int32x4_t acc[4] = {init, init, init, init};
-        dw_taps2(x, x + pos_step, x, x, w, rows, cols, g->col_step, g->ch, x_gap, w_gap, acc);
-        dw_out4(out, acc[0], r, g, all, 0);
-        dw_out4(out + out_step, acc[1], r, g, all, 0);
+        dw_block2(x, x + pos_step, x, x, w, rows, cols, g->col_step, g->ch, x_gap, w_gap, init, kv, out, out_step,
+                  g->out_offset);
         x += 2 * pos_step;
         out += 2 * out_step;
         n -= 2;
     }
     if (n > 0)
     {
-        int32x4_t acc[4] = {init, init, init, init};
-        dw_taps1(x, x, x, x, w, rows, cols, g->col_step, g->ch, x_gap, w_gap, acc);
-        dw_out4(out, acc[0], r, g, all, 0);
+        dw_block1(x, x, x, x, w, rows, cols, g->col_step, g->ch, x_gap, w_gap, init, kv, out, out_step,
+                  g->out_offset);
     }
 }
 
@@ -1019,6 +1033,7 @@ static void dw_lanes_group_asm(const dw_lanes *g, const int8_t *in, const int8_t
     r.left = vmaxq_s32(s, zero);
     r.right = vminq_s32(s, zero);
     r.round_down = vshrq_n_s32(r.right, 31);
+    const int32x4_t kv[6] = {r.left, r.mult, r.round_down, r.right, vdupq_n_s32(g->act_min), vdupq_n_s32(g->act_max)};
     const int32_t ch = g->ch;
     const int32_t taps = g->k_h * g->k_w;
     const int32_t x_gap = g->row_step - g->k_w * g->col_step;
@@ -1042,7 +1057,7 @@ static void dw_lanes_group_asm(const dw_lanes *g, const int8_t *in, const int8_t
             for (int32_t i = 0; i < cols; i++)
             {
                 dw_run(g, x + i * step_x, step_y, o + i * ch, out_row, rows, filter, g->k_h, g->k_w, x_gap, 0, init,
-                       &r);
+                       kv);
             }
         }
         else
@@ -1050,7 +1065,7 @@ static void dw_lanes_group_asm(const dw_lanes *g, const int8_t *in, const int8_t
             for (int32_t i = 0; i < rows; i++)
             {
                 dw_run(g, x + i * step_y, step_x, o + i * out_row, ch, cols, filter, g->k_h, g->k_w, x_gap, 0, init,
-                       &r);
+                       kv);
             }
         }
     }
@@ -1085,7 +1100,7 @@ static void dw_lanes_group_asm(const dw_lanes *g, const int8_t *in, const int8_t
         const int32_t n_x = kx1 - kx0;
         const int8_t *x = in + ((g->y_lo * g->s_h - g->pad_h) * g->in_w + base_x + kx0 * g->dil_w) * ch;
         dw_run(g, x, step_y, out + g->y_lo * out_row + ox * ch, out_row, rows, filter + kx0 * ch, g->k_h, n_x,
-               g->row_step - n_x * g->col_step, (g->k_w - n_x) * ch, init, &r);
+               g->row_step - n_x * g->col_step, (g->k_w - n_x) * ch, init, kv);
     }
     const mve_pred16_t all = vctp32q(4);
     for (int32_t oy = 0; oy < g->out_h; oy = oy + 1 == g->y_lo ? TINYABI_MAX(g->y_hi, oy + 1) : oy + 1)
@@ -1114,7 +1129,7 @@ static void dw_lanes_group_asm(const dw_lanes *g, const int8_t *in, const int8_t
             const int32x4_t init = vmlaq_n_s32(raw, sum, g->in_offset);
             const int8_t *x = in + ((base_y + ky0 * g->dil_h) * g->in_w + g->x_lo * g->s_w - g->pad_w) * ch;
             dw_run(g, x, step_x, out + oy * out_row + g->x_lo * ch, ch, cols, filter + ky0 * g->k_w * ch, n_y,
-                   g->k_w, x_gap, 0, init, &r);
+                   g->k_w, x_gap, 0, init, kv);
         }
     }
 }
