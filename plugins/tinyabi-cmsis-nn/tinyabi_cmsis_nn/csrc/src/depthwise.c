@@ -987,69 +987,111 @@ DW_LANES_TAPS(2)
 DW_LANES_TAPS(1)
 
 
-/* n (1 to 4) output positions along a line of the output: the first at x (input, at the
- * first valid tap) and out, the next pos_step / out_step bytes further; the taps rows x cols
- * from w (x_gap / w_gap from the end of a row of taps to the next), acc from init. */
+/* Channel groups (of four channels) per pass of the assembly path: the geometry, the loops
+ * and the block dispatch are shared by the groups of a pass. */
+#define DW_CHUNK 4
+#define DW_KV 6 /* vectors per group at kv: left, multiplier, rounding mask, right, min, max */
+
+/* n (1 to 4) output positions along a line of the output, for the ng groups of a pass: the
+ * first position at x (input, at the first valid tap) and out, the next pos_step / out_step
+ * bytes further; the taps rows x cols from w (x_gap / w_gap from the end of a row of taps to
+ * the next); group j (4 * j bytes further in input, filter and output) from init[j] with its
+ * requantization vectors at kv + DW_KV * j. */
 DW_INLINE void dw_run(const dw_lanes *g, const int8_t *x, int32_t pos_step, int8_t *out, int32_t out_step, int32_t n,
-                      const int8_t *w, int32_t rows, int32_t cols, int32_t x_gap, int32_t w_gap, int32x4_t init,
-                      const int32x4_t *kv)
+                      const int8_t *w, int32_t rows, int32_t cols, int32_t x_gap, int32_t w_gap, const int32x4_t *init,
+                      const int32x4_t *kv, int32_t ng)
 {
     for (; n >= 4; n -= 4)
     {
-        dw_block4(x, x + pos_step, x + 2 * pos_step, x + 3 * pos_step, w, rows, cols, g->col_step, g->ch, x_gap,
-                  w_gap, init, kv, out, out_step, g->out_offset);
+        for (int32_t j = 0; j < ng; j++)
+        {
+            const int32_t c = 4 * j;
+            dw_block4(x + c, x + pos_step + c, x + 2 * pos_step + c, x + 3 * pos_step + c, w + c, rows, cols,
+                      g->col_step, g->ch, x_gap, w_gap, init[j], kv + DW_KV * j, out + c, out_step, g->out_offset);
+        }
         x += 4 * pos_step;
         out += 4 * out_step;
     }
     if (n >= 2)
     {
-        dw_block2(x, x + pos_step, x, x, w, rows, cols, g->col_step, g->ch, x_gap, w_gap, init, kv, out, out_step,
-                  g->out_offset);
+        for (int32_t j = 0; j < ng; j++)
+        {
+            const int32_t c = 4 * j;
+            dw_block2(x + c, x + pos_step + c, x, x, w + c, rows, cols, g->col_step, g->ch, x_gap, w_gap, init[j],
+                      kv + DW_KV * j, out + c, out_step, g->out_offset);
+        }
         x += 2 * pos_step;
         out += 2 * out_step;
         n -= 2;
     }
     if (n > 0)
     {
-        dw_block1(x, x, x, x, w, rows, cols, g->col_step, g->ch, x_gap, w_gap, init, kv, out, out_step,
-                  g->out_offset);
+        for (int32_t j = 0; j < ng; j++)
+        {
+            const int32_t c = 4 * j;
+            dw_block1(x + c, x, x, x, w + c, rows, cols, g->col_step, g->ch, x_gap, w_gap, init[j], kv + DW_KV * j,
+                      out + c, out_step, g->out_offset);
+        }
     }
 }
 
-/* All output positions of a full channel group (in, filter, bias, out offset by c). The
- * positions whose window lies inside the input form a rectangle, run along its longer side
- * (lines of rows or of columns) up to four at a time from the fully folded bias. Output
- * columns at the left or right padding, over the rows of full windows, run down the column
- * the same way from a bias folded over their valid taps. Rows at the top or bottom padding
- * visit each position's valid taps, adding the input offset per tap. */
-static void dw_lanes_group_asm(const dw_lanes *g, const int8_t *in, const int8_t *filter, const int32_t *bias,
-                               const int32_t *mult, const int32_t *shift, int8_t *out)
+/* init[j] = raw[j] + input_offset * (sum of the filter's taps [ky0, ky1) x [kx0, kx1)) of
+ * group j. */
+DW_INLINE void dw_fold(const dw_lanes *g, const int8_t *filter, const int32x4_t *raw, int32_t ng, int32_t ky0,
+                       int32_t ky1, int32_t kx0, int32_t kx1, int32x4_t *init)
+{
+    for (int32_t j = 0; j < ng; j++)
+    {
+        int32x4_t sum = vdupq_n_s32(0);
+        for (int32_t ky = ky0; ky < ky1; ky++)
+        {
+            const int8_t *w = filter + (ky * g->k_w + kx0) * g->ch + 4 * j;
+            for (int32_t kx = kx0; kx < kx1; kx++)
+            {
+                sum = vaddq_s32(sum, vldrbq_s32(w));
+                w += g->ch;
+            }
+        }
+        init[j] = vmlaq_n_s32(raw[j], sum, g->in_offset);
+    }
+}
+
+/* All output positions of ng (1 to DW_CHUNK) full channel groups (in, filter, bias, out
+ * offset by their first channel). The positions whose window lies inside the input form a
+ * rectangle, run along its longer side (lines of rows or of columns) up to four at a time from
+ * the fully folded bias. Output columns at the left or right padding, over the rows of full
+ * windows, run down the column the same way from a bias folded over their valid taps; rows
+ * at the top or bottom padding along the row, their corners position by position (the
+ * input offset added per tap). */
+static void dw_lanes_chunk_asm(const dw_lanes *g, const int8_t *in, const int8_t *filter, const int32_t *bias,
+                               const int32_t *mult, const int32_t *shift, int8_t *out, int32_t ng)
 {
     const int32x4_t zero = vdupq_n_s32(0);
-    const int32x4_t raw = bias != NULL ? vldrwq_s32(bias) : zero;
-    dw_rq4 r;
-    const int32x4_t s = vldrwq_s32(shift);
-    r.mult = vldrwq_s32(mult);
-    r.left = vmaxq_s32(s, zero);
-    r.right = vminq_s32(s, zero);
-    r.round_down = vshrq_n_s32(r.right, 31);
-    const int32x4_t kv[6] = {r.left, r.mult, r.round_down, r.right, vdupq_n_s32(g->act_min), vdupq_n_s32(g->act_max)};
+    int32x4_t raw[DW_CHUNK];
+    int32x4_t kv[DW_CHUNK * DW_KV];
+    int32x4_t init[DW_CHUNK];
+    for (int32_t j = 0; j < ng; j++)
+    {
+        raw[j] = bias != NULL ? vldrwq_s32(bias + 4 * j) : zero;
+        const int32x4_t s = vldrwq_s32(shift + 4 * j);
+        int32x4_t *k = kv + DW_KV * j;
+        k[0] = vmaxq_s32(s, zero);
+        k[1] = vldrwq_s32(mult + 4 * j);
+        k[3] = vminq_s32(s, zero);
+        k[2] = vshrq_n_s32(k[3], 31);
+        k[4] = vdupq_n_s32(g->act_min);
+        k[5] = vdupq_n_s32(g->act_max);
+    }
     const int32_t ch = g->ch;
-    const int32_t taps = g->k_h * g->k_w;
     const int32_t x_gap = g->row_step - g->k_w * g->col_step;
-    const int32_t step_x = g->s_w * ch;                 /* input, one output column on */
-    const int32_t step_y = g->s_h * g->in_w * ch;       /* input, one output row on */
+    const int32_t step_x = g->s_w * ch;           /* input, one output column on */
+    const int32_t step_y = g->s_h * g->in_w * ch; /* input, one output row on */
     const int32_t out_row = g->out_w * ch;
     const int32_t rows = g->y_hi - g->y_lo; /* output rows of full windows vertically */
     const int32_t cols = g->x_hi - g->x_lo;
     if (rows > 0 && cols > 0)
     {
-        int32x4_t sum = zero;
-        for (int32_t t = 0; t < taps; t++)
-        {
-            sum = vaddq_s32(sum, vldrbq_s32(filter + t * ch));
-        }
-        const int32x4_t init = vmlaq_n_s32(raw, sum, g->in_offset);
+        dw_fold(g, filter, raw, ng, 0, g->k_h, 0, g->k_w, init);
         const int8_t *x = in + ((g->y_lo * g->s_h - g->pad_h) * g->in_w + g->x_lo * g->s_w - g->pad_w) * ch;
         int8_t *o = out + g->y_lo * out_row + g->x_lo * ch;
         if (rows > cols)
@@ -1057,7 +1099,7 @@ static void dw_lanes_group_asm(const dw_lanes *g, const int8_t *in, const int8_t
             for (int32_t i = 0; i < cols; i++)
             {
                 dw_run(g, x + i * step_x, step_y, o + i * ch, out_row, rows, filter, g->k_h, g->k_w, x_gap, 0, init,
-                       kv);
+                       kv, ng);
             }
         }
         else
@@ -1065,7 +1107,7 @@ static void dw_lanes_group_asm(const dw_lanes *g, const int8_t *in, const int8_t
             for (int32_t i = 0; i < rows; i++)
             {
                 dw_run(g, x + i * step_y, step_x, o + i * out_row, ch, cols, filter, g->k_h, g->k_w, x_gap, 0, init,
-                       kv);
+                       kv, ng);
             }
         }
     }
@@ -1079,28 +1121,11 @@ static void dw_lanes_group_asm(const dw_lanes *g, const int8_t *in, const int8_t
         int32_t kx0;
         int32_t kx1;
         tinyabi_valid_taps(base_x, g->dil_w, g->k_w, g->in_w, &kx0, &kx1);
-        int32x4_t sum = zero;
-        for (int32_t ky = 0; ky < g->k_h; ky++)
-        {
-            for (int32_t kx = kx0; kx < kx1; kx++)
-            {
-                sum = vaddq_s32(sum, vldrbq_s32(filter + (ky * g->k_w + kx) * ch));
-            }
-        }
-        const int32x4_t init = vmlaq_n_s32(raw, sum, g->in_offset);
-        if (kx1 == kx0)
-        {
-            const mve_pred16_t all = vctp32q(4);
-            for (int32_t oy = g->y_lo; oy < g->y_hi; oy++)
-            {
-                dw_out4(out + oy * out_row + ox * ch, init, &r, g, all, 0);
-            }
-            continue;
-        }
+        dw_fold(g, filter, raw, ng, 0, g->k_h, kx0, kx1, init);
         const int32_t n_x = kx1 - kx0;
         const int8_t *x = in + ((g->y_lo * g->s_h - g->pad_h) * g->in_w + base_x + kx0 * g->dil_w) * ch;
-        dw_run(g, x, step_y, out + g->y_lo * out_row + ox * ch, out_row, rows, filter + kx0 * ch, g->k_h, n_x,
-               g->row_step - n_x * g->col_step, (g->k_w - n_x) * ch, init, kv);
+        dw_run(g, x, step_y, out + g->y_lo * out_row + ox * ch, out_row, rows, filter + kx0 * ch, n_x > 0 ? g->k_h : 0,
+               n_x, g->row_step - n_x * g->col_step, (g->k_w - n_x) * ch, init, kv, ng);
     }
     const mve_pred16_t all = vctp32q(4);
     for (int32_t oy = 0; oy < g->out_h; oy = oy + 1 == g->y_lo ? TINYABI_MAX(g->y_hi, oy + 1) : oy + 1)
@@ -1116,20 +1141,20 @@ static void dw_lanes_group_asm(const dw_lanes *g, const int8_t *in, const int8_t
         const int32_t n_y = ky1 - ky0;
         for (int32_t ox = 0; ox < g->out_w; ox = ox + 1 == g->x_lo && n_y > 0 ? TINYABI_MAX(g->x_hi, ox + 1) : ox + 1)
         {
-            dw_lanes_edge_at(g, in, filter, out + oy * out_row, base_y, ky0, ky1, ox, raw, &r, all, 0);
+            for (int32_t j = 0; j < ng; j++)
+            {
+                const int32x4_t *k = kv + DW_KV * j;
+                const dw_rq4 r = {k[1], k[0], k[3], k[2]};
+                dw_lanes_edge_at(g, in + 4 * j, filter + 4 * j, out + oy * out_row + 4 * j, base_y, ky0, ky1, ox,
+                                 raw[j], &r, all, 0);
+            }
         }
         if (cols > 0 && n_y > 0)
         {
-            /* The columns of full windows horizontally: along the row from one folded bias. */
-            int32x4_t sum = zero;
-            for (int32_t t = ky0 * g->k_w; t < ky1 * g->k_w; t++)
-            {
-                sum = vaddq_s32(sum, vldrbq_s32(filter + t * ch));
-            }
-            const int32x4_t init = vmlaq_n_s32(raw, sum, g->in_offset);
+            dw_fold(g, filter, raw, ng, ky0, ky1, 0, g->k_w, init);
             const int8_t *x = in + ((base_y + ky0 * g->dil_h) * g->in_w + g->x_lo * g->s_w - g->pad_w) * ch;
-            dw_run(g, x, step_x, out + oy * out_row + g->x_lo * ch, ch, cols, filter + ky0 * g->k_w * ch, n_y,
-                   g->k_w, x_gap, 0, init, kv);
+            dw_run(g, x, step_x, out + oy * out_row + g->x_lo * ch, ch, cols, filter + ky0 * g->k_w * ch, n_y, g->k_w,
+                   x_gap, 0, init, kv, ng);
         }
     }
 }
@@ -1184,14 +1209,23 @@ static void depthwise_lanes(const cmsis_nn_dw_conv_params *p,
         int8_t *out = output + (size_t)b * g.out_h * g.out_w * g.ch;
         int32_t c = 0;
         const mve_pred16_t all = vctp32q(4);
+#if DW_LANES_ASM
+        for (; c + 4 <= g.ch; c += 4 * DW_CHUNK)
+        {
+            const int32_t ng = TINYABI_MIN(DW_CHUNK, (g.ch - c) / 4);
+            dw_lanes_chunk_asm(&g, in + c, filter + c, bias != NULL ? bias + c : NULL, q->multiplier + c, q->shift + c,
+                               out + c, ng);
+            if (ng < DW_CHUNK)
+            {
+                c += 4 * ng;
+                break;
+            }
+        }
+#endif
         for (; c + 4 <= g.ch; c += 4)
         {
             const int32_t *bc = bias != NULL ? bias + c : NULL;
-            if (DW_LANES_ASM)
-            {
-                dw_lanes_group_asm(&g, in + c, filter + c, bc, q->multiplier + c, q->shift + c, out + c);
-            }
-            else if (k3)
+            if (k3)
             {
                 dw_lanes_group(&g, in + c, filter + c, bc, q->multiplier + c, q->shift + c, out + c, all, 0, 1);
             }
