@@ -1056,6 +1056,48 @@ DW_INLINE void dw_fold(const dw_lanes *g, const int8_t *filter, const int32x4_t 
     }
 }
 
+/* The per-column sums of the filter's taps over its full height (filters up to
+ * DW_COLSUM_MAX wide): colsum[DW_COLSUM_MAX * j + kx] for group j. */
+#define DW_COLSUM_MAX 3
+DW_INLINE void dw_colsums(const dw_lanes *g, const int8_t *filter, int32_t ng, int32x4_t *colsum)
+{
+    for (int32_t j = 0; j < ng; j++)
+    {
+        for (int32_t kx = 0; kx < g->k_w; kx++)
+        {
+            const int8_t *w = filter + kx * g->ch + 4 * j;
+            int32x4_t sum = vdupq_n_s32(0);
+            for (int32_t ky = 0; ky < g->k_h; ky++)
+            {
+                sum = vaddq_s32(sum, vldrbq_s32(w));
+                w += g->k_w * g->ch;
+            }
+            colsum[DW_COLSUM_MAX * j + kx] = sum;
+        }
+    }
+}
+
+/* dw_fold over the full height and columns [kx0, kx1), from the column sums when the filter
+ * has them. */
+DW_INLINE void dw_fold_cols(const dw_lanes *g, const int8_t *filter, const int32x4_t *raw, int32_t ng,
+                            const int32x4_t *colsum, int32_t kx0, int32_t kx1, int32x4_t *init)
+{
+    if (g->k_w > DW_COLSUM_MAX)
+    {
+        dw_fold(g, filter, raw, ng, 0, g->k_h, kx0, kx1, init);
+        return;
+    }
+    for (int32_t j = 0; j < ng; j++)
+    {
+        int32x4_t sum = vdupq_n_s32(0);
+        for (int32_t kx = kx0; kx < kx1; kx++)
+        {
+            sum = vaddq_s32(sum, colsum[DW_COLSUM_MAX * j + kx]);
+        }
+        init[j] = vmlaq_n_s32(raw[j], sum, g->in_offset);
+    }
+}
+
 /* All output positions of ng (1 to DW_CHUNK) full channel groups (in, filter, bias, out
  * offset by their first channel). The positions whose window lies inside the input form a
  * rectangle, run along its longer side (lines of rows or of columns) up to four at a time from
@@ -1089,9 +1131,14 @@ static void dw_lanes_chunk_asm(const dw_lanes *g, const int8_t *in, const int8_t
     const int32_t out_row = g->out_w * ch;
     const int32_t rows = g->y_hi - g->y_lo; /* output rows of full windows vertically */
     const int32_t cols = g->x_hi - g->x_lo;
+    int32x4_t colsum[DW_CHUNK * DW_COLSUM_MAX];
+    if (rows > 0 && g->k_w <= DW_COLSUM_MAX)
+    {
+        dw_colsums(g, filter, ng, colsum);
+    }
     if (rows > 0 && cols > 0)
     {
-        dw_fold(g, filter, raw, ng, 0, g->k_h, 0, g->k_w, init);
+        dw_fold_cols(g, filter, raw, ng, colsum, 0, g->k_w, init);
         const int8_t *x = in + ((g->y_lo * g->s_h - g->pad_h) * g->in_w + g->x_lo * g->s_w - g->pad_w) * ch;
         int8_t *o = out + g->y_lo * out_row + g->x_lo * ch;
         if (rows > cols)
@@ -1121,7 +1168,7 @@ static void dw_lanes_chunk_asm(const dw_lanes *g, const int8_t *in, const int8_t
         int32_t kx0;
         int32_t kx1;
         tinyabi_valid_taps(base_x, g->dil_w, g->k_w, g->in_w, &kx0, &kx1);
-        dw_fold(g, filter, raw, ng, 0, g->k_h, kx0, kx1, init);
+        dw_fold_cols(g, filter, raw, ng, colsum, kx0, kx1, init);
         const int32_t n_x = kx1 - kx0;
         const int8_t *x = in + ((g->y_lo * g->s_h - g->pad_h) * g->in_w + base_x + kx0 * g->dil_w) * ch;
         dw_run(g, x, step_y, out + g->y_lo * out_row + ox * ch, out_row, rows, filter + kx0 * ch, n_x > 0 ? g->k_h : 0,
