@@ -834,7 +834,7 @@ def test_sanitizers_report_nothing(tmp_path: Path, build: str) -> None:
 DEPTHWISE_PATHS = {
     "default": [],
     "lines": ["-DTINYABI_DW_MIN_POSITIONS=1"],
-    "lanes": ["-DTINYABI_DW_MIN_POSITIONS=0x7fffffff", "-DTINYABI_DW_LANES_MIN_WIDTH=1"],
+    "lanes": ["-DTINYABI_DW_MIN_POSITIONS=0x7fffffff", "-DTINYABI_DW_LANES_COLUMNS=0"],
 }
 
 

@@ -166,9 +166,15 @@ static inline void acc4_store(acc4_t acc, int32_t *out)
 #define DW_RING 3   /* input lines of the window */
 #define DW_SLOTS 4  /* the ring and one line of padding */
 /* Output positions per call (per channel) from which this path runs; tests set it to 1 to
- * check the path on small shapes. */
+ * check the path on small shapes. On MVE the channels-in-lanes path below is faster on every
+ * vww and kws layer (vww's 48x48 and 24x24 stride-1 layers included, measured under QEMU),
+ * so there the line buffers only run when a build asks for them. */
 #ifndef TINYABI_DW_MIN_POSITIONS
+#if TINYABI_MVE
+#define TINYABI_DW_MIN_POSITIONS 0x7fffffff
+#else
 #define TINYABI_DW_MIN_POSITIONS 64
+#endif
 #endif
 
 /* The walk of one call: lines (v) and positions (u), with byte steps along each in the input,
@@ -645,28 +651,32 @@ static int depthwise_3x3_lines(const cmsis_nn_context *ctx,
 #if TINYABI_MVE
 /* ------------------------------------------------------------------ channels in lanes (MVE)
  *
- * Depth multiplier 1 on Cortex-M55, for calls the line buffers do not take (strides other
- * than 1, calls of few positions such as the row bands of the generated code, other filter
- * sizes) with at least TINYABI_DW_LANES_MIN_WIDTH output columns: four consecutive channels
- * per s32 vector, one channel group at a time over the call's output. Per group the set-up is
- * a few loads: the bias with the input offset folded in (bias + input_offset * sum of the
- * taps), the multipliers and shifts as vectors. Positions whose window lies inside the input
- * go two at a time through the folded bias, each weight vector loaded once for both; positions
- * at the padding visit only their valid taps and add the input offset per tap. A channel count
- * that is not a multiple of four ends with one predicated group. (Four positions per block,
- * or the taps of a row unrolled, make GCC 12 spill the accumulators: slower, measured.) */
+ * Depth multiplier 1 on Cortex-M55 (the rule against depthwise_mult1: TINYABI_DW_LANES_COLUMNS):
+ * four consecutive channels per s32 vector, channel groups in passes of up to DW_CHUNK groups
+ * over the call's output. Per group the set-up is a few loads: the bias with the input offset
+ * folded in (bias + input_offset * sum of the valid taps, from per-column sums of the filter),
+ * the multipliers and shifts as vectors. The positions whose window lies inside the input run
+ * along the longer side of their rectangle four at a time (one weight vector load for the four,
+ * widening loads, multiply and add into four accumulators, then requantization of the four
+ * with each constant loaded once), in inline assembly with GCC; edge columns and rows run the
+ * same way over their valid taps from their own folded bias; corners and (without GCC) the
+ * rest visit their valid taps adding the input offset per tap. A channel count that is not a
+ * multiple of four ends with one predicated group. */
 
-/* Positions per full-window block, and the unrolling of the taps along a filter row: more of
- * either makes GCC spill the accumulators (measured on kws and vww). */
+/* The C loops (without GCC, and for the last predicated group): positions per full-window
+ * block and the unrolling of a filter row; more of either makes GCC spill the accumulators. */
 #define DW_LANES_BLOCK 2
 #define DW_UNROLL 1
-/* Output columns per call from which this path runs instead of the position-outer loops of
- * depthwise_mult1: its windows inside the input go two at a time through the folded bias,
- * but positions at the padding cost more than there, so narrow outputs (mostly edges) stay
- * in the old loops. Measured under QEMU on vww (24 and 12 columns win, 6 and 3 lose) and
- * kws (5 columns lose). Tests set it to 1 to run this path on every shape. */
-#ifndef TINYABI_DW_LANES_MIN_WIDTH
-#define TINYABI_DW_LANES_MIN_WIDTH 1
+/* The rule between this path and the position-outer loops of depthwise_mult1 (which loop over
+ * all channel groups per position): this path when the output has at least
+ * TINYABI_DW_LANES_COLUMNS columns per unit of horizontal stride. Its set-up is per channel
+ * group and per class of positions (interior, edge columns, edge rows), so on narrow outputs
+ * of many channels (vww's 6x6 stride-2 and 3x3 layers) the old loops cost less; from 4 columns
+ * per stride on it wins (measured under QEMU on Cortex-M55: kws's 25x5 layers in row bands
+ * of 4x5, vww's layers of 48 to 3 columns). Tests set it to 0 to run this path on every
+ * shape. */
+#ifndef TINYABI_DW_LANES_COLUMNS
+#define TINYABI_DW_LANES_COLUMNS 4
 #endif
 #define DW_PRAGMA(x) _Pragma(#x)
 #define DW_UNROLL_PRAGMA(n) DW_PRAGMA(GCC unroll n)
@@ -1317,7 +1327,7 @@ static void depthwise_mult1(const cmsis_nn_dw_conv_params *p,
     const int32_t row_step = dil_h * in_w * ch;
     const int32_t col_step = dil_w * ch;
 #if TINYABI_MVE
-    if (output_dims->w >= TINYABI_DW_LANES_MIN_WIDTH)
+    if (output_dims->w >= TINYABI_DW_LANES_COLUMNS * p->stride.w)
     {
         depthwise_lanes(p, q, input_dims, input, filter_dims, filter, bias, output_dims, output);
         return;
