@@ -882,7 +882,8 @@ DW_INLINE void dw_lanes_group(const dw_lanes *g, const int8_t *in, const int8_t 
     }
 }
 
-#if defined(__GNUC__) && !defined(__clang__)
+/* With GCC when optimizing (unoptimized builds cannot give the asm its registers). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__)
 #define DW_LANES_ASM 1
 /* Requantization of n accumulators (tinyabi_requantize_x4's steps; the per-group vectors at
  * kv: left shift, multiplier, rounding mask, right shift, min, max), each pair of constants
@@ -908,25 +909,28 @@ DW_INLINE void dw_lanes_group(const dw_lanes *g, const int8_t *in, const int8_t 
  * position's tap: load its four channels, step its pointer, multiply, accumulate. The widening
  * loads take low registers only ("l"). */
 #define DW_TAP(i, step)                                                                            \
-    "vldrb.s32 %q[t], [%[x" #i "]]\n\t"                                                            \
-    "add %[x" #i "], %[x" #i "], %[" step "]\n\t"                                                  \
+    "vldrb.s32 %q[t], [%[x]]\n\t"                                                                  \
+    "add %[x], %[x], %[" step "]\n\t"                                                              \
     "vmul.i32 %q[t], %q[t], %q[u]\n\t"                                                             \
     "vadd.i32 %q[a" #i "], %q[a" #i "], %q[t]\n\t"
 #define DW_WEIGHT(step)                                                                            \
     "vldrb.s32 %q[u], [%[w]]\n\t"                                                                  \
     "add %[w], %[w], %[" step "]\n\t"
-#define DW_TAPS4(step) DW_TAP(0, step) DW_TAP(1, step) DW_TAP(2, step) DW_TAP(3, step)
-#define DW_TAPS2(step) DW_TAP(0, step) DW_TAP(1, step)
-#define DW_TAPS1(step) DW_TAP(0, step)
+/* One tap of the n positions: one pointer walks them (ps apart), then steps on to the next
+ * tap of the first position (back, or backl after a row's last tap). */
+#define DW_TAPS4(back) DW_TAP(0, "ps") DW_TAP(1, "ps") DW_TAP(2, "ps") DW_TAP(3, back)
+#define DW_TAPS2(back) DW_TAP(0, "ps") DW_TAP(1, back)
+#define DW_TAPS1(back) DW_TAP(0, back)
 
-/* rows x cols taps (rows, cols >= 1): the taps of a row col_step apart in the input and ch
- * apart in the filter, the next row x_gap / w_gap after the last tap's step; rows of two or
- * three columns are unrolled (the last step includes the gap). */
+/* n (1, 2 or 4) positions ps bytes apart in the input (x at the first one's first valid tap),
+ * rows x cols taps (rows, cols >= 1): the taps of a row cs bytes apart in the input and ch
+ * apart in the filter, the next row xg / wg after the last tap's step; rows of two or three
+ * columns are unrolled (the last step includes the gap). Then the n outputs, os bytes apart
+ * from o. */
 #define DW_LANES_TAPS(n)                                                                           \
-    DW_INLINE void dw_block##n(const int8_t *x0, const int8_t *x1, const int8_t *x2, const int8_t *x3, \
-                               const int8_t *w, int32_t rows, int32_t cols, int32_t cs, int32_t ch,   \
-                               int32_t xg, int32_t wg, int32x4_t init, const int32x4_t *kv, int8_t *o, \
-                               int32_t os, int32_t off)                                            \
+    DW_INLINE void dw_block##n(const int8_t *x, int32_t ps, const int8_t *w, int32_t rows, int32_t cols, \
+                               int32_t cs, int32_t ch, int32_t xg, int32_t wg, int32x4_t init,        \
+                               const int32x4_t *kv, int8_t *o, int32_t os, int32_t off)             \
     {                                                                                              \
         register int32x4_t a0 __asm__("q0") = init;                                                \
         register int32x4_t a1 __asm__("q1") = init;                                                \
@@ -934,48 +938,46 @@ DW_INLINE void dw_lanes_group(const dw_lanes *g, const int8_t *in, const int8_t 
         register int32x4_t a3 __asm__("q3") = init;                                                \
         int32x4_t t;                                                                               \
         int32x4_t u;                                                                               \
-        if (cols == 3)                                                                             \
+        const int32_t back = cs - ((n) - 1) * ps;                                                  \
+        if (cols == 3 || cols == 2)                                                                \
         {                                                                                          \
-            const int32_t csl = cs + xg;                                                           \
+            const int32_t backl = back + xg;                                                       \
             const int32_t chl = ch + wg;                                                           \
-            __asm__("1:\n\t" DW_WEIGHT("ch") DW_TAPS##n("cs") DW_WEIGHT("ch") DW_TAPS##n("cs")       \
-                        DW_WEIGHT("chl") DW_TAPS##n("csl") "subs %[rows], %[rows], #1\n\t"         \
-                                                           "bne 1b\n\t"                            \
-                    : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [t] "=&w"(t),    \
-                      [u] "=&w"(u), [x0] "+l"(x0), [x1] "+l"(x1), [x2] "+l"(x2), [x3] "+l"(x3),    \
-                      [w] "+l"(w), [rows] "+r"(rows)                                               \
-                    : [cs] "r"(cs), [ch] "r"(ch), [csl] "r"(csl), [chl] "r"(chl)                   \
-                    : "cc", "memory");                                                             \
-        }                                                                                          \
-        else if (cols == 2)                                                                        \
-        {                                                                                          \
-            const int32_t csl = cs + xg;                                                           \
-            const int32_t chl = ch + wg;                                                           \
-            __asm__("1:\n\t" DW_WEIGHT("ch") DW_TAPS##n("cs") DW_WEIGHT("chl") DW_TAPS##n("csl")    \
-                    "subs %[rows], %[rows], #1\n\t"                                                 \
-                    "bne 1b\n\t"                                                                    \
-                    : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [t] "=&w"(t),    \
-                      [u] "=&w"(u), [x0] "+l"(x0), [x1] "+l"(x1), [x2] "+l"(x2), [x3] "+l"(x3),    \
-                      [w] "+l"(w), [rows] "+r"(rows)                                               \
-                    : [cs] "r"(cs), [ch] "r"(ch), [csl] "r"(csl), [chl] "r"(chl)                   \
-                    : "cc", "memory");                                                             \
+            if (cols == 3)                                                                         \
+            {                                                                                      \
+                __asm__("1:\n\t" DW_WEIGHT("ch") DW_TAPS##n("back") DW_WEIGHT("ch") DW_TAPS##n("back") \
+                            DW_WEIGHT("chl") DW_TAPS##n("backl") "subs %[rows], %[rows], #1\n\t"   \
+                                                                 "bne 1b\n\t"                      \
+                        : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [t] "=&w"(t),\
+                          [u] "=&w"(u), [x] "+l"(x), [w] "+l"(w), [rows] "+r"(rows)                \
+                        : [ps] "r"(ps), [back] "r"(back), [backl] "r"(backl), [ch] "r"(ch),        \
+                          [chl] "r"(chl)                                                           \
+                        : "cc", "memory");                                                         \
+            }                                                                                      \
+            else                                                                                   \
+            {                                                                                      \
+                __asm__("1:\n\t" DW_WEIGHT("ch") DW_TAPS##n("back") DW_WEIGHT("chl")               \
+                            DW_TAPS##n("backl") "subs %[rows], %[rows], #1\n\t"                    \
+                                                "bne 1b\n\t"                                       \
+                        : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [t] "=&w"(t),\
+                          [u] "=&w"(u), [x] "+l"(x), [w] "+l"(w), [rows] "+r"(rows)                \
+                        : [ps] "r"(ps), [back] "r"(back), [backl] "r"(backl), [ch] "r"(ch),        \
+                          [chl] "r"(chl)                                                           \
+                        : "cc", "memory");                                                         \
+            }                                                                                      \
         }                                                                                          \
         else                                                                                       \
         {                                                                                          \
             for (int32_t ky = 0; ky < rows; ky++)                                                  \
             {                                                                                      \
                 int32_t kc = cols;                                                                 \
-                __asm__("2:\n\t" DW_WEIGHT("ch") DW_TAPS##n("cs") "subs %[kc], %[kc], #1\n\t"      \
-                                                                  "bne 2b\n\t"                     \
+                __asm__("2:\n\t" DW_WEIGHT("ch") DW_TAPS##n("back") "subs %[kc], %[kc], #1\n\t"    \
+                                                                    "bne 2b\n\t"                   \
                         : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [t] "=&w"(t),\
-                          [u] "=&w"(u), [x0] "+l"(x0), [x1] "+l"(x1), [x2] "+l"(x2),                 \
-                          [x3] "+l"(x3), [w] "+l"(w), [kc] "+r"(kc)                                \
-                        : [cs] "r"(cs), [ch] "r"(ch)                                               \
+                          [u] "=&w"(u), [x] "+l"(x), [w] "+l"(w), [kc] "+r"(kc)                    \
+                        : [ps] "r"(ps), [back] "r"(back), [ch] "r"(ch)                             \
                         : "cc", "memory");                                                         \
-                x0 += xg;                                                                          \
-                x1 += xg;                                                                          \
-                x2 += xg;                                                                          \
-                x3 += xg;                                                                          \
+                x += xg;                                                                           \
                 w += wg;                                                                           \
             }                                                                                      \
         }                                                                                          \
@@ -1016,8 +1018,8 @@ DW_INLINE void dw_run(const dw_lanes *g, const int8_t *x, int32_t pos_step, int8
         for (int32_t j = 0; j < ng; j++)
         {
             const int32_t c = 4 * j;
-            dw_block4(x + c, x + pos_step + c, x + 2 * pos_step + c, x + 3 * pos_step + c, w + c, rows, cols,
-                      g->col_step, g->ch, x_gap, w_gap, init[j], kv + DW_KV * j, out + c, out_step, g->out_offset);
+            dw_block4(x + c, pos_step, w + c, rows, cols, g->col_step, g->ch, x_gap, w_gap, init[j], kv + DW_KV * j,
+                      out + c, out_step, g->out_offset);
         }
         x += 4 * pos_step;
         out += 4 * out_step;
@@ -1027,8 +1029,8 @@ DW_INLINE void dw_run(const dw_lanes *g, const int8_t *x, int32_t pos_step, int8
         for (int32_t j = 0; j < ng; j++)
         {
             const int32_t c = 4 * j;
-            dw_block2(x + c, x + pos_step + c, x, x, w + c, rows, cols, g->col_step, g->ch, x_gap, w_gap, init[j],
-                      kv + DW_KV * j, out + c, out_step, g->out_offset);
+            dw_block2(x + c, pos_step, w + c, rows, cols, g->col_step, g->ch, x_gap, w_gap, init[j], kv + DW_KV * j,
+                      out + c, out_step, g->out_offset);
         }
         x += 2 * pos_step;
         out += 2 * out_step;
@@ -1039,7 +1041,7 @@ DW_INLINE void dw_run(const dw_lanes *g, const int8_t *x, int32_t pos_step, int8
         for (int32_t j = 0; j < ng; j++)
         {
             const int32_t c = 4 * j;
-            dw_block1(x + c, x, x, x, w + c, rows, cols, g->col_step, g->ch, x_gap, w_gap, init[j], kv + DW_KV * j,
+            dw_block1(x + c, pos_step, w + c, rows, cols, g->col_step, g->ch, x_gap, w_gap, init[j], kv + DW_KV * j,
                       out + c, out_step, g->out_offset);
         }
     }
