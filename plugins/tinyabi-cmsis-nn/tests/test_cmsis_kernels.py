@@ -456,20 +456,38 @@ def depthwise_case(lib: ctypes.CDLL, rng: np.random.Generator) -> list[Case]:
     )
     in_d, f_d = dims(g.n, g.h, g.w, c), dims(1, g.kh, g.kw, o)
     b_d, o_d = dims(1, 1, 1, o), dims(g.n, g.oh, g.ow, o)
-    assert lib.arm_depthwise_conv_wrapper_s8_get_buffer_size(params, in_d, f_d, o_d) == 0
+    # Only 3x3 filters of depth multiplier 1, unit dilation and unit strides take scratch (line
+    # buffers); every call runs with that buffer and without (then the buffer-free loops).
+    size = lib.arm_depthwise_conv_wrapper_s8_get_buffer_size(params, in_d, f_d, o_d)
+    lines = (g.kh, g.kw, g.sh, g.sw) == (3, 3, 1, 1) and ch_mult == 1 and (g.dh, g.dw) == (1, 1)
+    assert (size > 0) == lines, size
     calls = [("wrapper", lib.arm_depthwise_conv_wrapper_s8), ("generic", lib.arm_depthwise_conv_s8)]
     if (g.kh, g.kw) == (3, 3) and ch_mult == 1 and left <= 1:
         calls.append(("3x3", lib.arm_depthwise_conv_3x3_s8))
     cases = []
     for label, function in calls:
-        ctx = Context(None, 0)
-        out = np.zeros((g.n, g.oh, g.ow, o), dtype=np.int8)
-        status = function(
-            ctx, params, quant, in_d, ptr(x_value), f_d, ptr(weights), b_d, ptr(bias), o_d, ptr(out)
-        )
-        assert status == 0, (label, status)
-        what = f"depthwise {label} in {in_d_str(in_d)} x{ch_mult} {graph.nodes[0].attrs}"
-        cases.append(Case(graph, [x_value], out, what))
+        for buffer_size in sorted({0, size}):
+            ctx, _buffer = scratch(buffer_size)
+            out = np.zeros((g.n, g.oh, g.ow, o), dtype=np.int8)
+            status = function(
+                ctx,
+                params,
+                quant,
+                in_d,
+                ptr(x_value),
+                f_d,
+                ptr(weights),
+                b_d,
+                ptr(bias),
+                o_d,
+                ptr(out),
+            )
+            assert status == 0, (label, status)
+            what = (
+                f"depthwise {label} scratch {buffer_size} in {in_d_str(in_d)} x{ch_mult} "
+                f"{graph.nodes[0].attrs}"
+            )
+            cases.append(Case(graph, [x_value], out, what))
     return cases
 
 
@@ -659,7 +677,12 @@ def need_tool(tool: str, packages: str) -> None:
 
 #: Host builds: the plain C loops, and the DSP-extension code paths (what Cortex-M4/M55
 #: builds run) with the SIMD instructions emulated in C.
-BUILDS = {"plain": ["-O2"], "dsp": ["-O2", "-DTINYABI_EMULATE_DSP"]}
+#: "lines" runs depthwise's line-buffer path on every call it takes, however small.
+BUILDS = {
+    "plain": ["-O2"],
+    "dsp": ["-O2", "-DTINYABI_EMULATE_DSP"],
+    "lines": ["-O2", "-DTINYABI_EMULATE_DSP", "-DTINYABI_DW_MIN_POSITIONS=1"],
+}
 
 
 @pytest.fixture(scope="module", params=list(BUILDS))
@@ -807,20 +830,30 @@ def test_sanitizers_report_nothing(tmp_path: Path, build: str) -> None:
     assert "checked" in result.stdout
 
 
+#: Depthwise path forced in the cross-check builds: the line buffers on every call they take,
+#: or (MVE) the channels-in-lanes loops on every call and never the line buffers.
+DEPTHWISE_PATHS = {
+    "default": [],
+    "lines": ["-DTINYABI_DW_MIN_POSITIONS=1"],
+    "lanes": ["-DTINYABI_DW_MIN_POSITIONS=0x7fffffff", "-DTINYABI_DW_LANES_COLUMNS=0"],
+}
+
+
+@pytest.mark.parametrize("path", list(DEPTHWISE_PATHS))
 @pytest.mark.parametrize("core", list(QEMU_MACHINES))
-def test_cortex_m_build_matches_host(tmp_path: Path, core: str) -> None:
+def test_cortex_m_build_matches_host(tmp_path: Path, core: str, path: str) -> None:
     """The DSP-extension (Cortex-M4) and MVE (Cortex-M55) code paths, compiled for the core and
     run under QEMU, print the same output hashes as the host's plain C build (checked above
     against the reference kernels) over the C harness's pseudo-random cases of every public
-    function."""
+    function, with each depthwise path forced in turn (:data:`DEPTHWISE_PATHS`)."""
     need_tool("gcc", "gcc")
     need_tool("arm-none-eabi-gcc", ARM_PACKAGES)
     need_tool("qemu-system-arm", ARM_PACKAGES)
-    rounds = f"-DCHECK_CASES={CROSS_CHECK_ROUNDS}"
+    rounds = [f"-DCHECK_CASES={CROSS_CHECK_ROUNDS}", *DEPTHWISE_PATHS[path]]
     check = HARNESS / "cmsis_kernel_check.c"
     host = tmp_path / "check_host"
     subprocess.run(
-        ["gcc", *C_FLAGS, "-O2", rounds, *map(str, SOURCES), str(check), "-o", str(host)],
+        ["gcc", *C_FLAGS, "-O2", *rounds, *map(str, SOURCES), str(check), "-o", str(host)],
         check=True,
     )
     want = subprocess.run([str(host)], check=True, capture_output=True, text=True).stdout
@@ -831,7 +864,7 @@ def test_cortex_m_build_matches_host(tmp_path: Path, core: str) -> None:
         *target_flags,
         *C_FLAGS,
         "-O2",
-        rounds,
+        *rounds,
         "-DTINYABI_SEMIHOSTING",
         *map(str, SOURCES),
         str(check),

@@ -16,10 +16,16 @@
  *
  * Scratch buffers (ctx->buf) this implementation needs, in bytes (the same on every
  * target; a larger buffer, e.g. the size the real library asks for, is always fine):
- *   arm_convolve_s8                    4 * filter_h * filter_w * filter_c  (two int16 patches)
+ *   arm_convolve_s8                    max(4 * n, 4 * filter_n + 2 * n), n = filter_h *
+ *                                      filter_w * filter_c (two int16 patches, or on MVE
+ *                                      two int8 patches and the kernel sums)
  *   arm_convolve_wrapper_s8            0 on the 1x1 fast path, else as arm_convolve_s8
  *   arm_convolve_1x1_s8_fast           0
- *   arm_depthwise_conv_wrapper_s8      0 (all depthwise paths are buffer-free)
+ *   arm_depthwise_conv_wrapper_s8      4 line buffers for 3x3 filters of depth multiplier 1,
+ *                                      unit dilation and unit strides (at most a few hundred
+ *                                      bytes), else 0; arm_depthwise_conv_s8 and
+ *                                      arm_depthwise_conv_3x3_s8 use such a buffer when given
+ *                                      one and run buffer-free otherwise
  *   arm_fully_connected_s8             0 (kernel sums in ctx->buf, which the real library
  *                                      requires on cores with the vector extension, are
  *                                      accepted and not read), see below
@@ -180,7 +186,7 @@ arm_cmsis_nn_status arm_depthwise_conv_wrapper_s8(const cmsis_nn_context *ctx,
                                                   const cmsis_nn_dims *output_dims,
                                                   int8_t *output_data);
 
-/** Scratch bytes arm_depthwise_conv_wrapper_s8 needs: 0. */
+/** Scratch bytes arm_depthwise_conv_wrapper_s8 needs (line buffers of the 3x3 path, or 0). */
 int32_t arm_depthwise_conv_wrapper_s8_get_buffer_size(const cmsis_nn_dw_conv_params *dw_conv_params,
                                                       const cmsis_nn_dims *input_dims,
                                                       const cmsis_nn_dims *filter_dims,
