@@ -26,7 +26,15 @@ from dataclasses import dataclass
 
 from tinyabi_cmsis_nn.codegen.params import ConvParams
 
-__all__ = ["Bands", "bands_of", "overlap", "overlap_above", "pixels_per_call"]
+__all__ = [
+    "Bands",
+    "band_options",
+    "band_shapes",
+    "bands_of",
+    "overlap",
+    "overlap_above",
+    "pixels_per_call",
+]
 
 #: Offsets in the arena are multiples of this.
 ALIGNMENT = 16
@@ -36,6 +44,8 @@ MIN_PIXELS = 32
 MAX_CALLS = 16
 #: Calls of a banded depthwise convolution at most (rows per call: as few as that allows).
 MAX_ROW_CALLS = 8
+#: Pixels per call of a 1x1 convolution's finer bands (when the planner needs the bytes).
+FINE_PIXELS = 16
 
 
 @dataclass(frozen=True)
@@ -76,22 +86,47 @@ def pixels_per_call(pixels: int) -> int:
     return max(MIN_PIXELS, -(-need // MIN_PIXELS) * MIN_PIXELS)
 
 
-def bands_of(p: ConvParams, one_by_one: bool = False) -> Bands | None:
-    """The bands of a depthwise convolution (or, with ``one_by_one``, of a 1x1 convolution on
-    the fast path), or ``None`` when it cannot be banded (a batch, dilation, one band)."""
+def bands_of(p: ConvParams, one_by_one: bool = False, per_call: int | None = None) -> Bands | None:
+    """The bands of a convolution (depthwise or not: output rows), or, with ``one_by_one``, of
+    a 1x1 convolution on the fast path (pixels), ``per_call`` rows or pixels per call (default:
+    the coarse bands of the module docstring), or ``None`` when it cannot be banded (a batch,
+    dilation, one band)."""
     i, o, f = p.input_dims, p.output_dims, p.filter_dims
     if i.n != 1 or p.dilation.h != 1 or p.dilation.w != 1:
         return None
     if one_by_one:
         pixels = o.h * o.w
-        per_call = pixels_per_call(pixels)
+        per_call = per_call or pixels_per_call(pixels)
         if pixels <= per_call:
             return None
         return Bands(pixels, pixels, 1, 0, 1, i.c, o.c, per_call, pixels=True)
-    per_call = -(-o.h // MAX_ROW_CALLS)
+    per_call = per_call or -(-o.h // MAX_ROW_CALLS)
     if o.h <= per_call:
         return None
     return Bands(o.h, i.h, p.stride.h, p.padding.h, f.h, i.w * i.c, o.w * o.c, per_call)
+
+
+def band_options(p: ConvParams, one_by_one: bool = False) -> list[Bands]:
+    """The bands the planner may choose for a layer, coarse (fewest calls) first: the default
+    bands, then finer ones (one output row, or :data:`FINE_PIXELS` pixels, per call) whose
+    overlap is smaller; empty when the layer cannot be banded."""
+    options: list[Bands] = []
+    for per_call in (None, FINE_PIXELS if one_by_one else 1):
+        b = bands_of(p, one_by_one, per_call)
+        if b is not None and all(b.rows_per_call < o.rows_per_call for o in options):
+            options.append(b)
+    return options
+
+
+def band_shapes(b: Bands) -> list[tuple[int, int, int]]:
+    """The distinct (input rows, output rows, top padding) of the calls of ``b`` (what each
+    call passes as ``input_dims.h``, ``output_dims.h`` and ``padding.h``)."""
+    shapes = {
+        (b.end_row(b.stop(y) - 1) - b.first_row(y), b.stop(y) - y, b.first_row(y) - first)
+        for y in b.starts()
+        for first in [y * b.stride - b.pad_top]
+    }
+    return sorted(shapes)
 
 
 def overlap(b: Bands) -> int:
