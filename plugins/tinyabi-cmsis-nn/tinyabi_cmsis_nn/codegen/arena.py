@@ -13,9 +13,8 @@ holds then (the layers share those bytes with each other and with the activation
 tinyabi's plan as in the banded one; the smaller arena wins.
 
 A banded layer may offer several bands (coarse first: fewer calls, larger overlap). The plan
-starts with the coarse ones everywhere; when the finest everywhere gives a smaller arena, it
-takes them and then, layer by layer, the coarsest bands that do not make the arena larger
-again, so finer bands (more calls) are used only where they save bytes.
+tries each fineness everywhere, then layer by layer the option giving the smallest arena,
+the coarsest among equals, so finer bands (more calls) are used only where they save bytes.
 
 :func:`layer_bound` is what layer-at-a-time execution needs at least: the most bytes live at
 once over the layers (the tensors a layer reads, writes and that stay live across it, plus its
@@ -119,20 +118,7 @@ def plan(
     best: _Candidate = (size, offsets, {}, {})
     options = {i: list(o) for i, o in options.items() if o}
     if options:
-        coarse = dict.fromkeys(options, 0)
-        banded = _banded(graph, options, coarse, buffers, alignment)
-        finest = {i: len(o) - 1 for i, o in options.items()}
-        if finest != coarse:
-            fine = _banded(graph, options, finest, buffers, alignment)
-            if fine[0] < banded[0]:
-                banded = fine
-                for i in sorted(options):
-                    for k in range(finest[i]):
-                        trial = _banded(graph, options, {**banded[3], i: k}, buffers, alignment)
-                        if trial[0] <= banded[0]:
-                            banded = trial
-                            break
-        best = min(best, banded, key=lambda c: c[0])
+        best = min(best, _choose(graph, options, buffers, alignment), key=lambda c: c[0])
     size, offsets, merged, choice = best
     regions = {
         int(t[len(_SCRATCH) :]): (o, int(scratch[int(t[len(_SCRATCH) :])]))
@@ -153,6 +139,39 @@ def plan(
 
 #: A plan: arena size, offsets, overlapping layers (-> backwards), band choice per layer.
 _Candidate = tuple[int, dict[str, int], dict[int, bool], dict[int, int]]
+#: Passes of :func:`_choose` over the layers at most.
+PASSES = 2
+
+
+def _choose(
+    graph: Graph,
+    options: Mapping[int, Sequence[tuple[int, int]]],
+    buffers: list[_Block],
+    alignment: int,
+) -> _Candidate:
+    """The bands of each layer: first the same fineness everywhere (the coarsest of the
+    smallest arenas), then, layer by layer, the option that gives the smallest arena, the
+    coarsest of equals (fewer calls), for at most :data:`PASSES` passes."""
+    levels = max(len(o) for o in options.values())
+    best: _Candidate | None = None
+    for level in range(levels):
+        choice = {i: min(level, len(o) - 1) for i, o in options.items()}
+        trial = _banded(graph, options, choice, buffers, alignment)
+        if best is None or trial[0] < best[0]:
+            best = trial
+    assert best is not None
+    for _ in range(PASSES):
+        before = best[0]
+        for i in sorted(i for i, o in options.items() if len(o) > 1):
+            for k in range(len(options[i])):
+                if k == best[3][i]:
+                    continue
+                trial = _banded(graph, options, {**best[3], i: k}, buffers, alignment)
+                if trial[0] < best[0] or (trial[0] == best[0] and k < best[3][i]):
+                    best = trial
+        if best[0] == before:
+            break
+    return best
 
 
 def _banded(

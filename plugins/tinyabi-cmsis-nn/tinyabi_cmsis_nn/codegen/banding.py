@@ -44,8 +44,11 @@ MIN_PIXELS = 32
 MAX_CALLS = 16
 #: Calls of a banded depthwise convolution at most (rows per call: as few as that allows).
 MAX_ROW_CALLS = 8
-#: Pixels per call of a 1x1 convolution's finer bands (when the planner needs the bytes).
-FINE_PIXELS = 16
+#: Pixels per call of a 1x1 convolution's finer bands (when the planner needs the bytes),
+#: besides one and two output rows of pixels.
+FINE_PIXELS = (16, 8)
+#: Output rows per call of a convolution's finer bands.
+FINE_ROWS = (2, 1)
 
 
 @dataclass(frozen=True)
@@ -108,10 +111,13 @@ def bands_of(p: ConvParams, one_by_one: bool = False, per_call: int | None = Non
 
 def band_options(p: ConvParams, one_by_one: bool = False) -> list[Bands]:
     """The bands the planner may choose for a layer, coarse (fewest calls) first: the default
-    bands, then finer ones (one output row, or :data:`FINE_PIXELS` pixels, per call) whose
-    overlap is smaller; empty when the layer cannot be banded."""
+    bands, then finer ones whose overlap is smaller (:data:`FINE_ROWS` output rows per call,
+    or :data:`FINE_PIXELS` pixels and one or two output rows of pixels); empty when the layer
+    cannot be banded."""
+    width = p.output_dims.w
+    finer = {*FINE_PIXELS, width, 2 * width} if one_by_one else set(FINE_ROWS)
     options: list[Bands] = []
-    for per_call in (None, FINE_PIXELS if one_by_one else 1):
+    for per_call in [None, *sorted(finer, reverse=True)]:
         b = bands_of(p, one_by_one, per_call)
         if b is not None and all(b.rows_per_call < o.rows_per_call for o in options):
             options.append(b)
