@@ -212,7 +212,8 @@ def generate(graph: Graph, oracle: SizeOracle, library: Library | None = None) -
                 sums[layer.index] = need
             resolve_context(layer, need)
     total = align(max(plan.size, activations), ALIGNMENT)
-    macs = sum(node_macs(node, graph) for node in graph.nodes)
+    # Pools add, they do not multiply: their window reads are no MACs here.
+    macs = sum(node_macs(n, graph) for n in graph.nodes if not n.op.endswith("POOL_2D"))
     layout = ArenaLayout(
         activations, sums, plan.scratch, total, state_size, state_fills, plan.bound, macs
     )
