@@ -32,7 +32,9 @@ import numpy as np
 from results import MODELS, machine, median_seconds, write_section
 from tflite_micro.python.tflite_micro import runtime
 from tinyabi_cmsis_nn.backend import CmsisNNBackend, CmsisNNOptions
-from tinyabi_cmsis_nn.build import cortexm
+from tinyabi_cmsis_nn.build import cortexm, host
+from tinyabi_cmsis_nn.build.library import find_library
+from tinyabi_cmsis_nn.codegen.emit import generate
 
 import tinyabi
 from tinyabi.feeds import random_inputs
@@ -64,9 +66,19 @@ M55_NOTE = (
     " On Cortex-M55 Arm's `arm_fully_connected_s8` needs the FULLY_CONNECTED kernel sums: "
     "they are computed at generation time and kept in flash (`const`), not in the arena. "
     "Arm's MVE depthwise convolution asks a 4,464-byte buffer (3x3 filters) that its "
-    "Cortex-M4 code does not: on kws no gap of the activations holds it while a depthwise "
-    "layer runs, so it adds to the arena; the TFLM arena quoted is Cortex-M4's, which does "
-    "not need it either."
+    "Cortex-M4 code does not: no gap of the activations holds it while a depthwise layer "
+    "runs, so it adds to the arena (and to the layer-by-layer bound); the TFLM arena quoted "
+    "is Cortex-M4's, which does not need it either."
+)
+#: How the arena gets below the layer-by-layer bound (the footprint tables' preamble).
+PLAN_NOTE = (
+    "Convolutions (depthwise, 1x1 and others) run in row bands whose output overlaps input "
+    "rows no later band reads (`codegen/banding.py`); the planner (`codegen/arena.py`) picks "
+    "for each layer the bands that give the smallest arena, finer ones (more calls, more "
+    "instructions) only where they save bytes. *layer-by-layer bound* = the most bytes live "
+    "while one layer runs whole (its inputs, outputs and what stays live across it, and its "
+    "scratch buffer); *achieved arena* = the generated `MODEL_ARENA_SIZE`; *extra MACs* = "
+    "MACs computed twice (halo rows), as a share of the run's."
 )
 FLASH_GOAL = 0.75
 RAM_GOAL = 0.65
@@ -81,6 +93,34 @@ class CoreResult:
     qemu_seconds: float
     build_seconds: float
     sizes: dict[str, int]
+    #: The memory plan of the generated code (:class:`PlanFigures`).
+    plan: PlanFigures | None = None
+
+
+@dataclass(frozen=True)
+class PlanFigures:
+    """What the memory planner reports for a model generated for a core."""
+
+    bound: int
+    arena: int
+    macs: int
+    extra_macs: int
+
+    def cells(self) -> str:
+        """The footprint table's "layer-by-layer bound | achieved arena | extra MACs" cells."""
+        share = 100.0 * self.extra_macs / self.macs if self.macs else 0.0
+        return (
+            f"{nbytes(self.bound)} | {nbytes(self.arena)} "
+            f"| {nbytes(self.extra_macs)} ({share:.1f}%)"
+        )
+
+
+def plan_figures(graph: Graph, library: Library, core: str) -> PlanFigures:
+    """The memory plan of ``graph`` generated for ``core`` with ``library`` (what
+    :func:`on_core` builds)."""
+    lib = find_library(library.path)
+    layout = generate(graph, host.size_oracle(lib, target=core), lib).layout
+    return PlanFigures(layout.bound, layout.total, layout.macs, layout.extra_macs)
 
 
 def _tflm(data: bytes) -> runtime.Interpreter:
@@ -160,8 +200,36 @@ def on_core(data: bytes, graph: Graph, library: Library, core: str) -> CoreResul
     if run.output != expected:
         raise SystemExit(f"{core} ({library.label}): the firmware's outputs differ from TFLM's")
     return CoreResult(
-        run.instructions, run.stack_bytes, run.seconds, build_seconds, cortexm.size_report(elf)
+        run.instructions,
+        run.stack_bytes,
+        run.seconds,
+        build_seconds,
+        cortexm.size_report(elf),
+        plan_figures(graph, library, core),
     )
+
+
+def footprint_row(name: str, label: str, r: CoreResult, pub: Published) -> str:
+    """One row of a footprint table (see :data:`FOOTPRINT_HEADER`)."""
+    s = r.sizes
+    assert r.plan is not None and r.plan.arena == s["arena"], "the ELF's arena is the plan's"
+    model_ram = s["arena"] + r.stack_bytes + s["model_static_ram"]
+    return (
+        f"| {name} | {label} | {nbytes(s['model_flash'])} | {nbytes(s['flash'])} "
+        f"| {nbytes(pub.flash)} "
+        f"| {versus_goal(s['model_flash'] / pub.flash, FLASH_GOAL)} "
+        f"| {r.plan.cells()} | {nbytes(r.stack_bytes)} "
+        f"| {nbytes(s['model_static_ram'])} | {nbytes(model_ram)} "
+        f"| {nbytes(pub.arena)} | {versus_goal(model_ram / pub.arena, RAM_GOAL)} |"
+    )
+
+
+#: The header of the footprint tables.
+FOOTPRINT_HEADER = (
+    "| model | library | model flash | firmware flash | TFLM flash | flash ratio "
+    "| layer-by-layer bound | achieved arena | extra MACs | peak stack | static | RAM "
+    "| TFLM arena | RAM ratio |\n" + "|---" * 14 + "|"
+)
 
 
 def millions(value: float) -> str:
@@ -242,14 +310,7 @@ def main() -> None:
                 ram_goal.setdefault((name, lib.label), []).append(
                     f"{met} on {CORE_NAMES[core]} ({model_ram / pub.arena:.2f}x)"
                 )
-                size_rows[core].append(
-                    f"| {name} | {lib.label} | {nbytes(s['model_flash'])} | {nbytes(s['flash'])} "
-                    f"| {nbytes(pub.flash)} "
-                    f"| {versus_goal(s['model_flash'] / pub.flash, FLASH_GOAL)} "
-                    f"| {nbytes(s['arena'])} | {nbytes(r.stack_bytes)} "
-                    f"| {nbytes(s['model_static_ram'])} | {nbytes(model_ram)} "
-                    f"| {nbytes(pub.arena)} | {versus_goal(model_ram / pub.arena, RAM_GOAL)} |"
-                )
+                size_rows[core].append(footprint_row(name, lib.label, r, pub))
             timing_rows.append(
                 f"| {name} | {lib.label} | {m4.qemu_seconds:.2f} | {m55.qemu_seconds:.2f} "
                 f"| {m4.instructions / m4.qemu_seconds / 1e6:.0f} "
@@ -309,17 +370,12 @@ def main() -> None:
                 "scratch buffers, each placed where nothing live at its layer lies) + peak "
                 "stack during `model_run()` (stack painting) + the model library's static "
                 "data; the firmware also reserves a 32 KiB stack and a 16 KiB heap for the "
-                "harness, not counted. Depthwise and 1x1 convolutions run in row bands whose "
-                "output overlaps their input, which takes kws's activations from 16,000 to "
-                "11,392 bytes and vww's from 55,296 to 48,768 (for about 2% more instructions; "
-                "`codegen/banding.py`). "
+                f"harness, not counted. {PLAN_NOTE} "
                 f"Goals: flash <= {FLASH_GOAL:.2f}x and RAM "
                 f"<= {RAM_GOAL:.2f}x of TFLM+CMSIS-NN's flash and arena (quoted for Cortex-M4)."
                 + (M55_NOTE if core == "cortex-m55" else ""),
                 "",
-                "| model | library | model flash | firmware flash | TFLM flash | flash ratio "
-                "| arena | peak stack | static | RAM | TFLM arena | RAM ratio |",
-                "|---|---|---|---|---|---|---|---|---|---|---|---|",
+                FOOTPRINT_HEADER,
                 *size_rows[core],
             ]
         lines += [

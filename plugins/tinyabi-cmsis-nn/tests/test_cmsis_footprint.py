@@ -77,6 +77,22 @@ def test_codegen_prints_and_writes_the_measured_footprint(tmp_path: Path) -> Non
     assert data["flash"] <= whole[".text"] + whole[".rodata"] + whole.get(".data", 0)
     assert data["ram"] == data["arena"] + data["stack"] + data["static"]
     assert 0 < data["stack"] < whole[".stack"]
+    # The memory plan: kws's banded layers take the arena below the layer-by-layer bound
+    # (computed from the graph: tests/test_cmsis_banding.py), at no extra MACs.
+    graph = tinyabi.load(model)
+    layout = generate(graph, host.size_oracle(host.portable_library(), target="cortex-m4")).layout
+    assert (data["bound"], data["macs"], data["extra_macs"]) == (
+        layout.bound,
+        layout.macs,
+        layout.extra_macs,
+    )
+    assert data["arena"] < data["bound"] and data["extra_macs"] == 0 < data["macs"]
+    readme = (out / "README.md").read_text()
+    assert (
+        f"| memory plan: layer-by-layer bound (activations and scratch) | {layout.bound:,} |"
+        in (table)
+    )
+    assert f"| {layout.bound} |" in readme and f"| achieved arena | {data['arena']} |" in readme
 
 
 def test_without_the_cross_compiler_the_footprint_says_not_measured(
@@ -96,3 +112,29 @@ def test_without_the_cross_compiler_the_footprint_says_not_measured(
     assert readme.count("## Footprint") == 1
     footprint.write(result, tmp_path)  # written again: still one section
     assert (tmp_path / "README.md").read_text().count("## Footprint") == 1
+
+
+def test_benchmark_footprint_rows_carry_the_memory_plan() -> None:
+    """``bench_cmsis_nn.py``'s footprint row for kws on Cortex-M4 (built, run under QEMU and
+    checked against TFLM by the benchmark's own code): the bound, achieved arena and extra
+    MACs of the plan, and a RAM of arena + stack + static data."""
+    need_tool("arm-none-eabi-gcc", ARM_PACKAGES)
+    need_tool("qemu-system-arm", "qemu-system-arm")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import bench_cmsis_nn as bench
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    data = shared_model("kws_ref_model").read_bytes()
+    graph = tinyabi.load(data)
+    result = bench.on_core(data, graph, bench.PORTABLE, "cortex-m4")
+    assert result.plan is not None
+    row = bench.footprint_row("kws_ref_model", "portable", result, bench.ISSUE["kws_ref_model"])
+    header = bench.FOOTPRINT_HEADER.splitlines()[0]
+    cells = dict(zip(header.strip("| ").split(" | "), row.strip("| ").split(" | ")))
+    assert len(cells) == len(row.strip("| ").split(" | ")) == 14
+    assert cells["layer-by-layer bound"] == f"{result.plan.bound:,}"
+    assert cells["achieved arena"] == f"{result.sizes['arena']:,}" == f"{result.plan.arena:,}"
+    assert cells["extra MACs"] == "0 (0.0%)"
+    ram = result.sizes["arena"] + result.stack_bytes + result.sizes["model_static_ram"]
+    assert cells["RAM"] == f"{ram:,}" and result.plan.arena < result.plan.bound
