@@ -28,6 +28,7 @@ from tinyabi_cmsis_nn.build import cortexm, host
 from tinyabi_cmsis_nn.build.host import HostPartition
 from tinyabi_cmsis_nn.build.library import cmsis_nn_tree, portable_library
 from tinyabi_cmsis_nn.build.qemu_partition import CortexMPartition
+from tinyabi_cmsis_nn.codegen.banding import OPTIMISE
 from tinyabi_cmsis_nn.codegen.emit import generate
 from tinyabi_cmsis_nn.codegen.templates import CORE_FLAGS
 
@@ -274,19 +275,34 @@ RAM_GOALS = {"kws_ref_model": 0.60, "vww_96_int8": 0.45, "ad01_int8": 0.65}
 #: Arm's MVE depthwise convolution asks 4,464 bytes of scratch while one runs (its Cortex-M4
 #: code none): with Arm's library on Cortex-M55, kws's goal is the 0.65x every model has.
 ARM_M55_GOALS = {"kws_ref_model": 0.65}
+#: The ``optimise`` values whose arena meets the goal: both, except with Arm's library on
+#: Cortex-M55, where the coarse bands of "performance" leave kws at 0.73x and vww at 0.46x
+#: and only "size" (finer bands, 13% and 1% more instructions) meets it.
+MEETS_GOAL: dict[tuple[str, str, str], tuple[str, ...]] = {
+    ("kws_ref_model", "arm", "cortex-m55"): ("size",),
+    ("vww_96_int8", "arm", "cortex-m55"): ("size",),
+}
 
 
+@pytest.mark.parametrize("optimise", OPTIMISE)
 @pytest.mark.parametrize("core", TARGETS[1:])
 @pytest.mark.parametrize("library", ["portable", "arm"])
 @pytest.mark.parametrize("name", INT8_MODELS)
-def test_ram_goals_with_banded_layers(arm_tree: Path, name: str, library: str, core: str) -> None:
-    """Generated for each core with either library, the shared models run byte-identical
-    with TFLM (strict) in an arena below the layer-by-layer bound on kws and vww, and their
-    RAM measured on the core meets the issue's goals."""
+def test_ram_goals_with_banded_layers(
+    arm_tree: Path, name: str, library: str, core: str, optimise: str
+) -> None:
+    """Generated for each core with either library and either ``optimise`` value, the shared
+    models run byte-identical with TFLM (strict) in an arena below the layer-by-layer bound
+    on kws and vww, and their RAM measured on the core meets the issue's goals in the modes
+    :data:`MEETS_GOAL` names."""
     _require(core)
     path = shared_model(name)
     graph = tinyabi.load(str(path))
-    options = {"target": core, **({"cmsis_nn_path": str(arm_tree)} if library == "arm" else {})}
+    options = {
+        "target": core,
+        "optimise": optimise,
+        **({"cmsis_nn_path": str(arm_tree)} if library == "arm" else {}),
+    }
     session = tinyabi.Session(
         graph, backends=[("cmsis-nn", options)], fallback="error", strict=True
     )
@@ -298,7 +314,8 @@ def test_ram_goals_with_banded_layers(arm_tree: Path, name: str, library: str, c
     for (key, value), want in zip(got.items(), expected):
         assert value.tobytes() == want.tobytes(), key
     lib = cmsis_nn_tree(arm_tree) if library == "arm" else portable_library()
-    layout = generate(graph, host.size_oracle(lib, target=core), lib).layout
+    layout = generate(graph, host.size_oracle(lib, target=core), lib, optimise).layout
+    assert layout.optimise == optimise
     sizes = cortexm.size_report(partition.elf)
     assert sizes["arena"] == layout.total
     if name != "ad01_int8":  # fully connected layers only: nothing to band
@@ -308,4 +325,5 @@ def test_ram_goals_with_banded_layers(arm_tree: Path, name: str, library: str, c
     goal = RAM_GOALS[name]
     if (library, core) == ("arm", "cortex-m55"):
         goal = ARM_M55_GOALS.get(name, goal)
-    assert ram <= goal * TFLM_ARENA[name], (ram, ram / TFLM_ARENA[name])
+    if optimise in MEETS_GOAL.get((name, library, core), OPTIMISE):
+        assert ram <= goal * TFLM_ARENA[name], (ram, ram / TFLM_ARENA[name])

@@ -13,8 +13,10 @@ import pytest
 from random_cases import assert_identical, family_graph
 from tinyabi_cmsis_nn.build import host
 from tinyabi_cmsis_nn.build.host import HostPartition
-from tinyabi_cmsis_nn.codegen import arena, params
+from tinyabi_cmsis_nn.codegen import arena, banding, params
+from tinyabi_cmsis_nn.codegen.banding import OPTIMISE, Optimise
 from tinyabi_cmsis_nn.codegen.emit import generate
+from tinyabi_cmsis_nn.codegen.layers import bandable
 
 import tinyabi
 from tests.conftest import INT8_MODELS, shared_model
@@ -64,10 +66,11 @@ def _rows_never_clobber(
                 assert stop <= inp + first * ri or inp + end * ri <= start, (band, y)
 
 
-def check_plan(graph: Graph) -> int:
-    """Check the generated arena of ``graph``; returns the number of banded layers."""
+def check_plan(graph: Graph, optimise: Optimise = "performance") -> int:
+    """Check the generated arena of ``graph`` planned for ``optimise``; returns the number of
+    banded layers."""
     library = host.portable_library()
-    generated = generate(graph, host.size_oracle(library), library)
+    generated = generate(graph, host.size_oracle(library), library, optimise)
     offsets, life = generated.offsets, _lifetimes(graph)
     banded = {}
     shared = {  # RESHAPE/SQUEEZE outputs that share their input's bytes
@@ -109,34 +112,73 @@ def check_plan(graph: Graph) -> int:
     return len(banded)
 
 
+@pytest.mark.parametrize("optimise", OPTIMISE)
 @pytest.mark.parametrize("name", ["kws_ref_model", "vww_96_int8"])
-def test_shared_models_run_banded_in_a_smaller_arena(name: str) -> None:
+def test_shared_models_run_banded_in_a_smaller_arena(name: str, optimise: Optimise) -> None:
     graph = tinyabi.load(str(shared_model(name)))
-    assert check_plan(graph) > 0
+    assert check_plan(graph, optimise) > 0
     library = host.portable_library()
-    generated = generate(graph, host.size_oracle(library), library)
+    generated = generate(graph, host.size_oracle(library), library, optimise)
     assert generated.layout.activations < plan_memory(graph, alignment=16).arena_bytes
 
 
+@pytest.mark.parametrize("name", ["kws_ref_model", "vww_96_int8"])
+def test_performance_takes_coarse_bands_and_size_the_smaller_arena(name: str) -> None:
+    """Optimised for performance, every banded layer runs its default (coarse) bands; for
+    size, the arena is smaller on the shared models, through finer bands (more calls) on
+    some layers, each one the planner offered."""
+    graph = tinyabi.load(str(shared_model(name)))
+    library = host.portable_library()
+    plans = {
+        mode: generate(graph, host.size_oracle(library, target=None), library, mode)
+        for mode in OPTIMISE
+    }
+    finer = 0
+    for mode, generated in plans.items():
+        assert generated.layout.optimise == mode
+        for layer, node in zip(generated.layers, graph.nodes):
+            mark = _MARK.search("\n".join(layer.body))
+            if mark is None:
+                continue
+            pixels = mark.group(2) == "pixels"
+            p = params.conv_params(node, graph)
+            # None: too small for the coarse bands (one call), finer ones only.
+            coarse = banding.bands_of(p, pixels)
+            per_call = int(mark.group(1))
+            offered = [b.rows_per_call for b in bandable(node, graph, mode)]
+            assert per_call in offered
+            if mode == "performance":
+                assert coarse is not None, node.name
+                assert offered == [per_call] == [coarse.rows_per_call], node.name
+            else:
+                finer += coarse is None or per_call < coarse.rows_per_call
+    assert plans["size"].layout.total < plans["performance"].layout.total
+    assert finer > 0
+
+
+@pytest.mark.parametrize("optimise", OPTIMISE)
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_random_chains_run_banded_both_ways(seed: int) -> None:
+def test_random_chains_run_banded_both_ways(seed: int, optimise: Optimise) -> None:
     graph = family_graph("chain", seed)
-    session = tinyabi.Session(graph, backends=["cmsis-nn"], fallback="error", strict=True)
+    backend = ("cmsis-nn", {"optimise": optimise})
+    session = tinyabi.Session(graph, backends=[backend], fallback="error", strict=True)
     directions, kinds = set(), set()
     for partition in session.compiled:
         assert isinstance(partition, HostPartition)
-        check_plan(partition.graph)
+        assert partition.model.generated.layout.optimise == optimise
+        check_plan(partition.graph, optimise)
         for layer in partition.model.generated.layers:
             body = "\n".join(layer.body)
             if mark := _MARK.search(body):
                 directions.add("y >= 0" in body)
                 kinds.add((layer.entry, mark.group(2)))
     assert directions == {False, True}
-    # Depthwise and other convolutions by output rows, 1x1 convolutions by pixels.
+    # Depthwise and other convolutions by output rows, 1x1 convolutions by pixels (the
+    # chains' 1x1 layers have too few pixels for more than one coarse band: size only).
     assert {
         ("arm_depthwise_conv_wrapper_s8", "output rows"),
         ("arm_convolve_wrapper_s8", "output rows"),
-        ("arm_convolve_1x1_s8_fast", "pixels"),
+        *([("arm_convolve_1x1_s8_fast", "pixels")] if optimise == "size" else []),
     } <= kinds, kinds
     assert_identical(graph, session, runs=2, seed=seed)
 
@@ -198,13 +240,15 @@ def _graphs() -> list[Graph]:
     return graphs
 
 
-def test_plan_reports_the_layer_by_layer_bound_and_extra_macs() -> None:
+@pytest.mark.parametrize("optimise", OPTIMISE)
+def test_plan_reports_the_layer_by_layer_bound_and_extra_macs(optimise: Optimise) -> None:
     """The bound, achieved arena and MACs the plan reports, against a simulated
     layer-at-a-time run, the plan's own regions and the layers' shapes."""
     library = host.portable_library()
     below = 0
     for graph in _graphs():
-        layout = generate(graph, host.size_oracle(library, target=None), library).layout
+        oracle = host.size_oracle(library, target=None)
+        layout = generate(graph, oracle, library, optimise).layout
         scratch = {i: size for i, (_, size) in layout.scratch_buffers.items()}
         assert layout.bound == _simulated_peak(graph, scratch), graph.name
         assert layout.macs == _macs(graph) and layout.extra_macs == 0
@@ -219,15 +263,15 @@ def test_every_band_gets_the_buffer_its_dimensions_ask_for() -> None:
     """A banded call passes its own heights and padding: the scratch reserved for the layer
     is at least what the library's size function answers for each of them, on every core."""
     from tinyabi_cmsis_nn.codegen.banding import band_shapes
-    from tinyabi_cmsis_nn.codegen.layers import band_queries, bandable
+    from tinyabi_cmsis_nn.codegen.layers import band_queries
 
     library = host.portable_library()
     graph = tinyabi.load(str(shared_model("vww_96_int8")))
-    for target in ("cortex-m4", "cortex-m55"):
+    for target, optimise in [(t, m) for t in ("cortex-m4", "cortex-m55") for m in OPTIMISE]:
         oracle = host.size_oracle(library, target=target)
-        generated = generate(graph, oracle, library)
+        generated = generate(graph, oracle, library, optimise)
         for layer, node in zip(generated.layers, graph.nodes):
-            options = bandable(node, graph)
+            options = bandable(node, graph, optimise)
             if layer.scratch is None or not options:
                 continue
             reserved = generated.layout.scratch_buffers.get(layer.index, (0, 0))[1]

@@ -56,6 +56,8 @@ class Footprint:
     #: MACs of one run, and those the bands recompute (halo rows).
     macs: int = 0
     extra_macs: int = 0
+    #: What the memory plan was optimised for (the backend's ``optimise`` option).
+    optimise: str = "performance"
     stack: int | None = None
     static: int | None = None
     toolchain: str = ""
@@ -101,6 +103,7 @@ def measure(
         bound=layout.bound,
         macs=layout.macs,
         extra_macs=layout.extra_macs,
+        optimise=layout.optimise,
     )
     missing = [t for t in ("arm-none-eabi-gcc", "arm-none-eabi-size") if not shutil.which(t)]
     if missing:
@@ -166,6 +169,7 @@ def table(footprint: Footprint) -> str:
         ("**flash total**", f.flash),
         ("RAM: arena (activations and the scratch region)", f.arena),
         (f"of which the scratch region, shared by all layers{where}", f.scratch),
+        ("memory plan: optimised for (the `optimise` option)", f.optimise),
         ("memory plan: layer-by-layer bound (activations and scratch)", f.bound),
         ("memory plan: achieved arena", f.arena),
         ("memory plan: extra MACs (halo rows computed twice)", _macs(f)),

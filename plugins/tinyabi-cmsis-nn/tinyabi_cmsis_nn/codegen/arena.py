@@ -12,7 +12,8 @@ is placed too, as a block live only while its layer runs, so it takes bytes no l
 holds then (the layers share those bytes with each other and with the activations), in
 tinyabi's plan as in the banded one; the smaller arena wins.
 
-A banded layer may offer several bands (coarse first: fewer calls, larger overlap). The plan
+A banded layer may offer several bands (coarse first: fewer calls, larger overlap; only the
+coarse ones unless the arena is optimised for size, :data:`.banding.Optimise`). The plan
 tries each fineness everywhere, then layer by layer the option giving the smallest arena,
 the coarsest among equals, so finer bands (more calls) are used only where they save bytes.
 

@@ -18,19 +18,24 @@ repeats the kernel's set-up (per output channel in CMSIS-NN's matrix kernels, an
 when a band is not a multiple of the two to four pixels they work on at a time). By default
 row-banded layers take at most :data:`MAX_ROW_CALLS` calls and 1x1 layers
 :func:`pixels_per_call` pixels per call (at most :data:`MAX_CALLS` calls of at least
-:data:`MIN_PIXELS` pixels); :func:`band_options` adds finer bands, which the planner takes
-only where they make the arena smaller (on kws, 1 output row and 10 pixels per call take the
+:data:`MIN_PIXELS` pixels). Which bands a layer may take is the backend's ``optimise``
+option (:data:`Optimise`): ``"performance"`` (the default) offers those coarse bands only;
+``"size"`` has :func:`band_options` add finer ones, which the planner takes where they make
+the arena smaller, whatever they cost (on kws, 1 output row and 10 pixels per call take the
 arena from 11,392 to 8,640 bytes for 6 to 13% more instructions).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from tinyabi_cmsis_nn.codegen.params import ConvParams
 
 __all__ = [
+    "OPTIMISE",
     "Bands",
+    "Optimise",
     "band_options",
     "band_shapes",
     "bands_of",
@@ -39,6 +44,11 @@ __all__ = [
     "pixels_per_call",
 ]
 
+#: What the planner optimises for: ``"performance"`` takes only the coarse bands (few calls),
+#: ``"size"`` also the finer ones where they make the arena smaller.
+Optimise = Literal["performance", "size"]
+#: The values of :data:`Optimise`, the default first.
+OPTIMISE: tuple[Optimise, ...] = ("performance", "size")
 #: Offsets in the arena are multiples of this.
 ALIGNMENT = 16
 #: Pixels per call of a banded 1x1 convolution: at least this many ...
@@ -112,13 +122,17 @@ def bands_of(p: ConvParams, one_by_one: bool = False, per_call: int | None = Non
     return Bands(o.h, i.h, p.stride.h, p.padding.h, f.h, i.w * i.c, o.w * o.c, per_call)
 
 
-def band_options(p: ConvParams, one_by_one: bool = False) -> list[Bands]:
+def band_options(
+    p: ConvParams, one_by_one: bool = False, optimise: Optimise = "performance"
+) -> list[Bands]:
     """The bands the planner may choose for a layer, coarse (fewest calls) first: the default
-    bands, then finer ones whose overlap is smaller (:data:`FINE_ROWS` output rows per call,
-    or :data:`FINE_PIXELS` pixels and one or two output rows of pixels); empty when the layer
-    cannot be banded."""
+    bands, then, when ``optimise`` is ``"size"``, finer ones whose overlap is smaller
+    (:data:`FINE_ROWS` output rows per call, or :data:`FINE_PIXELS` pixels and one or two
+    output rows of pixels); empty when the layer cannot be banded."""
     width = p.output_dims.w
     finer = {*FINE_PIXELS, width, 2 * width} if one_by_one else set(FINE_ROWS)
+    if optimise == "performance":
+        finer = set()
     options: list[Bands] = []
     for per_call in [None, *sorted(finer, reverse=True)]:
         b = bands_of(p, one_by_one, per_call)

@@ -26,7 +26,7 @@ from tinyabi.errors import BackendError
 from tinyabi.ir import Graph, Tensor
 from tinyabi_cmsis_nn.build.library import Library, portable_library
 from tinyabi_cmsis_nn.codegen.arena import plan as arena_plan
-from tinyabi_cmsis_nn.codegen.banding import overlap, overlap_above
+from tinyabi_cmsis_nn.codegen.banding import Optimise, overlap, overlap_above
 from tinyabi_cmsis_nn.codegen.layers import (
     NO_BUFFER,
     NO_BUFFER_DEFINITION,
@@ -95,6 +95,9 @@ class ArenaLayout:
     #: already computed (halo rows): bands that overlap in place recompute nothing.
     macs: int = 0
     extra_macs: int = 0
+    #: What the plan was optimised for (the backend's ``optimise`` option): ``"performance"``
+    #: takes coarse bands only, ``"size"`` finer ones too where they shrink the arena.
+    optimise: Optimise = "performance"
 
     def initial_state(self) -> np.ndarray:
         """The state buffer's bytes after ``model_reset``."""
@@ -159,12 +162,18 @@ class _Arena:
         return f"(model_arena + {tensor_offset_macro(self.indices[tensor])})"
 
 
-def generate(graph: Graph, oracle: SizeOracle, library: Library | None = None) -> GeneratedModel:
+def generate(
+    graph: Graph,
+    oracle: SizeOracle,
+    library: Library | None = None,
+    optimise: Optimise = "performance",
+) -> GeneratedModel:
     """Render the C project of ``graph`` (every node of which the backend supports) for
     ``library`` (default: the portable copy): the ``Makefile`` lists the library's sources
-    that the generated code needs."""
+    that the generated code needs. ``optimise`` picks the bands the arena planner may use
+    (:data:`~.banding.Optimise`)."""
     library = library or portable_library()
-    bands = {i: b for i, node in enumerate(graph.nodes) if (b := bandable(node, graph))}
+    bands = {i: b for i, node in enumerate(graph.nodes) if (b := bandable(node, graph, optimise))}
     overlaps = {
         i: [(overlap(b), overlap_above(b)) for b in options] for i, options in bands.items()
     }
@@ -215,7 +224,15 @@ def generate(graph: Graph, oracle: SizeOracle, library: Library | None = None) -
     # Pools add, they do not multiply: their window reads are no MACs here.
     macs = sum(node_macs(n, graph) for n in graph.nodes if not n.op.endswith("POOL_2D"))
     layout = ArenaLayout(
-        activations, sums, plan.scratch, total, state_size, state_fills, plan.bound, macs
+        activations,
+        sums,
+        plan.scratch,
+        total,
+        state_size,
+        state_fills,
+        plan.bound,
+        macs,
+        optimise=optimise,
     )
 
     inputs = [_info(graph.tensor(n), offsets[n]) for n in graph.inputs]
@@ -249,6 +266,7 @@ def generate(graph: Graph, oracle: SizeOracle, library: Library | None = None) -
             state=state_size,
             bound=layout.bound,
             extra_macs=extra_macs_text(layout),
+            optimise=optimise,
         ),
     }
     return GeneratedModel(files, layers, layout, inputs, outputs, offsets, sources)

@@ -19,7 +19,7 @@ import numpy as np
 
 from tinyabi.ir import Graph, Node, Tensor
 from tinyabi_cmsis_nn.codegen import params as P
-from tinyabi_cmsis_nn.codegen.banding import Bands, band_options, band_shapes
+from tinyabi_cmsis_nn.codegen.banding import Bands, Optimise, band_options, band_shapes
 from tinyabi_cmsis_nn.codegen.names import (
     c_comment_text,
     data_symbol,
@@ -199,16 +199,17 @@ def _is_1x1_fast(p: P.ConvParams) -> bool:
     )
 
 
-def bandable(node: Node, graph: Graph) -> list[Bands]:
+def bandable(node: Node, graph: Graph, optimise: Optimise = "performance") -> list[Bands]:
     """The row bands the generated code may run a node in (coarse first: a DEPTHWISE_CONV_2D
-    or CONV_2D by output rows, a CONV_2D on the 1x1 fast path by pixels), empty when none."""
+    or CONV_2D by output rows, a CONV_2D on the 1x1 fast path by pixels; the finer ones only
+    when ``optimise`` is ``"size"``), empty when none."""
     if node.op not in ("DEPTHWISE_CONV_2D", "CONV_2D"):
         return []
     x = graph.tensor(str(node.inputs[0]))
     if x.dtype != "int8":
         return []
     p = P.conv_params(node, graph)
-    return band_options(p, one_by_one=node.op == "CONV_2D" and _is_1x1_fast(p))
+    return band_options(p, node.op == "CONV_2D" and _is_1x1_fast(p), optimise)
 
 
 def band_queries(query: SizeQuery, bands: Bands) -> list[SizeQuery]:
