@@ -27,7 +27,7 @@ def create(name: str, options: dict[str, Any]) -> Any:
             "cmsis-nn",
             {"targt": "cortex-m4"},
             "backend 'cmsis-nn': unknown option 'targt' (did you mean 'target'?); "
-            "its options are target, cc, cmsis_nn_path",
+            "its options are target, cc, cmsis_nn_path, optimise",
         ),
         ("reference", {"foo": "bar"}, "backend 'reference' takes no options; got 'foo'"),
         (
@@ -59,6 +59,11 @@ def test_unknown_options_name_the_key_a_guess_and_the_allowed_ones(
             {"target": "cortex-m0"},
             "backend 'cmsis-nn': option 'target' = 'cortex-m0': ",
         ),
+        (
+            "cmsis-nn",
+            {"optimise": "speed"},
+            "backend 'cmsis-nn': option 'optimise' = 'speed': ",
+        ),
         ("litert", {"threads": "many"}, "backend 'litert': option 'threads' = 'many': "),
         ("litert", {"kernels": "fastest"}, "backend 'litert': option 'kernels' = 'fastest': "),
         ("tflm", {"ops": 3}, "backend 'tflm': option 'ops' = 3: "),
@@ -80,6 +85,9 @@ def test_command_line_text_converts_through_the_declared_models() -> None:
     assert (backend.options.threads, backend.options.int8) == (4, True)
     assert backend.options.ops == ("CONV_2D", "ADD")
     assert create("cmsis-nn", {"target": "cortex-m4"}).options.target == "cortex-m4"
+    ((name, options),) = backend_list("cmsis-nn:optimise=size")
+    assert create(name, dict(options)).options.optimise == "size"
+    assert create("cmsis-nn", {}).options.optimise == "performance"
 
 
 def test_every_declared_option_has_a_description() -> None:
@@ -98,6 +106,7 @@ def test_session_validates_options_before_planning() -> None:
     ("backends", "words"),
     [
         ("cmsis-nn:targt=cortex-m4", ["unknown option 'targt'", "target, cc, cmsis_nn_path"]),
+        ("cmsis-nn:optimise=speed", ["option 'optimise' = 'speed'", "performance", "size"]),
         ("reference:foo=bar", ["backend 'reference' takes no options; got 'foo'"]),
     ],
 )

@@ -267,10 +267,29 @@ def elementwise_cases(c: Cases, count: int) -> None:
 def _chain_layer(
     c: Cases, x: str, shape: tuple[int, ...], s_in: float, last: bool
 ) -> tuple[str, tuple[int, ...], float]:
-    """One DEPTHWISE_CONV_2D or 1x1 CONV_2D after ``x``: its output name, shape and scale."""
+    """One DEPTHWISE_CONV_2D, 1x1 CONV_2D or other CONV_2D after ``x``: its output name, shape
+    and scale."""
     rng = c.rng
     _, h, w, cin = shape
-    if rng.random() < 0.5:  # depthwise, any stride and padding
+    kind = rng.random()
+    if kind < 0.25:  # any kernel, stride and padding
+        kh, kw = (int(v) for v in rng.integers(1, 5, size=2))
+        stride = tuple(int(v) for v in rng.integers(1, 3, size=2))
+        padding = str(rng.choice(["SAME", "VALID"]))
+        if min(h - kh, w - kw) < 0:
+            padding = "SAME"
+        oh = conv_output_size(h, kh, stride[0], 1, padding)
+        ow = conv_output_size(w, kw, stride[1], 1, padding)
+        cout = 4 * int(rng.integers(1, 4))
+        wname, scales = c.weights((cout, kh, kw, cin), 0, bool(rng.random() < 0.7))
+        q = c.out_quant(s_in, scales, kh * kw * cin)
+        y = (
+            c.output((1, oh, ow, cout), q)
+            if last
+            else c.b.tensor(c.name("t"), "int8", (1, oh, ow, cout), quant=q)
+        )
+        op, attrs = "CONV_2D", {"dilation_h": 1, "dilation_w": 1}
+    elif kind < 0.6:  # depthwise, any stride and padding
         kh, kw = (int(v) for v in rng.integers(1, 5, size=2))
         stride = tuple(int(v) for v in rng.integers(1, 3, size=2))
         padding = str(rng.choice(["SAME", "VALID"]))
@@ -315,8 +334,8 @@ def _chain_layer(
 
 
 def chain_cases(c: Cases, count: int) -> None:
-    """Chains of depthwise and 1x1 convolutions: the generated code runs the ones after the
-    first in row bands, each output overlapping its input in the arena."""
+    """Chains of depthwise, 1x1 and other convolutions: the generated code runs them in row
+    bands, each output overlapping its input in the arena."""
     for _ in range(count):
         rng = c.rng
         shape: tuple[int, ...] = (

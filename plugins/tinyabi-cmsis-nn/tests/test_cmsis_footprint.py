@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from test_cmsis_codegen import ARM_PACKAGES, need_tool
 from tinyabi_cmsis_nn.build import cortexm, footprint, host
+from tinyabi_cmsis_nn.codegen.banding import OPTIMISE, Optimise
 from tinyabi_cmsis_nn.codegen.emit import generate, write_project
 
 import tinyabi
@@ -37,12 +38,18 @@ def _sum(sizes: dict[str, int], *prefixes: str) -> int:
     return sum(v for k, v in sizes.items() if k.startswith(prefixes))
 
 
-def test_codegen_prints_and_writes_the_measured_footprint(tmp_path: Path) -> None:
+@pytest.mark.parametrize("optimise", [None, "size"])
+def test_codegen_prints_and_writes_the_measured_footprint(
+    tmp_path: Path, optimise: str | None
+) -> None:
+    """``tinyabi codegen`` with the default ``optimise`` (performance) and with size: the
+    footprint it prints and writes, checked with the toolchain, and the plan's figures."""
     need_tool("arm-none-eabi-gcc", ARM_PACKAGES)
     need_tool("qemu-system-arm", "qemu-system-arm")
     out = tmp_path / "kws"
     model = str(shared_model("kws_ref_model"))
-    command = ["codegen", model, "--backend", "cmsis-nn:target=cortex-m4", "-o", str(out)]
+    backend = "cmsis-nn:target=cortex-m4" + (f":optimise={optimise}" if optimise else "")
+    command = ["codegen", model, "--backend", backend, "-o", str(out)]
     done = subprocess.run(
         [sys.executable, "-m", "tinyabi", *command],
         capture_output=True,
@@ -77,6 +84,28 @@ def test_codegen_prints_and_writes_the_measured_footprint(tmp_path: Path) -> Non
     assert data["flash"] <= whole[".text"] + whole[".rodata"] + whole.get(".data", 0)
     assert data["ram"] == data["arena"] + data["stack"] + data["static"]
     assert 0 < data["stack"] < whole[".stack"]
+    # The memory plan: kws's banded layers take the arena below the layer-by-layer bound
+    # (computed from the graph: tests/test_cmsis_banding.py), at no extra MACs.
+    graph = tinyabi.load(model)
+    mode: Optimise = "size" if optimise == "size" else "performance"
+    oracle = host.size_oracle(host.portable_library(), target="cortex-m4")
+    layout = generate(graph, oracle, optimise=mode).layout
+    assert (data["bound"], data["macs"], data["extra_macs"], data["optimise"]) == (
+        layout.bound,
+        layout.macs,
+        layout.extra_macs,
+        mode,
+    )
+    assert data["arena"] == layout.total
+    assert data["arena"] < data["bound"] and data["extra_macs"] == 0 < data["macs"]
+    readme = (out / "README.md").read_text()
+    assert (
+        f"| memory plan: layer-by-layer bound (activations and scratch) | {layout.bound:,} |"
+        in (table)
+    )
+    assert f"| {layout.bound} |" in readme and f"| achieved arena | {data['arena']} |" in readme
+    assert f"| memory plan: optimised for (the `optimise` option) | {mode} |" in table
+    assert f"| memory plan (optimised for {mode}) | |" in readme
 
 
 def test_without_the_cross_compiler_the_footprint_says_not_measured(
@@ -96,3 +125,45 @@ def test_without_the_cross_compiler_the_footprint_says_not_measured(
     assert readme.count("## Footprint") == 1
     footprint.write(result, tmp_path)  # written again: still one section
     assert (tmp_path / "README.md").read_text().count("## Footprint") == 1
+
+
+def test_benchmark_footprint_rows_carry_the_memory_plan() -> None:
+    """``bench_cmsis_nn.py``'s footprint rows for kws on Cortex-M4 in both ``optimise`` modes
+    (built, run under QEMU and checked against TFLM by the benchmark's own code): the mode,
+    the bound, achieved arena and extra MACs of the plan, a RAM of arena + stack + static
+    data, and the RAM goal's cell naming each mode's ratio."""
+    need_tool("arm-none-eabi-gcc", ARM_PACKAGES)
+    need_tool("qemu-system-arm", "qemu-system-arm")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import bench_cmsis_nn as bench
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    data = shared_model("kws_ref_model").read_bytes()
+    graph = tinyabi.load(data)
+    pub = bench.ISSUE["kws_ref_model"]
+    results = [bench.on_core(data, graph, bench.PORTABLE, "cortex-m4", m) for m in OPTIMISE]
+    header = bench.FOOTPRINT_HEADER.splitlines()[0]
+    rams = []
+    for mode, result in zip(OPTIMISE, results):
+        assert result.plan is not None and result.optimise == mode
+        row = bench.footprint_row("kws_ref_model", "portable", result, pub)
+        cells = dict(zip(header.strip("| ").split(" | "), row.strip("| ").split(" | ")))
+        assert len(cells) == len(row.strip("| ").split(" | ")) == 15
+        assert cells["optimise"] == mode
+        assert cells["layer-by-layer bound"] == f"{result.plan.bound:,}"
+        assert cells["achieved arena"] == f"{result.sizes['arena']:,}" == f"{result.plan.arena:,}"
+        assert cells["extra MACs"] == "0 (0.0%)"
+        ram = result.sizes["arena"] + result.stack_bytes + result.sizes["model_static_ram"]
+        assert cells["RAM"] == f"{ram:,}" and result.plan.arena < result.plan.bound
+        rams.append(ram)
+    performance, size = results
+    # Size never takes more bytes, performance never more instructions.
+    assert size.plan is not None and performance.plan is not None
+    assert size.plan.arena <= performance.plan.arena
+    assert performance.instructions <= size.instructions
+    cell = bench.ram_goal_cell("cortex-m4", results, pub)
+    shares = ", ".join(f"{m} {r / pub.arena:.2f}x" for m, r in zip(OPTIMISE, rams))
+    met = [r <= bench.RAM_GOAL * pub.arena for r in rams]
+    verdict = "met" if all(met) else "met with size only" if met[1] else "**missed**"
+    assert cell == f"Cortex-M4: {verdict} ({shares})"

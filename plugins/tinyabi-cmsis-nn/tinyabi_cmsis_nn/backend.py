@@ -2,7 +2,8 @@
 
 Options (``Session(model, backends=[("cmsis-nn", {...})])``) are declared by
 :class:`CmsisNNOptions`: ``target`` (the host, or a Cortex-M core whose firmware runs under
-QEMU, :mod:`tinyabi_cmsis_nn.build.cortexm`), ``cc`` and ``cmsis_nn_path``.
+QEMU, :mod:`tinyabi_cmsis_nn.build.cortexm`), ``cc``, ``cmsis_nn_path`` and ``optimise`` (what
+the arena planner trades: instructions or bytes, :mod:`tinyabi_cmsis_nn.codegen.banding`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tinyabi_cmsis_nn import __version__, constraints, cost
 from tinyabi_cmsis_nn.build import footprint, host
 from tinyabi_cmsis_nn.build.library import ENV_CMSIS_NN_PATH
 from tinyabi_cmsis_nn.build.project import write_model_project
+from tinyabi_cmsis_nn.codegen.banding import Optimise
 
 
 class CmsisNNOptions(BackendOptions):
@@ -39,6 +41,12 @@ class CmsisNNOptions(BackendOptions):
         None,
         description="a CMSIS-NN source tree to build with instead of the portable copy "
         "(default: $CMSIS_NN_PATH, else the portable copy)",
+    )
+    optimise: Optimise = Field(
+        "performance",
+        description="what the arena planner optimises: performance (convolutions in coarse "
+        "row bands only, a few percent more instructions at most) or size (also finer bands, "
+        "more calls, where they make the arena smaller, whatever the instructions)",
     )
 
 
@@ -67,7 +75,7 @@ class CmsisNNBackend(Backend):
                 partial(self.generate_code, target=target, measure=False),
                 cmsis_nn_path=path,
             )
-        return host.compile_host(subgraph, path, self.options.cc)
+        return host.compile_host(subgraph, path, self.options.cc, self.options.optimise)
 
     def generate_code(
         self, graph: Graph, directory: Path, target: str | None = None, measure: bool = True
@@ -76,9 +84,10 @@ class CmsisNNBackend(Backend):
         sources the model needs, README and, unless a real CMSIS-NN tree was configured,
         those sources of the portable library in ``cmsis_nn/``). Buffer sizes are those of
         ``target`` (default: the ``target`` option when it was given, else the largest of every
-        core's). With ``measure``, the project's flash and RAM are measured with the Arm
-        toolchain (:mod:`~tinyabi_cmsis_nn.build.footprint`; said not measured without it) and
-        written into ``footprint.json`` and the README."""
+        core's). The arena is planned for the ``optimise`` option. With ``measure``, the
+        project's flash and RAM are measured with the Arm toolchain
+        (:mod:`~tinyabi_cmsis_nn.build.footprint`; said not measured without it) and written
+        into ``footprint.json`` and the README."""
         refused = [(n, v) for n in graph.nodes if not (v := constraints.supports(n, graph))]
         if refused:
             details = "; ".join(f"{n.describe()}: {v.reason}" for n, v in refused[:5])
@@ -94,6 +103,7 @@ class CmsisNNBackend(Backend):
             self.options.cc,
             target,
             measure=measure,
+            optimise=self.options.optimise,
         )
         return written
 

@@ -51,6 +51,13 @@ class Footprint:
     #: Bytes of the arena up to the end of the last activation (the scratch region lies
     #: among them when it fits in a gap, else after them).
     activations: int = 0
+    #: The layer-by-layer bound of the memory plan (:func:`..codegen.arena.layer_bound`).
+    bound: int = 0
+    #: MACs of one run, and those the bands recompute (halo rows).
+    macs: int = 0
+    extra_macs: int = 0
+    #: What the memory plan was optimised for (the backend's ``optimise`` option).
+    optimise: str = "performance"
     stack: int | None = None
     static: int | None = None
     toolchain: str = ""
@@ -93,6 +100,10 @@ def measure(
         arena=layout.total,
         scratch=layout.scratch,
         activations=layout.activations,
+        bound=layout.bound,
+        macs=layout.macs,
+        extra_macs=layout.extra_macs,
+        optimise=layout.optimise,
     )
     missing = [t for t in ("arm-none-eabi-gcc", "arm-none-eabi-size") if not shutil.which(t)]
     if missing:
@@ -135,8 +146,15 @@ def _first_line(command: list[str]) -> str:
     return done.stdout.splitlines()[0] if done.stdout else ""
 
 
-def _bytes(value: int | None) -> str:
+def _bytes(value: int | str | None) -> str:
+    if isinstance(value, str):
+        return value
     return "not measured" if value is None else f"{value:,}"
+
+
+def _macs(f: Footprint) -> str:
+    share = 100.0 * f.extra_macs / f.macs if f.macs else 0.0
+    return f"{f.extra_macs:,} ({share:.1f}% of {f.macs:,} MACs)"
 
 
 def table(footprint: Footprint) -> str:
@@ -144,13 +162,17 @@ def table(footprint: Footprint) -> str:
     f = footprint
     inside = f.scratch and f.arena - f.scratch < f.activations
     where = " (in a gap between activations)" if inside else ""
-    rows = [
+    rows: list[tuple[str, int | str | None]] = [
         ("flash: weights (`model_data.c`)", f.weights),
         ("flash: code (generated + CMSIS-NN)", f.code),
         ("flash: tables (parameters, tensor tables, library tables)", f.tables),
         ("**flash total**", f.flash),
         ("RAM: arena (activations and the scratch region)", f.arena),
         (f"of which the scratch region, shared by all layers{where}", f.scratch),
+        ("memory plan: optimised for (the `optimise` option)", f.optimise),
+        ("memory plan: layer-by-layer bound (activations and scratch)", f.bound),
+        ("memory plan: achieved arena", f.arena),
+        ("memory plan: extra MACs (halo rows computed twice)", _macs(f)),
         ("RAM: peak stack of `model_run`", f.stack),
         ("RAM: static data (`.data` + `.bss`)", f.static),
         ("**RAM total**", f.ram),

@@ -41,6 +41,7 @@ from tinyabi_cmsis_nn.build.library import (
     find_library,
     portable_library,
 )
+from tinyabi_cmsis_nn.codegen.banding import Optimise
 from tinyabi_cmsis_nn.codegen.emit import ALIGNMENT, GeneratedModel, generate
 from tinyabi_cmsis_nn.codegen.sizes import SIZE_FUNCTIONS, VARIANTS, SizeOracle, variant_of
 
@@ -379,14 +380,16 @@ def compile_host(
     graph: Graph,
     cmsis_nn_path: str | os.PathLike[str] | None = None,
     cc: str | None = None,
+    optimise: Optimise = "performance",
 ) -> HostPartition:
-    """Generate, build (or take from the cache) and load ``graph`` for the host."""
+    """Generate (the arena planned for ``optimise``), build (or take from the cache) and load
+    ``graph`` for the host."""
     what = f"partition {graph.name!r}"
     library = find_library(cmsis_nn_path)
     try:
         oracle = size_oracle(library, cc, "host")
     except BackendError as exc:
         raise BackendError(f"{exc} (while compiling {what})") from None
-    generated = generate(graph, oracle, library)
+    generated = generate(graph, oracle, library, optimise)
     path = build_model(generated, library, cc, what)
     return HostPartition(graph, HostModel(path, generated, what))

@@ -9,6 +9,7 @@ from tinyabi.ir import Graph
 from tinyabi_cmsis_nn.build import cortexm, footprint, host
 from tinyabi_cmsis_nn.build.footprint import Footprint
 from tinyabi_cmsis_nn.build.library import find_library
+from tinyabi_cmsis_nn.codegen.banding import Optimise
 from tinyabi_cmsis_nn.codegen.emit import generate, write_project
 
 #: The core a project generated for every core (no target) is measured on.
@@ -22,6 +23,7 @@ def write_model_project(
     cc: str | None = None,
     target: str | None = None,
     measure: bool = False,
+    optimise: Optimise = "performance",
 ) -> tuple[list[Path], Footprint | None]:
     """Generate ``graph`` for the library at ``cmsis_nn_path`` (default ``$CMSIS_NN_PATH``,
     else the portable copy) and write the project into ``directory``; returns the paths
@@ -30,9 +32,10 @@ def write_model_project(
     project generated for the host has the host's buffer sizes, too small for a core's
     DSP/MVE code paths, so it is not measured. Buffer sizes are those of ``target``
     (``"host"``, ``"cortex-m4"``, ``"cortex-m55"``), or the largest of every core's when
-    ``target`` is ``None``."""
+    ``target`` is ``None``. ``optimise`` is the arena planner's goal
+    (:data:`~tinyabi_cmsis_nn.codegen.banding.Optimise`)."""
     library = find_library(cmsis_nn_path)
-    generated = generate(graph, host.size_oracle(library, cc, target), library)
+    generated = generate(graph, host.size_oracle(library, cc, target), library, optimise)
     directory = Path(directory)
     written = write_project(generated, directory, library)
     if not measure or target == "host":

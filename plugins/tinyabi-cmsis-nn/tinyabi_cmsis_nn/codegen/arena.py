@@ -11,17 +11,27 @@ that share their input's bytes. Blocks are then placed first-fit as tinyabi's pl
 is placed too, as a block live only while its layer runs, so it takes bytes no live tensor
 holds then (the layers share those bytes with each other and with the activations), in
 tinyabi's plan as in the banded one; the smaller arena wins.
+
+A banded layer may offer several bands (coarse first: fewer calls, larger overlap; only the
+coarse ones unless the arena is optimised for size, :data:`.banding.Optimise`). The plan
+tries each fineness everywhere, then layer by layer the option giving the smallest arena,
+the coarsest among equals, so finer bands (more calls) are used only where they save bytes.
+
+:func:`layer_bound` is what layer-at-a-time execution needs at least: the most bytes live at
+once over the layers (the tensors a layer reads, writes and that stay live across it, plus its
+scratch buffer), which no plan keeping every tensor whole can go below; the banded plan goes
+below it because a banded layer's output overlaps its input.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from tinyabi.dispatch import align, plan_memory
 from tinyabi.ir import Graph
 
-__all__ = ["ArenaPlan", "plan"]
+__all__ = ["ArenaPlan", "layer_bound", "plan"]
 
 #: Operators whose output shares its input's bytes when the input dies there (as in tinyabi's
 #: plan; the generated code does nothing for them).
@@ -40,6 +50,10 @@ class ArenaPlan:
     overlapping: dict[int, bool] = field(default_factory=dict)
     #: Bytes of each tensor.
     sizes: dict[str, int] = field(default_factory=dict)
+    #: Which of its band options (index into ``options[layer]``) each overlapping layer runs.
+    choice: dict[int, int] = field(default_factory=dict)
+    #: :func:`layer_bound` of the graph with the same scratch buffers.
+    bound: int = 0
 
     @property
     def activations(self) -> int:
@@ -82,15 +96,16 @@ def _scratch_blocks(scratch: Mapping[int, int], alignment: int) -> list[_Block]:
 
 def plan(
     graph: Graph,
-    overlaps: Mapping[int, tuple[int, int]],
+    options: Mapping[int, Sequence[tuple[int, int]]],
     scratch: Mapping[int, int] | None = None,
     alignment: int = 16,
 ) -> ArenaPlan:
-    """The smallest arena among tinyabi's plan and one where each node index of ``overlaps``
+    """The smallest arena among tinyabi's plan and one where a node index of ``options``
     whose input dies there writes its output ``below`` bytes below its input or ``above``
-    bytes above its start (``overlaps[index] = (below, above)``), each with the scratch
-    buffer every layer asks for (``scratch``: node index -> bytes) placed where nothing live
-    at that layer lies: the layers share those bytes with each other and the activations."""
+    bytes above its start, ``(below, above)`` being one of ``options[index]`` (its bands,
+    coarse first; see the module docstring for the choice), each with the scratch buffer
+    every layer asks for (``scratch``: node index -> bytes) placed where nothing live at that
+    layer lies: the layers share those bytes with each other and the activations."""
     base = plan_memory(graph, alignment=alignment)
     sizes = {p.tensor: align(p.size, alignment) for p in base.tensors}
     scratch = scratch or {}
@@ -101,20 +116,105 @@ def plan(
         for t, o in ((p.tensor, p.offset) for p in base.tensors)
     ]
     size, offsets = _place([*fixed, *buffers], _ORDERS[0], pinned=len(fixed))
-    candidates: list[tuple[int, dict[str, int], dict[int, bool]]] = [(size, offsets, {})]
-    if overlaps:
-        blocks, merged = _blocks(graph, overlaps, alignment)
-        for key in _ORDERS:
-            size, offsets = _place([*blocks, *buffers], key)
-            candidates.append((size, offsets, merged))
-    size, offsets, merged = min(candidates, key=lambda c: c[0])
+    best: _Candidate = (size, offsets, {}, {})
+    options = {i: list(o) for i, o in options.items() if o}
+    if options:
+        best = min(best, _choose(graph, options, buffers, alignment), key=lambda c: c[0])
+    size, offsets, merged, choice = best
     regions = {
         int(t[len(_SCRATCH) :]): (o, int(scratch[int(t[len(_SCRATCH) :])]))
         for t, o in offsets.items()
         if t.startswith(_SCRATCH)
     }
     tensors = {t: o for t, o in offsets.items() if not t.startswith(_SCRATCH)}
-    return ArenaPlan(tensors, size, regions, merged, {t: graph.tensor(t).nbytes for t in tensors})
+    return ArenaPlan(
+        tensors,
+        size,
+        regions,
+        merged,
+        {t: graph.tensor(t).nbytes for t in tensors},
+        {i: choice[i] for i in merged},
+        layer_bound(graph, scratch, alignment),
+    )
+
+
+#: A plan: arena size, offsets, overlapping layers (-> backwards), band choice per layer.
+_Candidate = tuple[int, dict[str, int], dict[int, bool], dict[int, int]]
+#: Passes of :func:`_choose` over the layers at most.
+PASSES = 2
+
+
+def _choose(
+    graph: Graph,
+    options: Mapping[int, Sequence[tuple[int, int]]],
+    buffers: list[_Block],
+    alignment: int,
+) -> _Candidate:
+    """The bands of each layer: first the same fineness everywhere (the coarsest of the
+    smallest arenas), then, layer by layer, the option that gives the smallest arena, the
+    coarsest of equals (fewer calls), for at most :data:`PASSES` passes."""
+    levels = max(len(o) for o in options.values())
+    best: _Candidate | None = None
+    for level in range(levels):
+        choice = {i: min(level, len(o) - 1) for i, o in options.items()}
+        trial = _banded(graph, options, choice, buffers, alignment)
+        if best is None or trial[0] < best[0]:
+            best = trial
+    assert best is not None
+    for _ in range(PASSES):
+        before = best[0]
+        for i in sorted(i for i, o in options.items() if len(o) > 1):
+            for k in range(len(options[i])):
+                if k == best[3][i]:
+                    continue
+                trial = _banded(graph, options, {**best[3], i: k}, buffers, alignment)
+                if trial[0] < best[0] or (trial[0] == best[0] and k < best[3][i]):
+                    best = trial
+        if best[0] == before:
+            break
+    return best
+
+
+def _banded(
+    graph: Graph,
+    options: Mapping[int, Sequence[tuple[int, int]]],
+    choice: Mapping[int, int],
+    buffers: list[_Block],
+    alignment: int,
+) -> _Candidate:
+    """The smallest of the placement orders with the bands ``choice`` picks."""
+    overlaps = {i: options[i][k] for i, k in choice.items()}
+    blocks, merged = _blocks(graph, overlaps, alignment)
+    size, offsets = min((_place([*blocks, *buffers], key) for key in _ORDERS), key=lambda c: c[0])
+    return size, offsets, merged, dict(choice)
+
+
+def layer_bound(graph: Graph, scratch: Mapping[int, int] | None = None, alignment: int = 16) -> int:
+    """The layer-by-layer bound: the largest, over the layers, of the bytes live while the
+    layer runs (every activation written before it and read at or after it, graph inputs
+    from the start and outputs to the end, each rounded up to ``alignment``; a RESHAPE or
+    SQUEEZE output not counted at its own step when its input dies there, as they share
+    bytes)
+    plus the layer's scratch buffer (``scratch``: node index -> bytes)."""
+    scratch = scratch or {}
+    first, last = _lifetimes(graph)
+    alias = {
+        node.outputs[0]
+        for step, node in enumerate(graph.nodes)
+        if node.op in IN_PLACE_OPS
+        and node.inputs
+        and node.inputs[0] is not None
+        and last.get(str(node.inputs[0])) == step
+    }
+    peak = 0
+    for step in range(len(graph.nodes)):
+        live = sum(
+            align(graph.tensor(t).nbytes, alignment)
+            for t in first
+            if first[t] <= step <= last[t] and not (t in alias and first[t] == step)
+        )
+        peak = max(peak, live + align(scratch.get(step, 0), alignment))
+    return peak
 
 
 def _lifetimes(graph: Graph) -> tuple[dict[str, int], dict[str, int]]:
@@ -153,7 +253,7 @@ def _blocks(
     merged: dict[int, bool] = {}
     for step, node in enumerate(graph.nodes):
         source = node.inputs[0] if node.inputs else None
-        if source is None or source not in owner or source in graph.inputs:
+        if source is None or source not in owner:
             continue
         if last[source] != step or len(node.outputs) != 1:
             continue

@@ -26,12 +26,13 @@ from tinyabi.errors import BackendError
 from tinyabi.ir import Graph, Tensor
 from tinyabi_cmsis_nn.build.library import Library, portable_library
 from tinyabi_cmsis_nn.codegen.arena import plan as arena_plan
-from tinyabi_cmsis_nn.codegen.banding import overlap, overlap_above
+from tinyabi_cmsis_nn.codegen.banding import Optimise, overlap, overlap_above
 from tinyabi_cmsis_nn.codegen.layers import (
     NO_BUFFER,
     NO_BUFFER_DEFINITION,
     ConstArray,
     Layer,
+    band_queries,
     bandable,
     lower,
     resolve_context,
@@ -46,6 +47,7 @@ from tinyabi_cmsis_nn.codegen.templates import (
     model_c_prologue,
     model_c_runtime,
 )
+from tinyabi_cmsis_nn.cost import node_macs
 
 #: Alignment of the arena, of every region in it and of the constant arrays.
 ALIGNMENT = 16
@@ -86,6 +88,16 @@ class ArenaLayout:
     #: The state bytes ``model_reset`` sets to other than zero: (offset, bytes, value) of each
     #: int8 state tensor with a zero point other than 0 (TFLM resets those to the zero point).
     state_fills: tuple[tuple[int, int, int], ...] = ()
+    #: The layer-by-layer bound (:func:`.arena.layer_bound`): what running each layer whole,
+    #: its input and output apart, must hold at least (activations and scratch).
+    bound: int = 0
+    #: Multiply-accumulates of one run, and how many of them recompute what another band
+    #: already computed (halo rows): bands that overlap in place recompute nothing.
+    macs: int = 0
+    extra_macs: int = 0
+    #: What the plan was optimised for (the backend's ``optimise`` option): ``"performance"``
+    #: takes coarse bands only, ``"size"`` finer ones too where they shrink the arena.
+    optimise: Optimise = "performance"
 
     def initial_state(self) -> np.ndarray:
         """The state buffer's bytes after ``model_reset``."""
@@ -150,22 +162,34 @@ class _Arena:
         return f"(model_arena + {tensor_offset_macro(self.indices[tensor])})"
 
 
-def generate(graph: Graph, oracle: SizeOracle, library: Library | None = None) -> GeneratedModel:
+def generate(
+    graph: Graph,
+    oracle: SizeOracle,
+    library: Library | None = None,
+    optimise: Optimise = "performance",
+) -> GeneratedModel:
     """Render the C project of ``graph`` (every node of which the backend supports) for
     ``library`` (default: the portable copy): the ``Makefile`` lists the library's sources
-    that the generated code needs."""
+    that the generated code needs. ``optimise`` picks the bands the arena planner may use
+    (:data:`~.banding.Optimise`)."""
     library = library or portable_library()
+    bands = {i: b for i, node in enumerate(graph.nodes) if (b := bandable(node, graph, optimise))}
     overlaps = {
-        i: (overlap(bands), overlap_above(bands))
-        for i, node in enumerate(graph.nodes)
-        if (bands := bandable(node, graph)) is not None
+        i: [(overlap(b), overlap_above(b)) for b in options] for i, options in bands.items()
     }
     indices = {name: i for i, name in enumerate(graph.tensors)}
     states, state_size, state_fills = _state_offsets(graph)
-    # The buffer sizes do not depend on where the tensors are: ask them before placing.
+    # The buffer sizes do not depend on where the tensors are: ask them before placing. A
+    # layer that may run in bands gets the most any of its calls asks for.
     unplaced = _Arena(dict.fromkeys(graph.tensors, 0), indices, states)
     scratch = {
-        i: oracle.size(layer.scratch)
+        i: max(
+            oracle.size(q)
+            for q in [
+                layer.scratch,
+                *(q for b in bands.get(i, []) for q in band_queries(layer.scratch, b)),
+            ]
+        )
         for i, node in enumerate(graph.nodes)
         if (layer := lower(node, graph, i, unplaced)).scratch is not None
     }
@@ -173,7 +197,14 @@ def generate(graph: Graph, oracle: SizeOracle, library: Library | None = None) -
     offsets = plan.offsets
     arena = _Arena(offsets, indices, states)
     layers = [
-        lower(node, graph, i, arena, plan.overlapping.get(i)) for i, node in enumerate(graph.nodes)
+        lower(
+            node,
+            graph,
+            i,
+            arena,
+            None if i not in plan.overlapping else (bands[i][plan.choice[i]], plan.overlapping[i]),
+        )
+        for i, node in enumerate(graph.nodes)
     ]
 
     activations = align(plan.activations, ALIGNMENT)
@@ -190,7 +221,19 @@ def generate(graph: Graph, oracle: SizeOracle, library: Library | None = None) -
                 sums[layer.index] = need
             resolve_context(layer, need)
     total = align(max(plan.size, activations), ALIGNMENT)
-    layout = ArenaLayout(activations, sums, plan.scratch, total, state_size, state_fills)
+    # Pools add, they do not multiply: their window reads are no MACs here.
+    macs = sum(node_macs(n, graph) for n in graph.nodes if not n.op.endswith("POOL_2D"))
+    layout = ArenaLayout(
+        activations,
+        sums,
+        plan.scratch,
+        total,
+        state_size,
+        state_fills,
+        plan.bound,
+        macs,
+        optimise=optimise,
+    )
 
     inputs = [_info(graph.tensor(n), offsets[n]) for n in graph.inputs]
     outputs = [_info(graph.tensor(n), offsets[n]) for n in graph.outputs]
@@ -221,9 +264,18 @@ def generate(graph: Graph, oracle: SizeOracle, library: Library | None = None) -
             outputs=len(outputs),
             table=_layer_table(layers),
             state=state_size,
+            bound=layout.bound,
+            extra_macs=extra_macs_text(layout),
+            optimise=optimise,
         ),
     }
     return GeneratedModel(files, layers, layout, inputs, outputs, offsets, sources)
+
+
+def extra_macs_text(layout: ArenaLayout) -> str:
+    """The extra MACs as a count and a percentage of the run's MACs."""
+    share = 100.0 * layout.extra_macs / layout.macs if layout.macs else 0.0
+    return f"{layout.extra_macs:,} ({share:.1f}% of {layout.macs:,})"
 
 
 def _state_offsets(

@@ -12,14 +12,14 @@ refuses to run when the arena is too small.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
 
 from tinyabi.ir import Graph, Node, Tensor
 from tinyabi_cmsis_nn.codegen import params as P
-from tinyabi_cmsis_nn.codegen.banding import Bands, bands_of
+from tinyabi_cmsis_nn.codegen.banding import Bands, Optimise, band_options, band_shapes
 from tinyabi_cmsis_nn.codegen.names import (
     c_comment_text,
     data_symbol,
@@ -199,15 +199,46 @@ def _is_1x1_fast(p: P.ConvParams) -> bool:
     )
 
 
-def bandable(node: Node, graph: Graph) -> Bands | None:
-    """The row bands of a node the generated code can run one output row at a time (a
-    DEPTHWISE_CONV_2D, a CONV_2D on the 1x1 fast path), else ``None``."""
-    if node.op == "DEPTHWISE_CONV_2D":
-        return bands_of(P.conv_params(node, graph))
-    if node.op == "CONV_2D":
-        p = P.conv_params(node, graph)
-        return bands_of(p, one_by_one=True) if _is_1x1_fast(p) else None
-    return None
+def bandable(node: Node, graph: Graph, optimise: Optimise = "performance") -> list[Bands]:
+    """The row bands the generated code may run a node in (coarse first: a DEPTHWISE_CONV_2D
+    or CONV_2D by output rows, a CONV_2D on the 1x1 fast path by pixels; the finer ones only
+    when ``optimise`` is ``"size"``), empty when none."""
+    if node.op not in ("DEPTHWISE_CONV_2D", "CONV_2D"):
+        return []
+    x = graph.tensor(str(node.inputs[0]))
+    if x.dtype != "int8":
+        return []
+    p = P.conv_params(node, graph)
+    return band_options(p, node.op == "CONV_2D" and _is_1x1_fast(p), optimise)
+
+
+def band_queries(query: SizeQuery, bands: Bands) -> list[SizeQuery]:
+    """``query`` asked with the dimensions and padding of each call of ``bands`` (a banded
+    call must get as much buffer as the library asks for its own dimensions)."""
+    if query.fixed is not None:
+        return []
+    # The size functions take the input's dims first and (the wrappers) the output's third.
+    output_role = 2 if query.function.endswith("wrapper_s8_get_buffer_size") else -1
+    queries = []
+    for rows_in, rows_out, pad in band_shapes(bands):
+        args: list[object] = []
+        role = 0
+        for value in query.py_args:
+            if isinstance(value, P.ConvParams):
+                value = replace(value, padding=P.Tile(value.padding.w, pad))
+            elif isinstance(value, P.Dims):
+                if role == 0:
+                    value = _band_dims(value, rows_in, bands.pixels)
+                elif role == output_role:
+                    value = _band_dims(value, rows_out, bands.pixels)
+                role += 1
+            args.append(value)
+        queries.append(replace(query, py_args=tuple(args)))
+    return queries
+
+
+def _band_dims(d: P.Dims, rows: int, pixels: bool) -> P.Dims:
+    return P.Dims(d.n, rows, 1, d.c) if pixels else P.Dims(d.n, rows, d.w, d.c)
 
 
 def lower_conv(
@@ -215,11 +246,11 @@ def lower_conv(
     graph: Graph,
     index: int,
     address: Address,
-    banded: bool = False,
+    bands: Bands | None = None,
     backwards: bool = False,
 ) -> Layer:
-    """CONV_2D: the 1x1 fast path, the grouped ``arm_convolve_s8`` or the wrapper (the 1x1
-    fast path in row bands when ``banded``)."""
+    """CONV_2D: the 1x1 fast path, the grouped ``arm_convolve_s8`` or the wrapper (in
+    ``bands`` when given, last to first when ``backwards``)."""
     p = P.conv_params(node, graph)
     sym = layer_symbol
     grouped = p.filter_dims.c != p.input_dims.c
@@ -247,7 +278,6 @@ def lower_conv(
     layer = Layer(index, node.op, entry, scratch=query)
     _conv_common(layer, node, graph, p, "cmsis_nn_conv_params", address)
     upscale = ["NULL"] if entry == "arm_convolve_s8" else []
-    bands = bands_of(p, True) if banded and entry == "arm_convolve_1x1_s8_fast" else None
     struct = "cmsis_nn_conv_params"
     layer.body = _conv_call(layer, node, address, upscale, bands, struct, backwards)
     return layer
@@ -258,11 +288,11 @@ def lower_depthwise(
     graph: Graph,
     index: int,
     address: Address,
-    banded: bool = False,
+    bands: Bands | None = None,
     backwards: bool = False,
 ) -> Layer:
-    """DEPTHWISE_CONV_2D through ``arm_depthwise_conv_wrapper_s8`` (in row bands when
-    ``banded``)."""
+    """DEPTHWISE_CONV_2D through ``arm_depthwise_conv_wrapper_s8`` (in ``bands`` when given,
+    last to first when ``backwards``)."""
     p = P.conv_params(node, graph)
     sym = layer_symbol
     query = SizeQuery(
@@ -272,7 +302,6 @@ def lower_depthwise(
     )
     layer = Layer(index, node.op, "arm_depthwise_conv_wrapper_s8", scratch=query)
     _conv_common(layer, node, graph, p, "cmsis_nn_dw_conv_params", address)
-    bands = bands_of(p) if banded else None
     struct = "cmsis_nn_dw_conv_params"
     layer.body = _conv_call(layer, node, address, [], bands, struct, backwards)
     return layer
@@ -675,13 +704,17 @@ _LOWER: dict[str, Callable[[Node, Graph, int, Address], Layer]] = {
 
 
 def lower(
-    node: Node, graph: Graph, index: int, address: Address, banded: bool | None = None
+    node: Node,
+    graph: Graph,
+    index: int,
+    address: Address,
+    banded: tuple[Bands, bool] | None = None,
 ) -> Layer:
     """The layer for ``node`` (which the backend's constraints accepted); the stateful
     extension nodes (int8 or 16x8) go to :mod:`.layers_state`, other 16x8 nodes but reshapes
-    to :func:`.layers_s16.lower_s16`; ``banded`` (not ``None``): in row bands (a node
-    :func:`bandable` accepts), its output overlapping its input, rows last to first when
-    ``True``."""
+    to :func:`.layers_s16.lower_s16`; ``banded`` (not ``None``): in those bands (one of
+    :func:`bandable`'s), its output overlapping its input, rows last to first when its second
+    item is ``True``."""
     if node.op in ("tflite.SVDF", "tflite.UNIDIRECTIONAL_SEQUENCE_LSTM"):
         from tinyabi_cmsis_nn.codegen.layers_state import lower_lstm, lower_svdf
 
@@ -694,7 +727,7 @@ def lower(
 
         return lower_s16(node, graph, index, address)
     if banded is not None and node.op == "CONV_2D":
-        return lower_conv(node, graph, index, address, banded=True, backwards=banded)
+        return lower_conv(node, graph, index, address, *banded)
     if banded is not None and node.op == "DEPTHWISE_CONV_2D":
-        return lower_depthwise(node, graph, index, address, banded=True, backwards=banded)
+        return lower_depthwise(node, graph, index, address, *banded)
     return _LOWER[node.op](node, graph, index, address)

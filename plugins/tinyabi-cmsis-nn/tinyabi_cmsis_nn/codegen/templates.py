@@ -328,6 +328,18 @@ the arena from one `model_run` to the next; `model_init` and `model_reset()` zer
 | activations (a layer's output may overlap its input: see `model.c`) | $activations |
 | largest scratch buffer (each where nothing live at its layer lies) | $scratch |
 
+| memory plan (optimised for $optimise) | |
+|---|---|
+| layer-by-layer bound (most bytes live while one layer runs whole, with its scratch) | $bound |
+| achieved arena | $arena |
+| extra MACs (halo rows computed twice) | $extra_macs |
+
+Layers in row bands (the comment before their loop says so) write their output over input
+rows no later band reads, which takes the arena below the layer-by-layer bound. Optimised for
+performance (the backend's default `optimise` option), every banded layer takes its coarse
+bands (a few calls); optimised for size, the planner also picks finer bands (more calls,
+more instructions) for the layers where they save bytes.
+
 The buffer sizes were asked of the CMSIS-NN library at generation time. `model_init` asks
 again and returns `-(2 + layer)` if a layer needs more than was reserved (for example when
 built against a different CMSIS-NN than the one the code was generated for). The kernel sums
