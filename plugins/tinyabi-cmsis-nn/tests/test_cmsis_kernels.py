@@ -677,11 +677,13 @@ def need_tool(tool: str, packages: str) -> None:
 
 #: Host builds: the plain C loops, and the DSP-extension code paths (what Cortex-M4/M55
 #: builds run) with the SIMD instructions emulated in C.
-#: "lines" runs depthwise's line-buffer path on every call it takes, however small.
+#: "lines" runs depthwise's line-buffer path on every call it takes, however small; "groups"
+#: its four-channel groups path (Cortex-M4) on every call the line buffers leave.
 BUILDS = {
     "plain": ["-O2"],
     "dsp": ["-O2", "-DTINYABI_EMULATE_DSP"],
     "lines": ["-O2", "-DTINYABI_EMULATE_DSP", "-DTINYABI_DW_MIN_POSITIONS=1"],
+    "groups": ["-O2", "-DTINYABI_EMULATE_DSP", "-DTINYABI_DW_GROUP_POSITIONS=1"],
 }
 
 
@@ -831,10 +833,12 @@ def test_sanitizers_report_nothing(tmp_path: Path, build: str) -> None:
 
 
 #: Depthwise path forced in the cross-check builds: the line buffers on every call they take,
-#: or (MVE) the channels-in-lanes loops on every call and never the line buffers.
+#: the four-channel groups (DSP without MVE) on every call the line buffers leave, or (MVE) the
+#: channels-in-lanes loops on every call and never the line buffers.
 DEPTHWISE_PATHS = {
     "default": [],
     "lines": ["-DTINYABI_DW_MIN_POSITIONS=1"],
+    "groups": ["-DTINYABI_DW_GROUP_POSITIONS=1"],
     "lanes": ["-DTINYABI_DW_MIN_POSITIONS=0x7fffffff", "-DTINYABI_DW_LANES_COLUMNS=0"],
 }
 

@@ -1302,6 +1302,240 @@ static void depthwise_lanes(const cmsis_nn_dw_conv_params *p,
 }
 #endif
 
+#if TINYABI_DSP && !TINYABI_MVE
+/* ------------------------------------------------------------------ 3x3, groups of four channels
+ *
+ * Depth multiplier 1, 3x3 filters, on cores with the DSP extension but no MVE: one group of four
+ * channels at a time over every position of the call, so that what depends only on the channels
+ * is prepared once per call and group instead of once per position: the nine taps' weights
+ * sign-extended into 16-bit lane pairs (channels 0/2 and 1/3, one LDRD per tap), the biases, and
+ * the requantization constants (one 64-bit multiply-accumulate per value when the shift is to
+ * the right and the multiplier non-negative, as TFLite's are). Positions whose window lies
+ * inside the input take all nine taps unrolled (in assembly with GCC), the others their valid
+ * taps. Calls with few positions (vww's 6-position row bands) keep the per-position loops of
+ * depthwise_mult1, where the set-up is not repaid (measured under QEMU on kws and vww). */
+
+/* Positions per call from which the groups path runs (tests set 1 to check it everywhere). */
+#ifndef TINYABI_DW_GROUP_POSITIONS
+#define TINYABI_DW_GROUP_POSITIONS 8
+#endif
+
+/* One group's weights and requantization. */
+typedef struct
+{
+    uint32_t w[9][2];  /* per tap: channels (0, 2) and (1, 3) as 16-bit lanes */
+    int32_t bias[4];
+    int32_t mult[4];
+    int32_t right_m1[4]; /* fused: the right shift minus one */
+    int64_t k[4];        /* fused: tinyabi_requantize_k of the shift */
+    int32_t shift[4];
+    int fused;           /* every channel takes tinyabi_requantize_fused */
+} dw_group;
+
+/* One tap of the group: x the input at the tap (channel 0), w its two weight words. */
+DW_INLINE void dw_group_tap(const int8_t *x, const uint32_t *w, uint32_t offset2, int32_t a[4])
+{
+    const uint32_t xv = tinyabi_read_s8x4(x);
+    const uint32_t x02 = tinyabi_sxtab16(offset2, xv);
+    const uint32_t x13 = tinyabi_sxtab16_ror8(offset2, xv);
+    a[0] = tinyabi_smlabb(x02, w[0], a[0]);
+    a[2] = tinyabi_smlatt(x02, w[0], a[2]);
+    a[1] = tinyabi_smlabb(x13, w[1], a[1]);
+    a[3] = tinyabi_smlatt(x13, w[1], a[3]);
+}
+
+#if TINYABI_ASM_3X3
+#define DW_GROUP_TAP_ASM(xa)                                                                       \
+    "ldr %[t0], " xa "\n\t"                                                                        \
+    "ldrd %[t2], %[t3], [%[wp]], #8\n\t"                                                           \
+    "sxtab16 %[t1], %[o2], %[t0]\n\t"                                                              \
+    "sxtab16 %[t0], %[o2], %[t0], ror #8\n\t"                                                      \
+    "smlabb %[a0], %[t1], %[t2], %[a0]\n\t"                                                        \
+    "smlatt %[a2], %[t1], %[t2], %[a2]\n\t"                                                        \
+    "smlabb %[a1], %[t0], %[t3], %[a1]\n\t"                                                        \
+    "smlatt %[a3], %[t0], %[t3], %[a3]\n\t"
+#define DW_GROUP_ROW_ASM                                                                           \
+    DW_GROUP_TAP_ASM("[%[xp]]")                                                                    \
+    DW_GROUP_TAP_ASM("[%[xp], %[col]]")                                                            \
+    "add %[xp], %[xp], %[col], lsl #1\n\t"                                                         \
+    DW_GROUP_TAP_ASM("[%[xp]]")                                                                    \
+    "add %[xp], %[xp], %[gap]\n\t"
+#endif
+
+/* All nine taps of a full window for the group (x at the window's first tap of channel 0). */
+DW_INLINE void dw_group_full(const int8_t *x, const dw_group *g, int32_t col, int32_t row_gap,
+                           uint32_t offset2, int32_t a[4])
+{
+#if TINYABI_ASM_3X3
+    int32_t a0 = a[0];
+    int32_t a1 = a[1];
+    int32_t a2 = a[2];
+    int32_t a3 = a[3];
+    const uint32_t *wp = &g->w[0][0];
+    uint32_t t0;
+    uint32_t t1;
+    uint32_t t2;
+    uint32_t t3;
+    __asm__(DW_GROUP_ROW_ASM DW_GROUP_ROW_ASM DW_GROUP_ROW_ASM
+            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [xp] "+r"(x), [wp] "+r"(wp),
+              [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3)
+            : [col] "r"(col), [gap] "r"(row_gap), [o2] "r"(offset2)
+            : "memory");
+    a[0] = a0;
+    a[1] = a1;
+    a[2] = a2;
+    a[3] = a3;
+#else
+    for (int32_t t = 0; t < 9; t++)
+    {
+        dw_group_tap(x + (t / 3) * (2 * col + row_gap) + (t % 3) * col, g->w[t], offset2, a);
+    }
+#endif
+}
+
+/* One requantized value: fused (one 64-bit multiply-accumulate, full int8 range) or any. */
+DW_INLINE int8_t dw_group_value(const dw_group *g, int i, int32_t acc, int32_t out_offset, int32_t act_min,
+                                int32_t act_max, const int fast)
+{
+    if (fast)
+    {
+        return tinyabi_sat_s8(tinyabi_requantize_fused(acc, g->mult[i], g->k[i], g->right_m1[i]) + out_offset);
+    }
+    const int32_t v = tinyabi_requantize(acc, g->mult[i], g->shift[i]) + out_offset;
+    return (int8_t)TINYABI_MIN(TINYABI_MAX(v, act_min), act_max);
+}
+
+/* The group's four requantized values at out. */
+DW_INLINE void dw_group_store(const dw_group *g, const int32_t a[4], int8_t *out, int32_t out_offset,
+                              int32_t act_min, int32_t act_max, const int fast)
+{
+    out[0] = dw_group_value(g, 0, a[0], out_offset, act_min, act_max, fast);
+    out[1] = dw_group_value(g, 1, a[1], out_offset, act_min, act_max, fast);
+    out[2] = dw_group_value(g, 2, a[2], out_offset, act_min, act_max, fast);
+    out[3] = dw_group_value(g, 3, a[3], out_offset, act_min, act_max, fast);
+}
+
+/* The groups path (depth multiplier 1, at least TINYABI_DW_GROUP_POSITIONS positions: the
+ * caller checks); 0 when it does not take the call (then nothing is written). */
+static int depthwise_groups(const cmsis_nn_dw_conv_params *p,
+                            const cmsis_nn_per_channel_quant_params *q,
+                            const cmsis_nn_dims *input_dims,
+                            const int8_t *input,
+                            const cmsis_nn_dims *filter_dims,
+                            const int8_t *filter,
+                            const int32_t *bias,
+                            const cmsis_nn_dims *output_dims,
+                            int8_t *output)
+{
+    const int32_t ch = input_dims->c;
+    if (filter_dims->h != 3 || filter_dims->w != 3 || ch % 4 != 0)
+    {
+        return 0;
+    }
+    const int32_t in_h = input_dims->h;
+    const int32_t in_w = input_dims->w;
+    const int32_t out_h = output_dims->h;
+    const int32_t out_w = output_dims->w;
+    const int32_t dil_h = p->dilation.h;
+    const int32_t dil_w = p->dilation.w;
+    const int32_t row_step = dil_h * in_w * ch;
+    const int32_t col_step = dil_w * ch;
+    const int32_t out_offset = p->output_offset;
+    const int32_t act_min = p->activation.min;
+    const int32_t act_max = p->activation.max;
+    const int full_range = tinyabi_full_range(act_min, act_max);
+    const uint32_t offset2 = tinyabi_dup16(p->input_offset);
+    dw_group g;
+    for (int32_t b = 0; b < input_dims->n; b++)
+    {
+        const int8_t *in_batch = input + (size_t)b * in_h * in_w * ch;
+        int8_t *out_batch = output + (size_t)b * out_h * out_w * ch;
+        for (int32_t c = 0; c < ch; c += 4)
+        {
+            g.fused = 1;
+            for (int32_t t = 0; t < 9; t++)
+            {
+                const uint32_t wv = tinyabi_read_s8x4(filter + t * ch + c);
+                g.w[t][0] = tinyabi_sxtb16(wv);
+                g.w[t][1] = tinyabi_sxtb16_ror8(wv);
+            }
+            for (int i = 0; i < 4; i++)
+            {
+                g.bias[i] = bias != NULL ? bias[c + i] : 0;
+                g.mult[i] = q->multiplier[c + i];
+                g.shift[i] = q->shift[c + i];
+                g.fused &= g.shift[i] < 0 && g.mult[i] >= 0;
+                g.right_m1[i] = -g.shift[i] - 1;
+                g.k[i] = g.shift[i] < 0 ? tinyabi_requantize_k(g.shift[i]) : 0;
+            }
+            const int fast = g.fused && full_range;
+            int8_t *out = out_batch + c;
+            for (int32_t oy = 0; oy < out_h; oy++)
+            {
+                const int32_t base_y = oy * p->stride.h - p->padding.h;
+                int32_t ky0;
+                int32_t ky1;
+                tinyabi_valid_taps(base_y, dil_h, 3, in_h, &ky0, &ky1);
+                for (int32_t ox = 0; ox < out_w; ox++)
+                {
+                    const int32_t base_x = ox * p->stride.w - p->padding.w;
+                    int32_t kx0;
+                    int32_t kx1;
+                    tinyabi_valid_taps(base_x, dil_w, 3, in_w, &kx0, &kx1);
+                    const int8_t *x_first =
+                        in_batch + ((size_t)(base_y + ky0 * dil_h) * in_w + (base_x + kx0 * dil_w)) * ch + c;
+                    int32_t a[4] = {g.bias[0], g.bias[1], g.bias[2], g.bias[3]};
+                    if (ky1 - ky0 == 3 && kx1 - kx0 == 3 && dil_w == 1)
+                    {
+                        dw_group_full(x_first, &g, ch, row_step - 2 * ch, offset2, a);
+                    }
+                    else
+                    {
+                        /* Rows of two or three taps (the edges of a 3x3 window) unrolled. */
+                        const int32_t taps_x = kx1 - kx0;
+                        const int8_t *x_row = x_first;
+                        const uint32_t *w_row = g.w[ky0 * 3 + kx0];
+                        for (int32_t ky = ky0; ky < ky1; ky++)
+                        {
+                            if (taps_x == 2)
+                            {
+                                dw_group_tap(x_row, w_row, offset2, a);
+                                dw_group_tap(x_row + col_step, w_row + 2, offset2, a);
+                            }
+                            else if (taps_x == 3)
+                            {
+                                dw_group_tap(x_row, w_row, offset2, a);
+                                dw_group_tap(x_row + col_step, w_row + 2, offset2, a);
+                                dw_group_tap(x_row + 2 * col_step, w_row + 4, offset2, a);
+                            }
+                            else
+                            {
+                                for (int32_t t = 0; t < taps_x; t++)
+                                {
+                                    dw_group_tap(x_row + t * col_step, w_row + 2 * t, offset2, a);
+                                }
+                            }
+                            x_row += row_step;
+                            w_row += 6;
+                        }
+                    }
+                    if (fast)
+                    {
+                        dw_group_store(&g, a, out, out_offset, act_min, act_max, 1);
+                    }
+                    else
+                    {
+                        dw_group_store(&g, a, out, out_offset, act_min, act_max, 0);
+                    }
+                    out += ch;
+                }
+            }
+        }
+    }
+    return 1;
+}
+#endif
+
 /* Depth multiplier 1: four channels per pass over the valid taps. */
 static void depthwise_mult1(const cmsis_nn_dw_conv_params *p,
                             const cmsis_nn_per_channel_quant_params *q,
@@ -1332,6 +1566,13 @@ static void depthwise_mult1(const cmsis_nn_dw_conv_params *p,
     if (output_dims->w >= TINYABI_DW_LANES_COLUMNS * p->stride.w)
     {
         depthwise_lanes(p, q, input_dims, input, filter_dims, filter, bias, output_dims, output);
+        return;
+    }
+#endif
+#if TINYABI_DSP && !TINYABI_MVE
+    if (out_h * out_w >= TINYABI_DW_GROUP_POSITIONS &&
+        depthwise_groups(p, q, input_dims, input, filter_dims, filter, bias, output_dims, output))
+    {
         return;
     }
 #endif
