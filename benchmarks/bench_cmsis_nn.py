@@ -77,8 +77,10 @@ M55_NOTE = (
     "they are computed at generation time and kept in flash (`const`), not in the arena. "
     "Arm's MVE depthwise convolution asks a 4,464-byte buffer (3x3 filters) that its "
     "Cortex-M4 code does not: no gap of the activations holds it while a depthwise layer "
-    "runs, so it adds to the arena (and to the layer-by-layer bound); the TFLM arena quoted "
-    "is Cortex-M4's, which does not need it either."
+    "runs, so it adds to the arena (and to the layer-by-layer bound) in *performance*; in "
+    "*size* the layers whose buffer sets the peak run Arm's `arm_depthwise_conv_s8` instead, "
+    "which takes no buffer but many more instructions (the generated README names them); the "
+    "TFLM arena quoted is Cortex-M4's, which does not need it either."
 )
 #: How the arena gets below the layer-by-layer bound (the footprint tables' preamble).
 PLAN_NOTE = (
@@ -87,7 +89,9 @@ PLAN_NOTE = (
     "backend's `optimise` option the arena was planned for: *performance* (the default; the "
     "instruction counts above are for it) gives every banded layer its coarse bands (a few "
     "calls); *size* also takes finer bands (more calls, more instructions) for the layers "
-    "where they make the arena smaller. *layer-by-layer bound* = the most bytes live "
+    "where they make the arena smaller, and runs a depthwise layer through the buffer-free "
+    "`arm_depthwise_conv_s8` instead of its wrapper where the wrapper's scratch buffer sets "
+    "the arena's peak. *layer-by-layer bound* = the most bytes live "
     "while one layer runs whole (its inputs, outputs and what stays live across it, and its "
     "scratch buffer); *achieved arena* = the generated `MODEL_ARENA_SIZE`; *extra MACs* = "
     "MACs computed twice (halo rows), as a share of the run's."

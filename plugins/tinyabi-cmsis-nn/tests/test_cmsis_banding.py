@@ -7,13 +7,16 @@ other cores and Arm's library: the ``chain`` family in ``test_cmsis_arm_library.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from functools import partial
+from itertools import combinations
 
 import numpy as np
 import pytest
 from random_cases import assert_identical, family_graph
 from tinyabi_cmsis_nn.build import host
 from tinyabi_cmsis_nn.build.host import HostPartition
-from tinyabi_cmsis_nn.codegen import arena, banding, params
+from tinyabi_cmsis_nn.codegen import arena, banding, layers, params
 from tinyabi_cmsis_nn.codegen.banding import OPTIMISE, Optimise
 from tinyabi_cmsis_nn.codegen.emit import generate
 from tinyabi_cmsis_nn.codegen.layers import bandable
@@ -279,3 +282,54 @@ def test_every_band_gets_the_buffer_its_dimensions_ask_for() -> None:
                 queries = band_queries(layer.scratch, bands)
                 assert len(queries) == len(band_shapes(bands))
                 assert all(oracle.size(q) <= reserved for q in queries)
+
+
+def _overlap_options(graph: Graph, optimise: Optimise) -> dict[int, list[tuple[int, int]]]:
+    return {
+        i: [(banding.overlap(b), banding.overlap_above(b)) for b in options]
+        for i, node in enumerate(graph.nodes)
+        if (options := bandable(node, graph, optimise))
+    }
+
+
+def _arena_without(
+    graph: Graph,
+    options: dict[int, list[tuple[int, int]]],
+    scratch: dict[int, int],
+    without: Iterable[int],
+) -> int:
+    """The arena of :func:`arena.plan` with the layers ``without`` going without a buffer."""
+    rest = {i: n for i, n in scratch.items() if i not in set(without)}
+    return arena.plan(graph, options, rest).size
+
+
+def test_planner_goes_without_a_buffer_only_where_that_lowers_the_arena() -> None:
+    """:func:`arena.plan_buffer_free` against every subset of the depthwise layers going
+    without their buffer: the arena it gives is the smallest of them, it takes none when no
+    subset lowers the arena (a small buffer that fits where nothing is live), and every layer
+    it takes is needed (giving one its buffer back makes the arena larger)."""
+    taken = kept = 0
+    for graph in _graphs():
+        depthwise = [i for i, n in enumerate(graph.nodes) if layers.buffer_free_option(n, graph)]
+        depthwise = depthwise[:4]  # 16 subsets at most
+        options = _overlap_options(graph, "size")
+        for need in (16, 4_464) if depthwise else ():
+            scratch = {i: need for i in depthwise}
+            scratch[len(graph.nodes) - 1] = 16  # a layer that cannot go without
+            result, dropped = arena.plan_buffer_free(graph, options, scratch, depthwise)
+            base = arena.plan(graph, options, scratch)
+            size = partial(_arena_without, graph, options, scratch)
+            subsets = (s for r in range(len(depthwise) + 1) for s in combinations(depthwise, r))
+            best = min(size(s) for s in subsets)
+            assert dropped <= set(depthwise)
+            assert result.size == best == size(dropped), (graph.name, need)
+            assert set(result.scratch) == {i for i in scratch if i not in dropped}
+            if best < base.size:
+                assert dropped and result.size < base.size
+                taken += 1
+            else:
+                assert not dropped and result == base
+                kept += 1
+            for i in dropped:
+                assert size(dropped - {i}) > result.size, (graph.name, need, i)
+    assert taken and kept, (taken, kept)  # both cases happen

@@ -106,6 +106,16 @@ def test_codegen_prints_and_writes_the_measured_footprint(
     assert f"| {layout.bound} |" in readme and f"| achieved arena | {data['arena']} |" in readme
     assert f"| memory plan: optimised for (the `optimise` option) | {mode} |" in table
     assert f"| memory plan (optimised for {mode}) | |" in readme
+    # Optimised for size, the depthwise layers whose buffer sets the peak go without it.
+    assert data["buffer_free"] == list(layout.buffer_free)
+    assert data["buffered_arena"] == layout.buffered_total >= layout.total
+    row = "| memory plan: depthwise layers without a buffer |"
+    if layout.buffer_free:
+        names = ", ".join(map(str, layout.buffer_free))
+        assert f"{row} layers {names} via `arm_depthwise_conv_s8`" in table
+        assert f"| depthwise layers without a buffer | layers {names} (" in readme
+    else:
+        assert f"{row} none |" in table
 
 
 def test_without_the_cross_compiler_the_footprint_says_not_measured(

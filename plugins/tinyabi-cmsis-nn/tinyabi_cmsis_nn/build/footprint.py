@@ -58,6 +58,10 @@ class Footprint:
     extra_macs: int = 0
     #: What the memory plan was optimised for (the backend's ``optimise`` option).
     optimise: str = "performance"
+    #: Depthwise layers run through ``arm_depthwise_conv_s8`` without a buffer (their
+    #: wrapper's buffer set the arena's peak), and the arena they would need with it.
+    buffer_free: list[int] = field(default_factory=list)
+    buffered_arena: int = 0
     stack: int | None = None
     static: int | None = None
     toolchain: str = ""
@@ -104,6 +108,8 @@ def measure(
         macs=layout.macs,
         extra_macs=layout.extra_macs,
         optimise=layout.optimise,
+        buffer_free=list(layout.buffer_free),
+        buffered_arena=layout.buffered_total,
     )
     missing = [t for t in ("arm-none-eabi-gcc", "arm-none-eabi-size") if not shutil.which(t)]
     if missing:
@@ -157,6 +163,16 @@ def _macs(f: Footprint) -> str:
     return f"{f.extra_macs:,} ({share:.1f}% of {f.macs:,} MACs)"
 
 
+def _buffer_free(f: Footprint) -> str:
+    if not f.buffer_free:
+        return "none"
+    names = ", ".join(map(str, f.buffer_free))
+    return (
+        f"layers {names} via `arm_depthwise_conv_s8` (the wrapper's buffer set the peak; "
+        f"arena {f.buffered_arena:,} with it)"
+    )
+
+
 def table(footprint: Footprint) -> str:
     """The footprint as a Markdown table, with what was measured how."""
     f = footprint
@@ -173,6 +189,7 @@ def table(footprint: Footprint) -> str:
         ("memory plan: layer-by-layer bound (activations and scratch)", f.bound),
         ("memory plan: achieved arena", f.arena),
         ("memory plan: extra MACs (halo rows computed twice)", _macs(f)),
+        ("memory plan: depthwise layers without a buffer", _buffer_free(f)),
         ("RAM: peak stack of `model_run`", f.stack),
         ("RAM: static data (`.data` + `.bss`)", f.static),
         ("**RAM total**", f.ram),

@@ -21,17 +21,22 @@ the coarsest among equals, so finer bands (more calls) are used only where they 
 once over the layers (the tensors a layer reads, writes and that stay live across it, plus its
 scratch buffer), which no plan keeping every tensor whole can go below; the banded plan goes
 below it because a banded layer's output overlaps its input.
+
+:func:`plan_buffer_free` may also drop some layers' scratch buffers, for layers that have a
+buffer-free alternative (a depthwise convolution through ``arm_depthwise_conv_s8`` instead of
+its wrapper): only those whose buffer sets the arena's peak, i.e. only when dropping them
+makes the arena smaller, and no more of them than that needs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from tinyabi.dispatch import align, plan_memory
 from tinyabi.ir import Graph
 
-__all__ = ["ArenaPlan", "layer_bound", "plan"]
+__all__ = ["ArenaPlan", "layer_bound", "plan", "plan_buffer_free"]
 
 #: Operators whose output shares its input's bytes when the input dies there (as in tinyabi's
 #: plan; the generated code does nothing for them).
@@ -187,6 +192,42 @@ def _banded(
     blocks, merged = _blocks(graph, overlaps, alignment)
     size, offsets = min((_place([*blocks, *buffers], key) for key in _ORDERS), key=lambda c: c[0])
     return size, offsets, merged, dict(choice)
+
+
+def plan_buffer_free(
+    graph: Graph,
+    options: Mapping[int, Sequence[tuple[int, int]]],
+    scratch: Mapping[int, int],
+    candidates: Iterable[int],
+    alignment: int = 16,
+) -> tuple[ArenaPlan, frozenset[int]]:
+    """:func:`plan`, with the scratch buffers of some ``candidates`` (node indices that can
+    run without their buffer) dropped when that makes the arena smaller: the plan and the
+    layers that go without. A candidate is dropped (in the order of decreasing buffer size)
+    while the arena does not grow; then each dropped one gets its buffer back unless that
+    makes the arena grow; when the result is no smaller than :func:`plan`'s, none goes
+    without. So every layer that goes without is one whose buffer the arena's peak needs."""
+    base = plan(graph, options, scratch, alignment)
+    pending = sorted(
+        (i for i in set(candidates) if scratch.get(i, 0) > 0), key=lambda i: (-scratch[i], i)
+    )
+
+    def without(dropped: frozenset[int]) -> ArenaPlan:
+        kept = {i: n for i, n in scratch.items() if i not in dropped}
+        return plan(graph, options, kept, alignment)
+
+    best, dropped = base, frozenset[int]()
+    for i in pending:
+        trial = without(dropped | {i})
+        if trial.size <= best.size:
+            best, dropped = trial, dropped | {i}
+    for i in sorted(dropped, key=lambda i: (scratch[i], -i)):
+        trial = without(dropped - {i})
+        if trial.size <= best.size:
+            best, dropped = trial, dropped - {i}
+    if best.size >= base.size:
+        return base, frozenset()
+    return best, dropped
 
 
 def layer_bound(graph: Graph, scratch: Mapping[int, int] | None = None, alignment: int = 16) -> int:

@@ -26,6 +26,7 @@ from tinyabi.errors import BackendError
 from tinyabi.ir import Graph, Tensor
 from tinyabi_cmsis_nn.build.library import Library, portable_library
 from tinyabi_cmsis_nn.codegen.arena import plan as arena_plan
+from tinyabi_cmsis_nn.codegen.arena import plan_buffer_free
 from tinyabi_cmsis_nn.codegen.banding import Optimise, overlap, overlap_above
 from tinyabi_cmsis_nn.codegen.layers import (
     NO_BUFFER,
@@ -34,6 +35,7 @@ from tinyabi_cmsis_nn.codegen.layers import (
     Layer,
     band_queries,
     bandable,
+    buffer_free_option,
     lower,
     resolve_context,
 )
@@ -98,6 +100,12 @@ class ArenaLayout:
     #: What the plan was optimised for (the backend's ``optimise`` option): ``"performance"``
     #: takes coarse bands only, ``"size"`` finer ones too where they shrink the arena.
     optimise: Optimise = "performance"
+    #: Depthwise layers run through ``arm_depthwise_conv_s8`` without a buffer (optimised for
+    #: size, where the buffer their wrapper asks for set the arena's peak): layer index ->
+    #: the bytes the wrapper asked.
+    buffer_free: dict[int, int] = field(default_factory=dict)
+    #: The arena those layers would need with their wrappers' buffers (``total`` when none).
+    buffered_total: int = 0
 
     def initial_state(self) -> np.ndarray:
         """The state buffer's bytes after ``model_reset``."""
@@ -171,7 +179,8 @@ def generate(
     """Render the C project of ``graph`` (every node of which the backend supports) for
     ``library`` (default: the portable copy): the ``Makefile`` lists the library's sources
     that the generated code needs. ``optimise`` picks the bands the arena planner may use
-    (:data:`~.banding.Optimise`)."""
+    (:data:`~.banding.Optimise`); for ``"size"`` it may also run depthwise layers whose buffer
+    sets the peak without one (:func:`~.arena.plan_buffer_free`)."""
     library = library or portable_library()
     bands = {i: b for i, node in enumerate(graph.nodes) if (b := bandable(node, graph, optimise))}
     overlaps = {
@@ -193,7 +202,14 @@ def generate(
         for i, node in enumerate(graph.nodes)
         if (layer := lower(node, graph, i, unplaced)).scratch is not None
     }
-    plan = arena_plan(graph, overlaps, scratch, ALIGNMENT)
+    # Optimised for size, a depthwise layer whose buffer sets the peak goes without it.
+    candidates = (
+        [i for i, node in enumerate(graph.nodes) if buffer_free_option(node, graph)]
+        if optimise == "size"
+        else []
+    )
+    plan, freed = plan_buffer_free(graph, overlaps, scratch, candidates, ALIGNMENT)
+    buffered = arena_plan(graph, overlaps, scratch, ALIGNMENT).size if freed else plan.size
     offsets = plan.offsets
     arena = _Arena(offsets, indices, states)
     layers = [
@@ -203,6 +219,7 @@ def generate(
             i,
             arena,
             None if i not in plan.overlapping else (bands[i][plan.choice[i]], plan.overlapping[i]),
+            i in freed,
         )
         for i, node in enumerate(graph.nodes)
     ]
@@ -233,6 +250,8 @@ def generate(
         plan.bound,
         macs,
         optimise=optimise,
+        buffer_free={i: scratch[i] for i in sorted(freed)},
+        buffered_total=align(buffered, ALIGNMENT) if freed else total,
     )
 
     inputs = [_info(graph.tensor(n), offsets[n]) for n in graph.inputs]
@@ -266,10 +285,23 @@ def generate(
             state=state_size,
             bound=layout.bound,
             extra_macs=extra_macs_text(layout),
+            buffer_free=buffer_free_text(layout),
             optimise=optimise,
         ),
     }
     return GeneratedModel(files, layers, layout, inputs, outputs, offsets, sources)
+
+
+def buffer_free_text(layout: ArenaLayout) -> str:
+    """Which depthwise layers run without a buffer, and what that saved."""
+    if not layout.buffer_free:
+        return "none"
+    names = ", ".join(str(i) for i in layout.buffer_free)
+    asked = max(layout.buffer_free.values())
+    return (
+        f"layers {names} (`arm_depthwise_conv_s8`): the wrapper's {asked:,}-byte buffer set the "
+        f"peak; arena {layout.total:,} instead of {layout.buffered_total:,}"
+    )
 
 
 def extra_macs_text(layout: ArenaLayout) -> str:

@@ -283,6 +283,21 @@ def lower_conv(
     return layer
 
 
+#: The depthwise function of the CMSIS-NN API that takes no buffer: Arm's ignores ``ctx``
+#: and has no ``*_get_buffer_size`` (its wrapper answers 0 for the shapes it sends there);
+#: the portable library's runs buffer-free when given none.
+BUFFER_FREE_DEPTHWISE = "arm_depthwise_conv_s8"
+
+
+def buffer_free_option(node: Node, graph: Graph) -> bool:
+    """Whether ``node`` can run through :data:`BUFFER_FREE_DEPTHWISE` instead of the
+    wrapper (an int8 DEPTHWISE_CONV_2D: the function takes every stride, padding, dilation
+    and depth multiplier)."""
+    if node.op != "DEPTHWISE_CONV_2D" or not node.inputs or node.inputs[0] is None:
+        return False
+    return graph.tensor(str(node.inputs[0])).dtype == "int8"
+
+
 def lower_depthwise(
     node: Node,
     graph: Graph,
@@ -290,17 +305,22 @@ def lower_depthwise(
     address: Address,
     bands: Bands | None = None,
     backwards: bool = False,
+    buffer_free: bool = False,
 ) -> Layer:
-    """DEPTHWISE_CONV_2D through ``arm_depthwise_conv_wrapper_s8`` (in ``bands`` when given,
-    last to first when ``backwards``)."""
+    """DEPTHWISE_CONV_2D through ``arm_depthwise_conv_wrapper_s8``, or through
+    :data:`BUFFER_FREE_DEPTHWISE` with no buffer when ``buffer_free`` (in ``bands`` when
+    given, last to first when ``backwards``)."""
     p = P.conv_params(node, graph)
     sym = layer_symbol
-    query = SizeQuery(
-        "arm_depthwise_conv_wrapper_s8_get_buffer_size",
-        tuple(f"&{sym(index, r)}" for r in _WRAPPER_ARGS),
-        (p, p.input_dims, p.filter_dims, p.output_dims),
-    )
-    layer = Layer(index, node.op, "arm_depthwise_conv_wrapper_s8", scratch=query)
+    if buffer_free:
+        layer = Layer(index, node.op, BUFFER_FREE_DEPTHWISE)
+    else:
+        query = SizeQuery(
+            "arm_depthwise_conv_wrapper_s8_get_buffer_size",
+            tuple(f"&{sym(index, r)}" for r in _WRAPPER_ARGS),
+            (p, p.input_dims, p.filter_dims, p.output_dims),
+        )
+        layer = Layer(index, node.op, "arm_depthwise_conv_wrapper_s8", scratch=query)
     _conv_common(layer, node, graph, p, "cmsis_nn_dw_conv_params", address)
     struct = "cmsis_nn_dw_conv_params"
     layer.body = _conv_call(layer, node, address, [], bands, struct, backwards)
@@ -354,8 +374,9 @@ def _conv_call(
     i = layer.index
     if bands is not None:
         return _banded_call(layer, node, address, upscale, bands, struct, backwards)
+    context = "&ctx" if layer.scratch is not None else f"&{NO_BUFFER}"
     args = [
-        "&ctx",
+        context,
         f"&{layer_symbol(i, 'params')}",
         f"&{layer_symbol(i, 'quant')}",
         f"&{layer_symbol(i, 'input_dims')}",
@@ -368,7 +389,8 @@ def _conv_call(
         f"&{layer_symbol(i, 'output_dims')}",
         address(node.outputs[0]),
     ]
-    return [scratch_context(i), *_return_call(layer.entry, args)]
+    setup = [scratch_context(i)] if layer.scratch is not None else []
+    return [*setup, *_return_call(layer.entry, args)]
 
 
 def _banded_call(
@@ -386,7 +408,7 @@ def _banded_call(
     i = layer.index
     b = bands
     args = [
-        "&ctx",
+        "&ctx" if layer.scratch is not None else f"&{NO_BUFFER}",
         "&params",
         f"&{layer_symbol(i, 'quant')}",
         "&input_dims",
@@ -413,7 +435,7 @@ def _banded_call(
     kind = "pixels" if b.pixels else "output rows"
     return [
         f"/* {per_call} {kind} per call: the output overlaps input rows no later call reads */",
-        scratch_context(i),
+        *([scratch_context(i)] if layer.scratch is not None else []),
         f"{struct} params = {layer_symbol(i, 'params')};",
         f"cmsis_nn_dims input_dims = {layer_symbol(i, 'input_dims')};",
         f"cmsis_nn_dims output_dims = {layer_symbol(i, 'output_dims')};",
@@ -709,12 +731,14 @@ def lower(
     index: int,
     address: Address,
     banded: tuple[Bands, bool] | None = None,
+    buffer_free: bool = False,
 ) -> Layer:
     """The layer for ``node`` (which the backend's constraints accepted); the stateful
     extension nodes (int8 or 16x8) go to :mod:`.layers_state`, other 16x8 nodes but reshapes
     to :func:`.layers_s16.lower_s16`; ``banded`` (not ``None``): in those bands (one of
     :func:`bandable`'s), its output overlapping its input, rows last to first when its second
-    item is ``True``."""
+    item is ``True``; ``buffer_free``: a depthwise layer (:func:`buffer_free_option`) through
+    :data:`BUFFER_FREE_DEPTHWISE`."""
     if node.op in ("tflite.SVDF", "tflite.UNIDIRECTIONAL_SEQUENCE_LSTM"):
         from tinyabi_cmsis_nn.codegen.layers_state import lower_lstm, lower_svdf
 
@@ -728,6 +752,7 @@ def lower(
         return lower_s16(node, graph, index, address)
     if banded is not None and node.op == "CONV_2D":
         return lower_conv(node, graph, index, address, *banded)
-    if banded is not None and node.op == "DEPTHWISE_CONV_2D":
-        return lower_depthwise(node, graph, index, address, *banded)
+    if node.op == "DEPTHWISE_CONV_2D" and (banded is not None or buffer_free):
+        bands, backwards = banded if banded is not None else (None, False)
+        return lower_depthwise(node, graph, index, address, bands, backwards, buffer_free)
     return _LOWER[node.op](node, graph, index, address)

@@ -333,12 +333,15 @@ the arena from one `model_run` to the next; `model_init` and `model_reset()` zer
 | layer-by-layer bound (most bytes live while one layer runs whole, with its scratch) | $bound |
 | achieved arena | $arena |
 | extra MACs (halo rows computed twice) | $extra_macs |
+| depthwise layers without a buffer | $buffer_free |
 
 Layers in row bands (the comment before their loop says so) write their output over input
 rows no later band reads, which takes the arena below the layer-by-layer bound. Optimised for
 performance (the backend's default `optimise` option), every banded layer takes its coarse
 bands (a few calls); optimised for size, the planner also picks finer bands (more calls,
-more instructions) for the layers where they save bytes.
+more instructions) for the layers where they save bytes, and runs a depthwise layer through
+`arm_depthwise_conv_s8`, which takes no buffer, instead of its wrapper where the buffer the
+wrapper asks for sets the arena's peak (the general function is slower: more instructions).
 
 The buffer sizes were asked of the CMSIS-NN library at generation time. `model_init` asks
 again and returns `-(2 + layer)` if a layer needs more than was reserved (for example when
