@@ -903,7 +903,6 @@ static inline void dot_s8_2x2(const int8_t *x, const int8_t *w, int32_t n, int32
                              : [n] "r"(n)
                              : "memory");
         }
-#undef TINYABI_ASM_2X2_STEP4
 #undef TINYABI_ASM_2X2_OPERANDS
 #else
         const int8_t *end4 = x + (n & ~3);
@@ -934,6 +933,137 @@ static inline void dot_s8_2x2(const int8_t *x, const int8_t *w, int32_t n, int32
     acc[3] = b1;
 }
 
+/* The requantization of a 1x1 channel pair with the output offset folded in (TFLite's two
+ * roundings, as tinyabi_requantize_fused, for a shift -e with 1 <= e <= 21, a multiplier >= 0
+ * and |value| < 2^30): one SMMLAR of 2 * value, then a shift by e,
+ *   floor((2 value m + 2^31 + 2^32 (k + (value >> 31))) / 2^32) >> e,
+ *   k = 2^(e-1) + output_offset * 2^e
+ * (twice tinyabi_requantize_fused's numerator, so that its 2^30 rounding term becomes
+ * SMMLAR's own 2^31 and its sign correction a whole unit of the high word). */
+struct conv1x1_pair_consts
+{
+    int32_t base[2];  /* bias + input_offset * sum(w) of the two channels */
+    int32_t km0[2];   /* k, multiplier of the first channel */
+    int32_t km1[2];   /* of the second */
+    int32_t e[2];     /* the right shifts */
+    int8_t *out;      /* the pair's first output byte (advanced by the loop) */
+    int32_t out_c;    /* output row stride */
+    const int8_t *w_end; /* the first filter's end */
+    const int8_t *x_end; /* the first pixel of the pair after the last */
+};
+
+/* Whether a channel's requantization takes the folded SMMLAR form (then fills k, m, e). */
+static int conv1x1_fold(int32_t base, int32_t in_c, int32_t mult, int32_t shift, int32_t out_offset,
+                        int32_t *km, int32_t *e)
+{
+    const int64_t bound = (int64_t)(base < 0 ? -(int64_t)base : base) + (int64_t)in_c * 16384;
+    if (shift > -1 || shift < -21 || mult < 0 || bound >= ((int64_t)1 << 30) || out_offset < -255 ||
+        out_offset > 255)
+    {
+        return 0;
+    }
+    *e = -shift;
+    km[0] = (int32_t)(((int64_t)1 << (*e - 1)) + (int64_t)out_offset * ((int64_t)1 << *e));
+    km[1] = mult;
+    return 1;
+}
+
+#if !TINYABI_ASM_2X2
+static inline int8_t conv1x1_requantize_folded(int32_t v, const int32_t *km, int32_t e)
+{
+    const int64_t x = (int64_t)(km[0] + (v >> 31)) * ((int64_t)1 << 32) + (int64_t)(2 * v) * km[1] +
+                      ((int64_t)1 << 31);
+    return tinyabi_sat_s8((int32_t)(x >> 32) >> e);
+}
+#endif
+
+/* Pixel pairs [x, c->x_end) of one channel pair (filters w, w + n), n a multiple of 16, the
+ * activation range all of int8; outputs from c->out on. With GCC on a DSP core one assembly
+ * loop: the accumulators, pointers and dot-product temporaries fill the registers, the
+ * per-channel constants are loaded from c once per pixel pair. */
+#if defined(__GNUC__) && defined(__OPTIMIZE__)
+__attribute__((noinline))
+#endif
+static void conv1x1_pairs_folded(const int8_t *x, const int8_t *w, int32_t n, struct conv1x1_pair_consts *c)
+{
+#if TINYABI_ASM_2X2
+    /* A copy on the stack: its fields are addressed from sp, with no register of their own. */
+    struct conv1x1_pair_consts k = *c;
+    const int8_t *xp = x;
+    const int8_t *wp = w;
+    int32_t a0;
+    int32_t a1;
+    int32_t b0;
+    int32_t b1;
+    uint32_t t0;
+    uint32_t t1;
+    uint32_t t2;
+    uint32_t t3;
+    uint32_t t4;
+    uint32_t t5;
+#define TINYABI_ASM_FOLD_REQUANTIZE(a, b, km, e)                                                   \
+    "ldrd %[t0], %[t1], " km "\n\t"                                                               \
+    "ldr %[t2], " e "\n\t"                                                                        \
+    "add %[t3], %[t0], %[" a "], asr #31\n\t"                                                     \
+    "lsl %[" a "], %[" a "], #1\n\t"                                                              \
+    "smmlar %[" a "], %[" a "], %[t1], %[t3]\n\t"                                                 \
+    "asr %[" a "], %[" a "], %[t2]\n\t"                                                           \
+    "ssat %[" a "], #8, %[" a "]\n\t"                                                             \
+    "add %[t3], %[t0], %[" b "], asr #31\n\t"                                                     \
+    "lsl %[" b "], %[" b "], #1\n\t"                                                              \
+    "smmlar %[" b "], %[" b "], %[t1], %[t3]\n\t"                                                 \
+    "asr %[" b "], %[" b "], %[t2]\n\t"                                                           \
+    "ssat %[" b "], #8, %[" b "]\n\t"
+    __asm__ volatile("0:\n\t"
+                     "ldrd %[a0], %[a1], %[base]\n\t"
+                     "mov %[b0], %[a0]\n\t"
+                     "mov %[b1], %[a1]\n"
+                     "1:\n\t" TINYABI_ASM_2X2_STEP4 TINYABI_ASM_2X2_STEP4 TINYABI_ASM_2X2_STEP4
+                         TINYABI_ASM_2X2_STEP4 "ldr %[t0], %[w_end]\n\t"
+                                               "cmp %[wp], %[t0]\n\t"
+                                               "bne 1b\n\t"
+                                               "sub %[wp], %[wp], %[n]\n\t"
+                                               "add %[xp], %[xp], %[n]\n\t" TINYABI_ASM_FOLD_REQUANTIZE(
+                                                   "a0", "b0", "%[km0]", "%[e0]")
+                             TINYABI_ASM_FOLD_REQUANTIZE("a1", "b1", "%[km1]", "%[e1]") "ldrd %[t4], %[t5], %[out]\n\t"
+                                                                                       "strb %[a0], [%[t4]]\n\t"
+                                                                                       "strb %[a1], [%[t4], #1]\n\t"
+                                                                                       "add %[t4], %[t4], %[t5]\n\t"
+                                                                                       "strb %[b0], [%[t4]]\n\t"
+                                                                                       "strb %[b1], [%[t4], #1]\n\t"
+                                                                                       "add %[t4], %[t4], %[t5]\n\t"
+                                                                                       "str %[t4], %[out]\n\t"
+                                                                                       "ldr %[t0], %[x_end]\n\t"
+                                                                                       "cmp %[xp], %[t0]\n\t"
+                                                                                       "bne 0b"
+                     : [a0] "=&r"(a0), [a1] "=&r"(a1), [b0] "=&r"(b0), [b1] "=&r"(b1), [xp] "+r"(xp),
+                       [wp] "+r"(wp), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3),
+                       [t4] "=&r"(t4), [t5] "=&r"(t5), [out] "+m"(k.out)
+                     : [n] "r"(n), [base] "m"(k.base), [km0] "m"(k.km0), [km1] "m"(k.km1), [e0] "m"(k.e[0]),
+                       [e1] "m"(k.e[1]), [w_end] "m"(k.w_end), [x_end] "m"(k.x_end)
+                     : "cc", "memory");
+    c->out = k.out;
+#undef TINYABI_ASM_FOLD_REQUANTIZE
+#else
+    int8_t *out = c->out;
+    for (; x != c->x_end; x += 2 * n)
+    {
+        int32_t acc[4] = {c->base[0], c->base[1], c->base[0], c->base[1]};
+        dot_s8_2x2(x, w, n, acc);
+        out[0] = conv1x1_requantize_folded(acc[0], c->km0, c->e[0]);
+        out[1] = conv1x1_requantize_folded(acc[1], c->km1, c->e[1]);
+        out[c->out_c] = conv1x1_requantize_folded(acc[2], c->km0, c->e[0]);
+        out[c->out_c + 1] = conv1x1_requantize_folded(acc[3], c->km1, c->e[1]);
+        out += 2 * c->out_c;
+    }
+    c->out = out;
+#endif
+}
+
+#endif
+
+#if TINYABI_ASM_2X2
+#undef TINYABI_ASM_2X2_STEP4
 #endif
 
 /* ------------------------------------------------------------------ 1x1 convolution */
@@ -1086,6 +1216,24 @@ arm_cmsis_nn_status arm_convolve_1x1_s8_fast(const cmsis_nn_context *ctx,
             const int32_t r1 = -s1 - 1;
             const int64_t k0 = tinyabi_requantize_k(s0);
             const int64_t k1 = tinyabi_requantize_k(s1);
+            struct conv1x1_pair_consts c;
+            if (tinyabi_full_range(act_min, act_max) && (in_c & 15) == 0 && pixels >= 2 &&
+                conv1x1_fold(base0, in_c, m0, s0, out_offset, c.km0, &c.e[0]) &&
+                conv1x1_fold(base1, in_c, m1, s1, out_offset, c.km1, &c.e[1]))
+            {
+                /* Every pixel pair in one loop, the output offset folded into the
+                 * requantization. */
+                c.base[0] = base0;
+                c.base[1] = base1;
+                c.out = out;
+                c.out_c = out_c;
+                c.w_end = w0 + in_c;
+                c.x_end = x + (size_t)(pixels & ~1) * in_c;
+                conv1x1_pairs_folded(x, w0, in_c, &c);
+                p = pixels & ~1;
+                x = c.x_end;
+                out = c.out;
+            }
             if (tinyabi_full_range(act_min, act_max))
             {
                 /* Whole groups of 16 columns (the usual channel counts) on their own: the
