@@ -65,6 +65,45 @@ static inline int8_t clamp_s8(int32_t v, int32_t lo, int32_t hi)
 }
 
 #if !TINYABI_MVE
+/* The requantization with the output offset folded in (TFLite's two roundings, as
+ * tinyabi_requantize_fused, for a shift -e with 1 <= e <= 21, a multiplier >= 0 and
+ * |value| < 2^30): one SMMLAR of 2 * value, then a shift by e,
+ *   floor((2 value m + 2^31 + 2^32 (k + (value >> 31))) / 2^32) >> e,
+ *   k = 2^(e-1) + output_offset * 2^e
+ * (twice tinyabi_requantize_fused's numerator, so that its 2^30 rounding term becomes
+ * SMMLAR's own 2^31 and its sign correction a whole unit of the high word). The high word
+ * stays below 2^31 in magnitude for these e. */
+static inline int folds(int32_t base, int64_t dot_bound, int32_t mult, int32_t shift, int32_t out_offset)
+{
+    const int64_t bound = (base < 0 ? -(int64_t)base : (int64_t)base) + dot_bound;
+    return shift <= -1 && shift >= -21 && mult >= 0 && bound < ((int64_t)1 << 30) && out_offset >= -255 &&
+           out_offset <= 255;
+}
+
+/* k of a folding channel (2 * output_offset + 1 times 2^(e-1)). */
+static inline int32_t folded_k(int32_t shift, int32_t out_offset)
+{
+    return (2 * out_offset + 1) * ((int32_t)1 << (-shift - 1));
+}
+
+/* (acc * 2^32 + a * b + 2^31) >> 32, the instruction on a DSP core. */
+static inline int32_t smmlar(int32_t a, int32_t b, int32_t acc)
+{
+#if defined(TINYABI_DSP_NATIVE) && defined(__GNUC__)
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+#else
+    return (int32_t)(((int64_t)acc * ((int64_t)1 << 32) + (int64_t)a * b + ((int64_t)1 << 31)) >> 32);
+#endif
+}
+
+/* A folding channel's requantized value, saturated to int8 (k = folded_k, e = -shift). */
+static inline int8_t requantize_folded(int32_t v, int32_t k, int32_t mult, int32_t e)
+{
+    return tinyabi_sat_s8(smmlar(2 * v, mult, k + (v >> 31)) >> e);
+}
+
 /* One int16 patch column dotted with one int8 filter. In the DSP (not MVE) build the first
  * n & ~3 patch values are stored in groups of four as x0 x2 x1 x3 (see gather_patch). */
 static inline int32_t dot_patch(const int16_t *a, const int8_t *w, int32_t n)
@@ -707,6 +746,15 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
     const int32_t *mult = quant_params->multiplier;
     const int32_t *shift = quant_params->shift;
     const int full_range = tinyabi_full_range(act_min, act_max);
+    /* Whether every channel requantizes in the folded form (checked once per call). */
+    int fold = full_range;
+    const int32_t in_offset = conv_params->input_offset;
+    const int64_t dot_bound = (int64_t)n * 128 * (128 + (in_offset < 0 ? -(int64_t)in_offset : in_offset));
+    for (int32_t oc = 0; fold && oc < out_c; oc++)
+    {
+        fold = folds(bias_data != NULL ? bias_data[oc] : 0, dot_bound, mult[oc], shift[oc], out_offset);
+    }
+    const int32_t fold_k1 = 2 * out_offset + 1; /* folded_k's factor */
 
     for (int32_t batch = 0; batch < input_dims->n; batch++)
     {
@@ -737,6 +785,20 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
                         acc[1] = acc[3] = bias_data[oc + 1];
                     }
                     dot_patch_2x2(col_a, w0, n, acc);
+                    if (fold)
+                    {
+                        const int32_t s0 = shift[oc];
+                        const int32_t s1 = shift[oc + 1];
+                        const int32_t m0 = mult[oc];
+                        const int32_t m1 = mult[oc + 1];
+                        const int32_t k0 = fold_k1 * ((int32_t)1 << (-s0 - 1));
+                        const int32_t k1 = fold_k1 * ((int32_t)1 << (-s1 - 1));
+                        out_a[oc] = requantize_folded(acc[0], k0, m0, -s0);
+                        out_a[oc + 1] = requantize_folded(acc[1], k1, m1, -s1);
+                        out_b[oc] = requantize_folded(acc[2], k0, m0, -s0);
+                        out_b[oc + 1] = requantize_folded(acc[3], k1, m1, -s1);
+                        continue;
+                    }
                     if (full_range)
                     {
                         out_a[oc] = tinyabi_sat_s8(tinyabi_requantize(acc[0], mult[oc], shift[oc]) + out_offset);
@@ -933,13 +995,7 @@ static inline void dot_s8_2x2(const int8_t *x, const int8_t *w, int32_t n, int32
     acc[3] = b1;
 }
 
-/* The requantization of a 1x1 channel pair with the output offset folded in (TFLite's two
- * roundings, as tinyabi_requantize_fused, for a shift -e with 1 <= e <= 21, a multiplier >= 0
- * and |value| < 2^30): one SMMLAR of 2 * value, then a shift by e,
- *   floor((2 value m + 2^31 + 2^32 (k + (value >> 31))) / 2^32) >> e,
- *   k = 2^(e-1) + output_offset * 2^e
- * (twice tinyabi_requantize_fused's numerator, so that its 2^30 rounding term becomes
- * SMMLAR's own 2^31 and its sign correction a whole unit of the high word). */
+/* The constants of one channel pair of conv1x1_pairs_folded. */
 struct conv1x1_pair_consts
 {
     int32_t base[2];  /* bias + input_offset * sum(w) of the two channels */
@@ -951,31 +1007,6 @@ struct conv1x1_pair_consts
     const int8_t *w_end; /* the first filter's end */
     const int8_t *x_end; /* the first pixel of the pair after the last */
 };
-
-/* Whether a channel's requantization takes the folded SMMLAR form (then fills k, m, e). */
-static int conv1x1_fold(int32_t base, int32_t in_c, int32_t mult, int32_t shift, int32_t out_offset,
-                        int32_t *km, int32_t *e)
-{
-    const int64_t bound = (int64_t)(base < 0 ? -(int64_t)base : base) + (int64_t)in_c * 16384;
-    if (shift > -1 || shift < -21 || mult < 0 || bound >= ((int64_t)1 << 30) || out_offset < -255 ||
-        out_offset > 255)
-    {
-        return 0;
-    }
-    *e = -shift;
-    km[0] = (int32_t)(((int64_t)1 << (*e - 1)) + (int64_t)out_offset * ((int64_t)1 << *e));
-    km[1] = mult;
-    return 1;
-}
-
-#if !TINYABI_ASM_2X2
-static inline int8_t conv1x1_requantize_folded(int32_t v, const int32_t *km, int32_t e)
-{
-    const int64_t x = (int64_t)(km[0] + (v >> 31)) * ((int64_t)1 << 32) + (int64_t)(2 * v) * km[1] +
-                      ((int64_t)1 << 31);
-    return tinyabi_sat_s8((int32_t)(x >> 32) >> e);
-}
-#endif
 
 /* Pixel pairs [x, c->x_end) of one channel pair (filters w, w + n), n a multiple of 16, the
  * activation range all of int8; outputs from c->out on. With GCC on a DSP core one assembly
@@ -1014,34 +1045,48 @@ static void conv1x1_pairs_folded(const int8_t *x, const int8_t *w, int32_t n, st
     "smmlar %[" b "], %[" b "], %[t1], %[t3]\n\t"                                                 \
     "asr %[" b "], %[" b "], %[t2]\n\t"                                                           \
     "ssat %[" b "], #8, %[" b "]\n\t"
-    __asm__ volatile("0:\n\t"
-                     "ldrd %[a0], %[a1], %[base]\n\t"
-                     "mov %[b0], %[a0]\n\t"
-                     "mov %[b1], %[a1]\n"
-                     "1:\n\t" TINYABI_ASM_2X2_STEP4 TINYABI_ASM_2X2_STEP4 TINYABI_ASM_2X2_STEP4
-                         TINYABI_ASM_2X2_STEP4 "ldr %[t0], %[w_end]\n\t"
-                                               "cmp %[wp], %[t0]\n\t"
-                                               "bne 1b\n\t"
-                                               "sub %[wp], %[wp], %[n]\n\t"
-                                               "add %[xp], %[xp], %[n]\n\t" TINYABI_ASM_FOLD_REQUANTIZE(
-                                                   "a0", "b0", "%[km0]", "%[e0]")
-                             TINYABI_ASM_FOLD_REQUANTIZE("a1", "b1", "%[km1]", "%[e1]") "ldrd %[t4], %[t5], %[out]\n\t"
-                                                                                       "strb %[a0], [%[t4]]\n\t"
-                                                                                       "strb %[a1], [%[t4], #1]\n\t"
-                                                                                       "add %[t4], %[t4], %[t5]\n\t"
-                                                                                       "strb %[b0], [%[t4]]\n\t"
-                                                                                       "strb %[b1], [%[t4], #1]\n\t"
-                                                                                       "add %[t4], %[t4], %[t5]\n\t"
-                                                                                       "str %[t4], %[out]\n\t"
-                                                                                       "ldr %[t0], %[x_end]\n\t"
-                                                                                       "cmp %[xp], %[t0]\n\t"
-                                                                                       "bne 0b"
-                     : [a0] "=&r"(a0), [a1] "=&r"(a1), [b0] "=&r"(b0), [b1] "=&r"(b1), [xp] "+r"(xp),
-                       [wp] "+r"(wp), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3),
-                       [t4] "=&r"(t4), [t5] "=&r"(t5), [out] "+m"(k.out)
-                     : [n] "r"(n), [base] "m"(k.base), [km0] "m"(k.km0), [km1] "m"(k.km1), [e0] "m"(k.e[0]),
-                       [e1] "m"(k.e[1]), [w_end] "m"(k.w_end), [x_end] "m"(k.x_end)
-                     : "cc", "memory");
+#define TINYABI_ASM_FOLD_PAIRS(body)                                                               \
+    __asm__ volatile("0:\n\t"                                                                      \
+                     "ldrd %[a0], %[a1], %[base]\n\t"                                              \
+                     "mov %[b0], %[a0]\n\t"                                                        \
+                     "mov %[b1], %[a1]\n"                                                           \
+                     "1:\n\t" body "ldr %[t0], %[w_end]\n\t"                                       \
+                     "cmp %[wp], %[t0]\n\t"                                                        \
+                     "bne 1b\n\t"                                                                  \
+                     "sub %[wp], %[wp], %[n]\n\t"                                                  \
+                     "add %[xp], %[xp], %[n]\n\t" TINYABI_ASM_FOLD_REQUANTIZE(                     \
+                         "a0", "b0", "%[km0]", "%[e0]") TINYABI_ASM_FOLD_REQUANTIZE("a1", "b1", "%[km1]", \
+                                                                                    "%[e1]")        \
+                         "ldrd %[t4], %[t5], %[out]\n\t"                                           \
+                         "strb %[a0], [%[t4]]\n\t"                                                 \
+                         "strb %[a1], [%[t4], #1]\n\t"                                             \
+                         "add %[t4], %[t4], %[t5]\n\t"                                             \
+                         "strb %[b0], [%[t4]]\n\t"                                                 \
+                         "strb %[b1], [%[t4], #1]\n\t"                                             \
+                         "add %[t4], %[t4], %[t5]\n\t"                                             \
+                         "str %[t4], %[out]\n\t"                                                   \
+                         "ldr %[t0], %[x_end]\n\t"                                                 \
+                         "cmp %[xp], %[t0]\n\t"                                                    \
+                         "bne 0b"                                                                   \
+                     : [a0] "=&r"(a0), [a1] "=&r"(a1), [b0] "=&r"(b0), [b1] "=&r"(b1), [xp] "+r"(xp),  \
+                       [wp] "+r"(wp), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), \
+                       [t4] "=&r"(t4), [t5] "=&r"(t5), [out] "+m"(k.out)                           \
+                     : [n] "r"(n), [base] "m"(k.base), [km0] "m"(k.km0), [km1] "m"(k.km1),          \
+                       [e0] "m"(k.e[0]), [e1] "m"(k.e[1]), [w_end] "m"(k.w_end), [x_end] "m"(k.x_end) \
+                     : "cc", "memory")
+    /* 32 columns per pass where they divide the row (the loop test costs three instructions). */
+    if ((n & 31) == 0)
+    {
+        TINYABI_ASM_FOLD_PAIRS(TINYABI_ASM_2X2_STEP4 TINYABI_ASM_2X2_STEP4 TINYABI_ASM_2X2_STEP4
+                                   TINYABI_ASM_2X2_STEP4 TINYABI_ASM_2X2_STEP4 TINYABI_ASM_2X2_STEP4
+                                       TINYABI_ASM_2X2_STEP4 TINYABI_ASM_2X2_STEP4);
+    }
+    else
+    {
+        TINYABI_ASM_FOLD_PAIRS(TINYABI_ASM_2X2_STEP4 TINYABI_ASM_2X2_STEP4 TINYABI_ASM_2X2_STEP4
+                                   TINYABI_ASM_2X2_STEP4);
+    }
+#undef TINYABI_ASM_FOLD_PAIRS
     c->out = k.out;
 #undef TINYABI_ASM_FOLD_REQUANTIZE
 #else
@@ -1050,10 +1095,10 @@ static void conv1x1_pairs_folded(const int8_t *x, const int8_t *w, int32_t n, st
     {
         int32_t acc[4] = {c->base[0], c->base[1], c->base[0], c->base[1]};
         dot_s8_2x2(x, w, n, acc);
-        out[0] = conv1x1_requantize_folded(acc[0], c->km0, c->e[0]);
-        out[1] = conv1x1_requantize_folded(acc[1], c->km1, c->e[1]);
-        out[c->out_c] = conv1x1_requantize_folded(acc[2], c->km0, c->e[0]);
-        out[c->out_c + 1] = conv1x1_requantize_folded(acc[3], c->km1, c->e[1]);
+        out[0] = requantize_folded(acc[0], c->km0[0], c->km0[1], c->e[0]);
+        out[1] = requantize_folded(acc[1], c->km1[0], c->km1[1], c->e[1]);
+        out[c->out_c] = requantize_folded(acc[2], c->km0[0], c->km0[1], c->e[0]);
+        out[c->out_c + 1] = requantize_folded(acc[3], c->km1[0], c->km1[1], c->e[1]);
         out += 2 * c->out_c;
     }
     c->out = out;
@@ -1218,9 +1263,15 @@ arm_cmsis_nn_status arm_convolve_1x1_s8_fast(const cmsis_nn_context *ctx,
             const int64_t k1 = tinyabi_requantize_k(s1);
             struct conv1x1_pair_consts c;
             if (tinyabi_full_range(act_min, act_max) && (in_c & 15) == 0 && pixels >= 2 &&
-                conv1x1_fold(base0, in_c, m0, s0, out_offset, c.km0, &c.e[0]) &&
-                conv1x1_fold(base1, in_c, m1, s1, out_offset, c.km1, &c.e[1]))
+                folds(base0, (int64_t)in_c * 16384, m0, s0, out_offset) &&
+                folds(base1, (int64_t)in_c * 16384, m1, s1, out_offset))
             {
+                c.km0[0] = folded_k(s0, out_offset);
+                c.km0[1] = m0;
+                c.km1[0] = folded_k(s1, out_offset);
+                c.km1[1] = m1;
+                c.e[0] = -s0;
+                c.e[1] = -s1;
                 /* Every pixel pair in one loop, the output offset folded into the
                  * requantization. */
                 c.base[0] = base0;
