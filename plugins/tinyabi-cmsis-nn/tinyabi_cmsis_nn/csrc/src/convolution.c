@@ -188,7 +188,6 @@ static inline void dot_patch_2x2(const int16_t *a, const int8_t *w0, int32_t n, 
                              : [n] "r"(n), [pb] "r"(patch_bytes)
                              : "memory");
         }
-#undef TINYABI_ASM_PATCH_STEP4
 #undef TINYABI_ASM_PATCH_OPERANDS
         i = n & ~3;
     }
@@ -231,6 +230,97 @@ static inline void dot_patch_2x2(const int16_t *a, const int8_t *w0, int32_t n, 
     acc[2] = b0;
     acc[3] = b1;
 }
+
+#if TINYABI_ASM_2X2
+/* What patch_pairs_folded walks: the per-channel arrays and the outputs advance with it. */
+struct patch_pair_state
+{
+    const int32_t *bias;  /* of the next channel pair */
+    const int32_t *mult;
+    const int32_t *shift;
+    int8_t *out;          /* pixel a's output of that pair (pixel b's is out_c further) */
+    const int8_t *out_end; /* pixel a's output after the last pair */
+    int32_t out_c;
+    int32_t k_factor;     /* folded_k's factor, 2 * output_offset + 1 */
+    const int16_t *end;   /* the end of patch a */
+};
+
+/* Both patches (col, col + n) times every filter pair from w on, n a multiple of 8, every
+ * channel folding (see folds) and the activation range all of int8: one assembly loop over
+ * the channel pairs, each requantized as soon as its 2 x 2 dot product ends (k and e from
+ * the shift on the way). */
+#if defined(__GNUC__) && defined(__OPTIMIZE__)
+__attribute__((noinline))
+#endif
+static void patch_pairs_folded(const int16_t *col, const int8_t *w, int32_t n, const struct patch_pair_state *state)
+{
+    struct patch_pair_state k = *state;
+    const int16_t *pa = col;
+    const int8_t *wp = w;
+    const int32_t patch_bytes = 2 * n;
+    int32_t a0;
+    int32_t a1;
+    int32_t b0;
+    int32_t b1;
+    uint32_t t0;
+    uint32_t t1;
+    uint32_t t2;
+    uint32_t t3;
+    uint32_t t4;
+#define TINYABI_ASM_PATCH_REQUANTIZE(a, b)                                                         \
+    "ldr %[t0], %[shift]\n\t"                                                                     \
+    "ldr %[t1], [%[t0]], #4\n\t"                                                                  \
+    "str %[t0], %[shift]\n\t"                                                                     \
+    "ldr %[t0], %[mult]\n\t"                                                                      \
+    "ldr %[t2], [%[t0]], #4\n\t"                                                                  \
+    "str %[t0], %[mult]\n\t"                                                                      \
+    "ldr %[t0], %[kf]\n\t"                                                                        \
+    "mvn %[t3], %[t1]\n\t"                                                                        \
+    "lsl %[t0], %[t0], %[t3]\n\t"                                                                 \
+    "rsb %[t1], %[t1], #0\n\t"                                                                    \
+    "add %[t3], %[t0], %[" a "], asr #31\n\t"                                                     \
+    "lsl %[" a "], %[" a "], #1\n\t"                                                              \
+    "smmlar %[" a "], %[" a "], %[t2], %[t3]\n\t"                                                 \
+    "asr %[" a "], %[" a "], %[t1]\n\t"                                                           \
+    "ssat %[" a "], #8, %[" a "]\n\t"                                                             \
+    "add %[t3], %[t0], %[" b "], asr #31\n\t"                                                     \
+    "lsl %[" b "], %[" b "], #1\n\t"                                                              \
+    "smmlar %[" b "], %[" b "], %[t2], %[t3]\n\t"                                                 \
+    "asr %[" b "], %[" b "], %[t1]\n\t"                                                           \
+    "ssat %[" b "], #8, %[" b "]\n\t"                                                             \
+    "ldr %[t0], %[out]\n\t"                                                                       \
+    "ldr %[t3], %[out_c]\n\t"                                                                     \
+    "strb %[" a "], [%[t0]]\n\t"                                                                  \
+    "strb %[" b "], [%[t0], %[t3]]\n\t"                                                           \
+    "add %[t0], %[t0], #1\n\t"                                                                    \
+    "str %[t0], %[out]\n\t"
+    __asm__ volatile("0:\n\t"
+                     "ldr %[t0], %[bias]\n\t"
+                     "ldrd %[a0], %[a1], [%[t0]], #8\n\t"
+                     "str %[t0], %[bias]\n\t"
+                     "mov %[b0], %[a0]\n\t"
+                     "mov %[b1], %[a1]\n"
+                     "1:\n\t" TINYABI_ASM_PATCH_STEP4 TINYABI_ASM_PATCH_STEP4 "ldr %[t4], %[end]\n\t"
+                     "cmp %[pa], %[t4]\n\t"
+                     "bne 1b\n\t"
+                     "sub %[pa], %[pa], %[pb]\n\t"
+                     "add %[wp], %[wp], %[n]\n\t" TINYABI_ASM_PATCH_REQUANTIZE("a0", "b0")
+                         TINYABI_ASM_PATCH_REQUANTIZE("a1", "b1") "ldr %[t3], %[out_end]\n\t"
+                     "cmp %[t0], %[t3]\n\t"
+                     "bne 0b"
+                     : [a0] "=&r"(a0), [a1] "=&r"(a1), [b0] "=&r"(b0), [b1] "=&r"(b1), [pa] "+r"(pa),
+                       [wp] "+r"(wp), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3),
+                       [t4] "=&r"(t4), [bias] "+m"(k.bias), [mult] "+m"(k.mult), [shift] "+m"(k.shift),
+                       [out] "+m"(k.out)
+                     : [n] "r"(n), [pb] "r"(patch_bytes), [out_end] "m"(k.out_end), [out_c] "m"(k.out_c),
+                       [kf] "m"(k.k_factor), [end] "m"(k.end)
+                     : "cc", "memory");
+#undef TINYABI_ASM_PATCH_REQUANTIZE
+}
+#endif
+#if TINYABI_ASM_2X2
+#undef TINYABI_ASM_PATCH_STEP4
+#endif
 
 #endif
 
@@ -374,6 +464,35 @@ static void widen_row(int16_t *dst, const int8_t *src, int32_t before, int32_t i
     }
 }
 
+#if TINYABI_DSP
+/* x0 x1 x2 x3 -> x0 x2 x1 x3 in each group of four of n int16 (n a multiple of 4), so that one
+ * word holds the lanes SXTB16 gives a filter. */
+static void pair_lanes(int16_t *col, int32_t n)
+{
+    for (int32_t i = 0; i + 4 <= n; i += 4)
+    {
+        const int16_t t = col[i + 1];
+        col[i + 1] = col[i + 2];
+        col[i + 2] = t;
+    }
+}
+
+/* n (a multiple of 4) int8 values from src plus the input offset, as int16 already in
+ * pair_lanes order: SXTAB16 adds the offset to bytes 0 and 2 (then 1 and 3) of a word. */
+static void widen_paired(int16_t *dst, const int8_t *src, int32_t n, int32_t in_offset)
+{
+    const uint32_t offsets = tinyabi_dup16(in_offset);
+    for (int32_t i = 0; i < n; i += 4)
+    {
+        const uint32_t x = tinyabi_read_s8x4(src + i);
+        const uint32_t even = tinyabi_sxtab16(offsets, x);
+        const uint32_t odd = tinyabi_sxtab16_ror8(offsets, x);
+        memcpy(dst + i, &even, sizeof even);
+        memcpy(dst + i + 2, &odd, sizeof odd);
+    }
+}
+#endif
+
 /* The receptive field of output pixel (oy, ox), channels [g * k_c, (g + 1) * k_c), as int16
  * with the input offset added (padding taps are 0). */
 static void gather_patch(int16_t *dst,
@@ -395,6 +514,11 @@ static void gather_patch(int16_t *dst,
     /* Whole rows of the window are contiguous in the input when they lie inside it, the
      * filter covers every input channel and taps are adjacent. */
     const int32_t row_len = filter_dims->w * k_c;
+#if TINYABI_DSP
+    /* Rows of whole groups of four: each row is put in pair_lanes order on its own (the
+     * contiguous ones as they are widened; zero rows need nothing). */
+    const int rows_paired = (row_len & 3) == 0;
+#endif
     const int rows_contiguous =
         k_c == in_c && p->dilation.w == 1 && base_x >= 0 && base_x + filter_dims->w <= in_w;
     /* Rows that start or end in the padding (the taps [kx0, kx1) lie inside the input). */
@@ -417,6 +541,14 @@ static void gather_patch(int16_t *dst,
             else
             {
                 const int8_t *src = in_batch + ((size_t)iy * in_w + base_x) * in_c;
+#if TINYABI_DSP
+                if (rows_paired)
+                {
+                    widen_paired(dst, src, row_len, in_offset);
+                    dst += row_len;
+                    continue;
+                }
+#endif
                 for (int32_t i = 0; i < row_len; i++)
                 {
                     dst[i] = (int16_t)(src[i] + in_offset);
@@ -429,6 +561,12 @@ static void gather_patch(int16_t *dst,
         {
             widen_row(dst, in_batch + ((size_t)iy * in_w + base_x + kx0) * in_c, kx0 * k_c, (kx1 - kx0) * k_c,
                       row_len, in_offset);
+#if TINYABI_DSP
+            if (rows_paired)
+            {
+                pair_lanes(dst, row_len);
+            }
+#endif
             dst += row_len;
             continue;
         }
@@ -449,16 +587,19 @@ static void gather_patch(int16_t *dst,
             }
             dst += k_c;
         }
+#if TINYABI_DSP
+        if (rows_paired)
+        {
+            pair_lanes(dst - row_len, row_len);
+        }
+#endif
     }
 #if TINYABI_DSP
-    /* x0 x1 x2 x3 -> x0 x2 x1 x3, so that one word holds the lanes SXTB16 gives a filter. */
-    const int32_t n = filter_dims->h * filter_dims->w * k_c;
-    int16_t *col = dst - n;
-    for (int32_t i = 0; i + 4 <= n; i += 4)
+    if (!rows_paired)
     {
-        const int16_t t = col[i + 1];
-        col[i + 1] = col[i + 2];
-        col[i + 2] = t;
+        /* The groups of four span rows: reordered once the patch is whole. */
+        const int32_t n = filter_dims->h * row_len;
+        pair_lanes(dst - n, n & ~3);
     }
 #endif
 }
@@ -775,6 +916,17 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
                 }
                 const int32_t oc_end = (g + 1) * out_per_group;
                 int32_t oc = g * out_per_group;
+#if TINYABI_ASM_2X2
+                if (fold && pair && bias_data != NULL && (n & 7) == 0 && oc + 2 <= oc_end)
+                {
+                    const int32_t pairs_end = oc + ((oc_end - oc) & ~1);
+                    const struct patch_pair_state state = {
+                        bias_data + oc, mult + oc, shift + oc, out_a + oc, out_a + pairs_end, out_c,
+                        fold_k1,        col_a + n};
+                    patch_pairs_folded(col_a, filter_data + (size_t)oc * n, n, &state);
+                    oc = pairs_end;
+                }
+#endif
                 for (; pair && oc + 2 <= oc_end; oc += 2)
                 {
                     const int8_t *w0 = filter_data + (size_t)oc * n;
