@@ -125,31 +125,9 @@ static inline int32_t dot_patch(const int16_t *a, const int8_t *w, int32_t n)
     return acc;
 }
 
-/* Two patch columns (a, and b = a + n) times two filters (w0, and w1 = w0 + n):
- * acc = {a.w0, a.w1, b.w0, b.w1}. */
-static inline void dot_patch_2x2(const int16_t *a, const int8_t *w0, int32_t n, int32_t *acc)
-{
-    const int16_t *b = a + n;
-    const int8_t *w1 = w0 + n;
-    int32_t a0 = acc[0];
-    int32_t a1 = acc[1];
-    int32_t b0 = acc[2];
-    int32_t b1 = acc[3];
-    int32_t i = 0;
 #if TINYABI_ASM_2X2
-    {
-        /* In assembly (GCC spills inside the loop otherwise), eight columns per pass: one
-         * patch pointer, the second patch and the second filter at fixed offsets from it and
-         * from the filter. */
-        const int16_t *pa = a;
-        const int8_t *wp = w0;
-        const int16_t *end = a + (n & ~7);
-        const int32_t patch_bytes = 2 * n;
-        uint32_t t0;
-        uint32_t t1;
-        uint32_t t2;
-        uint32_t t3;
-        uint32_t t4;
+/* Four int16 of each patch (the second `pb` bytes after the first) times four int8 of each
+ * filter (the second `n` bytes after the first) into the 2 x 2 accumulators. */
 #define TINYABI_ASM_PATCH_STEP4                                                                    \
     "ldr %[t0], [%[wp], %[n]]\n\t"                                                                 \
     "ldr %[t2], [%[wp]], #4\n\t"                                                                   \
@@ -169,6 +147,34 @@ static inline void dot_patch_2x2(const int16_t *a, const int8_t *w0, int32_t n, 
     "ldr %[t4], [%[pa]], #4\n\t"                                                                   \
     "smlad %[a0], %[t2], %[t4], %[a0]\n\t"                                                         \
     "smlad %[a1], %[t0], %[t4], %[a1]\n\t"
+#endif
+
+/* Two patch columns (a, and b = a + n) times two filters (w0, and w1 = w0 + n):
+ * acc = {a.w0, a.w1, b.w0, b.w1}. */
+static inline void dot_patch_2x2(const int16_t *a, const int8_t *w0, int32_t n, int32_t *acc)
+{
+    const int16_t *b = a + n;
+    const int8_t *w1 = w0 + n;
+    int32_t a0 = acc[0];
+    int32_t a1 = acc[1];
+    int32_t b0 = acc[2];
+    int32_t b1 = acc[3];
+    int32_t i = 0;
+    /* (Without optimization GCC cannot give this loop its 13 registers: the C loop below.) */
+#if TINYABI_ASM_2X2 && defined(__OPTIMIZE__)
+    {
+        /* In assembly (GCC spills inside the loop otherwise), eight columns per pass: one
+         * patch pointer, the second patch and the second filter at fixed offsets from it and
+         * from the filter. */
+        const int16_t *pa = a;
+        const int8_t *wp = w0;
+        const int16_t *end = a + (n & ~7);
+        const int32_t patch_bytes = 2 * n;
+        uint32_t t0;
+        uint32_t t1;
+        uint32_t t2;
+        uint32_t t3;
+        uint32_t t4;
 #define TINYABI_ASM_PATCH_OPERANDS                                                                 \
     [a0] "+r"(a0), [a1] "+r"(a1), [b0] "+r"(b0), [b1] "+r"(b1), [pa] "+r"(pa), [wp] "+r"(wp),      \
         [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4)
@@ -465,20 +471,9 @@ static void widen_row(int16_t *dst, const int8_t *src, int32_t before, int32_t i
 }
 
 #if TINYABI_DSP
-/* x0 x1 x2 x3 -> x0 x2 x1 x3 in each group of four of n int16 (n a multiple of 4), so that one
- * word holds the lanes SXTB16 gives a filter. */
-static void pair_lanes(int16_t *col, int32_t n)
-{
-    for (int32_t i = 0; i + 4 <= n; i += 4)
-    {
-        const int16_t t = col[i + 1];
-        col[i + 1] = col[i + 2];
-        col[i + 2] = t;
-    }
-}
-
-/* n (a multiple of 4) int8 values from src plus the input offset, as int16 already in
- * pair_lanes order: SXTAB16 adds the offset to bytes 0 and 2 (then 1 and 3) of a word. */
+/* n (a multiple of 4) int8 values from src plus the input offset, as int16 already in the
+ * order gather_patch's DSP build gives them (x0 x2 x1 x3 per group): SXTAB16 adds the
+ * offset to bytes 0 and 2 (then 1 and 3) of a word. */
 static void widen_paired(int16_t *dst, const int8_t *src, int32_t n, int32_t in_offset)
 {
     const uint32_t offsets = tinyabi_dup16(in_offset);
@@ -514,13 +509,28 @@ static void gather_patch(int16_t *dst,
     /* Whole rows of the window are contiguous in the input when they lie inside it, the
      * filter covers every input channel and taps are adjacent. */
     const int32_t row_len = filter_dims->w * k_c;
-#if TINYABI_DSP
-    /* Rows of whole groups of four: each row is put in pair_lanes order on its own (the
-     * contiguous ones as they are widened; zero rows need nothing). */
-    const int rows_paired = (row_len & 3) == 0;
-#endif
     const int rows_contiguous =
         k_c == in_c && p->dilation.w == 1 && base_x >= 0 && base_x + filter_dims->w <= in_w;
+#if TINYABI_DSP
+    if (rows_contiguous && (row_len & 3) == 0)
+    {
+        /* Rows of whole groups of four inside the input: widened straight into the final
+         * lane order (zero rows need none). */
+        for (int32_t ky = 0; ky < filter_dims->h; ky++, dst += row_len)
+        {
+            const int32_t iy = base_y + ky * p->dilation.h;
+            if (iy < 0 || iy >= in_h)
+            {
+                memset(dst, 0, (size_t)row_len * sizeof(int16_t));
+            }
+            else
+            {
+                widen_paired(dst, in_batch + ((size_t)iy * in_w + base_x) * in_c, row_len, in_offset);
+            }
+        }
+        return;
+    }
+#endif
     /* Rows that start or end in the padding (the taps [kx0, kx1) lie inside the input). */
     const int partly_contiguous = k_c == in_c && p->dilation.w == 1 && !rows_contiguous;
     int32_t kx0 = 0;
@@ -541,14 +551,6 @@ static void gather_patch(int16_t *dst,
             else
             {
                 const int8_t *src = in_batch + ((size_t)iy * in_w + base_x) * in_c;
-#if TINYABI_DSP
-                if (rows_paired)
-                {
-                    widen_paired(dst, src, row_len, in_offset);
-                    dst += row_len;
-                    continue;
-                }
-#endif
                 for (int32_t i = 0; i < row_len; i++)
                 {
                     dst[i] = (int16_t)(src[i] + in_offset);
@@ -561,12 +563,6 @@ static void gather_patch(int16_t *dst,
         {
             widen_row(dst, in_batch + ((size_t)iy * in_w + base_x + kx0) * in_c, kx0 * k_c, (kx1 - kx0) * k_c,
                       row_len, in_offset);
-#if TINYABI_DSP
-            if (rows_paired)
-            {
-                pair_lanes(dst, row_len);
-            }
-#endif
             dst += row_len;
             continue;
         }
@@ -587,19 +583,16 @@ static void gather_patch(int16_t *dst,
             }
             dst += k_c;
         }
-#if TINYABI_DSP
-        if (rows_paired)
-        {
-            pair_lanes(dst - row_len, row_len);
-        }
-#endif
     }
 #if TINYABI_DSP
-    if (!rows_paired)
+    /* x0 x1 x2 x3 -> x0 x2 x1 x3, so that one word holds the lanes SXTB16 gives a filter. */
+    const int32_t n = filter_dims->h * filter_dims->w * k_c;
+    int16_t *col = dst - n;
+    for (int32_t i = 0; i + 4 <= n; i += 4)
     {
-        /* The groups of four span rows: reordered once the patch is whole. */
-        const int32_t n = filter_dims->h * row_len;
-        pair_lanes(dst - n, n & ~3);
+        const int16_t t = col[i + 1];
+        col[i + 1] = col[i + 2];
+        col[i + 2] = t;
     }
 #endif
 }
@@ -896,6 +889,9 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
         fold = folds(bias_data != NULL ? bias_data[oc] : 0, dot_bound, mult[oc], shift[oc], out_offset);
     }
     const int32_t fold_k1 = 2 * out_offset + 1; /* folded_k's factor */
+#if TINYABI_ASM_2X2
+    const int pairs_asm = fold && bias_data != NULL && (n & 7) == 0;
+#endif
 
     for (int32_t batch = 0; batch < input_dims->n; batch++)
     {
@@ -917,7 +913,7 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
                 const int32_t oc_end = (g + 1) * out_per_group;
                 int32_t oc = g * out_per_group;
 #if TINYABI_ASM_2X2
-                if (fold && pair && bias_data != NULL && (n & 7) == 0 && oc + 2 <= oc_end)
+                if (pairs_asm && pair && oc + 2 <= oc_end)
                 {
                     const int32_t pairs_end = oc + ((oc_end - oc) & ~1);
                     const struct patch_pair_state state = {
