@@ -65,6 +65,45 @@ static inline int8_t clamp_s8(int32_t v, int32_t lo, int32_t hi)
 }
 
 #if !TINYABI_MVE
+/* The requantization with the output offset folded in (TFLite's two roundings, as
+ * tinyabi_requantize_fused, for a shift -e with 1 <= e <= 21, a multiplier >= 0 and
+ * |value| < 2^30): one SMMLAR of 2 * value, then a shift by e,
+ *   floor((2 value m + 2^31 + 2^32 (k + (value >> 31))) / 2^32) >> e,
+ *   k = 2^(e-1) + output_offset * 2^e
+ * (twice tinyabi_requantize_fused's numerator, so that its 2^30 rounding term becomes
+ * SMMLAR's own 2^31 and its sign correction a whole unit of the high word). The high word
+ * stays below 2^31 in magnitude for these e. */
+static inline int folds(int32_t base, int64_t dot_bound, int32_t mult, int32_t shift, int32_t out_offset)
+{
+    const int64_t bound = (base < 0 ? -(int64_t)base : (int64_t)base) + dot_bound;
+    return shift <= -1 && shift >= -21 && mult >= 0 && bound < ((int64_t)1 << 30) && out_offset >= -255 &&
+           out_offset <= 255;
+}
+
+/* k of a folding channel (2 * output_offset + 1 times 2^(e-1)). */
+static inline int32_t folded_k(int32_t shift, int32_t out_offset)
+{
+    return (2 * out_offset + 1) * ((int32_t)1 << (-shift - 1));
+}
+
+/* (acc * 2^32 + a * b + 2^31) >> 32, the instruction on a DSP core. */
+static inline int32_t smmlar(int32_t a, int32_t b, int32_t acc)
+{
+#if defined(TINYABI_DSP_NATIVE) && defined(__GNUC__)
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+#else
+    return (int32_t)(((int64_t)acc * ((int64_t)1 << 32) + (int64_t)a * b + ((int64_t)1 << 31)) >> 32);
+#endif
+}
+
+/* A folding channel's requantized value, saturated to int8 (k = folded_k, e = -shift). */
+static inline int8_t requantize_folded(int32_t v, int32_t k, int32_t mult, int32_t e)
+{
+    return tinyabi_sat_s8(smmlar(2 * v, mult, k + (v >> 31)) >> e);
+}
+
 /* One int16 patch column dotted with one int8 filter. In the DSP (not MVE) build the first
  * n & ~3 patch values are stored in groups of four as x0 x2 x1 x3 (see gather_patch). */
 static inline int32_t dot_patch(const int16_t *a, const int8_t *w, int32_t n)
@@ -86,31 +125,9 @@ static inline int32_t dot_patch(const int16_t *a, const int8_t *w, int32_t n)
     return acc;
 }
 
-/* Two patch columns (a, and b = a + n) times two filters (w0, and w1 = w0 + n):
- * acc = {a.w0, a.w1, b.w0, b.w1}. */
-static inline void dot_patch_2x2(const int16_t *a, const int8_t *w0, int32_t n, int32_t *acc)
-{
-    const int16_t *b = a + n;
-    const int8_t *w1 = w0 + n;
-    int32_t a0 = acc[0];
-    int32_t a1 = acc[1];
-    int32_t b0 = acc[2];
-    int32_t b1 = acc[3];
-    int32_t i = 0;
 #if TINYABI_ASM_2X2
-    {
-        /* In assembly (GCC spills inside the loop otherwise), eight columns per pass: one
-         * patch pointer, the second patch and the second filter at fixed offsets from it and
-         * from the filter. */
-        const int16_t *pa = a;
-        const int8_t *wp = w0;
-        const int16_t *end = a + (n & ~7);
-        const int32_t patch_bytes = 2 * n;
-        uint32_t t0;
-        uint32_t t1;
-        uint32_t t2;
-        uint32_t t3;
-        uint32_t t4;
+/* Four int16 of each patch (the second `pb` bytes after the first) times four int8 of each
+ * filter (the second `n` bytes after the first) into the 2 x 2 accumulators. */
 #define TINYABI_ASM_PATCH_STEP4                                                                    \
     "ldr %[t0], [%[wp], %[n]]\n\t"                                                                 \
     "ldr %[t2], [%[wp]], #4\n\t"                                                                   \
@@ -130,6 +147,34 @@ static inline void dot_patch_2x2(const int16_t *a, const int8_t *w0, int32_t n, 
     "ldr %[t4], [%[pa]], #4\n\t"                                                                   \
     "smlad %[a0], %[t2], %[t4], %[a0]\n\t"                                                         \
     "smlad %[a1], %[t0], %[t4], %[a1]\n\t"
+#endif
+
+/* Two patch columns (a, and b = a + n) times two filters (w0, and w1 = w0 + n):
+ * acc = {a.w0, a.w1, b.w0, b.w1}. */
+static inline void dot_patch_2x2(const int16_t *a, const int8_t *w0, int32_t n, int32_t *acc)
+{
+    const int16_t *b = a + n;
+    const int8_t *w1 = w0 + n;
+    int32_t a0 = acc[0];
+    int32_t a1 = acc[1];
+    int32_t b0 = acc[2];
+    int32_t b1 = acc[3];
+    int32_t i = 0;
+    /* (Without optimization GCC cannot give this loop its 13 registers: the C loop below.) */
+#if TINYABI_ASM_2X2 && defined(__OPTIMIZE__)
+    {
+        /* In assembly (GCC spills inside the loop otherwise), eight columns per pass: one
+         * patch pointer, the second patch and the second filter at fixed offsets from it and
+         * from the filter. */
+        const int16_t *pa = a;
+        const int8_t *wp = w0;
+        const int16_t *end = a + (n & ~7);
+        const int32_t patch_bytes = 2 * n;
+        uint32_t t0;
+        uint32_t t1;
+        uint32_t t2;
+        uint32_t t3;
+        uint32_t t4;
 #define TINYABI_ASM_PATCH_OPERANDS                                                                 \
     [a0] "+r"(a0), [a1] "+r"(a1), [b0] "+r"(b0), [b1] "+r"(b1), [pa] "+r"(pa), [wp] "+r"(wp),      \
         [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4)
@@ -149,7 +194,6 @@ static inline void dot_patch_2x2(const int16_t *a, const int8_t *w0, int32_t n, 
                              : [n] "r"(n), [pb] "r"(patch_bytes)
                              : "memory");
         }
-#undef TINYABI_ASM_PATCH_STEP4
 #undef TINYABI_ASM_PATCH_OPERANDS
         i = n & ~3;
     }
@@ -192,6 +236,97 @@ static inline void dot_patch_2x2(const int16_t *a, const int8_t *w0, int32_t n, 
     acc[2] = b0;
     acc[3] = b1;
 }
+
+#if TINYABI_ASM_2X2
+/* What patch_pairs_folded walks: the per-channel arrays and the outputs advance with it. */
+struct patch_pair_state
+{
+    const int32_t *bias;  /* of the next channel pair */
+    const int32_t *mult;
+    const int32_t *shift;
+    int8_t *out;          /* pixel a's output of that pair (pixel b's is out_c further) */
+    const int8_t *out_end; /* pixel a's output after the last pair */
+    int32_t out_c;
+    int32_t k_factor;     /* folded_k's factor, 2 * output_offset + 1 */
+    const int16_t *end;   /* the end of patch a */
+};
+
+/* Both patches (col, col + n) times every filter pair from w on, n a multiple of 8, every
+ * channel folding (see folds) and the activation range all of int8: one assembly loop over
+ * the channel pairs, each requantized as soon as its 2 x 2 dot product ends (k and e from
+ * the shift on the way). */
+#if defined(__GNUC__) && defined(__OPTIMIZE__)
+__attribute__((noinline))
+#endif
+static void patch_pairs_folded(const int16_t *col, const int8_t *w, int32_t n, const struct patch_pair_state *state)
+{
+    struct patch_pair_state k = *state;
+    const int16_t *pa = col;
+    const int8_t *wp = w;
+    const int32_t patch_bytes = 2 * n;
+    int32_t a0;
+    int32_t a1;
+    int32_t b0;
+    int32_t b1;
+    uint32_t t0;
+    uint32_t t1;
+    uint32_t t2;
+    uint32_t t3;
+    uint32_t t4;
+#define TINYABI_ASM_PATCH_REQUANTIZE(a, b)                                                         \
+    "ldr %[t0], %[shift]\n\t"                                                                     \
+    "ldr %[t1], [%[t0]], #4\n\t"                                                                  \
+    "str %[t0], %[shift]\n\t"                                                                     \
+    "ldr %[t0], %[mult]\n\t"                                                                      \
+    "ldr %[t2], [%[t0]], #4\n\t"                                                                  \
+    "str %[t0], %[mult]\n\t"                                                                      \
+    "ldr %[t0], %[kf]\n\t"                                                                        \
+    "mvn %[t3], %[t1]\n\t"                                                                        \
+    "lsl %[t0], %[t0], %[t3]\n\t"                                                                 \
+    "rsb %[t1], %[t1], #0\n\t"                                                                    \
+    "add %[t3], %[t0], %[" a "], asr #31\n\t"                                                     \
+    "lsl %[" a "], %[" a "], #1\n\t"                                                              \
+    "smmlar %[" a "], %[" a "], %[t2], %[t3]\n\t"                                                 \
+    "asr %[" a "], %[" a "], %[t1]\n\t"                                                           \
+    "ssat %[" a "], #8, %[" a "]\n\t"                                                             \
+    "add %[t3], %[t0], %[" b "], asr #31\n\t"                                                     \
+    "lsl %[" b "], %[" b "], #1\n\t"                                                              \
+    "smmlar %[" b "], %[" b "], %[t2], %[t3]\n\t"                                                 \
+    "asr %[" b "], %[" b "], %[t1]\n\t"                                                           \
+    "ssat %[" b "], #8, %[" b "]\n\t"                                                             \
+    "ldr %[t0], %[out]\n\t"                                                                       \
+    "ldr %[t3], %[out_c]\n\t"                                                                     \
+    "strb %[" a "], [%[t0]]\n\t"                                                                  \
+    "strb %[" b "], [%[t0], %[t3]]\n\t"                                                           \
+    "add %[t0], %[t0], #1\n\t"                                                                    \
+    "str %[t0], %[out]\n\t"
+    __asm__ volatile("0:\n\t"
+                     "ldr %[t0], %[bias]\n\t"
+                     "ldrd %[a0], %[a1], [%[t0]], #8\n\t"
+                     "str %[t0], %[bias]\n\t"
+                     "mov %[b0], %[a0]\n\t"
+                     "mov %[b1], %[a1]\n"
+                     "1:\n\t" TINYABI_ASM_PATCH_STEP4 TINYABI_ASM_PATCH_STEP4 "ldr %[t4], %[end]\n\t"
+                     "cmp %[pa], %[t4]\n\t"
+                     "bne 1b\n\t"
+                     "sub %[pa], %[pa], %[pb]\n\t"
+                     "add %[wp], %[wp], %[n]\n\t" TINYABI_ASM_PATCH_REQUANTIZE("a0", "b0")
+                         TINYABI_ASM_PATCH_REQUANTIZE("a1", "b1") "ldr %[t3], %[out_end]\n\t"
+                     "cmp %[t0], %[t3]\n\t"
+                     "bne 0b"
+                     : [a0] "=&r"(a0), [a1] "=&r"(a1), [b0] "=&r"(b0), [b1] "=&r"(b1), [pa] "+r"(pa),
+                       [wp] "+r"(wp), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3),
+                       [t4] "=&r"(t4), [bias] "+m"(k.bias), [mult] "+m"(k.mult), [shift] "+m"(k.shift),
+                       [out] "+m"(k.out)
+                     : [n] "r"(n), [pb] "r"(patch_bytes), [out_end] "m"(k.out_end), [out_c] "m"(k.out_c),
+                       [kf] "m"(k.k_factor), [end] "m"(k.end)
+                     : "cc", "memory");
+#undef TINYABI_ASM_PATCH_REQUANTIZE
+}
+#endif
+#if TINYABI_ASM_2X2
+#undef TINYABI_ASM_PATCH_STEP4
+#endif
 
 #endif
 
@@ -335,6 +470,24 @@ static void widen_row(int16_t *dst, const int8_t *src, int32_t before, int32_t i
     }
 }
 
+#if TINYABI_DSP
+/* n (a multiple of 4) int8 values from src plus the input offset, as int16 already in the
+ * order gather_patch's DSP build gives them (x0 x2 x1 x3 per group): SXTAB16 adds the
+ * offset to bytes 0 and 2 (then 1 and 3) of a word. */
+static void widen_paired(int16_t *dst, const int8_t *src, int32_t n, int32_t in_offset)
+{
+    const uint32_t offsets = tinyabi_dup16(in_offset);
+    for (int32_t i = 0; i < n; i += 4)
+    {
+        const uint32_t x = tinyabi_read_s8x4(src + i);
+        const uint32_t even = tinyabi_sxtab16(offsets, x);
+        const uint32_t odd = tinyabi_sxtab16_ror8(offsets, x);
+        memcpy(dst + i, &even, sizeof even);
+        memcpy(dst + i + 2, &odd, sizeof odd);
+    }
+}
+#endif
+
 /* The receptive field of output pixel (oy, ox), channels [g * k_c, (g + 1) * k_c), as int16
  * with the input offset added (padding taps are 0). */
 static void gather_patch(int16_t *dst,
@@ -358,6 +511,26 @@ static void gather_patch(int16_t *dst,
     const int32_t row_len = filter_dims->w * k_c;
     const int rows_contiguous =
         k_c == in_c && p->dilation.w == 1 && base_x >= 0 && base_x + filter_dims->w <= in_w;
+#if TINYABI_DSP
+    if (rows_contiguous && (row_len & 3) == 0)
+    {
+        /* Rows of whole groups of four inside the input: widened straight into the final
+         * lane order (zero rows need none). */
+        for (int32_t ky = 0; ky < filter_dims->h; ky++, dst += row_len)
+        {
+            const int32_t iy = base_y + ky * p->dilation.h;
+            if (iy < 0 || iy >= in_h)
+            {
+                memset(dst, 0, (size_t)row_len * sizeof(int16_t));
+            }
+            else
+            {
+                widen_paired(dst, in_batch + ((size_t)iy * in_w + base_x) * in_c, row_len, in_offset);
+            }
+        }
+        return;
+    }
+#endif
     /* Rows that start or end in the padding (the taps [kx0, kx1) lie inside the input). */
     const int partly_contiguous = k_c == in_c && p->dilation.w == 1 && !rows_contiguous;
     int32_t kx0 = 0;
@@ -707,6 +880,18 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
     const int32_t *mult = quant_params->multiplier;
     const int32_t *shift = quant_params->shift;
     const int full_range = tinyabi_full_range(act_min, act_max);
+    /* Whether every channel requantizes in the folded form (checked once per call). */
+    int fold = full_range;
+    const int32_t in_offset = conv_params->input_offset;
+    const int64_t dot_bound = (int64_t)n * 128 * (128 + (in_offset < 0 ? -(int64_t)in_offset : in_offset));
+    for (int32_t oc = 0; fold && oc < out_c; oc++)
+    {
+        fold = folds(bias_data != NULL ? bias_data[oc] : 0, dot_bound, mult[oc], shift[oc], out_offset);
+    }
+    const int32_t fold_k1 = 2 * out_offset + 1; /* folded_k's factor */
+#if TINYABI_ASM_2X2
+    const int pairs_asm = fold && bias_data != NULL && (n & 7) == 0;
+#endif
 
     for (int32_t batch = 0; batch < input_dims->n; batch++)
     {
@@ -727,6 +912,17 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
                 }
                 const int32_t oc_end = (g + 1) * out_per_group;
                 int32_t oc = g * out_per_group;
+#if TINYABI_ASM_2X2
+                if (pairs_asm && pair && oc + 2 <= oc_end)
+                {
+                    const int32_t pairs_end = oc + ((oc_end - oc) & ~1);
+                    const struct patch_pair_state state = {
+                        bias_data + oc, mult + oc, shift + oc, out_a + oc, out_a + pairs_end, out_c,
+                        fold_k1,        col_a + n};
+                    patch_pairs_folded(col_a, filter_data + (size_t)oc * n, n, &state);
+                    oc = pairs_end;
+                }
+#endif
                 for (; pair && oc + 2 <= oc_end; oc += 2)
                 {
                     const int8_t *w0 = filter_data + (size_t)oc * n;
@@ -737,6 +933,20 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
                         acc[1] = acc[3] = bias_data[oc + 1];
                     }
                     dot_patch_2x2(col_a, w0, n, acc);
+                    if (fold)
+                    {
+                        const int32_t s0 = shift[oc];
+                        const int32_t s1 = shift[oc + 1];
+                        const int32_t m0 = mult[oc];
+                        const int32_t m1 = mult[oc + 1];
+                        const int32_t k0 = fold_k1 * ((int32_t)1 << (-s0 - 1));
+                        const int32_t k1 = fold_k1 * ((int32_t)1 << (-s1 - 1));
+                        out_a[oc] = requantize_folded(acc[0], k0, m0, -s0);
+                        out_a[oc + 1] = requantize_folded(acc[1], k1, m1, -s1);
+                        out_b[oc] = requantize_folded(acc[2], k0, m0, -s0);
+                        out_b[oc + 1] = requantize_folded(acc[3], k1, m1, -s1);
+                        continue;
+                    }
                     if (full_range)
                     {
                         out_a[oc] = tinyabi_sat_s8(tinyabi_requantize(acc[0], mult[oc], shift[oc]) + out_offset);
@@ -903,7 +1113,6 @@ static inline void dot_s8_2x2(const int8_t *x, const int8_t *w, int32_t n, int32
                              : [n] "r"(n)
                              : "memory");
         }
-#undef TINYABI_ASM_2X2_STEP4
 #undef TINYABI_ASM_2X2_OPERANDS
 #else
         const int8_t *end4 = x + (n & ~3);
@@ -934,6 +1143,120 @@ static inline void dot_s8_2x2(const int8_t *x, const int8_t *w, int32_t n, int32
     acc[3] = b1;
 }
 
+/* The constants of one channel pair of conv1x1_pairs_folded. */
+struct conv1x1_pair_consts
+{
+    int32_t base[2];  /* bias + input_offset * sum(w) of the two channels */
+    int32_t km0[2];   /* k, multiplier of the first channel */
+    int32_t km1[2];   /* of the second */
+    int32_t e[2];     /* the right shifts */
+    int8_t *out;      /* the pair's first output byte (advanced by the loop) */
+    int32_t out_c;    /* output row stride */
+    const int8_t *w_end; /* the first filter's end */
+    const int8_t *x_end; /* the first pixel of the pair after the last */
+};
+
+/* Pixel pairs [x, c->x_end) of one channel pair (filters w, w + n), n a multiple of 16, the
+ * activation range all of int8; outputs from c->out on. With GCC on a DSP core one assembly
+ * loop: the accumulators, pointers and dot-product temporaries fill the registers, the
+ * per-channel constants are loaded from c once per pixel pair. */
+#if defined(__GNUC__) && defined(__OPTIMIZE__)
+__attribute__((noinline))
+#endif
+static void conv1x1_pairs_folded(const int8_t *x, const int8_t *w, int32_t n, struct conv1x1_pair_consts *c)
+{
+#if TINYABI_ASM_2X2
+    /* A copy on the stack: its fields are addressed from sp, with no register of their own. */
+    struct conv1x1_pair_consts k = *c;
+    const int8_t *xp = x;
+    const int8_t *wp = w;
+    int32_t a0;
+    int32_t a1;
+    int32_t b0;
+    int32_t b1;
+    uint32_t t0;
+    uint32_t t1;
+    uint32_t t2;
+    uint32_t t3;
+    uint32_t t4;
+    uint32_t t5;
+#define TINYABI_ASM_FOLD_REQUANTIZE(a, b, km, e)                                                   \
+    "ldrd %[t0], %[t1], " km "\n\t"                                                               \
+    "ldr %[t2], " e "\n\t"                                                                        \
+    "add %[t3], %[t0], %[" a "], asr #31\n\t"                                                     \
+    "lsl %[" a "], %[" a "], #1\n\t"                                                              \
+    "smmlar %[" a "], %[" a "], %[t1], %[t3]\n\t"                                                 \
+    "asr %[" a "], %[" a "], %[t2]\n\t"                                                           \
+    "ssat %[" a "], #8, %[" a "]\n\t"                                                             \
+    "add %[t3], %[t0], %[" b "], asr #31\n\t"                                                     \
+    "lsl %[" b "], %[" b "], #1\n\t"                                                              \
+    "smmlar %[" b "], %[" b "], %[t1], %[t3]\n\t"                                                 \
+    "asr %[" b "], %[" b "], %[t2]\n\t"                                                           \
+    "ssat %[" b "], #8, %[" b "]\n\t"
+#define TINYABI_ASM_FOLD_PAIRS(body)                                                               \
+    __asm__ volatile("0:\n\t"                                                                      \
+                     "ldrd %[a0], %[a1], %[base]\n\t"                                              \
+                     "mov %[b0], %[a0]\n\t"                                                        \
+                     "mov %[b1], %[a1]\n"                                                           \
+                     "1:\n\t" body "ldr %[t0], %[w_end]\n\t"                                       \
+                     "cmp %[wp], %[t0]\n\t"                                                        \
+                     "bne 1b\n\t"                                                                  \
+                     "sub %[wp], %[wp], %[n]\n\t"                                                  \
+                     "add %[xp], %[xp], %[n]\n\t" TINYABI_ASM_FOLD_REQUANTIZE(                     \
+                         "a0", "b0", "%[km0]", "%[e0]") TINYABI_ASM_FOLD_REQUANTIZE("a1", "b1", "%[km1]", \
+                                                                                    "%[e1]")        \
+                         "ldrd %[t4], %[t5], %[out]\n\t"                                           \
+                         "strb %[a0], [%[t4]]\n\t"                                                 \
+                         "strb %[a1], [%[t4], #1]\n\t"                                             \
+                         "add %[t4], %[t4], %[t5]\n\t"                                             \
+                         "strb %[b0], [%[t4]]\n\t"                                                 \
+                         "strb %[b1], [%[t4], #1]\n\t"                                             \
+                         "add %[t4], %[t4], %[t5]\n\t"                                             \
+                         "str %[t4], %[out]\n\t"                                                   \
+                         "ldr %[t0], %[x_end]\n\t"                                                 \
+                         "cmp %[xp], %[t0]\n\t"                                                    \
+                         "bne 0b"                                                                   \
+                     : [a0] "=&r"(a0), [a1] "=&r"(a1), [b0] "=&r"(b0), [b1] "=&r"(b1), [xp] "+r"(xp),  \
+                       [wp] "+r"(wp), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), \
+                       [t4] "=&r"(t4), [t5] "=&r"(t5), [out] "+m"(k.out)                           \
+                     : [n] "r"(n), [base] "m"(k.base), [km0] "m"(k.km0), [km1] "m"(k.km1),          \
+                       [e0] "m"(k.e[0]), [e1] "m"(k.e[1]), [w_end] "m"(k.w_end), [x_end] "m"(k.x_end) \
+                     : "cc", "memory")
+    /* 32 columns per pass where they divide the row (the loop test costs three instructions). */
+    if ((n & 31) == 0)
+    {
+        TINYABI_ASM_FOLD_PAIRS(TINYABI_ASM_2X2_STEP4 TINYABI_ASM_2X2_STEP4 TINYABI_ASM_2X2_STEP4
+                                   TINYABI_ASM_2X2_STEP4 TINYABI_ASM_2X2_STEP4 TINYABI_ASM_2X2_STEP4
+                                       TINYABI_ASM_2X2_STEP4 TINYABI_ASM_2X2_STEP4);
+    }
+    else
+    {
+        TINYABI_ASM_FOLD_PAIRS(TINYABI_ASM_2X2_STEP4 TINYABI_ASM_2X2_STEP4 TINYABI_ASM_2X2_STEP4
+                                   TINYABI_ASM_2X2_STEP4);
+    }
+#undef TINYABI_ASM_FOLD_PAIRS
+    c->out = k.out;
+#undef TINYABI_ASM_FOLD_REQUANTIZE
+#else
+    int8_t *out = c->out;
+    for (; x != c->x_end; x += 2 * n)
+    {
+        int32_t acc[4] = {c->base[0], c->base[1], c->base[0], c->base[1]};
+        dot_s8_2x2(x, w, n, acc);
+        out[0] = requantize_folded(acc[0], c->km0[0], c->km0[1], c->e[0]);
+        out[1] = requantize_folded(acc[1], c->km1[0], c->km1[1], c->e[1]);
+        out[c->out_c] = requantize_folded(acc[2], c->km0[0], c->km0[1], c->e[0]);
+        out[c->out_c + 1] = requantize_folded(acc[3], c->km1[0], c->km1[1], c->e[1]);
+        out += 2 * c->out_c;
+    }
+    c->out = out;
+#endif
+}
+
+#endif
+
+#if TINYABI_ASM_2X2
+#undef TINYABI_ASM_2X2_STEP4
 #endif
 
 /* ------------------------------------------------------------------ 1x1 convolution */
@@ -1086,6 +1409,30 @@ arm_cmsis_nn_status arm_convolve_1x1_s8_fast(const cmsis_nn_context *ctx,
             const int32_t r1 = -s1 - 1;
             const int64_t k0 = tinyabi_requantize_k(s0);
             const int64_t k1 = tinyabi_requantize_k(s1);
+            struct conv1x1_pair_consts c;
+            if (tinyabi_full_range(act_min, act_max) && (in_c & 15) == 0 && pixels >= 2 &&
+                folds(base0, (int64_t)in_c * 16384, m0, s0, out_offset) &&
+                folds(base1, (int64_t)in_c * 16384, m1, s1, out_offset))
+            {
+                c.km0[0] = folded_k(s0, out_offset);
+                c.km0[1] = m0;
+                c.km1[0] = folded_k(s1, out_offset);
+                c.km1[1] = m1;
+                c.e[0] = -s0;
+                c.e[1] = -s1;
+                /* Every pixel pair in one loop, the output offset folded into the
+                 * requantization. */
+                c.base[0] = base0;
+                c.base[1] = base1;
+                c.out = out;
+                c.out_c = out_c;
+                c.w_end = w0 + in_c;
+                c.x_end = x + (size_t)(pixels & ~1) * in_c;
+                conv1x1_pairs_folded(x, w0, in_c, &c);
+                p = pixels & ~1;
+                x = c.x_end;
+                out = c.out;
+            }
             if (tinyabi_full_range(act_min, act_max))
             {
                 /* Whole groups of 16 columns (the usual channel counts) on their own: the
