@@ -8,7 +8,9 @@ from the plugin's generators (:mod:`random_cases`): a test graph per operator fa
 and seed holds independent single-operator cases, and the session compiles each case as a
 partition of its own. By default the host runs 2 seeds per family (12 test graphs, about 225
 single-operator partitions) and each Cortex-M core 1 seed per family with 2 cases (12
-single-operator firmware builds per core). ``TINYABI_ARM_HOST_SEEDS``,
+single-operator firmware builds per core); besides, each core runs every case of every family
+for 2 seeds (224 single-operator graphs) in one firmware per family (the backend's own
+``compile`` of the whole family graph). ``TINYABI_ARM_HOST_SEEDS``, ``TINYABI_ARM_BATCH_SEEDS``,
 ``TINYABI_ARM_QEMU_SEEDS`` (seeds per family) and ``TINYABI_ARM_QEMU_CASES`` (cases per family
 graph on QEMU) ask for more; ``TINYABI_RAM_GOALS_ALL=1`` runs the RAM-goal test on every
 model, library, core and ``optimise`` value (:data:`RAM_CASES`), not only the default twelve.
@@ -22,9 +24,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
-from random_cases import FAMILIES, assert_identical, family_graph
-from tinyabi_cmsis_nn import cost
+from random_cases import FAMILIES, Cases, assert_identical, family_graph, random_feeds
+from tinyabi_cmsis_nn import constraints, cost
 from tinyabi_cmsis_nn.build import cortexm, host
 from tinyabi_cmsis_nn.build.host import HostPartition
 from tinyabi_cmsis_nn.build.library import cmsis_nn_tree, portable_library
@@ -36,12 +39,17 @@ from tinyabi_cmsis_nn.codegen.templates import CORE_FLAGS
 import tinyabi
 from tests.conftest import INT8_MODELS, ROOT, shared_model, unavailable
 from tests.runtimes import run_tflm
+from tinyabi.backends.registry import default_registry
 from tinyabi.feeds import random_inputs
+from tinyabi.ir.shapes.conv import conv_output_size
+from tinyabi.ir.validate import check_node
+from tinyabi.tflite.exporter import export_tflite
 
 ARM_TREE = ROOT.parent / "shared" / "third_party" / "CMSIS-NN"
 HOST_SEEDS = int(os.environ.get("TINYABI_ARM_HOST_SEEDS", "2"))
 QEMU_SEEDS = int(os.environ.get("TINYABI_ARM_QEMU_SEEDS", "1"))
 QEMU_CASES = int(os.environ.get("TINYABI_ARM_QEMU_CASES", "2"))
+BATCH_SEEDS = int(os.environ.get("TINYABI_ARM_BATCH_SEEDS", "2"))
 TARGETS = ["host", "cortex-m4", "cortex-m55"]
 
 
@@ -139,6 +147,96 @@ def test_random_single_operator_graphs_with_arms_library(
     session = _session(graph, arm_tree, target)
     _assert_built_from(session, arm_tree, target)
     assert_identical(graph, session, runs=2 if target == "host" else 1, seed=seed)
+
+
+def _single_operator_batches() -> list[tuple[str, int]]:
+    return [(core, seed) for core in TARGETS[1:] for seed in range(1, BATCH_SEEDS + 1)]
+
+
+@pytest.mark.parametrize(("core", "seed"), _single_operator_batches())
+def test_random_single_operator_graphs_in_one_firmware(
+    arm_tree: Path, core: str, seed: int
+) -> None:
+    """Every case of every family (over a hundred single-operator graphs per seed) built
+    against Arm's library into one firmware per family and run under QEMU: the backend's own
+    ``compile`` of the whole family graph, so nothing can fall back; each case's bytes equal
+    TFLM's. (A session gives each unconnected case a partition, i.e. a firmware, of its own.)"""
+    _require(core)
+    backend = default_registry().create(
+        "cmsis-nn", {"cmsis_nn_path": str(arm_tree), "target": core}
+    )
+    single = 0
+    for family in sorted(FAMILIES):
+        graph = family_graph(family, seed + 2000)
+        for node in graph.nodes:
+            verdict = backend.supports(node, graph, check_node(node, graph))
+            assert verdict.supported, f"{family}: {node.name}: {verdict.reason}"
+        compiled = backend.compile(graph)
+        assert isinstance(compiled, CortexMPartition)
+        assert _linked_members(compiled) - {"model", "model_data"}, "no Arm source linked"
+        rng = np.random.default_rng(seed)
+        feeds = random_feeds(graph, rng)
+        got = compiled.run(dict(zip(graph.inputs, feeds)))
+        for name, want in zip(graph.outputs, run_tflm(export_tflite(graph), feeds)):
+            assert got[name].tobytes() == want.tobytes(), f"{family}: {name} differs from TFLM"
+        if family != "chain":
+            single += len(graph.outputs)
+    assert single >= 100, single
+
+
+def _one_row_convolutions(seed: int, count: int) -> tuple[tinyabi.Graph, list[str]]:
+    """``count`` int8 CONV_2D cases on one input row with a one-row filter wider than one and
+    ``stride_w * channels`` a multiple of 4 (what Arm's wrapper sends to its 1xN kernel), and
+    their output names."""
+    cases = Cases(seed)
+    rng = cases.rng
+    while cases.count < 4 * count:
+        width, kw, sw = int(rng.integers(3, 20)), int(rng.integers(2, 5)), int(rng.integers(1, 3))
+        cin, cout = int(rng.choice([4, 8, 12])), int(rng.integers(1, 9))
+        padding = str(rng.choice(["SAME", "VALID"]))
+        ow = conv_output_size(width, kw, sw, 1, padding)
+        if ow < 1:
+            continue
+        s_in, zp = cases.quant()
+        x = cases.input((1, 1, width, cin), (s_in, zp))
+        w, scales = cases.weights((cout, 1, kw, cin), 0, True)
+        bias = cases.bias(cout, s_in, scales)
+        y = cases.output((1, 1, ow, cout), cases.out_quant(s_in, scales, kw * cin))
+        attrs = {"padding": padding, "stride_h": 1, "stride_w": sw, "fused_activation": "NONE"}
+        cases.b.node("CONV_2D", [x, w, bias], [y], dilation_h=1, dilation_w=1, **attrs)
+    return cases.build(), cases.outputs
+
+
+def test_one_row_convolutions_on_arms_mve_kernel(
+    arm_tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One-row convolutions on Cortex-M55 with Arm's library (its 1xN kernel): every case
+    ``check_conv_one_row_padding`` accepts equals TFLM; among those it declines (built here
+    all the same, with the check taken out) some differ, so the check is needed."""
+    _require("cortex-m55")
+    graph, outputs = _one_row_convolutions(11, 40)
+    kept = [
+        c for c in constraints.CHECKS["CONV_2D"] if c is not constraints.check_conv_one_row_padding
+    ]
+    monkeypatch.setitem(constraints.CHECKS, "CONV_2D", tuple(kept))
+    backend = default_registry().create(
+        "cmsis-nn", {"cmsis_nn_path": str(arm_tree), "target": "cortex-m55"}
+    )
+    compiled = backend.compile(graph)
+    assert "arm_convolve_1_x_n_s8" in _linked_members(compiled)
+    feeds = random_feeds(graph, np.random.default_rng(3))
+    got = compiled.run(dict(zip(graph.inputs, feeds)))
+    truth = dict(zip(graph.outputs, run_tflm(export_tflite(graph), feeds)))
+    producer = {str(o): n for n in graph.nodes for o in n.outputs}
+    declined_differ = accepted = 0
+    for name in outputs:
+        same = got[name].tobytes() == truth[name].tobytes()
+        if constraints.check_conv_one_row_padding(producer[name], graph) is None:
+            assert same, f"{name}: accepted but differs from TFLM"
+            accepted += 1
+        else:
+            declined_differ += not same
+    assert accepted >= 20 and declined_differ >= 1, (accepted, declined_differ)
 
 
 # --- what is compiled, and how -------------------------------------------------------------------

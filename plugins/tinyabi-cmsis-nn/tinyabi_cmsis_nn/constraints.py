@@ -34,7 +34,11 @@ from tinyabi.quantization import softmax as softmax_quant
 from tinyabi.quantization import svdf as svdf_quant
 from tinyabi.quantization.fixed_point import reduce_multiplier
 from tinyabi.quantization.tensors import per_tensor
-from tinyabi_cmsis_nn.codegen.params import activation_s16_left_shift, transpose_conv_params
+from tinyabi_cmsis_nn.codegen.params import (
+    activation_s16_left_shift,
+    conv_params,
+    transpose_conv_params,
+)
 
 Check = Callable[[Node, Graph], "str | None"]
 #: A check that reads the node's spec check too.
@@ -314,6 +318,34 @@ def check_s16_conv_not_grouped(node: Node, graph: Graph) -> str | None:
     assert w is not None
     if w.shape[-1] != x.shape[-1]:
         return f"a grouped convolution ({x.shape[-1]} input channels, filter of {w.shape[-1]})"
+    return None
+
+
+def check_conv_one_row_padding(node: Node, graph: Graph) -> str | None:
+    """(int8 CONV_2D on one input row) The horizontal padding is what Arm's 1xN kernel reads:
+    ``arm_convolve_wrapper_s8`` sends a call with one input row, a one-row filter wider than
+    one, unit dilation, ``stride_w * channels`` a multiple of 4 and no groups to
+    ``arm_convolve_1_x_n_s8``, whose Cortex-M55 (MVE) code pads the last outputs' windows on
+    the right by ``ceil((pad + asymmetry) / stride)`` outputs of ``pad + asymmetry`` columns.
+    With total padding ``T = (out_w - 1) * stride_w + filter_w - in_w`` and left padding ``L``
+    it matches TFLM when ``T >= 0`` (no input column past the last window) and, for a stride
+    above 1, either ``T = 2L`` with ``L <= stride`` or ``L = 0`` and ``T = 1``."""
+    if node.op != "CONV_2D" or _is_int16(node, graph):
+        return None
+    p = conv_params(node, graph)
+    i, f, o = p.input_dims, p.filter_dims, p.output_dims
+    one_by_n = i.h == 1 and f.h == 1 and f.w > 1 and p.dilation.w == 1
+    if not one_by_n or (p.stride.w * i.c) % 4 or f.c != i.c:
+        return None
+    total = (o.w - 1) * p.stride.w + f.w - i.w
+    left = p.padding.w
+    if total < 0:
+        return f"{-total} input column(s) past the last window (Arm's 1xN kernel pads there)"
+    if p.stride.w > 1 and not (total == 2 * left <= 2 * p.stride.w or (left, total) == (0, 1)):
+        right = total - left
+        return (
+            f"padding {left} left, {right} right at stride {p.stride.w} (Arm's 1xN pads otherwise)"
+        )
     return None
 
 
@@ -745,6 +777,7 @@ COMMON: tuple[AnyCheck, ...] = (
 _CONV: tuple[Check, ...] = (
     check_clamp_activation,
     check_s16_conv_not_grouped,
+    check_conv_one_row_padding,
     check_constant_weights,
     check_requantization_shifts,
     check_s16_sums_fit_int32,
@@ -838,6 +871,8 @@ HINTS: dict[AnyCheck, str] = {
     "not CMSIS-NN's)",
     check_int16_zero_points: "re-quantize the int16 tensors symmetrically (zero point 0)",
     check_s16_conv_not_grouped: _OTHER_BACKEND,
+    check_conv_one_row_padding: "pad the input to the width the windows cover, or "
+    + _OTHER_BACKEND,
     check_s16_sums_fit_int32: "use smaller filters or weights, or " + _OTHER_BACKEND,
     check_s16_requantized_range: "check the scales of the input, filter and output",
     check_softmax_s16_row_size: _OTHER_BACKEND,

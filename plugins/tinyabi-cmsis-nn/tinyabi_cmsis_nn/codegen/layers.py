@@ -202,13 +202,18 @@ def _is_1x1_fast(p: P.ConvParams) -> bool:
 def bandable(node: Node, graph: Graph, optimise: Optimise = "performance") -> list[Bands]:
     """The row bands the generated code may run a node in (coarse first: a DEPTHWISE_CONV_2D
     or CONV_2D by output rows, a CONV_2D on the 1x1 fast path by pixels; the finer ones only
-    when ``optimise`` is ``"size"``), empty when none."""
+    when ``optimise`` is ``"size"``), empty when none (also for a CONV_2D with a one-row filter
+    wider than one: its bands would reach another CMSIS-NN kernel than the layer)."""
     if node.op not in ("DEPTHWISE_CONV_2D", "CONV_2D"):
         return []
     x = graph.tensor(str(node.inputs[0]))
     if x.dtype != "int8":
         return []
     p = P.conv_params(node, graph)
+    if node.op == "CONV_2D" and p.filter_dims.h == 1 and p.filter_dims.w > 1:
+        # A band of one input row would take the wrapper's 1xN kernel (Arm's picks it by the
+        # call's input height), not the whole layer's.
+        return []
     return band_options(p, node.op == "CONV_2D" and _is_1x1_fast(p), optimise)
 
 
