@@ -1,8 +1,8 @@
 """int8 TRANSPOSE_CONV on the cmsis-nn backend (``arm_transpose_conv_s8``), byte-identical with
 TensorFlow Lite Micro: the conformance suite's int8 cases the backend claims, merged into one
-graph, with the portable library and Arm's CMSIS-NN on the host and under QEMU (Cortex-M55,
-Arm's MVE code), every session ``strict=True`` with its plan checked; and the geometry the
-named checks decline."""
+graph, with the portable library and Arm's CMSIS-NN on the host and under QEMU (Cortex-M4 and
+Cortex-M55: Arm's DSP and MVE code), every session ``strict=True`` with its plan checked;
+and the geometry the named checks decline."""
 
 from __future__ import annotations
 
@@ -47,11 +47,12 @@ def test_transpose_conv_cases_on_the_host(library: str) -> None:
     assert_same_as_tflm(graph, session, [feeds, _random_feeds(graph, 11)])
 
 
+@pytest.mark.parametrize("core", ["cortex-m4", "cortex-m55"])
 @pytest.mark.parametrize("library", LIBRARIES)
-def test_transpose_conv_cases_under_qemu(library: str) -> None:
+def test_transpose_conv_cases_under_qemu(library: str, core: str) -> None:
     cases, _ = _claimed(6, seed=8)
-    graph, feeds = merged_graph(cases, "transpose_conv_m55")
-    session = _session(graph, _options(library, "cortex-m55"))
+    graph, feeds = merged_graph(cases, f"transpose_conv_{core[-3:].strip('-')}")
+    session = _session(graph, _options(library, core))
     assert {p.backend for p in session.plan.partitions} == {"cmsis-nn"}
     assert_same_as_tflm(graph, session, [feeds])
 
