@@ -149,6 +149,22 @@ def test_random_single_operator_graphs_with_arms_library(
     assert_identical(graph, session, runs=2 if target == "host" else 1, seed=seed)
 
 
+def _in_one_firmware(
+    arm_tree: Path, core: str, graph: tinyabi.Graph, seed: int
+) -> tuple[CortexMPartition, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """``graph`` built whole by the backend's own ``compile`` against Arm's library for
+    ``core`` (one firmware, whatever the graph's partitions would be) and run once on random
+    inputs of ``seed``: the partition, its outputs and TFLM's."""
+    backend = default_registry().create(
+        "cmsis-nn", {"cmsis_nn_path": str(arm_tree), "target": core}
+    )
+    compiled = backend.compile(graph)
+    assert isinstance(compiled, CortexMPartition)
+    feeds = random_feeds(graph, np.random.default_rng(seed))
+    got = compiled.run(dict(zip(graph.inputs, feeds)))
+    return compiled, got, dict(zip(graph.outputs, run_tflm(export_tflite(graph), feeds)))
+
+
 def _single_operator_batches() -> list[tuple[str, int]]:
     return [(core, seed) for core in TARGETS[1:] for seed in range(1, BATCH_SEEDS + 1)]
 
@@ -171,13 +187,9 @@ def test_random_single_operator_graphs_in_one_firmware(
         for node in graph.nodes:
             verdict = backend.supports(node, graph, check_node(node, graph))
             assert verdict.supported, f"{family}: {node.name}: {verdict.reason}"
-        compiled = backend.compile(graph)
-        assert isinstance(compiled, CortexMPartition)
+        compiled, got, truth = _in_one_firmware(arm_tree, core, graph, seed)
         assert _linked_members(compiled) - {"model", "model_data"}, "no Arm source linked"
-        rng = np.random.default_rng(seed)
-        feeds = random_feeds(graph, rng)
-        got = compiled.run(dict(zip(graph.inputs, feeds)))
-        for name, want in zip(graph.outputs, run_tflm(export_tflite(graph), feeds)):
+        for name, want in truth.items():
             assert got[name].tobytes() == want.tobytes(), f"{family}: {name} differs from TFLM"
         if family != "chain":
             single += len(graph.outputs)
@@ -219,14 +231,8 @@ def test_one_row_convolutions_on_arms_mve_kernel(
         c for c in constraints.CHECKS["CONV_2D"] if c is not constraints.check_conv_one_row_padding
     ]
     monkeypatch.setitem(constraints.CHECKS, "CONV_2D", tuple(kept))
-    backend = default_registry().create(
-        "cmsis-nn", {"cmsis_nn_path": str(arm_tree), "target": "cortex-m55"}
-    )
-    compiled = backend.compile(graph)
+    compiled, got, truth = _in_one_firmware(arm_tree, "cortex-m55", graph, 3)
     assert "arm_convolve_1_x_n_s8" in _linked_members(compiled)
-    feeds = random_feeds(graph, np.random.default_rng(3))
-    got = compiled.run(dict(zip(graph.inputs, feeds)))
-    truth = dict(zip(graph.outputs, run_tflm(export_tflite(graph), feeds)))
     producer = {str(o): n for n in graph.nodes for o in n.outputs}
     declined_differ = accepted = 0
     for name in outputs:

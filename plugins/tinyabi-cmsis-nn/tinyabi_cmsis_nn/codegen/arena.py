@@ -235,8 +235,7 @@ def layer_bound(graph: Graph, scratch: Mapping[int, int] | None = None, alignmen
     layer runs (every activation written before it and read at or after it, graph inputs
     from the start and outputs to the end, each rounded up to ``alignment``; a RESHAPE or
     SQUEEZE output not counted at its own step when its input dies there, as they share
-    bytes)
-    plus the layer's scratch buffer (``scratch``: node index -> bytes)."""
+    bytes) plus the layer's scratch buffer (``scratch``: node index -> bytes)."""
     scratch = scratch or {}
     first, last = _lifetimes(graph)
     alias = {
